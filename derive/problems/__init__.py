@@ -1,0 +1,2 @@
+"""Answers to the catalogue's problems. Each module registers answers with
+``derive.answers.problem``; they are built from models, never typed by hand."""

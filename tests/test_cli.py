@@ -1,0 +1,54 @@
+"""The CLI's shared behaviour: error format, exit status, listing."""
+
+import subprocess
+import sys
+
+import pytest
+
+from derive.cli import main, parse_dims
+from derive.errors import DeriveError
+
+
+def run(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "derive.cli", *argv], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_unknown_model_is_one_line_exit_2():
+    proc = run("show", "no_such_model")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("derive: error: unknown model 'no_such_model'")
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_unknown_problem_suggests_close_ids():
+    proc = run("answer", "csc421-hw4/1z")
+    assert proc.returncode == 2
+    assert "csc421-hw4/1" in proc.stderr and "did you mean" in proc.stderr
+
+
+@pytest.mark.parametrize("bad", ["n", "n=", "=3", "n=0", "n=-1", "n=1.5", "n=x", "2n=3"])
+def test_malformed_dim_names_the_value(bad):
+    with pytest.raises(DeriveError) as err:
+        parse_dims([bad])
+    assert repr(bad.partition("=")[2].strip()) in str(err.value) or repr(bad) in str(err.value)
+
+
+def test_parse_dims():
+    assert parse_dims(["n=3", "k = 2"]) == {"n": 3, "k": 2}
+
+
+def test_usage_error_is_derive_error(capsys):
+    assert main(["frobnicate"]) == 2
+    assert capsys.readouterr().err.startswith("derive: error:")
+
+
+def test_list_names_every_problem_id():
+    from derive.catalogue import problem_ids
+
+    proc = run("list")
+    assert proc.returncode == 0
+    for pid in problem_ids():
+        assert pid in proc.stdout
