@@ -9,7 +9,9 @@ import jinja2
 
 # The map of Sphinx's ``sphinx.util.texescape`` (its ``tex_replacements``, the ASCII characters
 # that OT1 fonts would misprint, and the common Unicode symbols pdflatex cannot typeset), applied
-# in one pass with ``str.translate`` so a replacement is never escaped again.
+# in one pass with ``str.translate`` so a replacement is never escaped again. Sphinx's quote
+# replacements (\textquotesingle, \textasciigrave) are left out: they need TS1 fonts, which a
+# minimal TeX Live has only as bitmaps; a quote is harmless to TeX.
 _TEX_REPLACEMENTS: dict[str, str] = {
     "$": r"\$",
     "%": r"\%",
@@ -26,13 +28,11 @@ _TEX_REPLACEMENTS: dict[str, str] = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
-    "'": r"\textquotesingle{}",
-    "`": r"\textasciigrave{}",
     "\u2713": r"\(\checkmark\)",
     "\u2715": r"\(\times\)",
     "\ufffd": r"\(\diamond\)",
     "\u00d7": r"\(\times\)",
-    "\u2212": r"\textminus{}",
+    "\u2212": r"\ensuremath{-}",
     "\u2013": r"\textendash{}",
     "\u2014": r"\textemdash{}",
     "\u2264": r"\(\leq\)",

@@ -1,0 +1,109 @@
+"""Compile a .tex file to PDF with latexmk: no shell, no shell escape, bounded in time."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from derive.errors import DeriveError
+
+# The Debian packages that hold everything the report preamble uses (verified on Debian 12).
+TEX_PACKAGES = (
+    "latexmk texlive-latex-base texlive-latex-recommended texlive-pictures"
+)
+INSTALL_HINT = (
+    "no TeX engine found (latexmk); wrote the .tex only. To build PDFs install TeX, e.g. on "
+    f"Debian/Ubuntu: apt-get install --no-install-recommends {TEX_PACKAGES}"
+)
+TIMEOUT_SECONDS = 300
+
+
+def available() -> bool:
+    """Whether latexmk and pdflatex are on the PATH."""
+    return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+
+
+def command(tex: Path) -> list[str]:
+    """The latexmk argument list for ``tex`` (run with the .tex's folder as working directory)."""
+    return [
+        "latexmk",
+        "-pdf",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-no-shell-escape",
+        "-file-line-error",
+        tex.name,
+    ]
+
+
+def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
+    """Compile ``tex`` into a PDF beside it; on failure a ``DeriveError`` with the log's
+    failing lines (the .tex is kept for inspection)."""
+    tex = tex.resolve()
+    env = dict(os.environ, openin_any="p", openout_any="p")
+    try:
+        done = subprocess.run(
+            command(tex),
+            cwd=tex.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DeriveError(
+            f"latexmk did not finish {tex.name} within {timeout:g} s; kept {tex}"
+        ) from None
+    except OSError as exc:
+        raise DeriveError(f"could not run latexmk for {tex}: {exc}") from None
+    pdf = tex.with_suffix(".pdf")
+    if done.returncode != 0 or not pdf.exists():
+        log = tex.with_suffix(".log")
+        text = log.read_text(errors="replace") if log.exists() else done.stdout + done.stderr
+        raise DeriveError(
+            f"LaTeX failed on {tex} (kept for inspection; full log {log}):\n"
+            + failing_lines(text, tex)
+        )
+    return pdf
+
+
+def failing_lines(log: str, tex: Path | None = None, context: int = 3) -> str:
+    """The error lines of a LaTeX log, with the source lines they point at and, when the
+    .tex marks its problems (``%% problem ID``), the problem that holds the error."""
+    lines = log.splitlines()
+    shown: list[str] = []
+    for i, line in enumerate(lines):
+        if line.startswith("!") or re.match(r"^\S+\.tex:\d+: ", line):
+            shown.extend(lines[i : i + context + 2])
+            break
+    if not shown:
+        shown = [line for line in lines if line.strip()][-12:]
+    message = "\n".join("  " + line for line in shown)
+    number = _error_line(log)
+    if tex is not None and number and tex.exists():
+        source = tex.read_text(errors="replace").splitlines()
+        where = _problem_at(source, number)
+        lo, hi = max(number - 3, 0), min(number + 1, len(source))
+        excerpt = "\n".join(f"  {k + 1:5d}| {source[k]}" for k in range(lo, hi))
+        message += f"\n{tex.name} line {number}{where}:\n{excerpt}"
+    return message
+
+
+def _error_line(log: str) -> int | None:
+    match = re.search(r"^\S+\.tex:(\d+): ", log, re.MULTILINE) or re.search(
+        r"^l\.(\d+) ", log, re.MULTILINE
+    )
+    return int(match.group(1)) if match else None
+
+
+def _problem_at(source: list[str], number: int) -> str:
+    for k in range(min(number, len(source)) - 1, -1, -1):
+        match = re.match(r"^%% problem (\S+)", source[k])
+        if match:
+            return f" (in the answer to {match.group(1)})"
+    return ""
