@@ -221,10 +221,13 @@ def padded_lookup(spec: ConvSpec, arrays: dict | None = None):
 
     def lookup(entry: sp.Indexed):
         name = str(entry.base)
-        idx = tuple(int(k) for k in entry.indices)
-        if name == "x" and not all(0 <= p < n for p, n in zip(idx[1:], spec.sizes, strict=True)):
-            return sp.S.Zero
-        return entry if arrays is None else arrays[name][idx]
+        if name == "x":  # the spatial positions are integers here; the channel may be a symbol
+            spatial = [int(p) for p in entry.indices[1:]]
+            if not all(0 <= p < n for p, n in zip(spatial, spec.sizes, strict=True)):
+                return sp.S.Zero
+        if arrays is None:
+            return entry
+        return arrays[name][tuple(int(k) for k in entry.indices)]
 
     return lookup
 
