@@ -12,7 +12,7 @@ from pathlib import Path
 from derive.catalogue import SETS
 from derive.errors import DeriveError
 from derive.report import latexmk
-from derive.report.document import Document, PartOutcome, build
+from derive.report.document import Document, PartOutcome, build, load_answer_modules
 
 __all__ = ["main", "resolve_sets", "write"]
 
@@ -33,12 +33,12 @@ def resolve_sets(names: list[str]) -> list[str]:
 def output_folder(out: str | os.PathLike) -> Path:
     """``out`` created if needed and checked writable, or a ``DeriveError`` naming it."""
     folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise DeriveError(f"--out {str(out)!r} is not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DeriveError(f"--out {str(out)!r} cannot be created: {exc.strerror}") from None
-    if not folder.is_dir():
-        raise DeriveError(f"--out {str(out)!r} is not a folder")
     probe = folder / ".derive-write-test"
     try:
         probe.write_text("")
@@ -86,6 +86,9 @@ def main(args: argparse.Namespace) -> int:
     if want_pdf and not latexmk.available():
         print(f"derive: {latexmk.INSTALL_HINT}", file=sys.stderr)
         want_pdf = False
+    load_errors = load_answer_modules()
+    for error in load_errors:
+        print(f"derive: warning: an answer module failed to load: {error}", file=sys.stderr)
     documents = []
     for set_id in sets:
         if progress:
@@ -116,4 +119,4 @@ def main(args: argparse.Namespace) -> int:
             if outcome.status == "error":
                 print(f"derive: {outcome.pid}: answer failed to build: {outcome.error}",
                       file=sys.stderr)
-    return 1 if broken or failed else 0
+    return 1 if broken or failed or load_errors else 0

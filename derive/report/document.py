@@ -49,6 +49,29 @@ class Document:
         return sum(o.failed_checks for o in self.outcomes)
 
 
+def load_answer_modules() -> list[str]:
+    """Import every model and problem module, each on its own, so that one module that fails
+    to import does not hide the answers of the others; the failures, as messages."""
+    import importlib
+    import pkgutil
+
+    import derive
+
+    errors = []
+    for package in ("derive.models", "derive.problems"):
+        pkg = importlib.import_module(package)
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+            try:
+                importlib.import_module(f"{package}.{info.name}")
+            except Exception as exc:  # someone else's module: report it, keep the rest
+                errors.append(f"{package}.{info.name}: {type(exc).__name__}: {exc}")
+    try:
+        derive._discover()  # marks discovery done; its failures are those recorded above
+    except Exception:  # already recorded above
+        pass
+    return errors
+
+
 def registry_answer(pid: str) -> Answer | None:
     """The registered answer to ``pid``, or None when no module answers it yet."""
     from derive.answers import answer, registered_problems

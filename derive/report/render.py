@@ -67,6 +67,8 @@ def latex_number(value: float, digits: int = 2) -> str:
         return "0"
     mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
     exp = int(exponent)
+    if mantissa.rstrip("0").rstrip(".") in ("1", "-1") and not -2 <= exp <= 3:
+        return rf"{'-' if value < 0 else ''}10^{{{exp}}}"
     if -2 <= exp <= 3:
         return f"{value:.{max(digits - 1 - exp, 0)}f}" if exp < digits else f"{value:.0f}"
     return rf"{mantissa}\times 10^{{{exp}}}"

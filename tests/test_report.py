@@ -1,0 +1,236 @@
+"""The report pipeline: escaping, statements, templates with fake answers, bad input."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from derive.answers import Answer
+from derive.catalogue import PROBLEMS, SETS, problem_ids
+from derive.checking import Check
+from derive.cli import main as cli
+from derive.errors import DeriveError
+from derive.report import main as report_main
+from derive.report import output_folder, resolve_sets
+from derive.report.document import build, check_row
+from derive.report.latexmk import failing_lines
+from derive.report.render import latex_escape, latex_number, render
+from derive.report.statements import catalogue, inline, statement
+
+HOSTILE = r"\input{/etc/passwd}"
+
+
+@pytest.mark.parametrize(
+    ("char", "escaped"),
+    [
+        ("$", r"\$"),
+        ("%", r"\%"),
+        ("&", r"\&"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("\\", r"\textbackslash{}"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\textasciicircum{}"),
+        ("[", "{[}"),
+        ("]", "{]}"),
+        ("<", r"\textless{}"),
+        (">", r"\textgreater{}"),
+        ("|", r"\textbar{}"),
+    ],
+)
+def test_latex_escape_every_special_character(char, escaped):
+    assert latex_escape(char) == escaped
+    assert latex_escape(f"a{char}b") == f"a{escaped}b"
+
+
+def test_latex_escape_is_one_pass_and_leaves_plain_text():
+    # The backslash's replacement holds braces: escaping them again would corrupt it.
+    assert latex_escape("\\{") == r"\textbackslash{}\{"
+    assert latex_escape("plain text, 3 words.") == "plain text, 3 words."
+    assert latex_escape(42) == "42"
+
+
+def test_hostile_title_is_escaped_not_executed():
+    escaped = latex_escape(HOSTILE)
+    assert escaped == r"\textbackslash{}input\{/etc/passwd\}"
+    # No control sequence survives but the harmless \textbackslash.
+    for harmless in (r"\textbackslash{}", r"\{", r"\}"):
+        escaped = escaped.replace(harmless, "")
+    assert "\\" not in escaped
+
+
+def test_latex_number():
+    assert latex_number(3.2e-15) == r"3.2\times 10^{-15}"
+    assert latex_number(1e-12, 1) == "10^{-12}"
+    assert latex_number(0.0) == "0"
+    assert latex_number(float("inf")) == r"\infty"
+    assert latex_number(float("nan")) == r"\mathrm{NaN}"
+
+
+def test_templates_use_latex_safe_delimiters():
+    text = render("missing_figure.tex", note="50% of #1 & {x}")
+    assert r"50\% of \#1 \& \{x\}" in text
+    assert "VAR" not in text and "BLOCK" not in text
+
+
+def test_every_catalogue_id_has_a_statement():
+    for pid in PROBLEMS:
+        st = statement(pid)
+        assert st.pid == pid
+        assert st.latex or st.problem.preamble, pid
+
+
+def test_statements_split_parts_that_share_a_bullet():
+    # "`6a` forward pass; `6b` backward pass ...; `6c` receptive field ..." is one bullet.
+    assert statement("cmsc25500-midterm/6a").latex == "Forward pass."
+    assert "receptive field" in statement("cmsc25500-midterm/6c").latex.lower()
+    assert "6c" not in statement("cmsc25500-midterm/6b").latex
+    # A nested list and the paragraph after it stay with their part.
+    c = statement("dsga1008-hw2/1.1c").latex
+    assert r"\begin{itemize}" in c and "Going beyond" in c
+
+
+def test_statements_escape_text_and_set_code_in_typewriter():
+    assert inline("`a_b` costs 5% *more*") == r"\texttt{a\_b} costs 5\% \emph{more}"
+    assert r"\texttt{\textbackslash{}overline" in statement("csc421-hw4/1c").latex
+
+
+def test_statements_follow_the_catalogues_cross_references():
+    # rnn-cnn-hw/2 is "the same as csc421-hw4/1": it inherits the LSTM definitions ...
+    assert "sigma(w" in statement("rnn-cnn-hw/2.1").problem.preamble
+    # ... and 2.3 "is csc421-hw4/1c".
+    assert "forget gates are near 1" in statement("rnn-cnn-hw/2.3").latex
+
+
+def test_statements_flag_figures_missing_from_the_source():
+    assert "not in the source" in statement("rnn-cnn-hw/3.1").part.figure_missing
+    assert statement("rnn-cnn-hw/3.2").part.figure_missing
+    assert not statement("rnn-cnn-hw/4.1").part.figure_missing
+    dsga = catalogue()["dsga1008-hw2"]
+    assert [n for p in dsga for n, _ in p.out_of_scope] == ["1.3"]
+
+
+def _fake_answers(failing: str | None = None, broken: str | None = None):
+    """Answers for some ids of a set, built directly: one check passes, one may fail."""
+
+    def source(pid: str) -> Answer | None:
+        if pid == broken:
+            raise RuntimeError("planted bug in an answer module")
+        if pid.endswith("b") or pid.endswith(".2"):
+            return None  # not yet answered
+        checks = [
+            Check("gradient vs central differences", "finite differences", 3.2e-11, 1e-8,
+                  "eps=1e-6"),
+            Check.exact("count vs brute force", "enumeration", pid != failing, "planted"),
+        ]
+        return Answer(
+            pid,
+            {"value": 1},
+            "text",
+            rf"The key result is $\overline{{h^{{(t)}}}} = 4217$ for \texttt{{{pid}}}.",
+            checks,
+        )
+
+    return source
+
+
+def test_a_set_renders_with_fake_answers():
+    doc = build("csc421-hw4", answers=_fake_answers(failing="csc421-hw4/1a"))
+    tex = doc.tex
+    assert tex.startswith(r"\documentclass")
+    assert tex.rstrip().endswith(r"\end{document}")
+    assert r"$\overline{h^{(t)}} = 4217$" in tex  # the body goes in raw
+    assert r"\dvfail" in tex and r"\dvpass" in tex
+    assert "Not yet answered" in tex
+    assert r"3.2\times 10^{-11}" in tex
+    assert doc.failed_checks == 1
+    assert doc.unanswered == sum(p.endswith("b") for p in problem_ids("csc421-hw4"))
+    # every catalogue id of the set has its section, in catalogue order
+    marks = [line.split()[-1] for line in tex.splitlines() if line.startswith("%% problem ")]
+    assert marks == problem_ids("csc421-hw4")
+
+
+def test_an_answer_that_raises_is_marked_not_fatal():
+    doc = build("csc421-hw4", answers=_fake_answers(broken="csc421-hw4/1c"))
+    assert doc.broken == 1
+    assert "planted bug in an answer module" in doc.tex
+
+
+@pytest.mark.slow
+def test_every_set_renders_from_the_registry():
+    # Whatever is answered so far: the pipeline works at every stage (slow: builds every answer).
+    for set_id in SETS:
+        doc = build(set_id)
+        assert len(doc.outcomes) == len(problem_ids(set_id))
+
+
+def test_check_rows_show_exact_and_numeric_checks():
+    exact = check_row(Check.exact("n", "m", False))
+    assert (exact["error"], exact["tolerance"], exact["passed"]) == ("differs", "exact", False)
+    numeric = check_row(Check("n", "m", 2e-3, 1e-6))
+    assert numeric["passed"] is False and "10^{-6}" in str(numeric["tolerance"])
+
+
+def test_unknown_set_suggests_the_closest(capsys):
+    with pytest.raises(DeriveError, match="did you mean csc421-hw4"):
+        resolve_sets(["csc421-hw5"])
+    assert cli(["report", "dsga1008-hw3", "--no-pdf", "--out", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("derive: error: unknown problem set 'dsga1008-hw3'")
+    assert "dsga1008-hw2" in err and "Traceback" not in err
+    assert resolve_sets([]) == list(SETS)
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(DeriveError, match="--out"):
+        output_folder(blocker / "sub")
+    with pytest.raises(DeriveError, match="not a folder"):
+        output_folder(blocker)
+    assert cli(["report", "csc421-hw4", "--no-pdf", "--out", str(blocker / "sub")]) == 2
+    assert capsys.readouterr().err.startswith("derive: error: --out")
+
+
+def test_without_tex_the_report_writes_tex_and_says_how_to_install(tmp_path, monkeypatch, capsys):
+    from derive.report import latexmk
+
+    monkeypatch.setattr(latexmk, "available", lambda: False)
+    args = argparse.Namespace(sets=["rnn-cnn-hw"], out=str(tmp_path), no_pdf=False)
+    report_main(args)
+    err = capsys.readouterr().err
+    assert "apt-get install" in err and "latexmk" in err
+    assert (tmp_path / "rnn-cnn-hw.tex").exists()
+    assert not (tmp_path / "rnn-cnn-hw.pdf").exists()
+    assert "not yet answered" in err
+
+
+def test_failing_lines_point_at_the_problem(tmp_path):
+    tex = tmp_path / "x.tex"
+    tex.write_text("\\begin{document}\n%% problem set-a/1b\nok\n\\undefinedmacro\n")
+    log = "junk\n./x.tex:4: Undefined control sequence.\nl.4 \\undefinedmacro\n\n"
+    shown = failing_lines(log, tex)
+    assert "Undefined control sequence" in shown
+    assert "line 4 (in the answer to set-a/1b)" in shown
+    assert "\\undefinedmacro" in shown
+
+
+def test_cli_renders_a_set_through_the_installed_package(tmp_path):
+    # A separate process, as a user runs it: templates and catalogue come from package data.
+    done = subprocess.run(
+        [sys.executable, "-m", "derive.cli", "report", "rnn-cnn-hw", "--no-pdf", "--out",
+         str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    tex = (tmp_path / "rnn-cnn-hw.tex").read_text()
+    assert r"\begin{document}" in tex and "Binary addition RNN" in tex
+    assert "parts:" in done.stderr
