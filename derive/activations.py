@@ -26,7 +26,7 @@ class Activation:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # exp(x)/(exp(x)+1) without overflow
+    return np.exp(-np.logaddexp(0.0, -x))  # exp(x)/(exp(x)+1), no overflow or cancellation
 
 
 ACTIVATIONS: dict[str, Activation] = {
