@@ -1,0 +1,117 @@
+"""Reports compiled with TeX and read back with pdftotext (skipped where TeX is absent)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+
+import pytest
+
+import derive.report
+from derive.answers import Answer
+from derive.checking import Check
+from derive.cli import main as cli
+from derive.errors import DeriveError
+from derive.figures import pgfplot, tikz_graph
+from derive.report import latexmk, write
+from derive.report.document import build
+from derive.report.render import latex_escape
+
+pytestmark = pytest.mark.skipif(
+    not latexmk.available() or shutil.which("pdftotext") is None,
+    reason="needs latexmk, pdflatex and pdftotext (make report / .ci/run install them)",
+)
+
+HOSTILE = r"\input{/etc/passwd}"
+
+
+def _answers(pid: str) -> Answer | None:
+    if pid.endswith("b"):
+        return None
+    checks = [
+        Check("gradient vs central differences", "finite differences", 3.2e-11, 1e-8),
+        Check.exact(HOSTILE, "a hostile check name & 100% of #specials_", True),
+    ]
+    if pid == "csc421-hw4/3a":  # the planted error: a check that failed must read FAIL
+        checks.append(Check("planted dropped term", "unrolled SymPy", 0.25, 1e-12, "seeded"))
+    figures = {}
+    if pid == "csc421-hw4/1c":
+        figures = {
+            "gradient norm against time": pgfplot(
+                {r"$\|\overline{h^{(t)}}\|$": ([1, 2, 3, 4], [1.0, 0.5, 0.25, math.inf]),
+                 "forget gate 0.5": ([1, 2, 3], [1.0, 1e-3, 1e-6])},
+                xlabel="$t$", ylabel="norm", logy=True,
+            ),
+            "the cell": tikz_graph(
+                {"x": ("$x^{(t)}$", 0, 0, "input"), "h": ("$h^{(t)}$", 2, 0),
+                 "y.out": ("$y$", 4, 0, "output")},
+                [("x", "h", "$W$"), ("h", "h"), ("h", "y.out")],
+            ),
+        }
+    body = rf"The key result for {pid} is \[ \overline{{w_{{ix}}}} = 4217 \cdot 3 \]"
+    return Answer(pid, {}, "", body, checks, figures)
+
+
+def _pdf_text(pdf) -> str:
+    done = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, timeout=60, check=True)
+    return done.stdout
+
+
+def test_a_report_compiles_and_reads_back(tmp_path):
+    tex = write(build("csc421-hw4", answers=_answers), tmp_path)
+    pdf = latexmk.compile_pdf(tex)
+    text = _pdf_text(pdf)
+    assert "CSC421" in text and "Solutions" in text
+    assert "4217" in text  # the answer body
+    assert "FAIL" in text and "planted dropped term" in text  # the planted error shows
+    assert "0.25" in text
+    assert "PASS" in text
+    compact = "".join(text.split())  # table cells wrap
+    assert HOSTILE in compact  # escaped: printed, not executed
+    assert "100% of" in text and "#specials" in text  # (OT1 draws _ as a rule: no text)
+    assert "Not yet answered" in text
+    assert "gradient norm against time" in text and "the cell" in text
+    assert "3.2" in text and "10" in text  # the measured error
+
+
+def test_a_latex_error_shows_the_log_and_keeps_the_tex(tmp_path):
+    def broken(pid: str) -> Answer | None:
+        body = r"fine" if pid != "csc421-hw4/2a" else r"\undefinedmacro{x}"
+        return Answer(pid, {}, "", body, [])
+
+    tex = write(build("csc421-hw4", answers=broken), tmp_path)
+    with pytest.raises(DeriveError) as caught:
+        latexmk.compile_pdf(tex)
+    message = str(caught.value)
+    assert "Undefined control sequence" in message
+    assert "in the answer to csc421-hw4/2a" in message
+    assert r"\undefinedmacro" in message
+    assert tex.exists() and str(tex) in message
+
+
+def test_the_cli_exits_2_on_a_latex_error(tmp_path, monkeypatch, capsys):
+    def bad(set_id, progress=None):
+        return build(set_id, answers=lambda pid: Answer(pid, {}, "", r"$\frac{1}$}", []))
+
+    monkeypatch.setattr(derive.report, "build", bad)
+    assert cli(["report", "csc421-hw4", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert any(line.startswith("derive: error: LaTeX failed on") for line in err.splitlines())
+    assert "Traceback" not in err
+    assert (tmp_path / "csc421-hw4.tex").exists()
+
+
+def test_escape_filter_output_compiles_for_every_special(tmp_path):
+    specials = "$ % & # _ { } \\ ~ ^ [ ] < > | ' ` " + HOSTILE
+    tex = tmp_path / "specials.tex"
+    tex.write_text(
+        "\\documentclass{article}\n\\begin{document}\nX" + latex_escape(specials)
+        + "Y\n\\end{document}\n"
+    )
+    text = _pdf_text(latexmk.compile_pdf(tex))
+    # pdftotext reads the accents ~ ^ as spacing accents; OT1 draws _ as a rule (no text).
+    compact = "".join(text.split()).replace("˜", "~").replace("ˆ", "^")
+    expected = "".join(specials.split()).replace("'", "’").replace("`", "‘").replace("_", "")
+    assert "X" + expected + "Y" in compact
