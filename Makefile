@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: check test test-slow lint bench clean
+.PHONY: check report test test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 check: $(STAMP)
 	$(BIN)/derive check
+
+report: $(STAMP)
+	$(BIN)/derive report
 
 test: $(STAMP)
 	$(BIN)/ruff check derive tests bench
