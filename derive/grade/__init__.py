@@ -1,0 +1,42 @@
+"""``derive grade``: check a solution's claimed answers against the derived answers.
+
+    >>> from derive.grade import grade, errata_latex
+    >>> report = grade("reports/claims/rnn-cnn-hw.toml")
+    >>> report.counts()            # {'correct': ..., 'wrong': ..., ...}
+    >>> errata_latex("reports/claims/rnn-cnn-hw.toml")   # a LaTeX body for the reports
+
+The claims file format is documented in :mod:`derive.grade.claims`; formulas are read by the
+safe parser of :mod:`derive.grade.parse` (never ``eval``'d) and compared by
+:mod:`derive.grade.equivalence`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from derive.grade.claims import Claim, ClaimsFile, load_claims
+from derive.grade.render import Report, json_report, latex_report, text_report
+from derive.grade.verdicts import Verdict, grade_claim
+
+__all__ = ["Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade", "main"]
+
+
+def grade(path: str | Path) -> Report:
+    """Grade every claim of the claims file at ``path`` (a ``DeriveError`` if it is malformed)."""
+    claims_file = load_claims(path)
+    return Report(claims_file, [grade_claim(c) for c in claims_file.claims])
+
+
+def errata_latex(path: str | Path) -> str:
+    """The errata of one solution as a LaTeX body: what is right, what is wrong, corrections."""
+    return latex_report(grade(path))
+
+
+def main(args: argparse.Namespace) -> int:
+    """``derive grade CLAIMS --format text|json|latex``: 0 when grading ran, whatever the
+    verdicts; a malformed claims file is a ``DeriveError`` (exit status 2)."""
+    report = grade(args.claims)
+    fmt = getattr(args, "format", "text")
+    print({"json": json_report, "latex": latex_report}.get(fmt, text_report)(report))
+    return 0

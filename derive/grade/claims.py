@@ -1,0 +1,228 @@
+"""The claims file: what a solution claims, per problem id, in TOML; and its validating loader.
+
+A claims file transcribes one solution. Top-level keys ``title``, ``source`` and ``student``
+describe it; every other top-level key is a problem id of the catalogue holding an array of
+claims (``[["set/id"]]`` headers, one per claim)::
+
+    title = "rnn-cnn-hw: one student's solution"
+    source = "000_cc7bab1e7bee99b8.txt"
+
+    [["rnn-cnn-hw/3.1"]]
+    result = "total_parameters"        # the key of derive.answer(id).results it is compared to
+    number = "1792 + 73256 + 2*295168 + 21201920 + 1025000"   # a number, or the student's sum
+    label = "total parameter count"    # optional: what is claimed, for the report
+    where = "the table's last line"    # optional: where in the source
+    note = "..."                       # optional: the transcriber's remark
+
+Each claim has exactly one value field, which says its kind:
+
+``number``    an integer, a decimal or a string of arithmetic (``"(5*5*3 + 1)*16"``).
+``numbers``   a list of numbers (or of lists of numbers, e.g. one shape per layer), compared
+              position by position with a list result (the ``result`` path may pick a
+              column: ``"layers[*].params"``).
+``shape``     a list of dimensions: integers or formulas (``["F", "floor((H-K)/S) + 1"]``).
+``formula``   a formula in plain math (``a*b + floor((H-K)/S) + 1``) or LaTeX (``\\frac{a}{b}``,
+              ``\\lfloor``, ``\\overline{h^{(t)}}``, ``\\sigma'(z)``, ``\\sum_{t=1}^{T}``);
+              ``O(d k^2)`` claims an order of growth: right when the ratio to the derived
+              formula settles to a non-zero constant as the variables grow.
+``equation``  a named equation ``lhs = rhs``; the left side names the quantity
+              (``\\overline{c^{(t)}}`` is ``bar_c``) and selects the result when ``result`` is
+              omitted.
+``choice``    one answer among options (a string or an integer), compared after normalising
+              case and spaces.
+``set``       an unordered selection (``[2, 3]``), compared with a list result as a set.
+``text``      prose: shown beside the derived answer, not checkable.
+
+``result`` is a path into the answer's results: ``key``, ``key.sub``, ``key[3]``,
+``key[*].field`` (a column of a list of records) or ``key["any text"]`` (a key with spaces).
+``assume`` lists the domain of a formula (``["H >= K", "S >= 1"]``), used to sample valid
+points for integer formulas; ``work`` is the student's own arithmetic behind a number, checked
+against the number claimed. A malformed file is a ``DeriveError`` naming the file, the line and
+key, and the value.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from derive.errors import DeriveError
+
+KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "text")
+OPTIONAL = ("result", "label", "where", "note", "assume", "work")
+META = ("title", "source", "student")
+MAX_FILE_BYTES = 2_000_000
+MAX_CLAIMS = 2000
+RESULT_PATH = r'[A-Za-z0-9_]+(\.[A-Za-z0-9_]+|\[(\*|\d+|"[^"\]]*")\])*'
+
+
+@dataclass
+class Claim:
+    """One claim of a solution about one problem."""
+
+    problem: str
+    kind: str
+    value: Any
+    result: str | None = None
+    label: str = ""
+    where: str = ""
+    note: str = ""
+    assume: list[str] = field(default_factory=list)
+    line: int = 0  # where the claim's header is in the claims file
+    work: str = ""  # the student's own arithmetic for a number, checked for consistency
+
+    @property
+    def title(self) -> str:
+        return self.label or self.result or self.kind
+
+
+@dataclass
+class ClaimsFile:
+    path: str
+    title: str
+    source: str
+    student: str
+    claims: list[Claim]
+
+
+def _header_lines(text: str) -> dict[str, list[int]]:
+    """problem id -> the line numbers of its ``[["id"]]`` (or ``["id"]``) headers."""
+    lines: dict[str, list[int]] = {}
+    pattern = re.compile(r"""^\s*\[\[?\s*["']?([^"'\]]+?)["']?\s*\]\]?\s*(#.*)?$""")
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = pattern.match(line)
+        if m:
+            lines.setdefault(m.group(1).strip(), []).append(n)
+    return lines
+
+
+def _key_line(text: str, start: int, key: str) -> int:
+    """The line of ``key = ...`` in the table that starts at ``start`` (else ``start``)."""
+    lines = text.splitlines()
+    for n in range(start, min(len(lines), start + 200)):
+        stripped = lines[n].lstrip()
+        if n > start - 1 and stripped.startswith("["):
+            break
+        if re.match(rf"{re.escape(key)}\s*=", stripped):
+            return n + 1
+    return start
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def load_claims(path: str | Path) -> ClaimsFile:
+    """Read and validate a claims file; every defect is a ``DeriveError`` naming where it is."""
+    from derive.catalogue import PROBLEMS
+
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise DeriveError(f"claims file {name!r} not found")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise DeriveError(f"claims file {name!r} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeriveError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DeriveError(f"{name}: not valid TOML: {exc}") from None
+    headers = _header_lines(text)
+
+    def where(pid: str, index: int, key: str | None = None) -> str:
+        starts = headers.get(pid, [])
+        line = starts[index] if index < len(starts) else 0
+        if key and line:
+            line = _key_line(text, line, key)
+        at = f"line {line}, " if line else ""
+        return f"{name}: {at}[[{pid!r}]] claim {index + 1}" + (f", key {key!r}" if key else "")
+
+    meta: dict[str, str] = {}
+    claims: list[Claim] = []
+    for top, body in data.items():
+        if top in META:
+            if not isinstance(body, str):
+                raise DeriveError(f"{name}: key {top!r} must be a string, got {_short(body)}")
+            meta[top] = body
+            continue
+        if top not in PROBLEMS:
+            import difflib
+
+            close = difflib.get_close_matches(top, list(PROBLEMS), n=2, cutoff=0.6)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise DeriveError(f"{name}: {top!r} is not a problem id of the catalogue{hint}")
+        entries = body if isinstance(body, list) else [body]
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise DeriveError(f"{where(top, index)}: expected a table, got {_short(entry)}")
+            claims.append(_claim(top, index, entry, where, headers))
+            if len(claims) > MAX_CLAIMS:
+                raise DeriveError(f"{name}: more than {MAX_CLAIMS} claims")
+    return ClaimsFile(name, meta.get("title", path.stem), meta.get("source", ""),
+                      meta.get("student", ""), claims)
+
+
+def _claim(pid: str, index: int, entry: dict, where, headers) -> Claim:
+    unknown = [k for k in entry if k not in KINDS + OPTIONAL]
+    if unknown:
+        raise DeriveError(
+            f"{where(pid, index, unknown[0])}: unknown key {unknown[0]!r} "
+            f"(value {_short(entry[unknown[0]])}); expected one of {', '.join(KINDS + OPTIONAL)}"
+        )
+    kinds = [k for k in KINDS if k in entry]
+    if len(kinds) != 1:
+        raise DeriveError(
+            f"{where(pid, index)}: a claim needs exactly one of {', '.join(KINDS)}; "
+            f"got {', '.join(kinds) or 'none'}"
+        )
+    kind = kinds[0]
+    value = entry[kind]
+    _validate_value(kind, value, where(pid, index, kind))
+    for key in ("result", "label", "where", "note", "work"):
+        if key in entry and not isinstance(entry[key], str):
+            raise DeriveError(f"{where(pid, index, key)}: must be a string, got "
+                              f"{_short(entry[key])}")
+    if "result" in entry and not re.fullmatch(RESULT_PATH, entry["result"]):
+        raise DeriveError(f"{where(pid, index, 'result')}: malformed result path "
+                          f"{_short(entry['result'])} (expected key, key.sub, key[3], key[*].sub)")
+    assume = entry.get("assume", [])
+    if not isinstance(assume, list) or not all(isinstance(a, str) for a in assume):
+        raise DeriveError(f"{where(pid, index, 'assume')}: must be a list of strings, got "
+                          f"{_short(assume)}")
+    starts = headers.get(pid, [])
+    return Claim(pid, kind, value, entry.get("result"), entry.get("label", ""),
+                 entry.get("where", ""), entry.get("note", ""), list(assume),
+                 starts[index] if index < len(starts) else 0, entry.get("work", ""))
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, int | float | str) and not isinstance(value, bool)
+
+
+def _validate_value(kind: str, value: Any, at: str) -> None:
+    ok = {
+        "number": _scalar(value),
+        "numbers": isinstance(value, list) and all(
+            _scalar(v) or (isinstance(v, list) and all(_scalar(x) for x in v)) for v in value),
+        "shape": isinstance(value, list) and all(_scalar(v) for v in value),
+        "formula": isinstance(value, str),
+        "equation": isinstance(value, str),
+        "choice": _scalar(value),
+        "set": isinstance(value, list) and all(_scalar(v) for v in value),
+        "text": isinstance(value, str),
+    }[kind]
+    if not ok:
+        want = {"number": "a number or a string of arithmetic",
+                "numbers": "a list of numbers", "shape": "a list of dimensions",
+                "formula": "a string", "equation": "a string 'lhs = rhs'",
+                "choice": "a string or a number", "set": "a list", "text": "a string"}[kind]
+        raise DeriveError(f"{at}: expected {want}, got {_short(value)}")
+    if kind == "equation" and "=" not in value:
+        raise DeriveError(f"{at}: an equation needs '=', got {_short(value)}")

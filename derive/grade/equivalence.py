@@ -1,0 +1,550 @@
+"""Deciding whether a claimed formula equals the derived one, and saying which method decided.
+
+Numbers are compared exactly. Formulas are first tested at many random points (Schwartz-Zippel
+style identity testing): rational points for smooth formulas, integer points in the valid domain
+for ``floor``/``ceiling`` formulas (e.g. conv output sizes with ``H >= K``). Arithmetic is exact
+(``fractions.Fraction``) wherever it can be and 60-digit ``mpmath`` otherwise, in an evaluator of
+our own that refuses oversized intermediates, so no point can hang. Applied functions such as
+``h(t - 1)`` are independent variables, one per distinct argument value; sums with symbolic
+limits are expanded at small sampled limits. A differing point is a counterexample (a proof when
+the arithmetic was exact). When every point agrees, ``sympy.simplify`` confirms the identity in a
+forked child process under a hard time limit; a timeout leaves the random-testing verdict.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import mpmath
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from derive.grade.parse import sigmoid
+
+POINTS = 40
+MAX_TRIES = 800
+SIMPLIFY_SECONDS = 4.0
+MAX_BITS = 20000
+DPS = 60
+SIGMOID_NAMES = {"sigma", "sigmoid", "σ"}
+
+
+class _PointFailed(Exception):
+    """The formula is undefined (or too large to evaluate) at this point: try another."""
+
+
+class Unsupported(Exception):
+    """The formula holds an operation the evaluator does not know."""
+
+
+@dataclass
+class Decision:
+    """The outcome of comparing a claim with the derived value."""
+
+    equal: bool | None  # None: undecided
+    method: str  # what decided: "exact", "random rational points", "symbolic simplification", ...
+    detail: str = ""
+    point: dict[str, str] = field(default_factory=dict)  # a counterexample
+    claimed_value: str = ""
+    expected_value: str = ""
+    points: int = 0
+
+    def as_json(self) -> dict:
+        return {
+            "equal": self.equal,
+            "method": self.method,
+            "detail": self.detail,
+            "counterexample": self.point or None,
+            "claimed_value": self.claimed_value or None,
+            "expected_value": self.expected_value or None,
+            "points": self.points,
+        }
+
+
+# -- canonical form ------------------------------------------------------------------------
+
+def canonical(expr: sp.Basic) -> sp.Basic:
+    """Symbols by name only (assumptions dropped); a named sigmoid as ``1/(1+exp(-z))``."""
+    plain = {s: sp.Symbol(s.name) for s in expr.free_symbols if isinstance(s, sp.Symbol)}
+    expr = expr.xreplace(plain)
+    sig = {a: sigmoid(a.args[0]) for a in expr.atoms(AppliedUndef)
+           if a.func.__name__ in SIGMOID_NAMES and len(a.args) == 1}
+    return expr.xreplace(sig) if sig else expr
+
+
+def has_integer_structure(*exprs: sp.Basic) -> bool:
+    return any(e.has(sp.floor, sp.ceiling, sp.Mod, sp.Sum) for e in exprs)
+
+
+# -- the bounded evaluator -----------------------------------------------------------------
+
+def _mpf(v) -> mpmath.mpf:
+    if isinstance(v, Fraction):
+        return mpmath.mpf(v.numerator) / v.denominator
+    return v
+
+
+def _check(v):
+    if isinstance(v, Fraction):
+        if max(v.numerator.bit_length(), v.denominator.bit_length()) > MAX_BITS:
+            raise _PointFailed("too large")
+        return v
+    if not mpmath.isfinite(v) or abs(v) > mpmath.mpf(10) ** 300:
+        raise _PointFailed("too large")
+    return v
+
+
+class _Evaluator:
+    def __init__(self, point: dict[str, Fraction], seed: str):
+        self.point = point
+        self.seed = seed
+        self.calls: dict[str, Fraction] = {}  # "h(2/3)" -> value: the function variables used
+
+    def function_value(self, name: str, args: tuple) -> Fraction:
+        key = f"{name}({', '.join(str(a) for a in args)})"
+        if key not in self.calls:
+            rng = random.Random(f"{self.seed}|{key}")
+            self.calls[key] = Fraction(rng.randint(-40, 40), rng.randint(1, 9))
+        return self.calls[key]
+
+    def ev(self, e: sp.Basic):  # noqa: C901 - one dispatch over the SymPy node types
+        if e.is_Integer:
+            return Fraction(int(e))
+        if e.is_Rational:
+            return Fraction(int(e.p), int(e.q))
+        if e.is_Float:
+            return mpmath.mpf(str(e))
+        if isinstance(e, sp.Symbol):
+            if e.name not in self.point:
+                raise Unsupported(f"no value for {e.name}")
+            return self.point[e.name]
+        if e is sp.E:
+            return mpmath.e
+        if e is sp.pi:
+            return mpmath.pi
+        if isinstance(e, AppliedUndef):
+            args = tuple(self.ev(a) for a in e.args)
+            return self.function_value(e.func.__name__, args)
+        if isinstance(e, sp.Add):
+            total = Fraction(0)
+            for a in e.args:
+                v = self.ev(a)
+                total = _check(total + v if isinstance(v, Fraction) and
+                               isinstance(total, Fraction) else _mpf(total) + _mpf(v))
+            return total
+        if isinstance(e, sp.Mul):
+            prod = Fraction(1)
+            for a in e.args:
+                v = self.ev(a)
+                prod = _check(prod * v if isinstance(v, Fraction) and
+                              isinstance(prod, Fraction) else _mpf(prod) * _mpf(v))
+            return prod
+        if isinstance(e, sp.Pow):
+            return self.power(self.ev(e.base), self.ev(e.exp))
+        if isinstance(e, sp.Sum):
+            return self.sum(e)
+        if isinstance(e, sp.floor | sp.ceiling):
+            v = self.ev(e.args[0])
+            if isinstance(v, Fraction):
+                return Fraction(v.__floor__() if isinstance(e, sp.floor) else v.__ceil__())
+            return Fraction(int(mpmath.floor(v) if isinstance(e, sp.floor) else mpmath.ceil(v)))
+        if isinstance(e, sp.Abs):
+            return abs(self.ev(e.args[0]))
+        if isinstance(e, sp.sign):
+            v = self.ev(e.args[0])
+            return Fraction((v > 0) - (v < 0))
+        if isinstance(e, sp.Max | sp.Min):
+            vals = [self.ev(a) for a in e.args]
+            best = max(vals, key=_mpf) if isinstance(e, sp.Max) else min(vals, key=_mpf)
+            return best
+        if isinstance(e, sp.Mod):
+            a, b = self.ev(e.args[0]), self.ev(e.args[1])
+            if b == 0:
+                raise _PointFailed("mod by zero")
+            return a % b if isinstance(a, Fraction) and isinstance(b, Fraction) else \
+                mpmath.fmod(_mpf(a), _mpf(b))
+        if isinstance(e, sp.KroneckerDelta):
+            return Fraction(int(self.ev(e.args[0]) == self.ev(e.args[1])))
+        return self.elementary(e)
+
+    def power(self, b, x):
+        if isinstance(x, Fraction) and x.denominator == 1:
+            n = x.numerator
+            if b == 0 and n < 0:
+                raise _PointFailed("division by zero")
+            if isinstance(b, Fraction):
+                if abs(n) * max(b.numerator.bit_length(), b.denominator.bit_length()) > MAX_BITS:
+                    raise _PointFailed("too large")
+                return b**n
+            return _check(_mpf(b) ** n)
+        if _mpf(b) < 0:
+            raise _PointFailed("negative base, fractional exponent")
+        if b == 0:
+            if _mpf(x) <= 0:
+                raise _PointFailed("division by zero")
+            return Fraction(0)
+        if isinstance(b, Fraction) and isinstance(x, Fraction) and x.denominator == 2:
+            num, den = b.numerator, b.denominator
+            rn, rd = _isqrt(num), _isqrt(den)
+            if rn * rn == num and rd * rd == den:
+                return self.power(Fraction(rn, rd), Fraction(x.numerator))
+        mag = abs(_mpf(x) * mpmath.log(_mpf(b)))
+        if mag > 690:
+            raise _PointFailed("too large")
+        return _check(mpmath.power(_mpf(b), _mpf(x)))
+
+    def sum(self, e: sp.Sum):
+        (var, lo, hi), body = e.limits[0], e.function
+        if len(e.limits) != 1:
+            return self.ev(sp.Sum(sp.Sum(body, *e.limits[:-1]), e.limits[-1]))
+        lo_v, hi_v = self.ev(lo), self.ev(hi)
+        if not (isinstance(lo_v, Fraction) and isinstance(hi_v, Fraction)) or \
+                lo_v.denominator != 1 or hi_v.denominator != 1:
+            raise _PointFailed("non-integer summation limits")
+        if hi_v - lo_v > 64:
+            raise _PointFailed("too many terms")
+        total = Fraction(0)
+        for k in range(int(lo_v), int(hi_v) + 1):
+            saved = self.point.get(var.name)
+            self.point[var.name] = Fraction(k)
+            try:
+                v = self.ev(body)
+            finally:
+                if saved is None:
+                    self.point.pop(var.name, None)
+                else:
+                    self.point[var.name] = saved
+            total = total + v if isinstance(total, Fraction) and isinstance(v, Fraction) else \
+                _mpf(total) + _mpf(v)
+        return _check(total)
+
+    def elementary(self, e: sp.Basic):
+        funcs = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.sin: mpmath.sin, sp.cos: mpmath.cos,
+                 sp.tan: mpmath.tan, sp.tanh: mpmath.tanh, sp.sinh: mpmath.sinh,
+                 sp.cosh: mpmath.cosh}
+        fn = funcs.get(type(e))
+        if fn is None or len(e.args) != 1:
+            raise Unsupported(f"cannot evaluate {type(e).__name__}")
+        v = self.ev(e.args[0])
+        if type(e) is sp.exp and v == 0:
+            return Fraction(1)
+        if type(e) is sp.log:
+            if _mpf(v) <= 0:
+                raise _PointFailed("log of a non-positive number")
+            if v == 1:
+                return Fraction(0)
+        if abs(_mpf(v)) > 600 and type(e) in (sp.exp, sp.sinh, sp.cosh):
+            raise _PointFailed("too large")
+        if abs(_mpf(v)) > 1e6 and type(e) in (sp.sin, sp.cos, sp.tan):
+            raise _PointFailed("too large")
+        return _check(fn(_mpf(v)))
+
+
+def _isqrt(n: int) -> int:
+    import math
+
+    return math.isqrt(n) if n >= 0 else -1
+
+
+def evaluate(expr: sp.Basic, point: dict[str, Fraction], seed: str = "0"):
+    """``expr`` at ``point`` (exact where possible); raises ``_PointFailed`` / ``Unsupported``."""
+    with mpmath.workdps(DPS):
+        return _Evaluator(dict(point), seed).ev(expr)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        return a == b
+    with mpmath.workdps(DPS):
+        a, b = _mpf(a), _mpf(b)
+        return abs(a - b) <= mpmath.mpf(10) ** -30 * max(1, abs(a), abs(b))
+
+
+def _show(v) -> str:
+    if isinstance(v, Fraction):
+        return str(v)
+    return mpmath.nstr(v, 15)
+
+
+# -- domains -------------------------------------------------------------------------------
+
+@dataclass
+class Domain:
+    """Where to sample: which variables are integers, their signs, and constraints to satisfy."""
+
+    integer: bool = False
+    positive: set[str] = field(default_factory=set)
+    nonnegative: set[str] = field(default_factory=set)
+    constraints: list[sp.Basic] = field(default_factory=list)  # relations over the names
+    time: set[str] = field(default_factory=set)  # time-step symbols: integers 2..9
+
+
+def _substitute_equalities(claimed: sp.Basic, expected: sp.Basic, domain: Domain):
+    """``H = W`` in the domain: sampling cannot hit it, so substitute it instead."""
+    subs = {}
+    rest = []
+    for rel in domain.constraints:
+        if isinstance(rel, sp.Eq) and isinstance(rel.lhs, sp.Symbol):
+            subs[sp.Symbol(rel.lhs.name)] = canonical(rel.rhs)
+        else:
+            rest.append(rel)
+    if not subs:
+        return claimed, expected, domain
+    return (claimed.xreplace(subs), expected.xreplace(subs),
+            Domain(domain.integer, domain.positive, domain.nonnegative, rest, domain.time))
+
+
+def _with_time(domain: Domain, *exprs: sp.Basic) -> Domain:
+    """Symbols used only as arguments of applied functions (the time ``t``) are time steps."""
+    inside: set[str] = set()
+    outside: set[str] = set()
+    for e in exprs:
+        for a in e.atoms(AppliedUndef):
+            inside |= {s.name for s in a.free_symbols if isinstance(s, sp.Symbol)}
+        stripped = e.xreplace({a: sp.Integer(0) for a in e.atoms(AppliedUndef)})
+        outside |= {s.name for s in stripped.free_symbols if isinstance(s, sp.Symbol)}
+    time = inside - outside
+    if not time:
+        return domain
+    return Domain(domain.integer, domain.positive, domain.nonnegative, domain.constraints,
+                  domain.time | time)
+
+
+def _sample(names: list[str], domain: Domain, rng: random.Random,
+            small: bool = False) -> dict[str, Fraction]:
+    """A random point; ``small`` asks for small positive integers (readable counterexamples)."""
+    point: dict[str, Fraction] = {}
+    for n in names:
+        if small and not domain.integer and n not in domain.time:
+            point[n] = Fraction(rng.randint(1, 12))
+        elif n in domain.time:
+            point[n] = Fraction(rng.randint(2, 9))
+        elif domain.integer:
+            lo = 0 if n in domain.nonnegative and n not in domain.positive else 1
+            point[n] = Fraction(rng.randint(lo, 14))
+        else:
+            v = Fraction(rng.randint(1, 48), rng.randint(1, 9))
+            if n not in domain.positive and n not in domain.nonnegative and rng.random() < 0.4:
+                v = -v
+            point[n] = v
+    return point
+
+
+def _satisfies(point: dict[str, Fraction], domain: Domain) -> bool:
+    for rel in domain.constraints:
+        try:
+            lhs = evaluate(rel.lhs, point)
+            rhs = evaluate(rel.rhs, point)
+        except (_PointFailed, Unsupported):
+            return False
+        lhs, rhs = _mpf(lhs), _mpf(rhs)
+        ok = {sp.Ge: lhs >= rhs, sp.Gt: lhs > rhs, sp.Le: lhs <= rhs, sp.Lt: lhs < rhs,
+              sp.Eq: lhs == rhs}.get(type(rel), False)
+        if not ok:
+            return False
+    return True
+
+
+def _variables(*exprs: sp.Basic) -> list[str]:
+    names: set[str] = set()
+    for e in exprs:
+        bound = {v.name for s in e.atoms(sp.Sum) for v, *_ in s.limits}
+        names |= {s.name for s in e.free_symbols if isinstance(s, sp.Symbol)}
+        names |= bound  # harmless: a bound variable gets a value that the sum overrides
+    return sorted(names)
+
+
+# -- the decision --------------------------------------------------------------------------
+
+def _simplify_child(diff: sp.Basic, conn) -> None:  # runs in a forked process
+    try:
+        result = sp.simplify(diff)
+        conn.send("zero" if result == 0 else "nonzero")
+    except Exception as exc:  # noqa: BLE001 - any failure is "inconclusive", reported
+        conn.send(f"error: {type(exc).__name__}")
+    finally:
+        conn.close()
+
+
+def simplify_is_zero(diff: sp.Basic, seconds: float = SIMPLIFY_SECONDS) -> str:
+    """``"zero"``, ``"nonzero"``, ``"timeout"`` or ``"error: ..."``: simplify in a child process
+    that is killed at the time limit."""
+    if diff == 0:
+        return "zero"
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_simplify_child, args=(diff, child), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if parent.poll(seconds):
+            return parent.recv()
+        return "timeout"
+    except EOFError:
+        return "error: the simplification process died"
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(1)
+        parent.close()
+
+
+def equivalent(
+    claimed: sp.Basic,
+    expected: sp.Basic,
+    domain: Domain | None = None,
+    points: int = POINTS,
+    seed: int = 0,
+    seconds: float = SIMPLIFY_SECONDS,
+    confirm: bool = True,
+) -> Decision:
+    """Whether ``claimed`` equals ``expected`` as functions on ``domain``, with the evidence."""
+    domain = domain or Domain()
+    claimed, expected = canonical(as_basic(claimed)), canonical(as_basic(expected))
+    if claimed == expected:
+        return Decision(True, "structural identity", "the two formulas are identical")
+    if not domain.integer and has_integer_structure(claimed, expected):
+        domain = Domain(True, domain.positive, domain.nonnegative, domain.constraints)
+    claimed, expected, domain = _substitute_equalities(claimed, expected, domain)
+    names = _variables(claimed, expected)
+    domain = _with_time(domain, claimed, expected)
+    rng = random.Random(seed)
+    agreed = 0
+    exact = True
+    unsupported = ""
+    for attempt in range(MAX_TRIES):
+        if agreed >= points:
+            break
+        point = _sample(names, domain, rng, small=attempt < points // 2)
+        if not _satisfies(point, domain):
+            continue
+        pseed = f"{seed}-{attempt}"
+        try:
+            with mpmath.workdps(DPS):
+                ev_expected = _Evaluator(dict(point), pseed)
+                want = ev_expected.ev(expected)
+                ev_claimed = _Evaluator(dict(point), pseed)
+                got = ev_claimed.ev(claimed)
+        except _PointFailed:
+            continue
+        except Unsupported as exc:
+            unsupported = str(exc)
+            break
+        exact = exact and isinstance(want, Fraction) and isinstance(got, Fraction)
+        if not _same(got, want):
+            shown = {n: str(v) for n, v in point.items()
+                     if any(s.name == n for s in (claimed.free_symbols | expected.free_symbols))}
+            shown.update({k: str(v) for k, v in {**ev_expected.calls, **ev_claimed.calls}.items()})
+            how = "exact rational arithmetic" if isinstance(want, Fraction) and \
+                isinstance(got, Fraction) else f"{DPS}-digit arithmetic"
+            kind = "integer" if domain.integer or attempt < points // 2 else "rational"
+            return Decision(
+                False, f"random {kind} points",
+                f"differs at a random {kind} point ({how}; {agreed} earlier points agreed)",
+                shown, _show(got), _show(want), agreed + 1,
+            )
+        agreed += 1
+    kind = "integer" if domain.integer else "rational"
+    if unsupported or agreed < min(points, 8):
+        if not confirm:
+            return Decision(None, "undecided", unsupported or "too few valid points")
+        reason = unsupported or f"only {agreed} valid {kind} points found"
+        verdict = simplify_is_zero(expected - claimed, seconds)
+        if verdict == "zero":
+            return Decision(True, "symbolic simplification",
+                            f"simplify(expected - claimed) = 0 (random testing not possible: "
+                            f"{reason})", points=agreed)
+        return Decision(None, "undecided",
+                        f"random testing not possible ({reason}); symbolic simplification: "
+                        f"{verdict}", points=agreed)
+    arithmetic = "exact" if exact else f"{DPS}-digit"
+    if not confirm:
+        return Decision(True, f"random {kind} points", f"equal at {agreed} random {kind} points "
+                        f"({arithmetic} arithmetic)", points=agreed)
+    verdict = simplify_is_zero(expected - claimed, seconds)
+    if verdict == "zero":
+        return Decision(True, "symbolic simplification",
+                        f"equal at {agreed} random {kind} points ({arithmetic} arithmetic), "
+                        "confirmed: simplify(expected - claimed) = 0", points=agreed)
+    note = {"timeout": f"timed out after {seconds:g} s", "nonzero": "inconclusive "
+            "(simplify left a non-zero residue)"}.get(verdict, verdict)
+    return Decision(True, f"random {kind} points",
+                    f"equal at {agreed} random {kind} points ({arithmetic} arithmetic); "
+                    f"symbolic confirmation {note}", points=agreed)
+
+
+def as_basic(value) -> sp.Basic:
+    """A number or SymPy object as SymPy, never parsing text (no ``sympify`` on strings)."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, bool):
+        return sp.Integer(int(value))
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, float):
+        if value.is_integer():
+            return sp.Integer(int(value))
+        frac = Fraction(value).limit_denominator(10**12)
+        return sp.Rational(frac.numerator, frac.denominator)
+    raise TypeError(f"not a number or formula: {type(value).__name__}")
+
+
+def same_number(claimed, expected) -> Decision:
+    """Exact comparison of two numbers (ints, fractions or SymPy numbers)."""
+    c, e = as_basic(claimed), as_basic(expected)
+    if c.is_number and e.is_number:
+        if c.is_Rational and e.is_Rational:
+            equal = c == e
+        else:
+            equal = abs(float(sp.N(c - e, 30))) <= 1e-12 * max(1.0, abs(float(sp.N(e))))
+        return Decision(bool(equal), "exact", claimed_value=str(c), expected_value=str(e))
+    return equivalent(c, e)
+
+
+def same_order(claimed: sp.Basic, expected: sp.Basic, seed: int = 0) -> Decision:
+    """Whether ``O(claimed) = O(expected)`` as every variable, alone or jointly, grows:
+    the ratio ``claimed/expected`` must settle to a finite non-zero value under each scaling."""
+    claimed, expected = canonical(as_basic(claimed)), canonical(as_basic(expected))
+    names = _variables(claimed, expected)
+    if not names:
+        return same_number(claimed, expected) if claimed.is_number and expected.is_number \
+            else Decision(None, "undecided", "no variables")
+    rng = random.Random(seed)
+    scalings = [("every variable", set(names))] + [(n, {n}) for n in names]
+    checked = 0
+    for label, scaled in scalings:
+        for _ in range(3):
+            base = {n: Fraction(rng.randint(2, 9)) for n in names}
+            ratios = []
+            for lam in (Fraction(10) ** 6, Fraction(10) ** 12):
+                point = {n: v * lam if n in scaled else v for n, v in base.items()}
+                try:
+                    c = evaluate(claimed, point)
+                    e = evaluate(expected, point)
+                except (_PointFailed, Unsupported) as exc:
+                    return Decision(None, "undecided", f"cannot evaluate the ratio: {exc}")
+                if e == 0:
+                    break
+                ratios.append(_mpf(c) / _mpf(e))
+            if len(ratios) < 2:
+                continue
+            checked += 1
+            r1, r2 = ratios
+            if r2 == 0 or not (mpmath.mpf("0.5") <= abs(r2 / r1) <= 2 if r1 else False):
+                grows = "shrinks" if abs(r2) < abs(r1) else "grows"
+                return Decision(
+                    False, "asymptotic ratio",
+                    f"scaling {label} by 10^6 and then 10^12 changes claimed/right from "
+                    f"{mpmath.nstr(r1, 6)} to {mpmath.nstr(r2, 6)}: the claim {grows} "
+                    "relative to the right order", points=checked,
+                )
+    if not checked:
+        return Decision(None, "undecided", "the right formula vanishes at every sampled point")
+    return Decision(True, "asymptotic ratio",
+                    f"claimed/right settles to a finite non-zero constant when every variable "
+                    f"grows, jointly and alone ({checked} scalings)", points=checked)

@@ -1,0 +1,603 @@
+"""Grading one claim against the derived answer: the verdict and the evidence behind it.
+
+Verdicts: ``correct``, ``wrong`` (with a counterexample or the right value and the likely slip),
+``unparseable`` (the claim is outside the safe grammar or its bounds) and ``not checkable``
+(prose, no derived answer yet, no matching result, or an identity no method could decide).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from derive.errors import DeriveError
+from derive.grade.claims import Claim
+from derive.grade.equivalence import Decision, Domain, as_basic, equivalent, same_order
+from derive.grade.parse import MAX_CHARS, ParseError, SymbolTable, parse_formula, parse_number
+from derive.grade.slips import NumberContext, formula_slip, number_slip
+
+CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", "not checkable"
+STATUSES = (CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE)
+
+
+@dataclass
+class Verdict:
+    """The verdict on one claim; ``claimed``/``expected`` hold the values as read (SymPy, ints,
+    lists or text) for the renderers."""
+
+    claim: Claim
+    status: str
+    reason: str
+    claimed: Any = None
+    expected: Any = None
+    method: str = ""
+    slip: str = ""
+    evidence: list[str] = field(default_factory=list)
+    decision: Decision | None = None
+
+    def as_json(self) -> dict:
+        from derive.jsonable import to_json
+
+        def safe(v: Any) -> Any:
+            try:
+                return to_json(v)
+            except TypeError:
+                return str(v)
+
+        return {
+            "problem": self.claim.problem,
+            "kind": self.claim.kind,
+            "label": self.claim.title,
+            "result": self.claim.result,
+            "line": self.claim.line,
+            "claim": self.claim.value if not isinstance(self.claim.value, str) or
+            len(self.claim.value) <= 2000 else self.claim.value[:2000] + "...",
+            "verdict": self.status,
+            "reason": self.reason,
+            "claimed": safe(self.claimed),
+            "expected": safe(self.expected),
+            "method": self.method,
+            "slip": self.slip or None,
+            "evidence": self.evidence,
+            "decision": self.decision.as_json() if self.decision else None,
+        }
+
+
+# -- the answers ---------------------------------------------------------------------------
+
+def answer_or_reason(pid: str) -> tuple[Any, str]:
+    """``(answer, "")`` or ``(None, why it is not available)``."""
+    import derive
+    from derive.answers import registered_problems
+
+    if pid not in registered_problems():
+        return None, f"no derived answer for {pid} yet"
+    try:
+        return derive.answer(pid), ""
+    except DeriveError as exc:
+        return None, f"the derived answer for {pid} is not available: {exc}"
+    except Exception as exc:  # noqa: BLE001 - another module's failure must not stop grading
+        return None, f"the derived answer for {pid} failed to build ({type(exc).__name__}: {exc})"
+
+
+_PATH = re.compile(r'([A-Za-z0-9_]+)|\[(\*|\d+)\]|\["([^"\]]*)"\]|\.')
+
+
+def resolve(results: Any, path: str) -> Any:
+    """The value at ``path`` (``key``, ``key.sub``, ``key[3]``, ``key[*].field``) in results."""
+    value = results
+    steps = [m for m in _PATH.finditer(path) if m.group(0) != "."]
+    for k, m in enumerate(steps):
+        if m.group(1) is not None or m.group(3) is not None:
+            key = m.group(1) if m.group(1) is not None else m.group(3)
+            if isinstance(value, dict):
+                if key not in value:
+                    raise KeyError(f"no key {key!r} (keys: {', '.join(map(str, value))})")
+                value = value[key]
+            elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
+                value = value[int(key)]
+            else:
+                raise KeyError(f"{key!r}: not a table ({type(value).__name__})")
+        else:
+            sel = m.group(2)
+            if not isinstance(value, list | tuple):
+                raise KeyError(f"[{sel}]: not a list ({type(value).__name__})")
+            if sel == "*":
+                rest = "".join(s.group(0) if s.group(1) is None else "." + s.group(1)
+                               for s in steps[k + 1:]).lstrip(".")
+                return [resolve(v, rest) if rest else v for v in value]
+            if int(sel) >= len(value):
+                raise KeyError(f"[{sel}]: the list has {len(value)} entries")
+            value = value[int(sel)]
+    return value
+
+
+def _row_labels(results: Any, path: str) -> list[str]:
+    head = path.split("[*]")[0] if "[*]" in path else None
+    if not head:
+        return []
+    try:
+        rows = resolve(results, head)
+    except KeyError:
+        return []
+    labels = []
+    for row in rows if isinstance(rows, list) else []:
+        label = ""
+        if isinstance(row, dict):
+            for key in ("name", "layer", "label", "id"):
+                if key in row:
+                    label = str(row[key])
+                    break
+        labels.append(label)
+    return labels
+
+
+def _record_of(results: Any, path: str) -> dict:
+    """The record a ``key[3].field`` path points into (for slips), else {}."""
+    if "." not in path:
+        return {}
+    try:
+        parent = resolve(results, path.rsplit(".", 1)[0])
+    except KeyError:
+        return {}
+    return parent if isinstance(parent, dict) else {}
+
+
+def _parts(results: Any, right: Fraction) -> list[tuple[str, int]]:
+    """Labelled numbers somewhere in the results that sum to ``right`` (a total's rows)."""
+    found: list[tuple[str, int]] = []
+    if not isinstance(results, dict):
+        return found
+    for key, value in results.items():
+        if not (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+            continue
+        fields = {f for v in value for f, x in v.items() if _as_fraction(x) is not None}
+        for f in sorted(fields):
+            nums = [_as_fraction(v.get(f)) for v in value]
+            if all(n is not None for n in nums) and sum(nums) == right:
+                labels = _row_labels(results, f"{key}[*]")
+                return [(f"{labels[i] or f'{key}[{i}]'}", int(n)) for i, n in enumerate(nums)]
+    return found
+
+
+def _as_fraction(value: Any) -> Fraction | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, Fraction):
+        return value
+    try:
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            return Fraction(int(value))
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, sp.Basic) and value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    if isinstance(value, float) and value.is_integer():
+        return Fraction(int(value))
+    return None
+
+
+def _table(results: Any) -> SymbolTable:
+    table = SymbolTable()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        elif isinstance(v, sp.Basic):
+            table.add(v)
+
+    walk(results)
+    return table
+
+
+def _domain(claim: Claim, table: SymbolTable, expected: Any) -> Domain:
+    constraints = []
+    for text in claim.assume:
+        try:
+            rel = parse_formula(text, table)
+        except ParseError as exc:
+            raise DeriveError(f"claim at line {claim.line} ({claim.problem}), key 'assume': "
+                              f"{text!r} is not a relation: {exc}") from None
+        if not isinstance(rel, sp.core.relational.Relational):
+            raise DeriveError(f"claim at line {claim.line} ({claim.problem}), key 'assume': "
+                              f"{text!r} is not a relation such as 'H >= K'")
+        constraints.append(rel)
+    positive, nonnegative = set(), set()
+    exprs = expected if isinstance(expected, list) else [expected]
+    for e in exprs:
+        if isinstance(e, sp.Basic):
+            for s in e.free_symbols:
+                if isinstance(s, sp.Symbol):
+                    if s.is_positive:
+                        positive.add(s.name)
+                    if s.is_nonnegative:
+                        nonnegative.add(s.name)
+    for rel in constraints:  # "P >= 0" allows zero
+        if isinstance(rel, sp.Ge) and isinstance(rel.lhs, sp.Symbol) and rel.rhs == 0:
+            nonnegative.add(rel.lhs.name)
+            positive.discard(rel.lhs.name)
+    return Domain(False, positive, nonnegative, constraints)
+
+
+# -- grading -------------------------------------------------------------------------------
+
+def grade_claim(claim: Claim) -> Verdict:
+    """The verdict on ``claim`` against ``derive.answer(claim.problem)``."""
+    if claim.kind == "text":
+        answer, why = answer_or_reason(claim.problem)
+        expected = _text_of(answer, claim) if answer is not None else None
+        return Verdict(claim, NOT_CHECKABLE, "a text claim (an explanation): compare it with "
+                       "the derived answer" + ("" if answer is not None else f"; {why}"),
+                       claimed=claim.value, expected=expected, method="none")
+    answer, why = answer_or_reason(claim.problem)
+    if answer is None:
+        return Verdict(claim, NOT_CHECKABLE, why, claimed=claim.value)
+    results = answer.results
+    table = _table(results)
+    path = claim.result
+    if claim.kind == "equation" and not path:
+        try:
+            eq = parse_formula(claim.value, table)
+        except ParseError as exc:
+            return Verdict(claim, UNPARSEABLE, f"cannot parse the equation: {exc}",
+                           claimed=claim.value)
+        path = _equation_key(eq, results)
+        if path is None:
+            return Verdict(claim, NOT_CHECKABLE, f"no result of {claim.problem} matches the "
+                           f"left side {_lhs_name(eq)!r} (keys: {', '.join(map(str, results))})",
+                           claimed=claim.value)
+    if not path:
+        return Verdict(claim, NOT_CHECKABLE, "the claim names no result key "
+                       f"(keys of {claim.problem}: {', '.join(map(str, results))})",
+                       claimed=claim.value)
+    try:
+        expected = resolve(results, path)
+    except (KeyError, IndexError) as exc:
+        msg = str(exc).strip("'\"")
+        return Verdict(claim, NOT_CHECKABLE, f"answer {claim.problem} has no result {path!r}: "
+                       f"{msg}", claimed=claim.value)
+    grader = {"number": _grade_number, "numbers": _grade_numbers, "shape": _grade_shape,
+              "formula": _grade_formula, "equation": _grade_formula, "choice": _grade_choice,
+              "set": _grade_set}[claim.kind]
+    try:
+        verdict = grader(claim, expected, results, table, path)
+    except ParseError as exc:
+        return Verdict(claim, UNPARSEABLE, f"cannot parse the claim: {exc}",
+                       claimed=claim.value, expected=expected)
+    verdict.reason = verdict.reason or verdict.status
+    return verdict
+
+
+def _text_of(answer: Any, claim: Claim) -> Any:
+    if claim.result:
+        try:
+            return resolve(answer.results, claim.result)
+        except (KeyError, IndexError):
+            pass
+    return answer.text
+
+
+def _lhs_name(eq: Any) -> str:
+    lhs = eq.lhs if isinstance(eq, sp.Eq) else eq
+    if isinstance(lhs, AppliedUndef):
+        return lhs.func.__name__
+    if isinstance(lhs, sp.Symbol):
+        return lhs.name
+    return str(lhs)
+
+
+def _equation_key(eq: Any, results: dict) -> str | None:
+    """The result a named equation is about: a key equal to its left side's name, or an
+    ``Eq`` result with the same left side."""
+    if not isinstance(eq, sp.Eq):
+        return None
+    name = _lhs_name(eq)
+    if not isinstance(results, dict):
+        return None
+    for key in (name, name.removeprefix("bar_") + "_bar", f"{name}_t"):
+        if key in results:
+            return key
+    for container_key, value in results.items():
+        if isinstance(value, sp.Eq) and _lhs_name(value) == name:
+            return container_key
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if str(sub) == name or (isinstance(v, sp.Eq) and _lhs_name(v) == name):
+                    return f"{container_key}.{sub}"
+        if isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                if isinstance(v, sp.Eq) and _lhs_name(v) == name:
+                    return f"{container_key}[{i}]"
+    return None
+
+
+def _claimed_number(value: Any) -> Fraction:
+    if isinstance(value, bool):
+        raise ParseError(f"not a number: {value!r}")
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(value).limit_denominator(10**9)
+    n = parse_number(str(value))
+    return Fraction(int(n.p), int(n.q))
+
+
+def _fmt(v: Fraction | tuple) -> str:
+    if isinstance(v, tuple):
+        return " x ".join(_fmt(x) for x in v)
+    return str(v.numerator) if v.denominator == 1 else str(v)
+
+
+def _number_or_row(value: Any) -> Fraction | tuple | None:
+    if isinstance(value, list | tuple):
+        row = tuple(_as_fraction(x) for x in value)
+        return None if any(x is None for x in row) else row
+    return _as_fraction(value)
+
+
+def _grade_number(claim: Claim, expected: Any, results: Any, table: SymbolTable,
+                  path: str) -> Verdict:
+    claimed = _claimed_number(claim.value)
+    right = _as_fraction(expected)
+    if right is None:
+        if isinstance(expected, sp.Basic) and expected.is_number:
+            d = equivalent(as_basic(claimed), expected)
+            return _from_decision(claim, d, as_basic(claimed), expected)
+        if isinstance(expected, float):
+            ok = abs(float(claimed) - expected) <= 1e-9 * max(1.0, abs(expected))
+            return Verdict(claim, CORRECT if ok else WRONG, "" if ok else
+                           f"claimed {_fmt(claimed)}, the derived value is {expected:g}",
+                           claimed=claimed, expected=expected, method="numeric (1e-9)")
+        return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a number "
+                       f"({type(expected).__name__})", claimed=claimed, expected=expected)
+    evidence = []
+    if claim.work:
+        try:
+            worked = _claimed_number(claim.work)
+            if worked != claimed:
+                evidence.append(f"the solution's own working {claim.work} evaluates to "
+                                f"{_fmt(worked)}, not the {_fmt(claimed)} it claims "
+                                "(an arithmetic slip)")
+        except ParseError as exc:
+            evidence.append(f"the solution's working cannot be read: {exc}")
+    if claimed == right:
+        return Verdict(claim, CORRECT, f"{_fmt(claimed)} is right", claimed=claimed,
+                       expected=right, method="exact", evidence=evidence)
+    ctx = NumberContext(row=_record_of(results, path), parts=_parts(results, right))
+    slip = number_slip(claimed, right, ctx) or ""
+    return Verdict(claim, WRONG, f"claimed {_fmt(claimed)}, the right value is {_fmt(right)}",
+                   claimed=claimed, expected=right, method="exact", slip=slip,
+                   evidence=evidence)
+
+
+def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable,
+                   path: str) -> Verdict:
+    claimed = [tuple(_claimed_number(x) for x in v) if isinstance(v, list)
+               else _claimed_number(v) for v in claim.value]
+    if not isinstance(expected, list | tuple):
+        return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a list", claimed=claimed,
+                       expected=expected)
+    right = [_number_or_row(v) for v in expected]
+    if any(r is None for r in right):
+        return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a list of numbers",
+                       claimed=claimed, expected=expected)
+    labels = _row_labels(results, path)
+    evidence, slips = [], []
+    if len(claimed) != len(right):
+        evidence.append(f"{len(claimed)} values claimed, the answer has {len(right)}")
+    base = path.split("[*]")[0]
+    rest = path.split("[*]", 1)[1] if "[*]" in path else ""
+    for i, (c, r) in enumerate(zip(claimed, right, strict=False)):
+        if c == r:
+            continue
+        row = _record_of(results, f"{base}[{i}]{rest}") if rest else {}
+        ctx = NumberContext(row=row, column=right, claimed_column=claimed, index=i,
+                            labels=labels)
+        slip = number_slip(c, r, ctx) if isinstance(c, Fraction) and \
+            isinstance(r, Fraction) else None
+        name = f"row {i + 1}" + (f" ({labels[i]})" if i < len(labels) and labels[i] else "")
+        evidence.append(f"{name}: claimed {_fmt(c)}, right {_fmt(r)}" +
+                        (f"; likely slip: {slip}" if slip else ""))
+        if slip:
+            slips.append(f"{name}: {slip}")
+    if not evidence:
+        return Verdict(claim, CORRECT, f"all {len(right)} values are right", claimed=claimed,
+                       expected=right, method="exact")
+    wrong = sum(1 for c, r in zip(claimed, right, strict=False) if c != r)
+    return Verdict(claim, WRONG, f"{wrong} of {len(right)} values are wrong",
+                   claimed=claimed, expected=right, method="exact", slip="; ".join(slips),
+                   evidence=evidence)
+
+
+def _expected_formula(value: Any, table: SymbolTable) -> Any:
+    if isinstance(value, str):
+        return parse_formula(value, table)  # the answer's own text, still never eval'd
+    return as_basic(value)
+
+
+def _grade_shape(claim: Claim, expected: Any, results: Any, table: SymbolTable,
+                 path: str) -> Verdict:
+    if isinstance(expected, tuple):
+        expected = list(expected)
+    if not isinstance(expected, list):
+        return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a shape",
+                       claimed=claim.value, expected=expected)
+    dims = [as_basic(v) if isinstance(v, int | float) else parse_formula(str(v), table)
+            for v in claim.value]
+    right = [_expected_formula(v, table) for v in expected]
+    if len(dims) != len(right):
+        return Verdict(claim, WRONG, f"{len(dims)} dimensions claimed, the right shape has "
+                       f"{len(right)}", claimed=dims, expected=right, method="exact",
+                       evidence=[f"claimed {_shape(dims)}, right {_shape(right)}"])
+    domain = _domain(claim, table, right)
+    evidence: list[str] = []
+    methods: set[str] = set()
+    undecided = []
+    first: Decision | None = None
+    for i, (c, r) in enumerate(zip(dims, right, strict=True)):
+        d = equivalent(c, r, domain) if not (c.is_Number and r.is_Number) else \
+            Decision(c == r, "exact", claimed_value=str(c), expected_value=str(r))
+        methods.add(d.method)
+        if d.equal is None:
+            undecided.append(i)
+        elif not d.equal:
+            first = first or d
+            line = f"dimension {i + 1}: claimed {c}, right {r}"
+            if d.point:
+                line += f"; at {_point(d.point)}: claimed {d.claimed_value}, " \
+                        f"right {d.expected_value}"
+            evidence.append(line)
+    if evidence:
+        return Verdict(claim, WRONG, f"{len(evidence)} of {len(right)} dimensions are wrong",
+                       claimed=dims, expected=right, method=", ".join(sorted(methods)),
+                       evidence=evidence, decision=first)
+    if undecided:
+        return Verdict(claim, NOT_CHECKABLE, f"dimensions {undecided} could not be decided",
+                       claimed=dims, expected=right, method="undecided")
+    return Verdict(claim, CORRECT, "every dimension is right", claimed=dims, expected=right,
+                   method=", ".join(sorted(methods)))
+
+
+def _shape(dims: list) -> str:
+    return " x ".join(str(d) for d in dims)
+
+
+def _point(point: dict[str, str]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in point.items())
+
+
+def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable,
+                   path: str) -> Verdict:
+    text, order = _strip_order(claim.value)
+    parsed = parse_formula(text, table)
+    if isinstance(parsed, sp.core.relational.Relational) and not isinstance(parsed, sp.Eq):
+        return Verdict(claim, UNPARSEABLE, "an inequality is not a formula", claimed=parsed)
+    lhs = None
+    if isinstance(parsed, sp.Eq):
+        lhs, parsed = parsed.lhs, parsed.rhs
+    if isinstance(expected, str):
+        expected_text, expected_order = _strip_order(expected)
+        order = order or expected_order
+        expected = parse_formula(expected_text, table)
+    if isinstance(expected, sp.Order):
+        expected, order = expected.args[0], True
+    if isinstance(expected, sp.Eq):
+        if lhs is not None and canon_name(lhs) != canon_name(expected.lhs):
+            note = f"the claim's left side is {lhs}, the result's is {expected.lhs}"
+        else:
+            note = ""
+        expected = expected.rhs
+    else:
+        note = ""
+    if not isinstance(expected, sp.Basic | int | Fraction):
+        return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a formula "
+                       f"({type(expected).__name__})", claimed=parsed, expected=expected)
+    expected = as_basic(expected)
+    if order:
+        d = same_order(parsed, expected)
+        v = _from_decision(claim, d, sp.Function("O")(parsed), sp.Function("O")(expected))
+        if note:
+            v.evidence.insert(0, note)
+        return v
+    domain = _domain(claim, table, expected)
+    d = equivalent(parsed, expected, domain)
+    v = _from_decision(claim, d, parsed, expected)
+    if note:
+        v.evidence.insert(0, note)
+        if v.status == CORRECT:
+            v.status, v.reason = WRONG, note
+    if v.status == WRONG:
+        def quick(a, b):
+            return equivalent(a, b, domain, points=12, confirm=False).equal
+
+        v.slip = formula_slip(parsed, expected, quick) or ""
+    return v
+
+
+_ORDER = re.compile(r"^\s*(?:\\mathcal\s*\{\s*O\s*\}|\\mathcal\s*O|O)\s*(?:\\left)?\s*\("
+                    r"(?P<body>.*?)(?:\\right)?\s*\)\s*$", re.S)
+
+
+def _strip_order(text: str) -> tuple[str, bool]:
+    """``"O(d k^2)"`` -> ``("d k^2", True)``: an order-of-growth claim."""
+    if len(text) > MAX_CHARS:  # left to the parser, which refuses it without scanning
+        return text, False
+    m = _ORDER.match(text)
+    return (m.group("body"), True) if m else (text, False)
+
+
+def canon_name(e: Any) -> str:
+    if isinstance(e, AppliedUndef):
+        return f"{e.func.__name__}{e.args}"
+    return str(e)
+
+
+def _from_decision(claim: Claim, d: Decision, claimed: Any, expected: Any) -> Verdict:
+    if d.equal is None:
+        return Verdict(claim, NOT_CHECKABLE, f"undecided: {d.detail}", claimed=claimed,
+                       expected=expected, method=d.method, decision=d)
+    if d.equal:
+        return Verdict(claim, CORRECT, d.detail, claimed=claimed, expected=expected,
+                       method=d.method, decision=d)
+    evidence = []
+    if d.point:
+        evidence.append(f"counterexample: at {_point(d.point)} the claim gives "
+                        f"{d.claimed_value}, the right formula {d.expected_value}")
+    return Verdict(claim, WRONG, d.detail, claimed=claimed, expected=expected, method=d.method,
+                   evidence=evidence, decision=d)
+
+
+def _norm(value: Any) -> str:
+    text = str(value).lower().replace("×", "x").replace("*", "x")
+    return re.sub(r"[\s_\-]+", "", text)
+
+
+def _grade_choice(claim: Claim, expected: Any, results: Any, table: SymbolTable,
+                  path: str) -> Verdict:
+    if isinstance(expected, list | dict):
+        return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a single choice",
+                       claimed=claim.value, expected=expected)
+    ok = _norm(claim.value) == _norm(expected)
+    if not ok and _as_fraction(expected) is not None:
+        try:
+            ok = _claimed_number(claim.value) == _as_fraction(expected)
+        except ParseError:
+            ok = False
+    return Verdict(claim, CORRECT if ok else WRONG,
+                   f"{claim.value!s} is right" if ok else
+                   f"claimed {claim.value!s}, the right answer is {expected!s}",
+                   claimed=claim.value, expected=expected, method="exact (normalised text)")
+
+
+def _grade_set(claim: Claim, expected: Any, results: Any, table: SymbolTable,
+               path: str) -> Verdict:
+    if not isinstance(expected, list | tuple | set):
+        return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a list",
+                       claimed=claim.value, expected=expected)
+    c = {_norm(v): v for v in claim.value}
+    r = {_norm(v): v for v in expected}
+    missing = [r[k] for k in r if k not in c]
+    extra = [c[k] for k in c if k not in r]
+    if not missing and not extra:
+        return Verdict(claim, CORRECT, "the selection is right", claimed=claim.value,
+                       expected=list(expected), method="exact (as a set)")
+    evidence = []
+    if missing:
+        evidence.append(f"missing: {', '.join(map(str, missing))}")
+    if extra:
+        evidence.append(f"wrongly included: {', '.join(map(str, extra))}")
+    return Verdict(claim, WRONG, "; ".join(evidence), claimed=claim.value,
+                   expected=list(expected), method="exact (as a set)", evidence=evidence)
