@@ -47,20 +47,45 @@ def _latex(expr: sp.Expr) -> str:
 
 # ---------------------------------------------------------------- csc421-hw4/2
 
+def agree(name: str, against: str, formula: sp.Expr, samples: list) -> Check:
+    """A claimed formula against measured ``(point, value)`` samples: exact on every one."""
+    for point, value in samples:
+        claimed = formula.subs(point)
+        if claimed != value:
+            where = " ".join(f"{v}={n}" for v, n in point.items())
+            return Check.exact(name, against, False, f"at {where}: formula {claimed}, "
+                               f"measured {value}")
+    return Check.exact(name, against, True, f"{formula} matches all {len(samples)} samples")
+
+
+MDRNN_COUNT_SIZES = ((1, 1, 1), (2, 3, 2), (3, 2, 3), (4, 1, 2))
+
+
+@functools.cache
+def _mdrnn_counts() -> tuple[list, list, list]:
+    """Counted operations (minimum, dense) and weights read, on small sizes."""
+    minimum, dense, weights = [], [], []
+    for g, dd, h in MDRNN_COUNT_SIZES:
+        point = {G: g, D: dd, H: h}
+        minimum.append((point, mdrnn.naive_ops(g, dd, h)[0]))
+        count, read = mdrnn.naive_ops(g, dd, h, dense=True)  # the dense run reads every weight
+        dense.append((point, count))
+        weights.append((point, read))
+    return minimum, dense, weights
+
+
+def ops_checks(ops: sp.Expr, dense: sp.Expr, weights: sp.Expr) -> list[Check]:
+    """Claimed operation and weight counts against the instrumented naive MDRNN."""
+    minimum_s, dense_s, weights_s = _mdrnn_counts()
+    return [agree("operations (minimum)", "instrumented naive loops", ops, minimum_s),
+            agree("operations (dense)", "instrumented naive loops", dense, dense_s),
+            agree("weights", "weights read by the naive loops", weights, weights_s)]
+
+
 @problem("csc421-hw4/2a")
 def answer_2a(pid: str) -> Answer:
     weights, ops, dense = mdrnn.weights_formula(), mdrnn.ops_formula(), mdrnn.ops_formula(True)
-    checks = []
-    for g, dd, h in ((1, 1, 1), (2, 3, 2), (3, 2, 3), (4, 1, 2)):
-        point = {G: g, D: dd, H: h}
-        for name, formula, flag in (("minimum", ops, False), ("dense", dense, True)):
-            count, read = mdrnn.naive_ops(g, dd, h, dense=flag)
-            checks.append(Check.exact(f"{name} operations, G={g} D={dd} H={h}",
-                                      "instrumented naive loops", count == formula.subs(point),
-                                      f"formula {formula.subs(point)}, counted {count}"))
-        checks.append(Check.exact(f"weights, G={g} D={dd} H={h}", "weights read by the loops",
-                                  read == weights.subs(point),
-                                  f"formula {weights.subs(point)}, read {read}"))
+    checks = ops_checks(ops, dense, weights)
     convention = ("W^T v with W of shape m x n costs n(2m - 1) (m multiplications and m - 1 "
                   "additions per output), adding two H-vectors H, phi one operation per "
                   "element. The minimum count skips the products with the zero states "
@@ -86,26 +111,31 @@ def answer_2a(pid: str) -> Answer:
 
 
 @functools.cache
-def _mdrnn_steps() -> tuple[sp.Expr, dict[int, int], list[Check]]:
-    samples, by_g = [], {}
-    for g in range(1, 9):
-        length, _ = longest_path(mdrnn.grid_graph(g, g))
-        samples.append(({G: g}, length))
-        by_g[g] = length
-    formula, misses = fit(samples, [sp.Integer(1), G])
-    held_out, _ = longest_path(mdrnn.grid_graph(13, 13))
+def _grid_samples() -> tuple[list, list]:
+    """Longest paths of the G x G grid graph: G = 1..8 (fitted) and G = 13 (held out)."""
+    fitted = [({G: g}, longest_path(mdrnn.grid_graph(g, g))[0]) for g in range(1, 9)]
+    return fitted, [({G: 13}, longest_path(mdrnn.grid_graph(13, 13))[0])]
+
+
+def steps_checks(formula: sp.Expr) -> list[Check]:
+    """A claimed step count against the longest paths, and the anti-diagonal schedule."""
+    fitted, held_out = _grid_samples()
     step = earliest_steps(mdrnn.grid_graph(6, 6))
     anti = all(s == i + j - 1 for (_, i, j), s in step.items())
-    checks = [
-        Check.exact("fitted closed form reproduces G = 1..8", "longest path of the DAG",
-                    misses == 0, f"{formula}; misses {misses}"),
-        Check.exact("held-out G = 13", "longest path of the DAG",
-                    held_out == formula.subs(G, 13), f"path {held_out}, formula "
-                    f"{formula.subs(G, 13)}"),
+    return [
+        agree("steps, G = 1..8", "longest path of the dependency graph", formula, fitted),
+        agree("steps, held-out G = 13", "longest path of the dependency graph", formula,
+              held_out),
         Check.exact("earliest step of cell (i, j) is i + j - 1 (G = 6)", "DAG levels", anti,
                     "every cell is ready exactly on its anti-diagonal" if anti else "differs"),
     ]
-    return formula, by_g, checks
+
+
+@functools.cache
+def _mdrnn_steps() -> tuple[sp.Expr, dict[int, int], list[Check]]:
+    fitted, _ = _grid_samples()
+    formula, _ = fit(fitted, [sp.Integer(1), G])
+    return formula, {p[G]: n for p, n in fitted}, steps_checks(formula)
 
 
 @problem("csc421-hw4/2b")
@@ -163,61 +193,68 @@ def answer_2c(pid: str) -> Answer:
 # ---------------------------------------------------------------- rnn-cnn-hw/4
 
 @functools.cache
-def _pixelcnn_results() -> tuple[dict, list[Check]]:
-    checks = []
-    exact = pixelcnn.connections_formula()
+def _pixelcnn_samples() -> dict[str, list]:
+    """Enumerated connections and longest paths (training, generation, raster order)."""
+    samples: dict[str, list] = {"connections": [], "training": [], "generation": [],
+                                "raster": [], "generation_held_out": []}
     for hh, ww, dd, kk in ((5, 6, 2, 3), (7, 9, 3, 5), (8, 5, 3, 7), (4, 4, 1, 3)):
-        point = {Hs: hh, Ws: ww, d: dd, k: kk}
-        count = pixelcnn.connections(hh, ww, dd, kk)
-        checks.append(Check.exact(f"connections H={hh} W={ww} d={dd} k={kk}",
-                                  "enumeration of masked taps inside the image",
-                                  count == exact.subs(point),
-                                  f"formula {exact.subs(point)}, enumerated {count}"))
-    train, gen, raster = [], [], []
+        samples["connections"].append(({Hs: hh, Ws: ww, d: dd, k: kk},
+                                       pixelcnn.connections(hh, ww, dd, kk)))
     for hh in (2, 3, 4, 5):
         for ww in (6, 7, 9):
             for dd in (1, 2, 3):
                 for kk in (3, 5):
                     point = {Hs: hh, Ws: ww, d: dd, k: kk}
                     graph = pixelcnn.generation_graph(hh, ww, dd, kk)
-                    gen.append((point, longest_path(graph, pixelcnn.step_weight)[0]))
-                    train.append((point, longest_path(
+                    samples["generation"].append(
+                        (point, longest_path(graph, pixelcnn.step_weight)[0]))
+                    samples["training"].append((point, longest_path(
                         pixelcnn.training_graph(hh, ww, dd, kk), pixelcnn.step_weight)[0]))
     for hh, ww, dd, kk in ((2, 3, 1, 3), (3, 3, 2, 3), (2, 4, 3, 5), (3, 4, 2, 3)):
         graph = pixelcnn.generation_graph(hh, ww, dd, kk)
         order = sorted((i, j) for (kind, i, j) in graph if kind == "x")
         for before, after in zip(order, order[1:], strict=False):  # one pixel at a time
             graph[1, *after] = [*graph[1, *after], ("x", *before)]
-        raster.append(({Hs: hh, Ws: ww, d: dd, k: kk},
-                       longest_path(graph, pixelcnn.step_weight)[0]))
-    basis = multilinear_basis([Hs, Ws, d, k])
-    train_f, train_miss = fit(train, basis)
-    gen_f, gen_miss = fit(gen, basis)
-    raster_f, raster_miss = fit(raster, [Hs * Ws * d, Hs * Ws, d, sp.Integer(1)])
-    checks += [
-        Check.exact("training steps: closed form fits every sample", "longest path (training)",
-                    train_miss == 0, f"{train_f} over {len(train)} graphs"),
-        Check.exact("generation steps: closed form fits every sample",
-                    "longest path (generation)", gen_miss == 0, f"{gen_f} over {len(gen)} graphs"),
-        Check.exact("raster-order generation: closed form fits", "longest path, raster edges",
-                    raster_miss == 0, f"{raster_f} over {len(raster)} graphs"),
+        samples["raster"].append(({Hs: hh, Ws: ww, d: dd, k: kk},
+                                  longest_path(graph, pixelcnn.step_weight)[0]))
+    for held in ((6, 11, 4, 7), (7, 8, 2, 3)):
+        samples["generation_held_out"].append((
+            dict(zip((Hs, Ws, d, k), held, strict=True)),
+            longest_path(pixelcnn.generation_graph(*held), pixelcnn.step_weight)[0]))
+    return samples
+
+
+def pixelcnn_checks(results: dict) -> list[Check]:
+    """Claimed PixelCNN connections and step counts against enumeration and longest paths."""
+    samples = _pixelcnn_samples()
+    return [
+        agree("connections", "enumeration of masked taps inside the image",
+              results["connections"], samples["connections"]),
+        agree("training steps", "longest path (training graph)", results["training_steps"],
+              samples["training"]),
+        agree("generation steps (wavefront)", "longest path (generation graph)",
+              results["generation_steps_min"], samples["generation"]),
+        agree("generation steps, held-out sizes", "longest path (generation graph)",
+              results["generation_steps_min"], samples["generation_held_out"]),
+        agree("generation steps, raster order", "longest path with raster-order edges",
+              results["generation_steps_raster"], samples["raster"]),
     ]
-    held = (6, 11, 4, 7)
-    graph = pixelcnn.generation_graph(*held)
-    value = longest_path(graph, pixelcnn.step_weight)[0]
-    point = dict(zip((Hs, Ws, d, k), held, strict=True))
-    checks.append(Check.exact("held-out generation H=6 W=11 d=4 k=7", "longest path",
-                              value == gen_f.subs(point), f"path {value}, formula "
-                              f"{gen_f.subs(point)}"))
+
+
+@functools.cache
+def _pixelcnn_results() -> tuple[dict, list[Check]]:
+    samples = _pixelcnn_samples()
+    basis = multilinear_basis([Hs, Ws, d, k])
     results = {
-        "connections": exact,
+        "connections": pixelcnn.connections_formula(),
         "connections_interior": pixelcnn.connections_leading(),
         "connections_order": d * k**2 * Hs * Ws,
-        "training_steps": train_f,
-        "generation_steps_raster": raster_f,
-        "generation_steps_min": gen_f,
+        "training_steps": fit(samples["training"], basis)[0],
+        "generation_steps_raster": fit(samples["raster"],
+                                       [Hs * Ws * d, Hs * Ws, d, sp.Integer(1)])[0],
+        "generation_steps_min": fit(samples["generation"], basis)[0],
     }
-    return results, checks
+    return results, pixelcnn_checks(results)
 
 
 @problem("rnn-cnn-hw/4.1")
@@ -257,32 +294,36 @@ def answer_4_1(pid: str) -> Answer:
 
 
 @functools.cache
-def _mdrnn_stack_results() -> tuple[dict, list[Check]]:
-    samples = []
-    for hh in (1, 2, 3, 5):
-        for ww in (1, 2, 4, 6):
-            for dd in (1, 2, 3, 4):
-                samples.append(({Hs: hh, Ws: ww, d: dd},
-                                longest_path(mdrnn.grid_graph(hh, ww, dd))[0]))
-    steps, misses = fit(samples, multilinear_basis([Hs, Ws, d]))
-    held_value = longest_path(mdrnn.grid_graph(7, 9, 5))[0]
-    connections = sp.expand(d * k**2 * (3 * Hs * Ws - Hs - Ws))
-    checks = [
-        Check.exact("sequential steps: closed form fits every sample", "longest path of the DAG",
-                    misses == 0, f"{steps} over {len(samples)} graphs"),
-        Check.exact("held-out H=7 W=9 d=5", "longest path of the DAG",
-                    held_value == steps.subs({Hs: 7, Ws: 9, d: 5}),
-                    f"path {held_value}, formula {steps.subs({Hs: 7, Ws: 9, d: 5})}"),
+def _stack_samples() -> dict[str, list]:
+    """Longest paths of d stacked grid graphs, and their connections counted edge by edge."""
+    steps = [({Hs: hh, Ws: ww, d: dd}, longest_path(mdrnn.grid_graph(hh, ww, dd))[0])
+             for hh in (1, 2, 3, 5) for ww in (1, 2, 4, 6) for dd in (1, 2, 3, 4)]
+    held_out = [({Hs: 7, Ws: 9, d: 5}, longest_path(mdrnn.grid_graph(7, 9, 5))[0])]
+    connections = [({Hs: hh, Ws: ww, d: dd, k: kk}, mdrnn.connections(hh, ww, dd, kk))
+                   for hh, ww, dd, kk in ((3, 4, 2, 2), (5, 2, 3, 3))]
+    return {"steps": steps, "held_out": held_out, "connections": connections}
+
+
+def stack_checks(results: dict) -> list[Check]:
+    """Claimed d-layer MDRNN counts against longest paths and edge enumeration."""
+    samples = _stack_samples()
+    return [
+        agree("sequential steps", "longest path of the dependency graph", results["steps"],
+              samples["steps"]),
+        agree("sequential steps, held-out H=7 W=9 d=5", "longest path of the dependency graph",
+              results["steps"], samples["held_out"]),
+        agree("connections", "edges of the dependency graph times k^2",
+              results["connections"], samples["connections"]),
     ]
-    for hh, ww, dd, kk in ((3, 4, 2, 2), (5, 2, 3, 3)):
-        counted = mdrnn.connections(hh, ww, dd, kk)
-        value = connections.subs({Hs: hh, Ws: ww, d: dd, k: kk})
-        checks.append(Check.exact(f"connections H={hh} W={ww} d={dd} k={kk}",
-                                  "edges of the dependency graph times k^2", counted == value,
-                                  f"formula {value}, counted {counted}"))
-    results = {"connections": connections, "connections_order": d * k**2 * Hs * Ws,
-               "weights": 3 * d * k**2, "steps": steps}
-    return results, checks
+
+
+@functools.cache
+def _mdrnn_stack_results() -> tuple[dict, list[Check]]:
+    samples = _stack_samples()
+    results = {"connections": sp.expand(d * k**2 * (3 * Hs * Ws - Hs - Ws)),
+               "connections_order": d * k**2 * Hs * Ws, "weights": 3 * d * k**2,
+               "steps": fit(samples["steps"], multilinear_basis([Hs, Ws, d]))[0]}
+    return results, stack_checks(results)
 
 
 @problem("rnn-cnn-hw/4.2")
@@ -528,24 +569,42 @@ def answer_6b(pid: str) -> Answer:
     return Answer(pid, results, text, latex, checks)
 
 
-@problem("cmsc25500-midterm/6c")
-def answer_6c(pid: str) -> Answer:
-    size, region = image_rnn.receptive_field_formula()
-    rows, cols, c = 4, 5, 2
-    dep = image_rnn.perturbation_fields(rows, cols, c)
+FIELD_SIZE = (4, 5, 2)  # rows, columns, channels of the perturbed instance
+
+
+@functools.cache
+def _image_fields() -> np.ndarray:
+    return image_rnn.perturbation_fields(*FIELD_SIZE)
+
+
+def receptive_checks(size: sp.Expr) -> list[Check]:
+    """A claimed receptive-field size of output (i, j) (0-based) against perturbation; and
+    the field's shape: exactly the inputs above-left of (i, j)."""
+    rows, cols, c = FIELD_SIZE
+    dep = _image_fields()
     i, j = sp.symbols("i j", nonnegative=True, integer=True)
-    bad = []
+    samples = [({i: a, j: b}, int(dep[a, b].sum())) for a in range(rows) for b in range(cols)]
+    shape_bad = []
     for a in range(rows):
         for b in range(cols):
             expected = np.zeros((rows, cols), dtype=bool)
             expected[: a + 1, : b + 1] = True
-            if not np.array_equal(dep[a, b], expected) or dep[a, b].sum() != size.subs(
-                    {i: a, j: b}):
-                bad.append((a, b))
-    checks = [Check.exact(f"receptive field of every output ({rows} x {cols}, C = {c})",
-                          "perturbation of every input location", not bad,
-                          f"differs at {bad}" if bad else
-                          "each output depends exactly on the inputs above-left of it")]
+            if not np.array_equal(dep[a, b], expected):
+                shape_bad.append((a, b))
+    return [
+        agree(f"receptive field size, every output ({rows} x {cols}, C = {c})",
+              "perturbation of every input location", size, samples),
+        Check.exact(f"receptive field region, every output ({rows} x {cols}, C = {c})",
+                    "perturbation of every input location", not shape_bad,
+                    f"differs at {shape_bad}" if shape_bad else
+                    "each output depends exactly on the inputs above-left of it"),
+    ]
+
+
+@problem("cmsc25500-midterm/6c")
+def answer_6c(pid: str) -> Answer:
+    size, region = image_rnn.receptive_field_formula()
+    checks = receptive_checks(size)
     results = {"receptive_field_size": size, "receptive_field": region,
                "scalars": size * sp.Symbol("C", positive=True, integer=True)}
     text = (f"Output (i, j) (0-based) depends on X at {region}: (i+1)(j+1) locations, "
@@ -559,27 +618,39 @@ def answer_6c(pid: str) -> Answer:
     return Answer(pid, results, text, latex, checks)
 
 
+@functools.cache
+def _image_counts() -> dict[str, list]:
+    hs, ws, cs = image_rnn.Hs, image_rnn.Ws, image_rnn.Cs
+    sizes = ((2, 3, 2), (3, 2, 3), (1, 1, 1))
+    counts: dict[str, list] = {
+        "dense": [({hs: a, ws: b, cs: c}, image_rnn.naive_flops(a, b, c)) for a, b, c in sizes],
+        "minimum": [({hs: a, ws: b, cs: c}, image_rnn.naive_flops(a, b, c, dense=False))
+                    for a, b, c in sizes],
+        "conv": [],
+    }
+    for a, b, c in ((4, 5, 3), (3, 3, 2)):
+        table = account(f"conv {c} 3x3 same", (a, b, c))
+        counts["conv"].append(({hs: a, ws: b, cs: c},
+                               naive_counts(table.layers, (a, b, c))[0]["flops"]))
+    return counts
+
+
+def flops_checks(dense: sp.Expr, minimum: sp.Expr, conv: sp.Expr) -> list[Check]:
+    """Claimed FLOP formulas against instrumented naive loops (module and 3x3 conv)."""
+    counts = _image_counts()
+    return [agree("module FLOPs (dense)", "instrumented naive loops", dense, counts["dense"]),
+            agree("module FLOPs (minimum)", "instrumented naive loops", minimum,
+                  counts["minimum"]),
+            agree("3x3 conv FLOPs", "instrumented naive conv loops", conv, counts["conv"])]
+
+
 @problem("cmsc25500-midterm/6d")
 def answer_6d(pid: str) -> Answer:
-    hs, ws, cs = image_rnn.Hs, image_rnn.Ws, image_rnn.Cs
+    hs, ws = image_rnn.Hs, image_rnn.Ws
     dense, minimum = image_rnn.flops_formula(), image_rnn.flops_formula(dense=False)
     conv = image_rnn.conv3x3_flops_formula()
     ratio = sp.simplify(dense / conv)
-    checks = []
-    for hh, ww, c in ((2, 3, 2), (3, 2, 3), (1, 1, 1)):
-        point = {hs: hh, ws: ww, cs: c}
-        for name, formula, flag in (("dense", dense, True), ("minimum", minimum, False)):
-            counted = image_rnn.naive_flops(hh, ww, c, dense=flag)
-            checks.append(Check.exact(f"{name} FLOPs H={hh} W={ww} C={c}",
-                                      "instrumented naive loops", counted == formula.subs(point),
-                                      f"formula {formula.subs(point)}, counted {counted}"))
-    hh, ww, c = 4, 5, 3
-    layers = f"conv {c} 3x3 same"
-    counted = naive_counts(account(layers, (hh, ww, c)).layers, (hh, ww, c))[0]["flops"]
-    point = {hs: hh, ws: ww, cs: c}
-    checks.append(Check.exact(f"3x3 conv FLOPs H={hh} W={ww} C={c}",
-                              "instrumented naive conv loops", counted == conv.subs(point),
-                              f"formula {conv.subs(point)}, counted {counted}"))
+    checks = flops_checks(dense, minimum, conv)
     convention = ("A C x C matrix-vector product costs C(2C - 1), a vector addition C, tanh "
                   "one per element; the conv counts 2 * 9C per output (with bias, padded "
                   "positions included).")
@@ -603,9 +674,8 @@ def answer_6d(pid: str) -> Answer:
 @problem("cmsc25500-midterm/6e")
 def answer_6e(pid: str) -> Answer:
     ratio = sp.simplify(image_rnn.flops_formula() / image_rnn.conv3x3_flops_formula())
-    rows, cols, c = 4, 5, 2
-    dep = image_rnn.perturbation_fields(rows, cols, c)
-    largest = int(dep[rows - 1, cols - 1].sum())
+    rows, cols, _ = FIELD_SIZE
+    largest = int(_image_fields()[rows - 1, cols - 1].sum())
     pros = [
         f"Global context in one layer: output (i, j) sees (i+1)(j+1) input locations (all "
         f"{largest} of a {rows} x {cols} input for the last one) against 9 for a 3x3 conv.",
