@@ -152,4 +152,6 @@ def answer_2(pid: str) -> Answer:
 def _tex_text(s: str) -> str:
     """Plain prose with the few symbols it uses made safe for LaTeX."""
     out = s.replace("\\", "\\textbackslash{}").replace("%", "\\%").replace("_", "\\_")
-    return out.replace("^", "\\^{}").replace("~", "\\~{}").replace("&", "\\&")
+    out = out.replace("^", "\\^{}").replace("~", "\\~{}").replace("&", "\\&")
+    out = out.replace("->", "$\\to$").replace("<", "$<$").replace(">", "$>$")
+    return out.replace("|", "$|$")

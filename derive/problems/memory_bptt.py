@@ -305,8 +305,8 @@ def answer_5b(pid: str) -> Answer:
     revolve_form = r_ * T_ - sp.binomial(M_ + r_, M_ + 1)
     keys = ["T", "M", "uniform_steps", "revolve_steps", "plain_steps"]
     ratio_text = (
-        "With all states stored (M = T) BPTT costs T - 1 forward steps (T evaluations "
-        "with the forward pass). With a constant M, exact BPTT by uniform checkpoints costs "
+        "With a slot for every state (M = T) one forward pass suffices: T - 1 forward "
+        "steps, linear in T. With a constant M, exact BPTT by uniform checkpoints costs "
         "about T^2/(2M) forward steps: quadratic in T, i.e. about T/(2M) times the M = T "
         "cost (M = 1: T(T-1)/2 steps, T(T+1)/2 evaluations). The optimal binomial "
         "schedule lowers this to r T - beta(M+1, r-1) with r ~ (M! T)^(1/M): about "
