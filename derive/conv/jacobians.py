@@ -212,6 +212,10 @@ def evaluate(expr: sp.Expr, values: dict, lookup) -> sp.Expr:
         return lookup(expr.xreplace(values))
     if expr.is_Atom:
         return expr.xreplace(values)
+    if isinstance(expr, sp.Mul):  # a vanishing delta makes the rest of the product irrelevant
+        deltas = [a for a in expr.args if isinstance(a, sp.KroneckerDelta)]
+        if any(evaluate(a, values, lookup) == 0 for a in deltas):
+            return sp.S.Zero
     return expr.func(*(evaluate(a, values, lookup) for a in expr.args))
 
 
@@ -279,11 +283,32 @@ def entries(array: sp.Array) -> list:
     return [array[k] for k in itertools.product(*(range(n) for n in array.shape))]
 
 
+def _as_symbols(var: sp.Array) -> tuple[list, dict]:
+    """A plain symbol per entry of ``var`` (and the map back): ``sympy.diff`` by a Symbol
+    is the same derivative as by the Indexed entry, and much faster."""
+    symbols = [sp.Dummy(str(v)) for v in entries(var)]
+    return symbols, dict(zip(symbols, entries(var), strict=True))
+
+
 def _gradient(scalar: sp.Expr, var: sp.Array) -> sp.Array:
-    return sp.ImmutableDenseNDimArray([sp.diff(scalar, v) for v in entries(var)], var.shape)
+    symbols, back = _as_symbols(var)
+    forth = dict(zip(entries(var), symbols, strict=True))
+    # Every other array entry a plain symbol too, for speed.
+    others = {a: sp.Dummy(str(a)) for a in scalar.atoms(sp.Indexed) if a not in forth}
+    back.update({d: a for a, d in others.items()})
+    terms = sp.Add.make_args(sp.expand(scalar.xreplace({**forth, **others})))
+    # Differentiate, for each variable, the terms it occurs in (the others give 0).
+    occurs: dict = {v: [] for v in symbols}
+    for term in terms:
+        for v in term.free_symbols & occurs.keys():
+            occurs[v].append(term)
+    return sp.ImmutableDenseNDimArray(
+        [sp.diff(sp.Add(*occurs[v]), v).xreplace(back) for v in symbols], var.shape)
 
 
 def _jacobian(out: sp.Array, var: sp.Array) -> sp.Array:
     """``J[o..., v...] = d out[o...] / d var[v...]`` (output indices first)."""
-    values = [sp.diff(o, v) for o in entries(out) for v in entries(var)]
+    symbols, back = _as_symbols(var)
+    forth = dict(zip(entries(var), symbols, strict=True))
+    values = [sp.diff(o.xreplace(forth), v).xreplace(back) for o in entries(out) for v in symbols]
     return sp.ImmutableDenseNDimArray(values, tuple(out.shape) + tuple(var.shape))

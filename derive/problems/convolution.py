@@ -316,7 +316,7 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
     out.append("\\begin{align*}\n" + " \\\\\n".join(
         rf"y_{{0,{k}}} &= {sp.latex(v)}" for k, v in enumerate(shown["y"])) + "\n\\end{align*}")
 
-    def section(part, key, intro):
+    def section(part, key, label, symbol):
         r = results[part]
         res = gen[key]
         dim = r" \times ".join(map(str, r["dimension"]))
@@ -324,24 +324,24 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
         if "matrix_dimension" in r:
             extra = (rf" (a ${r['matrix_dimension'][0]} \times {r['matrix_dimension'][1]}$ "
                      r"matrix once flattened)")
-        out.append(rf"\textbf{{{intro}}} $\in \mathbb{{R}}^{{{dim}}}${extra}:")
+        out.append(rf"\textbf{{{label}}} ${symbol} \in \mathbb{{R}}^{{{dim}}}${extra}:")
         out.append(r"\[ " + render.lhs_latex(res) + " = "
                    + sp.latex(res.rhs.xreplace(substitutions(spec))) + r" \]")
 
-    section("ii", "dy_dW", r"(ii)} $\partial y/\partial W${")
+    section("ii", "dy_dW", "(ii)", r"\partial y/\partial W")
     out.append(r"Row $c$, column $m$ of the matrix below is "
                r"$\partial y_{0,i}/\partial W_{0,c,m}$:")
     out.append(r"\[ " + r",\quad ".join(
         rf"\frac{{\partial y_{{0,{k}}}}}{{\partial W}} = "
         + _matrix_latex(ref["dy_dW"][0, k, 0].tolist()) for k in range(L_out)) + r" \]")
 
-    section("iii", "dy_dx", r"(iii)} $\partial y/\partial x${")
+    section("iii", "dy_dx", "(iii)", r"\partial y/\partial x")
     out.append(r"Row $c$, column $p$ below is $\partial y_{0,i}/\partial x_{c,p}$:")
     out.append("\\begin{align*}\n" + " \\\\\n".join(
         rf"\frac{{\partial y_{{0,{k}}}}}{{\partial x}} &= "
         + _matrix_latex(ref["dy_dx"][0, k].tolist()) for k in range(L_out)) + "\n\\end{align*}")
 
-    section("iv", "dl_dW", r"(iv)} $\partial l/\partial W${")
+    section("iv", "dl_dW", "(iv)", r"\partial l/\partial W")
     out.append("that is, for every channel $c$,")
     out.append("\\begin{align*}\n" + " \\\\\n".join(
         rf"\frac{{\partial l}}{{\partial W_{{0,c,{k}}}}} &= {sp.latex(v)}"
@@ -356,7 +356,7 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
         r"$1 \times 5 \times 3$, while $y$ is $1 \times 3$. In general it is "
         + render.NAMED_LATEX["dl_dW"] + ".")
 
-    section("dl_dx", "dl_dx", r"Going beyond: $\partial l/\partial x${")
+    section("dl_dx", "dl_dx", "Going beyond:", r"\partial l/\partial x")
     out.append("that is, for every channel $c$,")
     out.append("\\begin{align*}\n" + " \\\\\n".join(
         rf"\frac{{\partial l}}{{\partial x_{{c,{k}}}}} &= {sp.latex(v)}"
@@ -368,4 +368,4 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
                r"$0 \le p < L$):")
     out.append(render.as_latex(1).split("\n", 1)[1])
     del W_, x_, ybar_, f, i, m, p
-    return "\n".join(out)
+    return "\n".join(out).replace("\n\\textbf{", "\n\n\\textbf{")
