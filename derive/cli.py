@@ -114,6 +114,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return grade.main(args)
 
 
+def _cmd_cnn(args: argparse.Namespace) -> int:
+    from derive.cnn import command
+
+    return command.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="derive", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -156,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("claims")
     p.add_argument("--format", choices=["text", "json", "latex"], default="text")
     p.set_defaults(run=_cmd_grade)
+
+    p = sub.add_parser("cnn", help="shapes, parameters, FLOPs, receptive fields of a layer list")
+    p.add_argument("spec", help="a file (one layer per line), '-', or layers separated by ';'")
+    p.add_argument("--input", required=True, metavar="HxWxC")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text")
+    p.set_defaults(run=_cmd_cnn)
     return parser
 
 
