@@ -148,7 +148,8 @@ def build(
                     checks=rows,
                     failed=sum(not c.passed for c in ans.checks),
                     figures=[
-                        {"caption": name, "source": source}
+                        # the name is the caption: ``gradient_norms`` reads as words
+                        {"caption": name.replace("_", " "), "source": source}
                         for name, source in ans.figures.items()
                     ],
                 )
