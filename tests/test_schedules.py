@@ -1,5 +1,6 @@
 """Memory-limited BPTT schedules: exact gradients, measured counts, closed forms, bad input."""
 
+import shutil
 import subprocess
 import sys
 
@@ -209,3 +210,26 @@ def test_cli_counts():
     proc = subprocess.run([sys.executable, "-m", "derive.schedules", "uniform", "--T", "10",
                            "--M", "1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and '"forward_steps": 45' in proc.stdout
+
+
+MY_IDS = ["cmsc25500-midterm/5a", "cmsc25500-midterm/5b", "cmsc25500-midterm/3a",
+          "cmsc25500-midterm/3b", "cmsc25500-midterm/2", "rnn-cnn-hw/3.2"]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_bodies_and_figures_compile(tmp_path):
+    import derive
+
+    parts = []
+    for pid in MY_IDS:
+        ans = derive.answer(pid)
+        parts.append(f"\\section*{{{pid}}}\n{ans.latex}\n")
+        parts += [f"\\begin{{center}}\n{fig}\n\\end{{center}}\n" for fig in ans.figures.values()]
+    doc = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb,booktabs,pgfplots}\n"
+           "\\pgfplotsset{compat=1.17}\n\\begin{document}\n" + "\n".join(parts)
+           + "\\end{document}\n")
+    (tmp_path / "answers.tex").write_text(doc)
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "-no-shell-escape", "answers.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
