@@ -205,6 +205,16 @@ def _replacement_rows(new: Table, replaced: list, extent: int, padding: int) -> 
     return rows
 
 
+def replacement_shape_check(original: Table, replaced: Table, what: str) -> Check:
+    """Every layer of ``replaced`` has the output shape of the same layer of ``original``."""
+    mismatched = [r.layer.index for r, o in zip(replaced.rows[1:], original.rows[1:],
+                                                strict=True) if r.shape != o.shape]
+    return Check.exact(f"shapes with {what} convs in place of the pools",
+                       "the pooled network's shapes, layer by layer", not mismatched,
+                       f"differ at layers {mismatched}" if mismatched else
+                       f"all {len(replaced.rows) - 1} layers have the pooled network's shape")
+
+
 @problem("cmsc25500-midterm/1c")
 def answer_1c(pid: str) -> Answer:
     table = midterm_table()
@@ -213,13 +223,8 @@ def answer_1c(pid: str) -> Answer:
     for extent, padding in ((2, 0), (3, 1)):
         layers, replaced = _replacement_layers(table, extent, padding)
         new = account(layers, MIDTERM_INPUT)
-        mismatched = [r.layer.index for r, o in zip(new.rows[1:], table.rows[1:], strict=True)
-                      if r.shape != o.shape]
-        checks.append(Check.exact(
-            f"shapes with {extent}x{extent}/2 pad {padding} convs in place of the pools",
-            "the pooled network's shapes, layer by layer", not mismatched,
-            f"differ at layers {mismatched}" if mismatched else
-            f"all {len(new.rows) - 1} layers have the pooled network's output shape"))
+        checks.append(replacement_shape_check(table, new, f"{extent}x{extent}/2 pad {padding}"))
+        mismatched = not checks[-1].passed
         checks += _scaled_checks(layers, MIDTERM_INPUT, f"{extent}x{extent} variant: ")
         covering = new.first_covering()
         variants[extent] = (new, replaced, covering, not mismatched)
