@@ -18,7 +18,7 @@ from derive.answers import Answer, problem
 from derive.checking import Check, relative_error
 
 SETUP = {"width": 16, "batch": 32, "seed": 0, "max_depth": 100}
-DEPTHS = [10, 30, 100]
+DEPTHS = [10, 30, 100, 300]
 FD_TOLERANCE = 1e-5
 
 
@@ -124,13 +124,17 @@ def answer_3_2(pid: str) -> Answer:
         f"  {r['depth']:5d}  {r['placement']:6s}  {r['full_ratio']:12.4g}  "
         + ("-" if r["skip_path_ratio"] is None else f"{r['skip_path_ratio']:.4f}")
         for r in rows)
+    deepest = DEPTHS[-1]
     finding = (
         f"At initialisation both residual placements keep the growth mild (depth 100: "
         f"{at[(100, 'post')]['full_ratio']:.3g} post, {at[(100, 'pre')]['full_ratio']:.3g} "
-        f"pre, against {at[(100, 'plain')]['full_ratio']:.2e} without a skip); what differs "
-        "is the skip path: exactly 1 for pre-activation at every depth, "
-        f"{post_skip[-1]:.3f} after 100 post-activation blocks, and it keeps shrinking "
-        "with depth."
+        f"pre, against {at[(100, 'plain')]['full_ratio']:.2e} without a skip), and they "
+        f"separate as depth grows (depth {deepest}: "
+        f"{at[(deepest, 'post')]['full_ratio']:.3g} post, "
+        f"{at[(deepest, 'pre')]['full_ratio']:.3g} pre). The skip path shows why: it carries "
+        "the top gradient with ratio exactly 1 through any number of pre-activation blocks, "
+        f"but only {post_skip[-1]:.3f} of it through {deepest} post-activation blocks, and "
+        "that share keeps shrinking with depth."
     )
     note = ("The source's figure of the two blocks is missing; the answer covers the two "
             "standard placements: original (post-activation) and pre-activation.")
