@@ -184,6 +184,8 @@ def test_unknown_set_suggests_the_closest(capsys):
     assert err.startswith("derive: error: unknown problem set 'dsga1008-hw3'")
     assert "dsga1008-hw2" in err and "Traceback" not in err
     assert resolve_sets([]) == list(SETS)
+    with pytest.raises(DeriveError, match="is a problem id.*did you mean rnn-cnn-hw"):
+        resolve_sets(["rnn-cnn-hw/3.1"])
 
 
 def test_unwritable_output_folder(tmp_path, capsys):

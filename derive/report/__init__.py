@@ -21,6 +21,11 @@ def resolve_sets(names: list[str]) -> list[str]:
     """The set ids to build (every set when ``names`` is empty); an unknown one is an error
     that suggests the closest valid ids."""
     for name in names:
+        if name not in SETS and name.split("/")[0] in SETS:
+            raise DeriveError(
+                f"{name!r} is a problem id; a report covers a whole set: did you mean "
+                f"{name.split('/')[0]}? ('derive answer {name}' shows one answer)"
+            )
         if name not in SETS:
             close = difflib.get_close_matches(name, list(SETS), n=3, cutoff=0.4)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
