@@ -25,7 +25,29 @@ __all__ = ["Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade", 
 def grade(path: str | Path) -> Report:
     """Grade every claim of the claims file at ``path`` (a ``DeriveError`` if it is malformed)."""
     claims_file = load_claims(path)
-    return Report(claims_file, [grade_claim(c) for c in claims_file.claims])
+    verdicts = [grade_claim(c) for c in claims_file.claims]
+    _carried_totals(verdicts)
+    return Report(claims_file, verdicts)
+
+
+def _carried_totals(verdicts: list[Verdict]) -> None:
+    """A wrong total that is the sum of the solution's own (wrong) rows inherits their errors:
+    say so, rather than guess a slip in the total itself."""
+    from fractions import Fraction
+
+    for v in verdicts:
+        if v.claim.kind != "number" or v.status != "wrong" or v.slip:
+            continue
+        for other in verdicts:
+            rows = other.claimed
+            if other is v or other.claim.problem != v.claim.problem or \
+                    other.claim.kind != "numbers" or not isinstance(rows, list) or \
+                    not all(isinstance(r, Fraction) for r in rows):
+                continue
+            if sum(rows) == v.claimed and other.status == "wrong":
+                v.slip = (f"carried over: the claimed total is the sum of the solution's own "
+                          f"rows ({other.claim.title}), so it inherits their errors")
+                break
 
 
 def errata_latex(path: str | Path) -> str:

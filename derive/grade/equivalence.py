@@ -292,9 +292,9 @@ def _substitute_equalities(claimed: sp.Basic, expected: sp.Basic, domain: Domain
         else:
             rest.append(rel)
     if not subs:
-        return claimed, expected, domain
+        return claimed, expected, domain, subs
     return (claimed.xreplace(subs), expected.xreplace(subs),
-            Domain(domain.integer, domain.positive, domain.nonnegative, rest, domain.time))
+            Domain(domain.integer, domain.positive, domain.nonnegative, rest, domain.time), subs)
 
 
 def _with_time(domain: Domain, *exprs: sp.Basic) -> Domain:
@@ -335,6 +335,7 @@ def _sample(names: list[str], domain: Domain, rng: random.Random,
 
 def _satisfies(point: dict[str, Fraction], domain: Domain) -> bool:
     for rel in domain.constraints:
+        rel = canonical(rel)
         try:
             lhs = evaluate(rel.lhs, point)
             rhs = evaluate(rel.rhs, point)
@@ -408,8 +409,8 @@ def equivalent(
         return Decision(True, "structural identity", "the two formulas are identical")
     if not domain.integer and has_integer_structure(claimed, expected):
         domain = Domain(True, domain.positive, domain.nonnegative, domain.constraints)
-    claimed, expected, domain = _substitute_equalities(claimed, expected, domain)
-    names = _variables(claimed, expected)
+    claimed, expected, domain, subs = _substitute_equalities(claimed, expected, domain)
+    names = _variables(claimed, expected, *(canonical(r) for r in domain.constraints))
     domain = _with_time(domain, claimed, expected)
     rng = random.Random(seed)
     agreed = 0
@@ -438,6 +439,11 @@ def equivalent(
             shown = {n: str(v) for n, v in point.items()
                      if any(s.name == n for s in (claimed.free_symbols | expected.free_symbols))}
             shown.update({k: str(v) for k, v in {**ev_expected.calls, **ev_claimed.calls}.items()})
+            for sym, rhs in subs.items():  # the variables fixed by an equality of the domain
+                try:
+                    shown[sym.name] = _show(evaluate(rhs, point))
+                except (_PointFailed, Unsupported):
+                    pass
             how = "exact rational arithmetic" if isinstance(want, Fraction) and \
                 isinstance(got, Fraction) else f"{DPS}-digit arithmetic"
             kind = "integer" if domain.integer or attempt < points // 2 else "rational"
@@ -536,12 +542,12 @@ def same_order(claimed: sp.Basic, expected: sp.Basic, seed: int = 0) -> Decision
             checked += 1
             r1, r2 = ratios
             if r2 == 0 or not (mpmath.mpf("0.5") <= abs(r2 / r1) <= 2 if r1 else False):
-                grows = "shrinks" if abs(r2) < abs(r1) else "grows"
+                grows = "grows more slowly than" if abs(r2) < abs(r1) else "grows faster than"
                 return Decision(
                     False, "asymptotic ratio",
                     f"scaling {label} by 10^6 and then 10^12 changes claimed/right from "
                     f"{mpmath.nstr(r1, 6)} to {mpmath.nstr(r2, 6)}: the claim {grows} "
-                    "relative to the right order", points=checked,
+                    "the right order", points=checked,
                 )
     if not checked:
         return Decision(None, "undecided", "the right formula vanishes at every sampled point")

@@ -38,7 +38,8 @@ def plain(value: Any) -> str:
     if isinstance(value, list | tuple):
         if value and all(not isinstance(v, list | tuple | dict) for v in value) and \
                 any(isinstance(v, sp.Basic) for v in value):
-            return " x ".join(plain(v) for v in value)
+            return " x ".join(f"({plain(v)})" if isinstance(v, sp.Add) else plain(v)
+                              for v in value)
         return "[" + ", ".join(plain(v) for v in value) + "]"
     if isinstance(value, sp.Basic):
         try:
@@ -115,15 +116,22 @@ def math(value: Any) -> str:
     if isinstance(value, list | tuple):
         if value and all(isinstance(v, int | Fraction | sp.Basic) and not isinstance(v, bool)
                          for v in value) and any(isinstance(v, sp.Basic) for v in value):
-            return "$" + r" \times ".join(_latex(sp.sympify(v) if not isinstance(v, Fraction)
-                                                 else sp.Rational(v.numerator, v.denominator))
-                                          for v in value) + "$"
+            return "$" + r" \times ".join(_dim_latex(v) for v in value) + "$"
         inner = ", ".join(math(v).strip("$") if not isinstance(v, str) else _esc(v)
                           for v in value)
         if all(not isinstance(v, str) for v in value):
             return f"$({inner})$" if len(inner) < 400 else _esc(plain(value))
         return _esc(plain(value))
     return _esc(value)
+
+
+def _dim_latex(v: Any) -> str:
+    """One dimension of a shape; a sum is parenthesised so ``\\times`` cannot bind into it."""
+    from derive.grade.equivalence import as_basic
+
+    expr = as_basic(v)
+    out = _latex(expr)
+    return rf"\left({out}\right)" if isinstance(expr, sp.Add) else out
 
 
 def _latex(expr: sp.Basic) -> str:
@@ -174,16 +182,20 @@ def latex_report(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _item(v: Verdict) -> str:
     parts = [rf"\item {_MARK[v.status]} --- {_esc(v.claim.title)}."]
     if v.claim.where:
         parts.append(rf"\emph{{({_esc(v.claim.where)})}}")
     if v.status == UNPARSEABLE:
         parts.append(rf"Claimed: \texttt{{{_esc(_clip(str(v.claim.value), 160))}}}.")
-        parts.append(_esc(v.reason) + ".")
+        parts.append(_esc(_sentence(v.reason)) + ".")
     elif v.claim.kind == "text":
         parts.append(rf"Claimed: ``{_esc(_clip(str(v.claim.value), 400))}''.")
-        parts.append(_esc(v.reason) + ".")
+        parts.append(_esc(_sentence(v.reason)) + ".")
     else:
         claimed = v.claimed if v.claimed is not None else v.claim.value
         parts.append(f"Claimed: {math(claimed)}.")
@@ -196,7 +208,7 @@ def _item(v: Verdict) -> str:
             if v.slip:
                 parts.append(r"Likely slip: " + _esc(v.slip) + ".")
         elif v.status == NOT_CHECKABLE:
-            parts.append(_esc(v.reason) + ".")
+            parts.append(_esc(_sentence(v.reason)) + ".")
         if v.method and v.status in (CORRECT, WRONG):
             parts.append(rf"\emph{{Decided by: {_esc(v.method)}.}}")
     if v.claim.note:

@@ -438,37 +438,92 @@ def _grade_shape(claim: Claim, expected: Any, results: Any, table: SymbolTable,
     dims = [as_basic(v) if isinstance(v, int | float) else parse_formula(str(v), table)
             for v in claim.value]
     right = [_expected_formula(v, table) for v in expected]
-    if len(dims) != len(right):
-        return Verdict(claim, WRONG, f"{len(dims)} dimensions claimed, the right shape has "
-                       f"{len(right)}", claimed=dims, expected=right, method="exact",
-                       evidence=[f"claimed {_shape(dims)}, right {_shape(right)}"])
     domain = _domain(claim, table, right)
+
+    def compare(c: sp.Basic, r: sp.Basic) -> Decision:
+        if c.is_Number and r.is_Number:
+            return Decision(c == r, "exact", claimed_value=str(c), expected_value=str(r))
+        return equivalent(c, r, domain)
+
+    if len(dims) != len(right):
+        return _shape_lengths(claim, dims, right, compare)
     evidence: list[str] = []
     methods: set[str] = set()
     undecided = []
     first: Decision | None = None
     for i, (c, r) in enumerate(zip(dims, right, strict=True)):
-        d = equivalent(c, r, domain) if not (c.is_Number and r.is_Number) else \
-            Decision(c == r, "exact", claimed_value=str(c), expected_value=str(r))
+        d = compare(c, r)
         methods.add(d.method)
         if d.equal is None:
-            undecided.append(i)
+            undecided.append(i + 1)
         elif not d.equal:
             first = first or d
-            line = f"dimension {i + 1}: claimed {c}, right {r}"
-            if d.point:
-                line += f"; at {_point(d.point)}: claimed {d.claimed_value}, " \
-                        f"right {d.expected_value}"
-            evidence.append(line)
+            evidence.append(_dim_evidence(i, c, r, d))
     if evidence:
+        slip = ""
+        if sorted(map(str, dims)) == sorted(map(str, right)):
+            slip = "the right sizes in another order (a different axis layout)"
         return Verdict(claim, WRONG, f"{len(evidence)} of {len(right)} dimensions are wrong",
                        claimed=dims, expected=right, method=", ".join(sorted(methods)),
-                       evidence=evidence, decision=first)
+                       evidence=evidence, decision=first, slip=slip)
     if undecided:
         return Verdict(claim, NOT_CHECKABLE, f"dimensions {undecided} could not be decided",
                        claimed=dims, expected=right, method="undecided")
     return Verdict(claim, CORRECT, "every dimension is right", claimed=dims, expected=right,
                    method=", ".join(sorted(methods)))
+
+
+def _dim_evidence(i: int, c: sp.Basic, r: sp.Basic, d: Decision) -> str:
+    line = f"dimension {i + 1}: claimed {c}, right {r}"
+    if d.point:
+        line += f"; at {_point(d.point)}: claimed {d.claimed_value}, right {d.expected_value}"
+    return line
+
+
+def _shape_lengths(claim: Claim, dims: list, right: list, compare) -> Verdict:
+    """A claim with more or fewer axes: equal up to size-1 axes, or the best alignment."""
+    from itertools import combinations
+
+    squeeze_c = [d for d in dims if d != 1]
+    squeeze_r = [d for d in right if d != 1]
+    if len(squeeze_c) == len(squeeze_r) and \
+            all(compare(c, r).equal for c, r in zip(squeeze_c, squeeze_r, strict=True)):
+        return Verdict(claim, CORRECT, f"equal to the right shape {_shape(right)} up to axes "
+                       "of size 1", claimed=dims, expected=right, method="exact, up to size-1 axes")
+    evidence = [f"{len(dims)} dimensions claimed, the right shape {_shape(right)} has "
+                f"{len(right)}"]
+    slip = ""
+    if sorted(map(str, squeeze_c)) == sorted(map(str, squeeze_r)):
+        slip = "the right sizes up to axes of size 1, in another order (a different layout)"
+    if len(squeeze_c) == len(squeeze_r):
+        evidence.append(f"up to axes of size 1: claimed {_shape(squeeze_c)}, right "
+                        f"{_shape(squeeze_r)}")
+        return Verdict(claim, WRONG, evidence[0], claimed=dims, expected=right,
+                       method="exact, up to size-1 axes", evidence=evidence[1:], slip=slip)
+    longer, shorter, extra_is_claimed = (dims, right, True) if len(dims) > len(right) else \
+        (right, dims, False)
+    k = len(longer) - len(shorter)
+    best: tuple[int, tuple, list] | None = None
+    if k <= 2 and len(longer) <= 6:
+        for drop in combinations(range(len(longer)), k):
+            kept = [d for i, d in enumerate(longer) if i not in drop]
+            pairs = list(zip(kept, shorter, strict=True)) if extra_is_claimed else \
+                list(zip(shorter, kept, strict=True))
+            decisions = [compare(c, r) for c, r in pairs]
+            score = sum(bool(d.equal) for d in decisions)
+            if best is None or score > best[0]:
+                best = (score, drop, list(zip(pairs, decisions, strict=True)))
+    if best is not None and best[0] > 0:
+        _, drop, aligned = best
+        odd = ", ".join(str(longer[i]) for i in drop)
+        evidence.append(f"{'extra' if extra_is_claimed else 'missing'} "
+                        f"dimension{'s' if k > 1 else ''}: {odd}")
+        for i, ((c, r), d) in enumerate(aligned):
+            if d.equal is False:
+                evidence.append(_dim_evidence(i, c, r, d))
+    return Verdict(claim, WRONG, evidence[0], claimed=dims, expected=right, method="exact"
+                   if all(x.is_Number for x in dims + right) else "alignment, random points",
+                   evidence=evidence[1:], slip=slip)
 
 
 def _shape(dims: list) -> str:
