@@ -17,7 +17,7 @@ from derive.report import main as report_main
 from derive.report import output_folder, resolve_sets
 from derive.report.document import build, check_row
 from derive.report.latexmk import failing_lines
-from derive.report.render import latex_escape, latex_number, render
+from derive.report.render import latex_breakable, latex_escape, latex_number, render
 from derive.report.statements import catalogue, inline, statement
 
 HOSTILE = r"\input{/etc/passwd}"
@@ -62,6 +62,12 @@ def test_hostile_title_is_escaped_not_executed():
     for harmless in (r"\textbackslash{}", r"\{", r"\}"):
         escaped = escaped.replace(harmless, "")
     assert "\\" not in escaped
+
+
+def test_latex_breakable_escapes_and_allows_breaks():
+    assert latex_breakable("(C=5,L=7)_x") == r"(C=\allowbreak{}5,\allowbreak{}L=\allowbreak{}7)\_x"
+    expected = r"\textbackslash{}input\{/\allowbreak{}etc/\allowbreak{}passwd\}"
+    assert latex_breakable(HOSTILE) == expected
 
 
 def test_latex_number():

@@ -57,6 +57,15 @@ def latex_escape(value: object) -> str:
     return str(value).translate(_TEX_MAP)
 
 
+def latex_breakable(value: object) -> str:
+    """``latex_escape``, with line breaks allowed after ``, ; / =`` (for narrow table cells,
+    where a long run such as ``(C=5,L=7,K=3)`` would otherwise stick out)."""
+    escaped = latex_escape(value)  # no replacement holds these characters
+    for char in ",;/=":
+        escaped = escaped.replace(char, char + r"\allowbreak{}")
+    return escaped
+
+
 def latex_number(value: float, digits: int = 2) -> str:
     """A float as LaTeX math: ``1.2\\times10^{-15}``, ``0``, ``\\infty``, ``\\mathrm{NaN}``."""
     if math.isnan(value):
@@ -94,6 +103,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["latex_escape"] = latex_escape
     env.filters["latex_number"] = latex_number
+    env.filters["latex_breakable"] = latex_breakable
     return env
 
 
