@@ -89,6 +89,7 @@ def test_a_latex_error_shows_the_log_and_keeps_the_tex(tmp_path):
     assert "in the answer to csc421-hw4/2a" in message
     assert r"\undefinedmacro" in message
     assert tex.exists() and str(tex) in message
+    assert not tex.with_suffix(".pdf").exists()
 
 
 def test_the_cli_exits_2_on_a_latex_error(tmp_path, monkeypatch, capsys):

@@ -63,6 +63,7 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
         raise DeriveError(f"could not run latexmk for {tex}: {exc}") from None
     pdf = tex.with_suffix(".pdf")
     if done.returncode != 0 or not pdf.exists():
+        pdf.unlink(missing_ok=True)  # a PDF of an earlier run must not pass for this one
         log = tex.with_suffix(".log")
         text = log.read_text(errors="replace") if log.exists() else done.stdout + done.stderr
         raise DeriveError(
