@@ -264,9 +264,10 @@ def _same(a, b) -> bool:
 
 
 def _show(v) -> str:
-    if isinstance(v, Fraction):
+    if isinstance(v, Fraction) and len(str(v)) <= 40:
         return str(v)
-    return mpmath.nstr(v, 15)
+    with mpmath.workdps(DPS):
+        return mpmath.nstr(_mpf(v), 15)
 
 
 # -- domains -------------------------------------------------------------------------------
@@ -414,6 +415,8 @@ def equivalent(
     domain = _with_time(domain, claimed, expected)
     rng = random.Random(seed)
     agreed = 0
+    claim_failed = 0
+    claim_failure = ""
     exact = True
     unsupported = ""
     for attempt in range(MAX_TRIES):
@@ -427,9 +430,18 @@ def equivalent(
             with mpmath.workdps(DPS):
                 ev_expected = _Evaluator(dict(point), pseed)
                 want = ev_expected.ev(expected)
+        except _PointFailed:
+            continue
+        except Unsupported as exc:
+            unsupported = f"the right formula: {exc}"
+            break
+        try:
+            with mpmath.workdps(DPS):
                 ev_claimed = _Evaluator(dict(point), pseed)
                 got = ev_claimed.ev(claimed)
-        except _PointFailed:
+        except _PointFailed as exc:
+            claim_failed += 1
+            claim_failure = str(exc)
             continue
         except Unsupported as exc:
             unsupported = str(exc)
@@ -458,6 +470,9 @@ def equivalent(
         if not confirm:
             return Decision(None, "undecided", unsupported or "too few valid points")
         reason = unsupported or f"only {agreed} valid {kind} points found"
+        if claim_failed and not unsupported:
+            reason = (f"the claim cannot be evaluated ({claim_failure}) at {claim_failed} "
+                      f"{kind} points where the right formula is defined")
         verdict = simplify_is_zero(expected - claimed, seconds)
         if verdict == "zero":
             return Decision(True, "symbolic simplification",
