@@ -116,3 +116,26 @@ def test_escape_filter_output_compiles_for_every_special(tmp_path):
     compact = "".join(text.split()).replace("˜", "~").replace("ˆ", "^")
     expected = "".join(specials.split()).replace("'", "’").replace("`", "‘").replace("_", "")
     assert "X" + expected + "Y" in compact
+
+
+def _compile_registry_set(set_id: str, folder) -> None:
+    """A set built from the registered answers compiles; its text holds every part's id."""
+    doc = build(set_id)
+    text = _pdf_text(latexmk.compile_pdf(write(doc, folder)))
+    compact = "".join(text.split())
+    for outcome in doc.outcomes:
+        assert outcome.pid in compact
+    assert compact.count("Notyetanswered.") == doc.unanswered
+    assert compact.count("FAIL") >= doc.failed_checks
+
+
+def test_a_set_of_registered_answers_compiles(tmp_path):
+    # Every answer's LaTeX body must compile (the Answer contract): one set in the fast run ...
+    _compile_registry_set("csc421-hw4", tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("set_id", ["cmsc25500-midterm", "dsga1008-hw2", "rnn-cnn-hw"])
+def test_every_set_of_registered_answers_compiles(tmp_path, set_id):
+    # ... and the other sets in the slow run (make test-slow; make report builds all four).
+    _compile_registry_set(set_id, tmp_path)
