@@ -92,6 +92,19 @@ def dimension_latex(result: Result, rank: int, spec: ConvSpec | None = None) -> 
             + r" \times ".join(parts[k:]) + ")}")
 
 
+def math_latex(expr: sp.Expr) -> str:
+    """LaTeX with a sum over several indices written as nested sums (``\\sum_c \\sum_m``),
+    which reads better than one sum under a stack of limits."""
+    if not isinstance(expr, sp.Sum):
+        return sp.latex(expr)
+    sums = " ".join(rf"\sum_{{{sp.latex(v)}={sp.latex(lo)}}}^{{{sp.latex(hi)}}}"
+                    for v, lo, hi in expr.limits)
+    body = math_latex(expr.function)
+    if isinstance(expr.function, sp.Add):
+        body = rf"\left({body}\right)"
+    return f"{sums} {body}"
+
+
 def at_sizes(expr: sp.Expr, spec: ConvSpec) -> sp.Expr:
     """A general formula with the sizes of ``spec`` put in (sums kept unexpanded)."""
     return expr.xreplace(substitutions(spec))
@@ -147,15 +160,15 @@ def as_latex(rank: int, spec: ConvSpec | None = None) -> str:
     parts = [rf"A {rank}-D cross-correlation layer (indices from $0$; $x$ is zero outside the "
              r"input: zero padding $P$; $\bar{y} = \partial l/\partial y$ is the upstream "
              r"gradient and $l = \sum \bar{y} \odot y$):",
-             r"\[ " + sp.latex(fwd.lhs) + " = " + sp.latex(fwd.rhs) + r" \]",
+             r"\[ " + sp.latex(fwd.lhs) + " = " + math_latex(fwd.rhs) + r" \]",
              r"\[ " + r",\quad ".join(f"{sp.latex(k)} = {sp.latex(v)}"
                                       for k, v in out_size_formulas(rank).items()) + r" \]"]
     for key, result in general(rank).items():
         dim = dimension_latex(result, rank)
         if spec is not None:
             dim += " = " + dimension_latex(result, rank, spec)
-        parts.append(f"The {TITLES[key]}, in ${dim}$:")
-        parts.append(r"\[ " + lhs_latex(result) + " = " + sp.latex(result.rhs) + r" \]")
+        parts.append(f"\nThe {TITLES[key]}, in ${dim}$:")
+        parts.append(r"\[ " + lhs_latex(result) + " = " + math_latex(result.rhs) + r" \]")
         if key in NAMED_LATEX:
             parts.append(f"This is {NAMED_LATEX[key]}.")
     return "\n".join(parts)

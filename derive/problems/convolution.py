@@ -217,12 +217,16 @@ def conv1d_jacobians(pid: str) -> Answer:
             parts[part]["matrix_dimension"] = [int(np.prod(dims[:2])), int(np.prod(dims[2:]))]
         if key in render.NAMED:
             parts[part]["is"] = render.NAMED[key]
-    compare = ("dl/dW[0, c, m] = sum_i ybar[0, i] x[c, 2i + m] reads x at the same positions "
-               "2i + m as y[0, i] = sum_c sum_m W[0, c, m] x[c, 2i + m]: it is the same "
-               "cross-correlation with the upstream gradient ybar (dilated by the stride 2) in "
-               "the place of the kernel, done for each channel c separately (no sum over c), "
-               "giving K = 3 values per channel read every D = 1 position (the dilation plays "
-               "the stride's role); dl/dW has W's dimension 1 x 5 x 3 while y is 1 x 3")
+    pos = (S * i + D * m - P).xreplace(values)
+    dims_w = " x ".join(map(str, spec.W_shape))
+    dims_y = " x ".join(map(str, spec.y_shape))
+    compare = (f"dl/dW[0, c, m] = sum_i ybar[0, i] x[c, {pos}] reads x at the same positions "
+               f"{pos} as y[0, i] = sum_c sum_m W[0, c, m] x[c, {pos}]: it is the same "
+               f"cross-correlation with the upstream gradient ybar (dilated by the stride "
+               f"{spec.S}) in the place of the kernel, done for each channel c separately (no "
+               f"sum over c), giving K = {spec.K} values per channel read every D = {spec.D} "
+               f"position(s) (the dilation plays the stride's role); dl/dW has W's dimension "
+               f"{dims_w} while y is {dims_y}")
     parts["iv"]["compare_with_i"] = compare
     results = {"instance": spec.dims, "convention": render.convention(1), **parts,
                "general": _general_parts()}
@@ -305,13 +309,20 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
     L_out = spec.out_sizes[0]
     fwd = forward(1)
     gen = general(1)
+    values = substitutions(spec)
+    pos = sp.latex((S * i + D * m - P).xreplace(values))
+    L = spec.sizes[0]
+    times = r" \times "
     out = [r"Indices start at $0$; $\bar{y} = \partial l/\partial y$ is the given upstream "
-           r"gradient. With $L = 7$, $K = 3$, $S = 2$, $D = 1$, $P = 0$: "
-           rf"$L_\text{{out}} = \lfloor (7 - 3)/2 \rfloor + 1 = {L_out}$."]
+           rf"gradient. With $L = {L}$, $K = {spec.K}$, $S = {spec.S}$, $D = {spec.D}$, "
+           rf"$P = {spec.P}$: $L_\text{{out}} = \lfloor ({L} + 2 \cdot {spec.P} - {spec.D}"
+           rf"({spec.K} - 1) - 1)/{spec.S} \rfloor + 1 = {L_out}$."]
 
     out.append(r"\textbf{(i)} $f_W(x) = y \in \mathbb{R}^{" + rf"1 \times {L_out}" + "}$ with")
+    positions = ", ".join(str(k) for k in range(L_out))
     out.append(r"\[ " + sp.latex(fwd.lhs) + " = "
-               + sp.latex(fwd.rhs.xreplace(substitutions(spec))) + r", \qquad i = 0, 1, 2, \]")
+               + render.math_latex(fwd.rhs.xreplace(substitutions(spec)))
+               + rf", \qquad i = {positions}. \]")
     out.append(r"that is")
     out.append("\\begin{align*}\n" + " \\\\\n".join(
         rf"y_{{0,{k}}} &= {sp.latex(v)}" for k, v in enumerate(shown["y"])) + "\n\\end{align*}")
@@ -326,7 +337,7 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
                      r"matrix once flattened)")
         out.append(rf"\textbf{{{label}}} ${symbol} \in \mathbb{{R}}^{{{dim}}}${extra}:")
         out.append(r"\[ " + render.lhs_latex(res) + " = "
-                   + sp.latex(res.rhs.xreplace(substitutions(spec))) + r" \]")
+                   + render.math_latex(res.rhs.xreplace(substitutions(spec))) + r" \]")
 
     section("ii", "dy_dW", "(ii)", r"\partial y/\partial W")
     out.append(r"Row $c$, column $m$ of the matrix below is "
@@ -347,13 +358,15 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
         rf"\frac{{\partial l}}{{\partial W_{{0,c,{k}}}}} &= {sp.latex(v)}"
         for k, v in enumerate(shown["dl_dW"])) + "\n\\end{align*}")
     out.append(
-        r"Compared with (i): $\partial l/\partial W_{0,c,m} = \sum_i \bar{y}_{0,i}\, x_{c,2i+m}$ "
-        r"reads $x$ at the same positions $2i+m$ as $y_{0,i} = \sum_{c,m} W_{0,c,m}\, x_{c,2i+m}$."
-        r" It is the same cross-correlation with the upstream gradient $\bar{y}$ (dilated by "
-        r"the stride $2$) in the place of the kernel, done for each channel separately (no sum "
-        r"over $c$), giving $K = 3$ values per channel read every $D = 1$ position: stride and "
-        r"dilation exchange roles. $\partial l/\partial W$ has the dimension of $W$, "
-        r"$1 \times 5 \times 3$, while $y$ is $1 \times 3$. In general it is "
+        rf"Compared with (i): $\partial l/\partial W_{{0,c,m}} = \sum_i \bar{{y}}_{{0,i}}\, "
+        rf"x_{{c,{pos}}}$ reads $x$ at the same positions ${pos}$ as $y_{{0,i}} = "
+        rf"\sum_{{c,m}} W_{{0,c,m}}\, x_{{c,{pos}}}$. It is the same cross-correlation with the "
+        rf"upstream gradient $\bar{{y}}$ (dilated by the stride ${spec.S}$) in the place of the "
+        rf"kernel, done for each channel separately (no sum over $c$), giving $K = {spec.K}$ "
+        rf"values per channel read every $D = {spec.D}$ position: stride and dilation exchange "
+        rf"roles. $\partial l/\partial W$ has the dimension of $W$, "
+        rf"${times.join(map(str, spec.W_shape))}$, while $y$ is "
+        rf"${times.join(map(str, spec.y_shape))}$. In general it is "
         + render.NAMED_LATEX["dl_dW"] + ".")
 
     section("dl_dx", "dl_dx", "Going beyond:", r"\partial l/\partial x")
