@@ -1,6 +1,10 @@
 """Convolution Jacobians: the derived formulas, the kernels and every checker (with planted
 errors), against references that live here (np.correlate, np.convolve, dense linear maps)."""
 
+import os
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -329,3 +333,19 @@ def test_model_api_bad_input():
         get("conv2d").grad_instance(dims={"W": 2, "K": 3})
     with pytest.raises(DeriveError, match="entries"):
         m.grad_instance(dims={"C": 10_000, "L": 10_000})
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_compiles(tmp_path):
+    from derive.models import get
+
+    bodies = [answer(f"dsga1008-hw2/1.1{p}").latex for p in "abc"]
+    bodies += [get("conv1d").show("latex"), get("conv2d").show("latex", {"P": 1})]
+    (tmp_path / "conv.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath,amssymb,mathtools}\n"
+        "\\begin{document}\n" + "\n\n".join(bodies) + "\n\\end{document}\n")
+    env = {**os.environ, "openin_any": "p", "openout_any": "p"}
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "-no-shell-escape", "conv.tex"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
