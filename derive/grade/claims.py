@@ -37,7 +37,8 @@ Each claim has exactly one value field, which says its kind:
 ``key[*].field`` (a column of a list of records) or ``key["any text"]`` (a key with spaces).
 ``assume`` lists the domain of a formula (``["H >= K", "S >= 1"]``), used to sample valid
 points for integer formulas; ``work`` is the student's own arithmetic behind a number, checked
-against the number claimed. A malformed file is a ``DeriveError`` naming the file, the line and
+against the number claimed; ``explain`` is a result path of the answer's explanation (text),
+shown beside the verdict. A malformed file is a ``DeriveError`` naming the file, the line and
 key, and the value.
 """
 
@@ -52,7 +53,7 @@ from typing import Any
 from derive.errors import DeriveError
 
 KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "text")
-OPTIONAL = ("result", "label", "where", "note", "assume", "work")
+OPTIONAL = ("result", "label", "where", "note", "assume", "work", "explain")
 META = ("title", "source", "student")
 MAX_FILE_BYTES = 2_000_000
 MAX_CLAIMS = 2000
@@ -73,6 +74,7 @@ class Claim:
     assume: list[str] = field(default_factory=list)
     line: int = 0  # where the claim's header is in the claims file
     work: str = ""  # the student's own arithmetic for a number, checked for consistency
+    explain: str = ""  # a result path of the answer's explanation, shown with the verdict
 
     @property
     def title(self) -> str:
@@ -185,13 +187,15 @@ def _claim(pid: str, index: int, entry: dict, where, headers) -> Claim:
     kind = kinds[0]
     value = entry[kind]
     _validate_value(kind, value, where(pid, index, kind))
-    for key in ("result", "label", "where", "note", "work"):
+    for key in ("result", "label", "where", "note", "work", "explain"):
         if key in entry and not isinstance(entry[key], str):
             raise DeriveError(f"{where(pid, index, key)}: must be a string, got "
                               f"{_short(entry[key])}")
-    if "result" in entry and not re.fullmatch(RESULT_PATH, entry["result"]):
-        raise DeriveError(f"{where(pid, index, 'result')}: malformed result path "
-                          f"{_short(entry['result'])} (expected key, key.sub, key[3], key[*].sub)")
+    for key in ("result", "explain"):
+        if key in entry and not re.fullmatch(RESULT_PATH, entry[key]):
+            raise DeriveError(f"{where(pid, index, key)}: malformed result path "
+                              f"{_short(entry[key])} (expected key, key.sub, key[3], "
+                              "key[*].sub)")
     assume = entry.get("assume", [])
     if not isinstance(assume, list) or not all(isinstance(a, str) for a in assume):
         raise DeriveError(f"{where(pid, index, 'assume')}: must be a list of strings, got "
@@ -199,7 +203,8 @@ def _claim(pid: str, index: int, entry: dict, where, headers) -> Claim:
     starts = headers.get(pid, [])
     return Claim(pid, kind, value, entry.get("result"), entry.get("label", ""),
                  entry.get("where", ""), entry.get("note", ""), list(assume),
-                 starts[index] if index < len(starts) else 0, entry.get("work", ""))
+                 starts[index] if index < len(starts) else 0, entry.get("work", ""),
+                 entry.get("explain", ""))
 
 
 def _scalar(value: Any) -> bool:

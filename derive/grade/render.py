@@ -73,7 +73,11 @@ def text_report(report: Report) -> str:
             lines.append(f"      evidence: {_clip(e)}")
         if v.slip:
             lines.append(f"      slip:     {_clip(v.slip)}")
-        if v.method:
+        derived = v.explanation or (v.expected if v.claim.kind == "text" and
+                                    isinstance(v.expected, str) else "")
+        if derived:
+            lines.append(f"      derived:  {_clip(derived, 600)}")
+        if v.method and v.method != "none":
             lines.append(f"      decided:  {v.method}")
     c = report.counts()
     lines.append("")
@@ -94,10 +98,10 @@ def json_report(report: Report) -> str:
 
 # -- LaTeX ---------------------------------------------------------------------------------
 
-def _esc(text: Any) -> str:
+def _esc(text: Any, limit: int = MAX_SHOWN) -> str:
     from derive.report.render import latex_escape
 
-    return latex_escape(_clip(str(text)))
+    return latex_escape(_clip(str(text), limit))
 
 
 def math(value: Any) -> str:
@@ -191,10 +195,10 @@ def _item(v: Verdict) -> str:
     if v.claim.where:
         parts.append(rf"\emph{{({_esc(v.claim.where)})}}")
     if v.status == UNPARSEABLE:
-        parts.append(rf"Claimed: \texttt{{{_esc(_clip(str(v.claim.value), 160))}}}.")
+        parts.append(rf"Claimed: \texttt{{{_esc(v.claim.value, 160)}}}.")
         parts.append(_esc(_sentence(v.reason)) + ".")
     elif v.claim.kind == "text":
-        parts.append(rf"Claimed: ``{_esc(_clip(str(v.claim.value), 400))}''.")
+        parts.append(rf"Claimed: ``{_esc(v.claim.value, 400)}''.")
         parts.append(_esc(_sentence(v.reason)) + ".")
     else:
         claimed = v.claimed if v.claimed is not None else v.claim.value
@@ -211,6 +215,11 @@ def _item(v: Verdict) -> str:
             parts.append(_esc(_sentence(v.reason)) + ".")
         if v.method and v.status in (CORRECT, WRONG):
             parts.append(rf"\emph{{Decided by: {_esc(v.method)}.}}")
+    derived = v.explanation or (v.expected if v.claim.kind == "text" and
+                                isinstance(v.expected, str) else "")
+    if derived:
+        parts.append(r"Derived answer: " + _esc(derived, 700) + ("" if derived.rstrip()
+                                                                 .endswith(".") else "."))
     if v.claim.note:
         parts.append(rf"\emph{{Note: {_esc(v.claim.note)}}}")
     return " ".join(parts)

@@ -39,6 +39,7 @@ class Verdict:
     slip: str = ""
     evidence: list[str] = field(default_factory=list)
     decision: Decision | None = None
+    explanation: str = ""  # the derived answer's own explanation, when the claim asks for it
 
     def as_json(self) -> dict:
         from derive.jsonable import to_json
@@ -65,6 +66,7 @@ class Verdict:
             "slip": self.slip or None,
             "evidence": self.evidence,
             "decision": self.decision.as_json() if self.decision else None,
+            "explanation": self.explanation or None,
         }
 
 
@@ -241,7 +243,9 @@ def grade_claim(claim: Claim) -> Verdict:
         expected = _text_of(answer, claim) if answer is not None else None
         return Verdict(claim, NOT_CHECKABLE, "a text claim (an explanation): compare it with "
                        "the derived answer" + ("" if answer is not None else f"; {why}"),
-                       claimed=claim.value, expected=expected, method="none")
+                       claimed=claim.value, expected=expected, method="none",
+                       explanation=_explanation(answer.results, claim) if answer is not None
+                       else "")
     answer, why = answer_or_reason(claim.problem)
     if answer is None:
         return Verdict(claim, NOT_CHECKABLE, why, claimed=claim.value)
@@ -278,7 +282,18 @@ def grade_claim(claim: Claim) -> Verdict:
         return Verdict(claim, UNPARSEABLE, f"cannot parse the claim: {exc}",
                        claimed=claim.value, expected=expected)
     verdict.reason = verdict.reason or verdict.status
+    verdict.explanation = _explanation(results, claim)
     return verdict
+
+
+def _explanation(results: Any, claim: Claim) -> str:
+    if not claim.explain:
+        return ""
+    try:
+        value = resolve(results, claim.explain)
+    except (KeyError, IndexError):
+        return ""
+    return value if isinstance(value, str) else str(value)
 
 
 def _text_of(answer: Any, claim: Claim) -> Any:
@@ -287,7 +302,7 @@ def _text_of(answer: Any, claim: Claim) -> Any:
             return resolve(answer.results, claim.result)
         except (KeyError, IndexError):
             pass
-    return answer.text
+    return None
 
 
 def _lhs_name(eq: Any) -> str:
