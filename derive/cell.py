@@ -1,0 +1,247 @@
+"""A recurrent cell: its forward equations at a generic time ``t``, reading states at lags.
+
+A model writes its cell once, as a person would on paper::
+
+    cell = Cell("lstm")
+    t = cell.t
+    x, h, c = cell.input("x"), cell.state("h"), cell.state("c")
+    w_ix, w_ih = cell.params("w_ix w_ih")
+    i = cell.let("i", sigma(w_ix * x(t) + w_ih * h(t - 1)))
+    ...
+
+A signal called at a time gives its value there: ``h(t - 1)`` is a SymPy applied function
+for a scalar cell and a ``MatrixSymbol`` named ``h(t - 1)`` for a vector cell. Its bar
+(``dL/dh``) and its direct loss term (``dL_t/dh``, the upstream gradient) are named the same
+way: ``bar_h(t + 1)``, ``dL_dh(t)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from derive.errors import DeriveError
+
+t = sp.Symbol("t", integer=True)
+T = sp.Symbol("T", integer=True, positive=True)
+
+
+class Signal:
+    """A quantity with a value at every time step: an input, a state or an intermediate."""
+
+    def __init__(self, name: str, kind: str, shape: tuple | None = None) -> None:
+        self.name = name
+        self.kind = kind  # "input" or "defined"
+        self.shape = shape  # None for a scalar
+        self._cache: dict[tuple[str, sp.Expr], sp.Basic] = {}
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.shape is not None
+
+    def _timed(self, prefix: str, time: sp.Expr) -> sp.Basic:
+        time = sp.sympify(time)
+        key = (prefix, time)
+        if key not in self._cache:
+            name = f"{prefix}{self.name}"
+            if self.is_matrix:
+                self._cache[key] = timed_matrix(name, time, self.shape)
+            else:
+                self._cache[key] = sp.Function(name)(time)
+        return self._cache[key]
+
+    def __call__(self, time: sp.Expr) -> sp.Basic:
+        """The value at ``time`` (e.g. ``t - 1``)."""
+        return self._timed("", time)
+
+    def bar(self, time: sp.Expr = t) -> sp.Basic:
+        """``dL/d self(time)``, the total derivative of the loss."""
+        return self._timed("bar_", time)
+
+    def direct(self, time: sp.Expr = t) -> sp.Basic:
+        """``dL_t/d self(time)``, the loss term's own (upstream) derivative."""
+        return self._timed("dL_d", time)
+
+    def at(self, offset: int) -> sp.Basic:
+        return self(t + offset)
+
+    def __repr__(self) -> str:
+        return f"Signal({self.name!r}, {self.kind})"
+
+
+@dataclass
+class Equation:
+    """``signal(t) = rhs``: one forward equation at the generic time ``t``."""
+
+    signal: Signal
+    rhs: sp.Basic
+
+    def at(self, offset: int) -> sp.Basic:
+        """The right-hand side at time ``t + offset``."""
+        return shift(self.rhs, offset)
+
+
+@dataclass
+class Cell:
+    """The forward equations of a recurrent cell, in order, at time ``t``."""
+
+    name: str
+    signals: dict[str, Signal] = field(default_factory=dict)
+    parameters: dict[str, sp.Basic] = field(default_factory=dict)
+    equations: list[Equation] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    dims: tuple[sp.Symbol, ...] = ()
+    zero_initial: bool = False  # states before t = 1 are zero, not free values
+
+    t = t
+    T = T
+
+    # -- building -------------------------------------------------------------------------
+
+    def _new_signal(self, name: str, kind: str, shape) -> Signal:
+        if name in self.signals or name in self.parameters:
+            raise ValueError(f"{name!r} is defined twice in cell {self.name!r}")
+        signal = Signal(name, kind, tuple(shape) if shape is not None else None)
+        self.signals[name] = signal
+        return signal
+
+    def input(self, name: str, shape: tuple | None = None) -> Signal:
+        """An external input, one value per step (``x(t)``)."""
+        return self._new_signal(name, "input", shape)
+
+    def state(self, name: str, shape: tuple | None = None) -> Signal:
+        """A signal the cell defines and reads back at a lag (``h(t - 1)``).
+
+        Declared before use so equations can read its earlier values; its own equation comes
+        later through :meth:`let`.
+        """
+        return self._new_signal(name, "defined", shape)
+
+    def param(self, name: str, shape: tuple | None = None) -> sp.Basic:
+        """A weight, shared by every step."""
+        if name in self.signals or name in self.parameters:
+            raise ValueError(f"{name!r} is defined twice in cell {self.name!r}")
+        symbol = sp.MatrixSymbol(name, *shape) if shape is not None else sp.Symbol(name)
+        self.parameters[name] = symbol
+        return symbol
+
+    def params(self, names: str, shape: tuple | None = None) -> list[sp.Basic]:
+        return [self.param(n, shape) for n in names.split()]
+
+    def let(self, name: str, rhs: sp.Basic) -> Signal:
+        """The forward equation ``name(t) = rhs``; returns the signal."""
+        shape = tuple(rhs.shape) if isinstance(rhs, MatrixExpr) else None
+        if name in self.signals:
+            signal = self.signals[name]
+            if signal.kind != "defined" or any(e.signal is signal for e in self.equations):
+                raise ValueError(f"{name!r} is defined twice in cell {self.name!r}")
+            if signal.shape != shape:
+                raise ValueError(f"{name!r} declared with shape {signal.shape}, defined {shape}")
+        else:
+            signal = self._new_signal(name, "defined", shape)
+        self.equations.append(Equation(signal, rhs))
+        return signal
+
+    def output(self, *names: str) -> None:
+        """Signals the loss reads directly: each gets a direct term ``dL_t/dv`` in its bar."""
+        self.outputs.extend(names)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def equation(self, name: str) -> Equation:
+        for eq in self.equations:
+            if eq.signal.name == name:
+                return eq
+        raise KeyError(name)
+
+    @property
+    def inputs(self) -> list[Signal]:
+        return [s for s in self.signals.values() if s.kind == "input"]
+
+    @property
+    def defined(self) -> list[Signal]:
+        return [eq.signal for eq in self.equations]
+
+    def locate(self, atom: sp.Basic) -> tuple[Signal, int] | None:
+        """``(signal, offset)`` if ``atom`` is a signal's value at ``t + offset``."""
+        name, time = _name_and_time(atom)
+        if name is None or name not in self.signals:
+            return None
+        offset = sp.simplify(time - t)
+        if not offset.is_integer:
+            raise DeriveError(f"{atom} is not at an integer offset from t")
+        return self.signals[name], int(offset)
+
+    def uses(self, rhs: sp.Basic) -> list[tuple[Signal, int]]:
+        """Every ``(signal, offset)`` read by ``rhs``."""
+        found = []
+        for atom in _timed_atoms(rhs):
+            where = self.locate(atom)
+            if where is not None and where not in found:
+                found.append(where)
+        return found
+
+    @property
+    def states(self) -> list[Signal]:
+        """Defined signals read at a lag: the recurrent state."""
+        lagged = {s.name for eq in self.equations for s, k in self.uses(eq.rhs) if k < 0}
+        return [s for s in self.defined if s.name in lagged]
+
+    @property
+    def max_lag(self) -> int:
+        return max((-k for eq in self.equations for _, k in self.uses(eq.rhs)), default=0)
+
+    def validate(self) -> None:
+        for eq in self.equations:
+            for signal, k in self.uses(eq.rhs):
+                if k > 0:
+                    raise ValueError(f"{eq.signal.name}(t) reads the future: {signal.name}(t+{k})")
+                if signal.kind == "input" and k != 0:
+                    raise ValueError(f"{eq.signal.name}(t) reads input {signal.name} at a lag")
+        undefined = [s.name for s in self.signals.values()
+                     if s.kind == "defined" and s not in self.defined]
+        if undefined:
+            raise ValueError(f"cell {self.name!r} declares {undefined} but never defines them")
+
+
+# MatrixSymbol name -> (signal name, time): a matrix symbol cannot carry its time as an
+# argument the way an applied function does, so the time is recorded when it is made.
+_TIMED: dict[str, tuple[str, sp.Expr]] = {}
+
+
+def timed_matrix(name: str, time: sp.Expr, shape: tuple) -> sp.MatrixSymbol:
+    """The matrix symbol ``name(time)``, e.g. ``h(t - 1)``."""
+    label = f"{name}({time})"
+    _TIMED[label] = (name, sp.sympify(time))
+    return sp.MatrixSymbol(label, *shape)
+
+
+def _name_and_time(atom: sp.Basic) -> tuple[str | None, sp.Expr | None]:
+    if isinstance(atom, sp.MatrixSymbol):
+        return _TIMED.get(atom.name, (None, None))
+    if isinstance(atom, sp.core.function.AppliedUndef) and len(atom.args) == 1:
+        return atom.func.__name__, atom.args[0]
+    return None, None
+
+
+def _timed_atoms(expr: sp.Basic) -> set[sp.Basic]:
+    return expr.atoms(sp.MatrixSymbol) | expr.atoms(sp.core.function.AppliedUndef)
+
+
+def shift(expr: sp.Basic, offset: int) -> sp.Basic:
+    """``expr`` with every time-indexed quantity moved by ``offset`` steps."""
+    if offset == 0:
+        return expr
+    mapping = {}
+    for atom in _timed_atoms(expr):
+        name, time = _name_and_time(atom)
+        if name is None:
+            continue
+        new_time = time + offset
+        if isinstance(atom, sp.MatrixSymbol):
+            mapping[atom] = timed_matrix(name, new_time, atom.shape)
+        else:
+            mapping[atom] = atom.func(new_time)
+    return expr.xreplace(mapping)

@@ -1,0 +1,292 @@
+"""NumPy kernels compiled from derived equations, and the BPTT driver that runs them.
+
+Each step (forward, backward, initial-state bars) becomes one generated Python function of
+straight-line NumPy code: equations in order, one assignment each, after common
+subexpression elimination. Arrays carry a leading batch axis: a scalar signal is ``(B,)``,
+a vector signal ``(B, rows, 1)``; weights are unbatched. Any dtype flows through, complex
+included, so complex-step differentiation reaches machine precision.
+
+The loop over time lives in :func:`bptt`, not in SymPy: lambdifying a ``Sum`` with CSE can
+hoist index-dependent terms (sympy#27971).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
+from sympy.printing.numpy import NumPyPrinter
+
+from derive.adjoint import Adjoints
+from derive.cell import Cell, _name_and_time, t
+from derive.errors import DeriveError
+from derive.rules import elementwise_function, sigma
+
+
+def _sigma(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+_FUNCTIONS = {sigma: "sigma", sp.tanh: "numpy.tanh", sp.exp: "numpy.exp"}
+_NAMESPACE = {"numpy": np, "sigma": _sigma}
+
+
+class BatchedPrinter(NumPyPrinter):
+    """NumPy code for batched operands: matrix products with ``@`` over the last two axes."""
+
+    def _print_MatMul(self, expr):
+        coeff, factors = expr.as_coeff_matrices()
+        body = " @ ".join(f"({self._print(f)})" for f in factors)
+        return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
+
+    def _print_MatAdd(self, expr):
+        return " + ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_HadamardProduct(self, expr):
+        return " * ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Transpose(self, expr):
+        return f"numpy.swapaxes({self._print(expr.arg)}, -1, -2)"
+
+    def _print_OneMatrix(self, expr):
+        return f"numpy.ones({tuple(int(d) for d in expr.shape)})"
+
+    def _print_ZeroMatrix(self, expr):
+        return f"numpy.zeros({tuple(int(d) for d in expr.shape)})"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        f = elementwise_function(expr)
+        if f not in _FUNCTIONS:
+            raise NotImplementedError(f"no NumPy kernel for elementwise {f}")
+        return f"{_FUNCTIONS[f]}({self._print(expr.expr)})"
+
+    def _print_sigma(self, expr):
+        return f"sigma({self._print(expr.args[0])})"
+
+
+def variable_name(atom: sp.Basic, cell: Cell) -> str | None:
+    """A Python identifier for a time-indexed atom or a weight: ``h_m1`` is ``h(t - 1)``,
+    ``bar_i_p1`` is ``bar_i(t + 1)``."""
+    if isinstance(atom, sp.Symbol | sp.MatrixSymbol) and str(atom) in cell.parameters:
+        return f"w_{atom}"
+    name, time = _name_and_time(atom)
+    if name is None:
+        return None
+    offset = int(time - t)
+    tag = f"p{offset}" if offset > 0 else f"m{-offset}" if offset < 0 else "0"
+    return f"{name}_{tag}"
+
+
+@dataclass
+class StepFunction:
+    """Generated code of one step: reads ``env[name]``, returns a dict of results."""
+
+    name: str
+    source: str
+    inputs: list[str]
+    outputs: list[str]
+
+    def __post_init__(self) -> None:
+        namespace = dict(_NAMESPACE)
+        exec(compile(self.source, f"<derive:{self.name}>", "exec"), namespace)  # noqa: S102
+        self.fn = namespace[self.name]
+
+    def __call__(self, env: dict) -> dict:
+        return self.fn(env)
+
+
+def compile_step(
+    name: str, cell: Cell, assignments: list[tuple[str, sp.Basic]], dims: dict
+) -> StepFunction:
+    """Straight-line code for ``target = expr`` in order; later ones may read earlier ones."""
+    concrete = {sym: int(v) for sym, v in dims.items()}
+    exprs = [expr.xreplace(concrete) if concrete else expr for _, expr in assignments]
+    targets = [target for target, _ in assignments]
+
+    renames: dict[sp.Basic, sp.Basic] = {}
+    inputs: set[str] = set()
+    for expr in exprs:
+        for atom in expr.atoms(sp.MatrixSymbol) | expr.atoms(sp.core.function.AppliedUndef) | \
+                expr.free_symbols:
+            var = variable_name(atom, cell)
+            if var is None:
+                continue
+            if isinstance(atom, sp.MatrixSymbol):
+                renames[atom] = sp.MatrixSymbol(var, *atom.shape)
+            else:
+                renames[atom] = sp.Symbol(var)
+            if var not in targets:
+                inputs.add(var)
+    exprs = [e.xreplace(renames) for e in exprs]
+
+    printer = BatchedPrinter({"fully_qualified_modules": True, "inline": True,
+                              "allow_unknown_functions": False})
+    printer.module_imports.clear()
+    lines = [f"def {name}(env):"]
+    lines += [f"    {v} = env[{v!r}]" for v in sorted(inputs)]
+    counter = itertools.count()
+    for target, expr in zip(targets, exprs, strict=True):
+        if isinstance(expr, MatrixExpr) or _has_matrix(expr):
+            code = printer.doprint(expr)  # CSE on matrix expressions is not reliable
+            lines.append(f"    {target} = {code}")
+            continue
+        subs, (reduced,) = sp.cse([expr], symbols=(sp.Symbol(f"_c{next(counter)}")
+                                                   for _ in itertools.count()))
+        for sym, sub in subs:
+            lines.append(f"    {sym} = {printer.doprint(sub)}")
+        lines.append(f"    {target} = {printer.doprint(reduced)}")
+    lines.append("    return {" + ", ".join(f"{v!r}: {v}" for v in targets) + "}")
+    source = "\n".join(lines) + "\n"
+    return StepFunction(name, source, sorted(inputs), targets)
+
+
+def _has_matrix(expr: sp.Basic) -> bool:
+    return any(isinstance(a, MatrixExpr) for a in sp.preorder_traversal(expr))
+
+
+def _tag(offset: int) -> str:
+    return f"p{offset}" if offset > 0 else f"m{-offset}" if offset < 0 else "0"
+
+
+@dataclass
+class Kernels:
+    """The compiled steps of one cell at concrete dimensions."""
+
+    cell: Cell
+    forward: StepFunction
+    backward: StepFunction
+    initial: dict[int, StepFunction]  # time t0 <= 0 -> bars of the states at t0
+    dims: dict
+
+
+def compile_kernels(cell: Cell, adjoints: Adjoints, dims: dict | None = None) -> Kernels:
+    """Forward, backward and initial-state steps of ``cell`` at the given dimensions."""
+    dims = dict(dims or {})
+    forward = [(f"{eq.signal.name}_0", eq.rhs) for eq in cell.equations]
+    backward: list[tuple[str, sp.Basic]] = []
+    for signal in reversed(cell.defined):
+        backward.append((f"bar_{signal.name}_0", adjoints.bar_rhs(signal.name)))
+    for signal in cell.inputs:
+        backward.append((f"bar_{signal.name}_0", adjoints.bar_rhs(signal.name)))
+    for pname in cell.parameters:
+        backward.append((f"grad_{pname}", adjoints.grad_summand(pname)))
+
+    initial = {}
+    for t0 in range(0, -cell.max_lag, -1):
+        assignments = []
+        for signal in cell.states:
+            terms = [term for term in adjoints.bars[signal.name]
+                     if term.via is not None and t0 + term.offset >= 1]
+            shape = signal.shape
+            total = (sp.MatAdd(*[x.expr for x in terms]) if terms and shape else
+                     sp.Add(*[x.expr for x in terms]) if terms else
+                     sp.ZeroMatrix(*shape) if shape else sp.Integer(0))
+            assignments.append((f"bar_{signal.name}_0", total))
+        initial[t0] = compile_step(f"initial_{-t0}", cell, assignments, dims)
+    return Kernels(
+        cell,
+        compile_step("forward", cell, forward, dims),
+        compile_step("backward", cell, backward, dims),
+        initial,
+        dims,
+    )
+
+
+@dataclass
+class BPTTResult:
+    """Every forward value and every gradient of one run."""
+
+    values: dict[str, dict[int, np.ndarray]]  # signal -> time -> value
+    bars: dict[str, dict[int, np.ndarray]]  # signal -> time -> dL/d value
+    grads: dict[str, np.ndarray]  # weight -> dL/d weight (summed over the batch)
+
+
+def bptt(
+    kernels: Kernels,
+    params: dict[str, np.ndarray],
+    inputs: dict[str, np.ndarray],
+    initial: dict[str, np.ndarray],
+    upstream: dict[str, np.ndarray],
+    backward: bool = True,
+) -> BPTTResult:
+    """Run the cell forward over ``T`` steps and (unless ``backward`` is false) backward to
+    every gradient. Weights may carry the batch axis too, for a forward-only run.
+
+    ``inputs[x]`` and ``upstream[v]`` have shape ``(T, B, ...)``; ``initial[s]`` has shape
+    ``(k, B, ...)`` (the values at ``t = 0, -1, ..., 1-k``); weights are unbatched.
+    """
+    cell = kernels.cell
+    k = cell.max_lag
+    first = next(iter(inputs.values()))
+    steps, batch = first.shape[0], first.shape[1]
+    dtype = np.result_type(*params.values(), *inputs.values(), *initial.values(),
+                           *upstream.values())
+    shapes = {s.name: _concrete(s.shape, kernels.dims) for s in cell.signals.values()}
+
+    def zeros(name: str) -> np.ndarray:
+        return np.zeros((batch, *shapes[name]) if shapes[name] else (batch,), dtype=dtype)
+
+    values: dict[str, dict[int, np.ndarray]] = {name: {} for name in cell.signals}
+    for signal in cell.states:
+        for j in range(k):
+            values[signal.name][-j] = initial[signal.name][j]
+    for signal in cell.inputs:
+        for step in range(1, steps + 1):
+            values[signal.name][step] = inputs[signal.name][step - 1]
+    weights = {f"w_{p}": v for p, v in params.items()}
+
+    def env_for(fn: StepFunction, now: int, bars: dict) -> dict:
+        env = {}
+        for var in fn.inputs:
+            if var.startswith("w_") and var in weights:
+                env[var] = weights[var]
+                continue
+            base, _, tag = var.rpartition("_")
+            offset = 0 if tag == "0" else int(tag[1:]) * (1 if tag[0] == "p" else -1)
+            time = now + offset
+            if base.startswith("bar_"):
+                name = base[4:]
+                env[var] = bars[name].get(time, zeros(name)) if time <= steps else zeros(name)
+            elif base.startswith("dL_d"):
+                name = base[4:]
+                env[var] = upstream[name][time - 1]
+            else:
+                env[var] = values[base].get(time, zeros(base)) if time <= steps else zeros(base)
+        return env
+
+    for step in range(1, steps + 1):
+        out = kernels.forward(env_for(kernels.forward, step, {}))
+        for name, value in out.items():
+            values[name[:-2]][step] = value
+    if not backward:
+        return BPTTResult(values, {}, {})
+
+    bars: dict[str, dict[int, np.ndarray]] = {name: {} for name in cell.signals}
+    grads = {p: 0 for p in params}
+    for step in range(steps, 0, -1):
+        env = env_for(kernels.backward, step, bars)
+        out = kernels.backward(env)
+        for var, value in out.items():
+            if var.startswith("grad_"):
+                grads[var[5:]] = grads[var[5:]] + np.sum(value, axis=0)
+            else:
+                bars[var[4:-2]][step] = value
+    for t0, fn in kernels.initial.items():
+        out = fn(env_for(fn, t0, bars))
+        for var, value in out.items():
+            bars[var[4:-2]][t0] = value
+    for p, value in params.items():
+        grads[p] = np.broadcast_to(np.asarray(grads[p], dtype=dtype), np.shape(value)).copy()
+    return BPTTResult(values, bars, grads)
+
+
+def _concrete(shape: tuple | None, dims: dict) -> tuple | None:
+    if shape is None:
+        return None
+    try:
+        return tuple(int(sp.sympify(d).xreplace(dims)) for d in shape)
+    except TypeError:
+        raise DeriveError(f"dimensions {shape} need values for {sorted(map(str, dims))}") from None

@@ -1,0 +1,147 @@
+"""The LaTeX printer: bars, superscript time indices, elementwise products, textbook order.
+
+``bar_h(t + 1)`` prints as ``\\overline{h^{(t+1)}}``, ``h(t - 1)`` as ``h^{(t-1)}``,
+``dL_dh(t)`` as ``\\frac{\\partial L_{t}}{\\partial h^{(t)}}``; the elementwise product is
+``\\odot``. In a product the bar comes first and the weights last, as answer keys write it.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from derive.cell import _name_and_time
+from derive.rules import elementwise_function
+
+
+def _time(time: sp.Expr) -> str:
+    return sp.sstr(time).replace(" ", "")
+
+
+class DeriveLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer taught the bar notation of time-indexed signals."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__({"mul_symbol": None, "order": "none", **(settings or {})})
+
+    def _base(self, name: str) -> str:
+        return super()._print_Symbol(sp.Symbol(name))
+
+    def _timed(self, name: str, time: sp.Expr) -> str:
+        if name.startswith("bar_"):
+            return rf"\overline{{{self._base(name[4:])}^{{({_time(time)})}}}}"
+        if name.startswith("dL_d"):
+            loss = "L_{" + _time(time) + "}"
+            return (rf"\frac{{\partial {loss}}}{{\partial "
+                    rf"{self._base(name[4:])}^{{({_time(time)})}}}}")
+        return rf"{self._base(name)}^{{({_time(time)})}}"
+
+    def _print_AppliedUndef(self, expr, exp=None):
+        name, time = _name_and_time(expr)
+        if name is None:
+            return super()._print_Function(expr, exp)
+        out = self._timed(name, time)
+        return out if exp is None else rf"\left({out}\right)^{{{exp}}}"
+
+    def _print_Function(self, expr, exp=None):
+        if isinstance(expr, sp.core.function.AppliedUndef):
+            return self._print_AppliedUndef(expr, exp)
+        return super()._print_Function(expr, exp)
+
+    def _print_MatrixSymbol(self, expr):
+        name, time = _name_and_time(expr)
+        if name is None:
+            return self._print_Symbol(expr)
+        return self._timed(name, time)
+
+    def _print_Symbol(self, expr, style="plain"):
+        if expr.name.startswith("bar_"):  # a weight's bar
+            return rf"\overline{{{self._base(expr.name[4:])}}}"
+        return super()._print_Symbol(expr, style) if isinstance(expr, sp.Symbol) \
+            else self._base(expr.name)
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, 100) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_Transpose(self, expr):
+        return rf"{self.parenthesize(expr.arg, 1000)}^{{\top}}"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        f = elementwise_function(expr)
+        name = r"\sigma" if getattr(f, "__name__", "") == "sigma" else self._print(f)
+        if isinstance(f, sp.FunctionClass) and f is not sp.Lambda:
+            name = {"tanh": r"\tanh", "exp": r"\exp", "sigma": r"\sigma"}.get(f.__name__, name)
+        return rf"{name}\left({self._print(expr.expr)}\right)"
+
+    def _print_Mul(self, expr):
+        factors = expr.args
+        if not any(_is_bar(f) for f in factors):
+            return super()._print_Mul(expr)
+        coeff, rest = expr.as_coeff_mul()
+        order = sorted(rest, key=lambda f: _factor_rank(f, rest))
+        body = " ".join(self.parenthesize(f, 50) for f in order)
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "- " + body
+        return f"{self._print(coeff)} {body}"
+
+
+def _is_bar(factor: sp.Basic) -> bool:
+    name, _ = _name_and_time(factor)
+    return name is not None and name.startswith(("bar_", "dL_d"))
+
+
+def _factor_rank(factor: sp.Basic, others: tuple) -> int:
+    """Bars first, then a gate and its derivative (``i (1 - i)``), then other forward
+    quantities, then weights and constants."""
+    if _is_bar(factor):
+        return 0
+    name, _ = _name_and_time(factor)
+    if name is not None:
+        inside = any(factor in o.atoms(sp.core.function.AppliedUndef)
+                     for o in others if o is not factor)
+        return 1 if inside else 3
+    if factor.atoms(sp.core.function.AppliedUndef):
+        return 2
+    return 4
+
+
+def latex(expr: sp.Basic) -> str:
+    """``expr`` in the bar notation."""
+    return DeriveLatexPrinter().doprint(expr)
+
+
+
+class DeriveStrPrinter(StrPrinter):
+    """Plain text close to the catalogue's: ``c(t) (.) h(t - 1)``, ``W_h^T``, ``sigma(...)``."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__({"order": "none", **(settings or {})})
+
+    def _print_HadamardProduct(self, expr):
+        return " (.) ".join(self.parenthesize(a, 45) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return "1"
+
+    def _print_Function(self, expr):
+        if isinstance(expr, sp.core.function.AppliedUndef) and len(expr.args) == 1:
+            return f"{expr.func.__name__}({sp.sstr(expr.args[0])})"
+        return super()._print_Function(expr)
+
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, 1000)}^T"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        f = elementwise_function(expr)
+        return f"{getattr(f, '__name__', self._print(f))}({self._print(expr.expr)})"
+
+
+def text(expr: sp.Basic) -> str:
+    """``expr`` as plain text."""
+    return DeriveStrPrinter().doprint(expr)
