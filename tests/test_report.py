@@ -206,9 +206,14 @@ def test_unwritable_output_folder(tmp_path, capsys):
 
 
 def test_without_tex_the_report_writes_tex_and_says_how_to_install(tmp_path, monkeypatch, capsys):
+    import derive.report
     from derive.report import latexmk
 
     monkeypatch.setattr(latexmk, "available", lambda: False)
+    monkeypatch.setattr(derive.report, "load_answer_modules", lambda: [])
+    monkeypatch.setattr(
+        derive.report, "build", lambda set_id, progress=None: build(set_id, _fake_answers())
+    )
     args = argparse.Namespace(sets=["rnn-cnn-hw"], out=str(tmp_path), no_pdf=False)
     report_main(args)
     err = capsys.readouterr().err
@@ -242,3 +247,25 @@ def test_cli_renders_a_set_through_the_installed_package(tmp_path):
     tex = (tmp_path / "rnn-cnn-hw.tex").read_text()
     assert r"\begin{document}" in tex and "Binary addition RNN" in tex
     assert "parts:" in done.stderr
+
+
+def test_progress_lines_only_on_a_terminal():
+    import io
+
+    from derive.report import _progress
+    from derive.report.document import PartOutcome
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert _progress(io.StringIO()) is None
+    stream = Terminal()
+    show = _progress(stream)
+    show(PartOutcome("csc421-hw4/1a", "answered", 0.25))
+    show(PartOutcome("csc421-hw4/1b", "unanswered", 0.0))
+    show(PartOutcome("csc421-hw4/1c", "answered", 1.5, failed_checks=2))
+    lines = stream.getvalue().splitlines()
+    assert lines[0].split() == ["csc421-hw4/1a", "built", "0.25", "s"]
+    assert "not yet answered" in lines[1]
+    assert lines[2].endswith("2 check(s) FAILED")
