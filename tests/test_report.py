@@ -91,6 +91,11 @@ def test_every_catalogue_id_has_a_statement():
         assert st.latex or st.problem.preamble, pid
 
 
+def test_statement_of_an_unknown_id():
+    with pytest.raises(DeriveError, match="'csc421-hw4/9z'"):
+        statement("csc421-hw4/9z")
+
+
 def test_statements_split_parts_that_share_a_bullet():
     # "`6a` forward pass; `6b` backward pass ...; `6c` receptive field ..." is one bullet.
     assert statement("cmsc25500-midterm/6a").latex == "Forward pass."

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from derive.catalogue import PROBLEMS, catalogue_text
+from derive.errors import DeriveError
 from derive.report.render import latex_escape
 
 _CODE = re.compile(r"`([^`]*)`")
@@ -43,8 +44,9 @@ class Problem:
     preamble: str  # LaTeX
     parts: dict[str, Part] = field(default_factory=dict)
     figure_missing: str = ""
-    scope_note: str = ""  # LaTeX: a catalogue note such as an out-of-scope sibling problem
     out_of_scope: list[tuple[str, str]] = field(default_factory=list)  # (number, LaTeX note)
+    same_as: str | None = None  # "The same as `X`": X's definitions are appended
+    aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # part -> (note, target)
 
 
 @dataclass
@@ -232,8 +234,8 @@ def _parse_problem(set_id: str, number: str, title: str, lines: list[str]) -> Pr
     problem = Problem(set_id, number, title, "", parts, _missing_clause(preamble_raw))
     problem.preamble = _blocks_to_latex(preamble)
     problem.out_of_scope = [_out_of_scope(text) for text in trailing]
-    problem._aliases = _aliases(preamble_raw)  # type: ignore[attr-defined]
-    problem._same_as = _same_as(preamble_raw)  # type: ignore[attr-defined]
+    problem.aliases = _aliases(preamble_raw)
+    problem.same_as = _same_as(preamble_raw)
     return problem
 
 
@@ -295,12 +297,12 @@ def _link(sets: dict[str, list[Problem]]) -> None:
     """Resolve "the same as" (inherit definitions) and "is `X`" (take X's statement)."""
     for problems in sets.values():
         for problem in problems:
-            same = getattr(problem, "_same_as", None)
+            same = problem.same_as
             if same:
                 for other in sets.get(same.split("/")[0], []):
                     if f"{other.set_id}/{other.number}" == same and other.preamble:
                         problem.preamble += "\n\n" + other.preamble
-            for code, (note, target) in getattr(problem, "_aliases", {}).items():
+            for code, (note, target) in problem.aliases.items():
                 pid = f"{problem.set_id}/{code}"
                 found = _find(sets, target)
                 if pid in problem.parts and found:
@@ -323,5 +325,5 @@ def statement(pid: str) -> Statement:
     """The statement of catalogue id ``pid``."""
     found = _find(catalogue(), pid)
     if not found:
-        raise KeyError(pid)
+        raise DeriveError(f"no catalogue statement for problem id {pid!r}")
     return Statement(pid, *found)
