@@ -355,7 +355,8 @@ def answer_4_3(pid: str) -> Answer:
     md, md_checks = _mdrnn_stack_results()
     hh, ww, dd, kernel, c = 32, 32, 8, 5, 64
     point = {Hs: hh, Ws: ww, d: dd, k: kernel}
-    taps_b = (kernel**2 + 1) // 2
+    # every layer maps c feature maps to c (the image embedded in c channels), no biases
+    taps = len(pixelcnn.taps(kernel, "A")) + (dd - 1) * len(pixelcnn.taps(kernel, "B"))
     # context: how many earlier pixels (raster order) an output sees, from the graphs
     pix_graph = pixelcnn.training_graph(hh, ww, dd, kernel)
     md_graph = mdrnn.grid_graph(hh, ww, dd)
@@ -371,7 +372,7 @@ def answer_4_3(pid: str) -> Answer:
     causal_mid = mid[0] * ww + mid[1]
     numbers = {
         "pixelcnn": {
-            "parameters": dd * taps_b * c * c,
+            "parameters": taps * c * c,
             "connections": int(pix["connections"].subs(point)) * c * c,
             "training_steps": int(pix["training_steps"].subs(point)),
             "generation_steps_raster": int(pix["generation_steps_raster"].subs(point)),
@@ -415,7 +416,8 @@ def answer_4_3(pid: str) -> Answer:
              "middle_pixel": list(mid)}
     results = {"sizes": sizes, **numbers, "comparison": comparison}
     text = (f"Instance: {hh} x {ww} image, d = {dd} layers, {c} channels, PixelCNN kernels "
-            f"{kernel} x {kernel}.\n" + "\n".join(f"{a}: {t}" for a, t in comparison.items()))
+            f"{kernel} x {kernel}; every layer maps {c} channels to {c}, no biases.\n"
+            + "\n".join(f"{a}: {t}" for a, t in comparison.items()))
     rows = [("parameters", "parameters"), ("connections", "connections"),
             ("training steps", "training_steps"),
             ("context of the middle pixel", "context_of_middle_pixel"),
@@ -424,7 +426,8 @@ def answer_4_3(pid: str) -> Answer:
                      for label, key in rows)
     latex = (
         f"Instance: a ${hh}\\times{ww}$ image, $d={dd}$ layers, {c} channels, PixelCNN "
-        f"kernels ${kernel}\\times{kernel}$.\n\\begin{{center}}\\begin{{tabular}}{{lrr}}"
+        f"kernels ${kernel}\\times{kernel}$; every layer maps {c} channels to {c}, no biases."
+        "\n\\begin{center}\\begin{tabular}{lrr}"
         "\\toprule & PixelCNN & MDRNN \\\\ \\midrule\n" + body +
         "\n\\bottomrule\\end{tabular}\\end{center}\n" +
         "\n\n".join(f"\\textbf{{{a.capitalize()}.}} {t}" for a, t in comparison.items()
