@@ -95,6 +95,8 @@ def backward(
 
 def random_instance(batch: int, rows: int, cols: int, c: int, seed: int = 0) -> tuple:
     """``(X, params, G)`` with weights scaled so the states stay away from saturation."""
+    batch, rows, cols = positive_int("B", batch), positive_int("H", rows), positive_int("W", cols)
+    c = positive_int("C", c)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, rows, cols, c))
     params = {name: rng.standard_normal((c, c)) / np.sqrt(c) for name in PARAMS}

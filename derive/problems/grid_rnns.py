@@ -25,6 +25,7 @@ Result keys (formulas are SymPy objects in the catalogue's symbols):
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
@@ -517,7 +518,7 @@ def answer_6a(pid: str) -> Answer:
     return Answer(pid, results, text, latex, checks)
 
 
-def gradient_checks(backward=image_rnn.backward) -> list[Check]:
+def gradient_checks(backward: Callable[..., dict] = image_rnn.backward) -> list[Check]:
     """``backward`` against complex-step (every entry) and central differences."""
     x, params, upstream = image_rnn.random_instance(2, 3, 4, 2, seed=3)
     grads = backward(x, params, upstream)
