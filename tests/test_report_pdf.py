@@ -93,15 +93,21 @@ def test_a_latex_error_shows_the_log_and_keeps_the_tex(tmp_path):
 
 
 def test_the_cli_exits_2_on_a_latex_error(tmp_path, monkeypatch, capsys):
-    def bad(set_id, progress=None):
-        return build(set_id, answers=lambda pid: Answer(pid, {}, "", r"$\frac{1}$}", []))
+    def bad(set_id, progress=None):  # one set's answers break LaTeX, the other's do not
+        body = r"$\frac{1}$}" if set_id == "csc421-hw4" else "fine"
+        return build(set_id, answers=lambda pid: Answer(pid, {}, "", body, []))
 
     monkeypatch.setattr(derive.report, "build", bad)
-    assert cli(["report", "csc421-hw4", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
+    monkeypatch.setattr(derive.report, "load_answer_modules", lambda: [])
+    assert cli(["report", "csc421-hw4", "rnn-cnn-hw", "--out", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err
     assert any(line.startswith("derive: error: LaTeX failed on") for line in err.splitlines())
-    assert "Traceback" not in err
+    assert "csc421-hw4.tex" in err and "Traceback" not in err
     assert (tmp_path / "csc421-hw4.tex").exists()
+    assert not (tmp_path / "csc421-hw4.pdf").exists()
+    assert (tmp_path / "rnn-cnn-hw.pdf").exists()  # the other set still compiled
+    assert "no PDF: LaTeX failed" in captured.out
 
 
 def test_escape_filter_output_compiles_for_every_special(tmp_path):

@@ -82,7 +82,8 @@ def _progress(stream) -> object:
 
 def main(args: argparse.Namespace) -> int:
     """Build the reports named by ``args.sets`` into ``args.out``; exit status 1 when an
-    answer failed to build or a check failed (the documents are written regardless)."""
+    answer failed to build or a check failed (the documents are written regardless). A LaTeX
+    error in one set does not stop the others; it is raised at the end (exit status 2)."""
     started = time.perf_counter()
     sets = resolve_sets(list(args.sets or []))
     folder = output_folder(args.out)
@@ -94,20 +95,26 @@ def main(args: argparse.Namespace) -> int:
     load_errors = load_answer_modules()
     for error in load_errors:
         print(f"derive: warning: an answer module failed to load: {error}", file=sys.stderr)
-    documents = []
+    documents: list[Document] = []
+    latex_errors: list[str] = []
     for set_id in sets:
         if progress:
             print(f"{set_id}:", file=sys.stderr, flush=True)
         document = build(set_id, progress=progress)  # type: ignore[arg-type]
         tex = write(document, folder)
+        documents.append(document)
         made = tex
         if want_pdf:
             pdf_started = time.perf_counter()
-            made = latexmk.compile_pdf(tex)
+            try:
+                made = latexmk.compile_pdf(tex)
+            except DeriveError as exc:  # the other sets still get their PDFs
+                latex_errors.append(str(exc))
+                print(f"wrote {tex} (no PDF: LaTeX failed)")
+                continue
             if progress:
                 seconds = time.perf_counter() - pdf_started
                 print(f"  {'(pdf)':26s} {'compiled':17s} {seconds:6.2f} s", file=sys.stderr)
-        documents.append(document)
         print(f"wrote {made}")
     unanswered = sum(d.unanswered for d in documents)
     broken = sum(d.broken for d in documents)
@@ -124,4 +131,6 @@ def main(args: argparse.Namespace) -> int:
             if outcome.status == "error":
                 print(f"derive: {outcome.pid}: answer failed to build: {outcome.error}",
                       file=sys.stderr)
+    if latex_errors:
+        raise DeriveError("\n".join(latex_errors))
     return 1 if broken or failed or load_errors else 0
