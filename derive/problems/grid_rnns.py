@@ -462,7 +462,7 @@ backward(X, G):                    # G = dL/dH^B, (B, H, W, C)
         dY[:, i] = a @ W_yh_B
         carry = a @ W_hh_B
     carry = zeros(B, H, C)
-    for j W-1 .. 0:                # BPTT of RNN A, all rows at once
+    for j in W-1 .. 0:             # BPTT of RNN A, all rows at once
         a = (dY[:, :, j] + carry) * (1 - Y[:, :, j]^2)
         dW_hh_A += sum_b,i a^T Y[:, :, j-1]  (Y[:, :, -1] = 0)
         dW_xh_A += sum_b,i a^T X[:, :, j]
