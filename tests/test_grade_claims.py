@@ -262,3 +262,29 @@ def test_seed_claims_are_all_decided(name):
             # only an answer that is not derived yet may leave a checkable claim undecided
             assert "no derived answer" in v.reason or "has no result" in v.reason, v.reason
     assert report.counts()["wrong"] > 0  # the seed solutions are wrong in places
+
+
+class sigma(sp.Function):  # a gate activation as the derived answers write it
+    pass
+
+
+def test_gates_written_out_from_their_forward_definitions(monkeypatch, tmp_path):
+    i, x, h, bar_i = (sp.Function(n) for n in ("i", "x", "h", "bar_i"))
+    w_ix, w_ih, T = sp.symbols("w_ix w_ih T")
+    results = {
+        "forward": {"i": sp.Eq(i(t), sigma(w_ix * x(t) + w_ih * h(t - 1)))},
+        "bar_w_ix": sp.Eq(sp.Symbol("bar_w_ix"),
+                          sp.Sum(bar_i(t) * i(t) * (1 - i(t)) * x(t), (t, 1, T))),
+    }
+    monkeypatch.setattr(verdicts, "answer_or_reason",
+                        lambda pid: (SimpleNamespace(results=results, text=""), ""))
+    lhs = r"\overline{w_{ix}} = \sum_{t=1}^{T} \overline{i^{(t)}} "
+    gate = r"\sigma'(w_{ix} x^{(t)} + w_{ih} h^{(t-1)})"
+    body = ""
+    for rhs in (gate + r" x^{(t)}", gate + r" h^{(t-1)}", r"i^{(t)} (1 - i^{(t)}) x^{(t)}"):
+        body += '[["csc421-hw4/1b"]]\nequation = ' + "'''" + lhs + rhs + "'''\n"
+    path = write(tmp_path, body)
+    (s1, v1), (s2, v2), (s3, _) = statuses(path)
+    assert s1 == "correct" and "forward definitions" in v1.method
+    assert s2 == "wrong" and "T = " in v2.evidence[0]  # the sum is expanded at a small T
+    assert s3 == "correct"

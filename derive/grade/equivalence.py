@@ -70,13 +70,13 @@ def canonical(expr: sp.Basic) -> sp.Basic:
     """Symbols by name only (assumptions dropped); a named sigmoid as ``1/(1+exp(-z))``."""
     plain = {s: sp.Symbol(s.name) for s in expr.free_symbols if isinstance(s, sp.Symbol)}
     expr = expr.xreplace(plain)
-    sig = {a: sigmoid(a.args[0]) for a in expr.atoms(AppliedUndef)
-           if a.func.__name__ in SIGMOID_NAMES and len(a.args) == 1}
+    sig = {a: sigmoid(a.args[0]) for a in expr.atoms(sp.Function)
+           if type(a).__name__ in SIGMOID_NAMES and len(a.args) == 1}
     return expr.xreplace(sig) if sig else expr
 
 
 def has_integer_structure(*exprs: sp.Basic) -> bool:
-    return any(e.has(sp.floor, sp.ceiling, sp.Mod, sp.Sum) for e in exprs)
+    return any(e.has(sp.floor, sp.ceiling, sp.Mod) for e in exprs)
 
 
 # -- the bounded evaluator -----------------------------------------------------------------
@@ -98,16 +98,19 @@ def _check(v):
 
 
 class _Evaluator:
-    def __init__(self, point: dict[str, Fraction], seed: str):
+    def __init__(self, point: dict[str, Fraction], seed: str, narrow: bool = False):
         self.point = point
         self.seed = seed
+        self.narrow = narrow  # values in [-2, 2]: keeps tanh and sigma away from saturation
         self.calls: dict[str, Fraction] = {}  # "h(2/3)" -> value: the function variables used
 
     def function_value(self, name: str, args: tuple) -> Fraction:
         key = f"{name}({', '.join(str(a) for a in args)})"
         if key not in self.calls:
             rng = random.Random(f"{self.seed}|{key}")
-            self.calls[key] = Fraction(rng.randint(-40, 40), rng.randint(1, 9))
+            q = rng.randint(1, 6 if self.narrow else 9)
+            top = 2 * q if self.narrow else 40
+            self.calls[key] = Fraction(rng.randint(-top, top), q)
         return self.calls[key]
 
     def ev(self, e: sp.Basic):  # noqa: C901 - one dispatch over the SymPy node types
@@ -281,6 +284,7 @@ class Domain:
     nonnegative: set[str] = field(default_factory=set)
     constraints: list[sp.Basic] = field(default_factory=list)  # relations over the names
     time: set[str] = field(default_factory=set)  # time-step symbols: integers 2..9
+    limits: set[str] = field(default_factory=set)  # summation limits: integers 2..4
 
 
 def _substitute_equalities(claimed: sp.Basic, expected: sp.Basic, domain: Domain):
@@ -295,7 +299,8 @@ def _substitute_equalities(claimed: sp.Basic, expected: sp.Basic, domain: Domain
     if not subs:
         return claimed, expected, domain, subs
     return (claimed.xreplace(subs), expected.xreplace(subs),
-            Domain(domain.integer, domain.positive, domain.nonnegative, rest, domain.time), subs)
+            Domain(domain.integer, domain.positive, domain.nonnegative, rest, domain.time,
+                   domain.limits), subs)
 
 
 def _with_time(domain: Domain, *exprs: sp.Basic) -> Domain:
@@ -308,18 +313,26 @@ def _with_time(domain: Domain, *exprs: sp.Basic) -> Domain:
         stripped = e.xreplace({a: sp.Integer(0) for a in e.atoms(AppliedUndef)})
         outside |= {s.name for s in stripped.free_symbols if isinstance(s, sp.Symbol)}
     time = inside - outside
-    if not time:
+    limits: set[str] = set()
+    for e in exprs:  # summation limits are small integers (the sum is expanded)
+        for sm in e.atoms(sp.Sum):
+            for _, lo, hi in sm.limits:
+                limits |= {s.name for s in (lo.free_symbols | hi.free_symbols)
+                           if isinstance(s, sp.Symbol)}
+    if not time and not limits:
         return domain
     return Domain(domain.integer, domain.positive, domain.nonnegative, domain.constraints,
-                  domain.time | time)
+                  domain.time | time, domain.limits | limits)
 
 
 def _sample(names: list[str], domain: Domain, rng: random.Random,
-            small: bool = False) -> dict[str, Fraction]:
+            small: bool = False, narrow: bool = False) -> dict[str, Fraction]:
     """A random point; ``small`` asks for small positive integers (readable counterexamples)."""
     point: dict[str, Fraction] = {}
     for n in names:
-        if small and not domain.integer and n not in domain.time:
+        if n in domain.limits:
+            point[n] = Fraction(rng.randint(2, 4))
+        elif small and not domain.integer and n not in domain.time:
             point[n] = Fraction(rng.randint(1, 12))
         elif n in domain.time:
             point[n] = Fraction(rng.randint(2, 9))
@@ -327,7 +340,8 @@ def _sample(names: list[str], domain: Domain, rng: random.Random,
             lo = 0 if n in domain.nonnegative and n not in domain.positive else 1
             point[n] = Fraction(rng.randint(lo, 14))
         else:
-            v = Fraction(rng.randint(1, 48), rng.randint(1, 9))
+            q = rng.randint(1, 6 if narrow else 9)
+            v = Fraction(rng.randint(1, 2 * q if narrow else 48), q)
             if n not in domain.positive and n not in domain.nonnegative and rng.random() < 0.4:
                 v = -v
             point[n] = v
@@ -409,11 +423,13 @@ def equivalent(
     if claimed == expected:
         return Decision(True, "structural identity", "the two formulas are identical")
     if not domain.integer and has_integer_structure(claimed, expected):
-        domain = Domain(True, domain.positive, domain.nonnegative, domain.constraints)
+        domain = Domain(True, domain.positive, domain.nonnegative, domain.constraints,
+                        domain.time, domain.limits)
     claimed, expected, domain, subs = _substitute_equalities(claimed, expected, domain)
     names = _variables(claimed, expected, *(canonical(r) for r in domain.constraints))
     domain = _with_time(domain, claimed, expected)
     rng = random.Random(seed)
+    narrow = any(e.has(sp.exp, sp.tanh, sp.sinh, sp.cosh) for e in (claimed, expected))
     agreed = 0
     claim_failed = 0
     claim_failure = ""
@@ -422,13 +438,14 @@ def equivalent(
     for attempt in range(MAX_TRIES):
         if agreed >= points:
             break
-        point = _sample(names, domain, rng, small=attempt < points // 2)
+        point = _sample(names, domain, rng, small=attempt < points // 2 and not narrow,
+                        narrow=narrow)
         if not _satisfies(point, domain):
             continue
         pseed = f"{seed}-{attempt}"
         try:
             with mpmath.workdps(DPS):
-                ev_expected = _Evaluator(dict(point), pseed)
+                ev_expected = _Evaluator(dict(point), pseed, narrow)
                 want = ev_expected.ev(expected)
         except _PointFailed:
             continue
@@ -437,7 +454,7 @@ def equivalent(
             break
         try:
             with mpmath.workdps(DPS):
-                ev_claimed = _Evaluator(dict(point), pseed)
+                ev_claimed = _Evaluator(dict(point), pseed, narrow)
                 got = ev_claimed.ev(claimed)
         except _PointFailed as exc:
             claim_failed += 1
@@ -458,7 +475,11 @@ def equivalent(
                     pass
             how = "exact rational arithmetic" if isinstance(want, Fraction) and \
                 isinstance(got, Fraction) else f"{DPS}-digit arithmetic"
-            kind = "integer" if domain.integer or attempt < points // 2 else "rational"
+            if _show(got) == _show(want):
+                with mpmath.workdps(DPS):
+                    how += f"; the values differ by {mpmath.nstr(_mpf(got) - _mpf(want), 3)}"
+            kind = "integer" if domain.integer or (attempt < points // 2 and not narrow) \
+                else "rational"
             return Decision(
                 False, f"random {kind} points",
                 f"differs at a random {kind} point ({how}; {agreed} earlier points agreed)",

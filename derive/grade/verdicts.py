@@ -545,8 +545,9 @@ def _shape(dims: list) -> str:
     return " x ".join(str(d) for d in dims)
 
 
-def _point(point: dict[str, str]) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in point.items())
+def _point(point: dict[str, str], limit: int = 14) -> str:
+    shown = ", ".join(f"{k} = {v}" for k, v in list(point.items())[:limit])
+    return shown + (f" (and {len(point) - limit} more values)" if len(point) > limit else "")
 
 
 def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable,
@@ -584,6 +585,14 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         return v
     domain = _domain(claim, table, expected)
     d = equivalent(parsed, expected, domain)
+    defs = _gate_definitions(results) if d.equal is False else {}
+    if defs:  # sigma'(w x + w h) for i (1 - i): compare again with the gates written out
+        parsed_x, expected_x = _expand_gates(parsed, defs), _expand_gates(expected, defs)
+        d2 = equivalent(parsed_x, expected_x, domain)
+        if d2.equal is not None:
+            d2.method += " (with the gates " + ", ".join(sorted(defs)) + \
+                " written out from their forward definitions)"
+            d = d2
     v = _from_decision(claim, d, parsed, expected)
     if note:
         v.evidence.insert(0, note)
@@ -594,6 +603,8 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
             return equivalent(a, b, domain, points=12, confirm=False).equal
 
         v.slip = formula_slip(parsed, expected, quick) or ""
+        if not v.slip and defs:
+            v.slip = formula_slip(parsed_x, expected_x, quick) or ""
     return v
 
 
@@ -607,6 +618,39 @@ def _strip_order(text: str) -> tuple[str, bool]:
         return text, False
     m = _ORDER.match(text)
     return (m.group("body"), True) if m else (text, False)
+
+
+def _gate_definitions(results: Any) -> dict[str, sp.Eq]:
+    """Forward definitions ``v(t) = act(...)`` found in the results (the gates of a cell)."""
+    found: dict[str, sp.Eq] = {}
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        elif isinstance(v, sp.Eq) and isinstance(v.lhs, AppliedUndef) and \
+                len(v.lhs.args) == 1 and isinstance(v.rhs, sp.Function) and \
+                not isinstance(v.rhs, AppliedUndef) and \
+                not v.rhs.has(v.lhs.func) and not v.lhs.func.__name__.startswith("bar_"):
+            found.setdefault(v.lhs.func.__name__, v)
+
+    walk(results)
+    return found
+
+
+def _expand_gates(expr: sp.Basic, defs: dict[str, sp.Eq]) -> sp.Basic:
+    def is_gate(e: sp.Basic) -> bool:
+        return isinstance(e, AppliedUndef) and e.func.__name__ in defs and len(e.args) == 1
+
+    def expand(e: sp.Basic) -> sp.Basic:
+        eq = defs[e.func.__name__]
+        return eq.rhs.xreplace({eq.lhs.args[0]: e.args[0]}) if isinstance(
+            eq.lhs.args[0], sp.Symbol) else e
+
+    return expr.replace(is_gate, expand)
 
 
 def canon_name(e: Any) -> str:
