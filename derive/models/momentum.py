@@ -1,0 +1,77 @@
+"""The model ``momentum``: gradient descent with momentum as a reversible map on (theta, p)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from derive import momentum as m
+from derive.checking import Check
+from derive.errors import DeriveError
+from derive.models import register
+
+MAX_SHOWN_D = 6
+
+
+class Momentum:
+    name = "momentum"
+    summary = "gradient descent with momentum: inverse map and det of the Jacobian (beta^D)"
+
+    def show(self, fmt: str = "text", dims: dict[str, int] | None = None) -> Any:
+        dims = dict(dims or {})
+        unknown = set(dims) - {"D"}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise DeriveError(f"momentum has only the dimension D, got --dim {name}={dims[name]}")
+        d = dims.get("D")
+        if d is not None and d > MAX_SHOWN_D:
+            raise DeriveError(f"--dim D must be at most {MAX_SHOWN_D} to write out, got {d}")
+        inv = m.derive_inverse()
+        j1, j2 = m.step_jacobians()
+        det = m.jacobian_determinant()
+        explicit = m.components(d).jacobian if d else None
+        if fmt == "json":
+            out: dict[str, Any] = {
+                "forward": [str(e) for e in m.forward_equations()],
+                "inverse": {str(v): str(inv[v]) for v in (m.THETA, m.P)},
+                "jacobian_step1": m.block_strings(j1),
+                "jacobian_step2": m.block_strings(j2),
+                "determinant": str(det),
+            }
+            if explicit is not None:
+                out["jacobian_explicit"] = [[str(x) for x in row] for row in explicit.tolist()]
+            return out
+        if fmt == "latex":
+            body = [
+                r"\begin{align*}",
+                *(f"{m.to_latex(e.lhs)} &= {m.to_latex(e.rhs)} \\\\"
+                  for e in m.forward_equations()),
+                *(f"{m.to_latex(v)} &= {m.to_latex(inv[v])} \\\\" for v in (m.THETA, m.P)),
+                r"J_1 &= " + m.block_latex(j1) + r", \quad J_2 = " + m.block_latex(j2) + r" \\",
+                r"\det J_2 J_1 &= " + sp.latex(det),
+                r"\end{align*}",
+            ]
+            if explicit is not None:
+                body.append(r"\[ " + sp.latex(explicit) + r" \]")
+            return "\n".join(body)
+        lines = ["forward:"]
+        lines += [f"  {e.lhs} = {e.rhs}" for e in m.forward_equations()]
+        lines += ["inverse:"] + [f"  {v} = {inv[v]}" for v in (m.THETA, m.P)]
+        lines += [f"J1 = {m.block_strings(j1)}", f"J2 = {m.block_strings(j2)}",
+                  f"det ds(k+1)/ds(k) = det J2 det J1 = {det}"]
+        if explicit is not None:
+            lines += [f"ds(k+1)/ds(k) at D={d}:", sp.pretty(explicit)]
+        return "\n".join(lines)
+
+    def grad_instance(self, seed: int = 0, T: int | None = None,
+                      dims: dict[str, int] | None = None) -> dict:
+        raise DeriveError("momentum has no BPTT gradient instance")
+
+    def checks(self) -> list[Check]:
+        return m.inverse_checks() + m.determinant_checks()
+
+
+@register(Momentum.name, Momentum.summary)
+def momentum() -> Momentum:
+    return Momentum()
