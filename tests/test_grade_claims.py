@@ -1,6 +1,7 @@
 """Claims files, verdicts of every kind, hostile claims and the ``derive grade`` CLI."""
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -288,3 +289,20 @@ def test_gates_written_out_from_their_forward_definitions(monkeypatch, tmp_path)
     assert s1 == "correct" and "forward definitions" in v1.method
     assert s2 == "wrong" and "T = " in v2.evidence[0]  # the sum is expanded at a small T
     assert s3 == "correct"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_seed_errata_compile(tmp_path):
+    from pathlib import Path
+
+    claims = Path(__file__).resolve().parent.parent / "reports" / "claims"
+    bodies = "\n".join(errata_latex(claims / f"{name}.toml") for name in SEEDS)
+    (tmp_path / "errata.tex").write_text(
+        "\\documentclass{article}\\usepackage{amsmath,amssymb}\\usepackage[T1]{fontenc}\n"
+        "\\begin{document}\n" + bodies + "\\end{document}\n", encoding="utf-8")
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+         "errata.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "errata.pdf").exists()

@@ -121,12 +121,19 @@ def math(value: Any) -> str:
         if value and all(isinstance(v, int | Fraction | sp.Basic) and not isinstance(v, bool)
                          for v in value) and any(isinstance(v, sp.Basic) for v in value):
             return "$" + r" \times ".join(_dim_latex(v) for v in value) + "$"
-        inner = ", ".join(math(v).strip("$") if not isinstance(v, str) else _esc(v)
-                          for v in value)
-        if all(not isinstance(v, str) for v in value):
-            return f"$({inner})$" if len(inner) < 400 else _esc(plain(value))
+        if all(not isinstance(v, str | dict) for v in value) and len(value) <= 64:
+            # one math group per entry, so a long list can break between entries
+            return "(" + ", ".join(_entry(v) for v in value) + ")"
         return _esc(plain(value))
     return _esc(value)
+
+
+def _entry(v: Any) -> str:
+    if isinstance(v, list | tuple):
+        if all(isinstance(x, int | Fraction | sp.Basic) and not isinstance(x, bool) for x in v):
+            return "$" + r" \times ".join(_dim_latex(x) for x in v) + "$"
+        return _esc(plain(v))
+    return math(v)
 
 
 def _dim_latex(v: Any) -> str:
@@ -202,15 +209,22 @@ def _item(v: Verdict) -> str:
         parts.append(_esc(_sentence(v.reason)) + ".")
     else:
         claimed = v.claimed if v.claimed is not None else v.claim.value
-        parts.append(f"Claimed: {math(claimed)}.")
-        if v.status == WRONG:
+        table = v.claim.kind == "numbers" and isinstance(claimed, list) and len(claimed) > 6
+        if table:  # a long column: the wrong rows are in the evidence, each with its correction
+            parts.append(f"Claimed: {len(claimed)} values.")
+        else:
+            parts.append(f"Claimed: {math(claimed)}.")
+        if v.status == WRONG and not table:
             parts.append(f"Correction: {math(v.expected)}.")
+        if v.status == WRONG:
             for e in v.evidence[:8]:
                 parts.append(_esc(e[:1].upper() + e[1:]) + ".")
             if len(v.evidence) > 8:
                 parts.append(_esc(f"(and {len(v.evidence) - 8} more)"))
-            if v.slip:
+            if v.slip and v.claim.kind != "numbers":  # per-row slips are in the evidence
                 parts.append(r"Likely slip: " + _esc(v.slip) + ".")
+        elif v.status == CORRECT and table:
+            parts.append(_esc(_sentence(v.reason)) + ".")
         elif v.status == NOT_CHECKABLE:
             parts.append(_esc(_sentence(v.reason)) + ".")
         if v.method and v.status in (CORRECT, WRONG):
