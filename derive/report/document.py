@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 from derive.answers import Answer
-from derive.catalogue import SETS, problem_ids
+from derive.catalogue import PROBLEMS, SETS, problem_ids
 from derive.checking import Check
 from derive.report.render import latex_number, render
 from derive.report.statements import catalogue, conventions
@@ -124,6 +124,7 @@ def build(
             start = time.perf_counter()
             entry: dict[str, object] = {
                 "pid": pid,
+                "title": PROBLEMS[pid],
                 "label": _label(pid, problem.number),
                 "statement": part.latex,
                 "figure_missing": part.figure_missing,
