@@ -2,6 +2,8 @@
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from derive.grade.parse import (
     MAX_CHARS,
@@ -132,3 +134,20 @@ def test_exponent_limit_is_reported():
     with pytest.raises(ParseError, match="exponent"):
         parse_formula("2^(10^10)")
     assert parse_formula("x^64") == x ** 64
+
+
+ALPHABET = list("xyHKt0123456789+-*/^()[]{}|=,'_ .") + [
+    "\\frac", "\\left(", "\\right)", "\\lfloor", "\\rfloor", "\\overline", "\\sigma", "\\tanh",
+    "\\sum", "\\partial", "\\sqrt", "\\cdot", "^{(t-1)}", "sin", "floor", "__", "lambda", "exp",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ALPHABET), max_size=40).map("".join))
+def test_any_token_soup_parses_or_is_refused_cleanly(text):
+    try:
+        value = parse_formula(text)
+    except ParseError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(value, sp.Basic)

@@ -675,11 +675,11 @@ def parse_formula(text: str, table: SymbolTable | None = None) -> object:
         return parser.relation()
     except RecursionError:
         raise ParseError("formula nested too deeply") from None
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError,
-            IndexError) as exc:
-        if isinstance(exc, ParseError):
-            raise
-        raise ParseError(f"not a valid formula: {exc}") from None
+    except ParseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - SymPy refusing a construct is a parse failure
+        raise ParseError(f"not a valid formula ({type(exc).__name__}: {str(exc)[:200]})") \
+            from None
 
 
 def parse_number(text: str) -> sp.Rational:

@@ -281,6 +281,11 @@ def grade_claim(claim: Claim) -> Verdict:
     except ParseError as exc:
         return Verdict(claim, UNPARSEABLE, f"cannot parse the claim: {exc}",
                        claimed=claim.value, expected=expected)
+    except DeriveError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one odd claim must not stop the others' grading
+        return Verdict(claim, NOT_CHECKABLE, f"the comparison failed ({type(exc).__name__}: "
+                       f"{str(exc)[:200]})", claimed=claim.value, expected=expected)
     verdict.reason = verdict.reason or verdict.status
     verdict.explanation = _explanation(results, claim)
     return verdict
