@@ -63,7 +63,7 @@ def load_answer_modules() -> list[str]:
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             try:
                 importlib.import_module(f"{package}.{info.name}")
-            except Exception as exc:  # someone else's module: report it, keep the rest
+            except Exception as exc:  # a broken module: report it, keep the others
                 errors.append(f"{package}.{info.name}: {type(exc).__name__}: {exc}")
     try:
         derive._discover()  # marks discovery done; its failures are those recorded above
