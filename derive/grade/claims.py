@@ -135,7 +135,12 @@ def load_claims(path: str | Path) -> ClaimsFile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DeriveError(f"{name}: not valid TOML: {exc}") from None
+        m = re.search(r"at line (\d+)", str(exc))
+        lines = text.splitlines()
+        shown = ""
+        if m and 0 < int(m.group(1)) <= len(lines):
+            shown = f": {_short(lines[int(m.group(1)) - 1])}"
+        raise DeriveError(f"{name}: not valid TOML: {exc}{shown}") from None
     headers = _header_lines(text)
 
     def where(pid: str, index: int, key: str | None = None) -> str:
