@@ -151,3 +151,12 @@ def test_any_token_soup_parses_or_is_refused_cleanly(text):
         assert str(exc)
     else:
         assert isinstance(value, sp.Basic)
+
+
+def test_subscript_time_indices():
+    h, xt = fn("h"), fn("x")
+    assert parse_formula(r"\tanh(W h_{t-1} + U x_{t})") == \
+        sp.tanh(sp.Symbol("W") * h(t - 1) + sp.Symbol("U") * xt(t))
+    assert parse_formula(r"\frac{\partial L_t}{\partial h_t}") == fn("dL_dh")(t)
+    assert parse_formula("w_{ix}") == sp.Symbol("w_ix")
+    assert parse_formula("1/(1 + e^{-x})") == sigmoid(x)

@@ -468,8 +468,48 @@ class _Parser:
             base = base[-1]
         return prefix * self._named(tok, base)
 
+    def subscript_index(self, base: str) -> sp.Expr | None:
+        """``h_{t-1}`` (an expression in the subscript) and, for a function of time the answer
+        knows, ``h_t``: a time index, ``h(t - 1)``. Else None, nothing consumed."""
+        if not self.at("_"):
+            return None
+        j = self.i + 1
+        if self.tokens[j].text == "{":
+            depth, k, arithmetic = 0, j, False
+            while k < len(self.tokens) and self.tokens[k].kind != "end":
+                text = self.tokens[k].text
+                depth += text == "{"
+                depth -= text == "}"
+                arithmetic |= depth == 1 and text in ("+", "-")
+                if depth == 0:
+                    break
+                k += 1
+            if arithmetic:
+                self.advance()
+                self.advance()
+                index = self.expr()
+                self.expect("}")
+                return index
+        nxt = self.tokens[j]
+        braced = nxt.text == "{" and self.tokens[j + 1].kind == "name" and \
+            self.tokens[j + 2].text == "}"
+        sub = self.tokens[j + 1] if braced else nxt
+        if sub.kind != "name" or len(sub.text) != 1 or f"{base}_{sub.text}" in \
+                self.table.symbols:
+            return None
+        if sub.text == "t" or (base in self.table.functions and sub.text in self.table.symbols):
+            for _ in range(4 if braced else 2):
+                self.advance()
+            return self.table.symbol(sub.text)
+        return None
+
     def _named(self, tok: Token, base: str) -> sp.Expr:
+        sub_index = self.subscript_index(base)
+        if sub_index is not None:
+            return self.table.function(_check_name(base, tok.pos))(sub_index)
         name = self.full_name(base, tok.pos)
+        if name == "e" and "e" not in self.table.symbols and not self.at("("):
+            return sp.E  # e^{-x}: Euler's number, unless the answer has a symbol e
         if self.at("'") and name in PRIMED:
             return self.primed(name)
         index = self.time_index()
