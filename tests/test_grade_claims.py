@@ -306,3 +306,27 @@ def test_seed_errata_compile(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "errata.pdf").exists()
+
+
+def test_weights_are_run_not_compared(fake, tmp_path):
+    # a working adder (h1 = no carry and no bit, h2 = exactly one bit, h3 = carry out), then
+    # the same with one weight's sign flipped, then weights of the wrong shape
+    good = ("W_xh = [[0, 0], [-1, -1], [1, 1]], W_hh = [[0, 0, -1], [0, 0, 1], [0, 0, 1]], "
+            "W_hy = [[-1, -1, -1]], b_h = [0.5, 0.5, -1.5], b_y = 1.5")
+    planted = good.replace("W_hy = [[-1, -1, -1]]", "W_hy = [[-1, 1, -1]]")
+    path = write(tmp_path, f"""
+        [["rnn-cnn-hw/1"]]
+        weights = {{ {good} }}
+        [["rnn-cnn-hw/1"]]
+        weights = {{ {planted} }}
+        [["rnn-cnn-hw/1"]]
+        weights = {{ W_xh = [[1, 1, 1]], W_hh = [[0]], W_hy = [[1]], b_h = [0], b_y = 0 }}
+        [["csc421-hw4/1a"]]
+        weights = {{ w = 1 }}
+    """)
+    (s1, v1), (s2, v2), (s3, v3), (s4, v4) = statuses(path)
+    assert s1 == "correct" and "every pair" in v1.reason
+    assert s2 == "wrong" and v2.evidence[0].startswith("counterexample: ")
+    assert "should give" in v2.evidence[0]
+    assert s3 == "wrong" and "W_xh must have shape" in v3.reason
+    assert s4 == "not checkable" and "no verifier" in v4.reason

@@ -31,6 +31,9 @@ Each claim has exactly one value field, which says its kind:
 ``choice``    one answer among options (a string or an integer), compared after normalising
               case and spaces.
 ``set``       an unordered selection (``[2, 3]``), compared with a list result as a set.
+``weights``   a table of named weights (``{W_xh = [[1, 1]], b_y = -0.5}``): not compared with
+              the derived weights (there are many right ones) but run by the problem's
+              verifier (:mod:`derive.grade.verifiers`), a counterexample when they fail.
 ``text``      prose: shown beside the derived answer, not checkable.
 
 ``result`` is a path into the answer's results: ``key``, ``key.sub``, ``key[3]``,
@@ -52,7 +55,8 @@ from typing import Any
 
 from derive.errors import DeriveError
 
-KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "text")
+KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "weights",
+         "text")
 OPTIONAL = ("result", "label", "where", "note", "assume", "work", "explain")
 META = ("title", "source", "student")
 MAX_FILE_BYTES = 2_000_000
@@ -216,6 +220,13 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, int | float | str) and not isinstance(value, bool)
 
 
+def _numeric_array(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return True
+    return isinstance(value, list) and depth < 3 and len(value) <= 64 and all(
+        _numeric_array(v, depth + 1) for v in value)
+
+
 def _validate_value(kind: str, value: Any, at: str) -> None:
     ok = {
         "number": _scalar(value),
@@ -226,13 +237,17 @@ def _validate_value(kind: str, value: Any, at: str) -> None:
         "equation": isinstance(value, str),
         "choice": _scalar(value),
         "set": isinstance(value, list) and all(_scalar(v) for v in value),
+        "weights": isinstance(value, dict) and len(value) <= 32 and all(
+            isinstance(k, str) and _numeric_array(v) for k, v in value.items()),
         "text": isinstance(value, str),
     }[kind]
     if not ok:
         want = {"number": "a number or a string of arithmetic",
                 "numbers": "a list of numbers", "shape": "a list of dimensions",
                 "formula": "a string", "equation": "a string 'lhs = rhs'",
-                "choice": "a string or a number", "set": "a list", "text": "a string"}[kind]
+                "choice": "a string or a number", "set": "a list",
+                "weights": "a table of numbers or (nested) lists of numbers",
+                "text": "a string"}[kind]
         raise DeriveError(f"{at}: expected {want}, got {_short(value)}")
     if kind == "equation" and "=" not in value:
         raise DeriveError(f"{at}: an equation needs '=', got {_short(value)}")

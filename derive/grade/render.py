@@ -117,6 +117,8 @@ def math(value: Any) -> str:
         return f"${value:g}$"
     if isinstance(value, sp.Basic):
         return f"${_latex(value)}$"
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        return ", ".join(f"${_name_latex(k)} = {_array_latex(v)}$" for k, v in value.items())
     if isinstance(value, list | tuple):
         if value and all(isinstance(v, int | Fraction | sp.Basic) and not isinstance(v, bool)
                          for v in value) and any(isinstance(v, sp.Basic) for v in value):
@@ -126,6 +128,25 @@ def math(value: Any) -> str:
             return "(" + ", ".join(_entry(v) for v in value) + ")"
         return _esc(plain(value))
     return _esc(value)
+
+
+def _name_latex(name: str) -> str:
+    return sp.latex(sp.Symbol(name)) if name.replace("_", "").isalnum() else \
+        r"\text{" + _esc(name) + "}"
+
+
+def _array_latex(v: Any) -> str:
+    """A weight (a number, a vector or a matrix) as compact LaTeX math."""
+    def num(x: Any) -> str:
+        return _esc(f"{x:g}" if isinstance(x, float) else x)
+
+    if isinstance(v, list) and v and all(isinstance(r, list) for r in v):
+        rows = r" \\ ".join(" & ".join(num(x) for x in r) for r in v)
+        return r"\left(\begin{smallmatrix}" + rows + r"\end{smallmatrix}\right)"
+    if isinstance(v, list):
+        return r"\left(\begin{smallmatrix}" + " & ".join(num(x) for x in v) + \
+            r"\end{smallmatrix}\right)"
+    return num(v)
 
 
 def _entry(v: Any) -> str:
@@ -214,8 +235,10 @@ def _item(v: Verdict) -> str:
             parts.append(f"Claimed: {len(claimed)} values.")
         else:
             parts.append(f"Claimed: {math(claimed)}.")
-        if v.status == WRONG and not table:
-            parts.append(f"Correction: {math(v.expected)}.")
+        if v.status == WRONG and not table and v.expected is not None:
+            lead = "Weights that pass the same verification (the derived answer's)" if \
+                v.claim.kind == "weights" else "Correction"
+            parts.append(f"{lead}: {math(v.expected)}.")
         if v.status == WRONG:
             for e in v.evidence[:8]:
                 parts.append(_esc(e[:1].upper() + e[1:]) + ".")
@@ -235,5 +258,5 @@ def _item(v: Verdict) -> str:
         parts.append(r"Derived answer: " + _esc(derived, 700) + ("" if derived.rstrip()
                                                                  .endswith(".") else "."))
     if v.claim.note:
-        parts.append(rf"\emph{{Note: {_esc(v.claim.note)}}}")
+        parts.append(rf"\emph{{Note: {_esc(v.claim.note, 900)}}}")
     return " ".join(parts)

@@ -246,6 +246,19 @@ def grade_claim(claim: Claim) -> Verdict:
                        claimed=claim.value, expected=expected, method="none",
                        explanation=_explanation(answer.results, claim) if answer is not None
                        else "")
+    if claim.kind == "weights":
+        from derive.grade.verifiers import run_verifier
+
+        ok, reason, evidence = run_verifier(claim.problem, claim.value)
+        status = NOT_CHECKABLE if ok is None else CORRECT if ok else WRONG
+        verdict = Verdict(claim, status, reason, claimed=claim.value, evidence=evidence,
+                          method="run by the problem's verifier" if ok is not None else "none")
+        answer, _ = answer_or_reason(claim.problem)
+        if answer is not None and isinstance(answer.results, dict):
+            derived = {k: answer.results[k] for k in claim.value if k in answer.results}
+            if derived and status == WRONG:
+                verdict.expected = derived  # one working set: the derived answer's
+        return verdict
     answer, why = answer_or_reason(claim.problem)
     if answer is None:
         return Verdict(claim, NOT_CHECKABLE, why, claimed=claim.value)
