@@ -30,8 +30,24 @@ def _sigma(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+_SOFTMAX_LAST: list = [(), None]  # the scores of the last softmax and its entries
+
+
+def _softmax_entry(i, scores):
+    """Entry ``i`` of the softmax over the first axis of ``scores``; the entries of one
+    softmax are asked for one after another with the same score arrays, so the softmax is
+    computed once (the cache holds the arrays, so their ids cannot be reused)."""
+    last, entries = _SOFTMAX_LAST
+    if len(last) != len(scores) or any(a is not b for a, b in zip(last, scores, strict=True)):
+        stacked = np.stack(np.broadcast_arrays(*scores))
+        e = np.exp(stacked - stacked.real.max(axis=0))  # any shift cancels, complex included
+        entries = e / e.sum(axis=0)
+        _SOFTMAX_LAST[:] = [tuple(scores), entries]
+    return entries[i]
+
+
 _FUNCTIONS = {sigma: "sigma", sp.tanh: "numpy.tanh", sp.exp: "numpy.exp"}
-_NAMESPACE = {"numpy": np, "sigma": _sigma}
+_NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry}
 
 
 class BatchedPrinter(NumPyPrinter):
@@ -47,6 +63,9 @@ class BatchedPrinter(NumPyPrinter):
 
     def _print_HadamardProduct(self, expr):
         return " * ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        return f"({self._print(expr.base)}) ** ({self._print(expr.exp)})"
 
     def _print_Transpose(self, expr):
         return f"numpy.swapaxes({self._print(expr.arg)}, -1, -2)"
@@ -65,6 +84,10 @@ class BatchedPrinter(NumPyPrinter):
 
     def _print_sigma(self, expr):
         return f"sigma({self._print(expr.args[0])})"
+
+    def _print_SoftmaxEntry(self, expr):
+        scores = ", ".join(self._print(w) for w in expr.scores)
+        return f"softmax_entry({expr.index}, ({scores},))"
 
 
 def variable_name(atom: sp.Basic, cell: Cell) -> str | None:
@@ -231,6 +254,8 @@ def bptt(
 
     values: dict[str, dict[int, np.ndarray]] = {name: {} for name in cell.signals}
     for signal in cell.states:
+        if cell.zero_initial and signal.name not in initial:
+            continue  # read back as zeros, like every value before t = 1
         for j in range(k):
             values[signal.name][-j] = initial[signal.name][j]
     for signal in cell.inputs:

@@ -67,6 +67,9 @@ class DeriveLatexPrinter(LatexPrinter):
     def _print_OneMatrix(self, expr):
         return r"\mathbf{1}"
 
+    def _print_HadamardPower(self, expr):
+        return rf"{self.parenthesize(expr.base, 1000)}^{{\odot {self._print(expr.exp)}}}"
+
     def _print_Transpose(self, expr):
         return rf"{self.parenthesize(expr.arg, 1000)}^{{\top}}"
 
@@ -76,6 +79,10 @@ class DeriveLatexPrinter(LatexPrinter):
         if isinstance(f, sp.FunctionClass) and f is not sp.Lambda:
             name = {"tanh": r"\tanh", "exp": r"\exp", "sigma": r"\sigma"}.get(f.__name__, name)
         return rf"{name}\left({self._print(expr.expr)}\right)"
+
+    def _print_SoftmaxEntry(self, expr):
+        scores = ", ".join(self._print(w) for w in expr.scores)
+        return rf"\operatorname{{softargmax}}\left({scores}\right)_{{{expr.index}}}"
 
     def _print_Mul(self, expr):
         factors = expr.args
@@ -140,6 +147,9 @@ class DeriveStrPrinter(StrPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         f = elementwise_function(expr)
         return f"{getattr(f, '__name__', self._print(f))}({self._print(expr.expr)})"
+
+    def _print_SoftmaxEntry(self, expr):
+        return f"softargmax({', '.join(self._print(w) for w in expr.scores)})_{expr.index}"
 
 
 def text(expr: sp.Basic) -> str:

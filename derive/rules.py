@@ -153,3 +153,70 @@ def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixE
 
     visit(expr, bar)
     return terms
+
+
+# --- softmax -------------------------------------------------------------------------------
+
+
+class SoftmaxEntry(MatrixExpr):
+    """``softargmax(w_0, ..., w_k)_i``: entry ``i`` of the softmax of ``k + 1`` scores.
+
+    Each score is a 1x1 matrix expression (``q^T k``) and so is the entry, so that
+    ``a_i v_i`` is an ordinary matrix product. Its VJP is written through the node itself,
+    ``bar w_j += a_i (delta_ij - a_j) bar a_i``, so the engine's renaming turns it into
+    ``a_i(t) (1 - a_i(t))`` and ``a_i(t) a_j(t)``.
+    """
+
+    def __new__(cls, index: int, *scores: MatrixExpr) -> SoftmaxEntry:
+        index = sp.Integer(index)
+        if not scores or not 0 <= index < len(scores):
+            raise ValueError(f"softmax entry {index} of {len(scores)} scores")
+        for w in scores:
+            if tuple(w.shape) != (1, 1):
+                raise ValueError(f"softmax scores must be 1x1, got {w} of shape {w.shape}")
+        return super().__new__(cls, index, *scores)
+
+    @property
+    def index(self) -> int:
+        return int(self.args[0])
+
+    @property
+    def scores(self) -> tuple:
+        return self.args[1:]
+
+    @property
+    def shape(self) -> tuple:
+        return (sp.Integer(1), sp.Integer(1))
+
+    def _entry(self, i, j, **kwargs) -> sp.Expr:
+        values = [w.as_explicit()[0, 0] if isinstance(w, MatrixExpr) else w[0, 0]
+                  for w in self.scores]
+        return sp.exp(values[self.index]) / sp.Add(*[sp.exp(v) for v in values])
+
+    def doit(self, **hints) -> MatrixExpr:
+        scores = [w.doit(**hints) if hints.get("deep", True) else w for w in self.scores]
+        node = SoftmaxEntry(self.index, *scores)
+        if all(isinstance(w, sp.MatrixBase) for w in scores):
+            return node.as_explicit()
+        return node
+
+    def _eval_transpose(self) -> MatrixExpr:
+        return self
+
+
+def softargmax(*scores: MatrixExpr) -> list[SoftmaxEntry]:
+    """The entries ``a_0, ..., a_k`` of ``softargmax(w_0, ..., w_k)``."""
+    return [SoftmaxEntry(i, *scores) for i in range(len(scores))]
+
+
+@defvjp(SoftmaxEntry)
+def _vjp_softmax_entry(node, bar):
+    # a_i = softargmax(w)_i:  bar w_j += a_i (delta_ij - a_j) bar a_i
+    out = []
+    for j, w in enumerate(node.scores):
+        if j == node.index:
+            out.append((w, sp.HadamardProduct(bar, node, sp.OneMatrix(1, 1) - node)))
+        else:
+            other = SoftmaxEntry(j, *node.scores)
+            out.append((w, -sp.HadamardProduct(bar, node, other)))
+    return out

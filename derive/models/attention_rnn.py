@@ -1,0 +1,241 @@
+"""AttentionRNN(k) and AttentionRNN(inf) of dsga1008-hw2/1.2.2: forward equations only.
+
+``attention_rnn`` (dims ``n``, ``k``): at step ``t`` the cell attends over ``x(t)`` and the
+last ``k`` states with one query/key/value matrix per lag::
+
+    w_0(t) = (Q_0 x(t))^T (K_0 x(t)),   w_i(t) = (Q_i h(t-i))^T (K_i h(t-i))
+    a_i(t) = softargmax(w_0(t), ..., w_k(t))_i
+    h(t)   = V_0 x(t) a_0(t) + sum_i V_i h(t-i) a_i(t)
+
+with ``h(t) = 0`` for ``t < 1``, so the early steps still carry ``k + 1`` softmax entries (the
+padded ones with ``w_i = 0``, ``v_i = 0``). ``k`` is a build parameter: the cell for each
+concrete ``k`` is built and derived once, on first use.
+
+``attention_rnn_inf`` (dims ``T``, ``n``): the tied model, ``Q_i = Q_1``, ``K_i = K_1``,
+``V_i = V_1`` for ``i >= 1``; step ``s`` attends over ``x(s)`` and ``h(s-1), ..., h(1)``,
+exactly ``s`` entries, no padding. That is not a fixed-lag cell (the number of entries grows
+with ``s``), so it is derived by UNROLLING: for a given ``T`` the engine gets one cell whose
+equations are the ``T`` steps themselves (signals ``h1 .. hT``, inputs ``x1 .. xT``, all at
+one engine time step), and derives, compiles and checks it like any other cell.
+
+The ``derive grad`` contract of both: dims ``T, n, k`` (``T, n`` for inf); params ``Q``, ``K``,
+``V``, each a list ``[Q_0, ..., Q_k]`` (``[Q_0, Q_1]`` for inf); inputs ``x``; no ``initial``
+entry (states before ``t = 1`` are zero); upstream and outputs ``h``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sympy as sp
+
+from derive.cell import Cell
+from derive.checking import Check
+from derive.errors import DeriveError, positive_int
+from derive.models import register
+from derive.recurrent import RecurrentModel
+from derive.rules import softargmax
+
+n = sp.Symbol("n", integer=True, positive=True)
+
+SUMMARY = "AttentionRNN(k): softmax attention over x(t) and the last k states (dsga1008-hw2/1.2.2)"
+SUMMARY_INF = ("AttentionRNN(inf): tied attention over x(t) and every past state, unrolled "
+               "over T steps (dsga1008-hw2/1.2.2d)")
+GROUPS = ("Q", "K", "V")
+
+
+def _score(Q: sp.MatrixSymbol, K: sp.MatrixSymbol, source: sp.MatrixExpr) -> sp.MatrixExpr:
+    """``w = q^T k`` with ``q = Q source``, ``k = K source``."""
+    return sp.MatMul(sp.Transpose(source), sp.Transpose(Q), K, source)
+
+
+def attention_cell(k: int) -> Cell:
+    """The cell of AttentionRNN(k), reading ``h`` at lags ``1 .. k``."""
+    k = positive_int("k", k)
+    cell = Cell(f"attention_rnn_{k}", dims=(n,), zero_initial=True)
+    t = cell.t
+    x = cell.input("x", (n, 1))
+    h = cell.state("h", (n, 1))
+    weights = {g: [cell.param(f"{g}_{i}", (n, n)) for i in range(k + 1)] for g in GROUPS}
+    sources = [x(t)] + [h(t - i) for i in range(1, k + 1)]
+    scores = [cell.let(f"w_{i}", _score(weights["Q"][i], weights["K"][i], src))
+              for i, src in enumerate(sources)]
+    entries = [cell.let(f"a_{i}", a)
+               for i, a in enumerate(softargmax(*[w(t) for w in scores]))]
+    cell.let("h", sp.MatAdd(*[sp.MatMul(weights["V"][i], src, entries[i](t))
+                              for i, src in enumerate(sources)]))
+    cell.output("h")
+    return cell
+
+
+def attention_inf_cell(steps: int) -> Cell:
+    """AttentionRNN(inf) unrolled over ``steps`` steps: step ``s`` is the signal ``hs``."""
+    steps = positive_int("T", steps)
+    cell = Cell(f"attention_rnn_inf_{steps}", dims=(n,), zero_initial=True)
+    t = cell.t
+    xs = [cell.input(f"x{s}", (n, 1)) for s in range(1, steps + 1)]
+    weights = {g: [cell.param(f"{g}_{i}", (n, n)) for i in range(2)] for g in GROUPS}
+    hs = []
+    for s in range(1, steps + 1):
+        # entry 0 reads x(s); entry i >= 1 reads h(s - i) with the tied Q_1, K_1, V_1
+        sources = [xs[s - 1](t)] + [hs[s - 1 - i](t) for i in range(1, s)]
+        tied = [0] + [1] * (s - 1)
+        scores = [cell.let(f"w{s}_{i}", _score(weights["Q"][j], weights["K"][j], src))
+                  for i, (src, j) in enumerate(zip(sources, tied, strict=True))]
+        entries = [cell.let(f"a{s}_{i}", a)
+                   for i, a in enumerate(softargmax(*[w(t) for w in scores]))]
+        hs.append(cell.let(f"h{s}", sp.MatAdd(*[
+            sp.MatMul(weights["V"][j], src, entries[i](t))
+            for i, (src, j) in enumerate(zip(sources, tied, strict=True))])))
+    cell.output(*[f"h{s}" for s in range(1, steps + 1)])
+    return cell
+
+
+def _grouped(table: dict, count: int) -> dict:
+    """``{Q_0: .., Q_1: ..}`` -> ``{"Q": [Q_0, Q_1, ..]}`` (the contract's lists)."""
+    return {g: [table[f"{g}_{i}"] for i in range(count)] for g in GROUPS}
+
+
+class AttentionRNN:
+    """AttentionRNN(k) for every ``k``: one derived :class:`RecurrentModel` per ``k``."""
+
+    name = "attention_rnn"
+    summary = SUMMARY
+    default_k = 2
+    default_n = 3
+
+    def split_dims(self, dims: dict[str, int] | None) -> tuple[int, dict[str, int]]:
+        dims = dict(dims or {})
+        k = positive_int("--dim k", dims.pop("k", self.default_k))
+        return k, dims
+
+    @functools.cache  # noqa: B019 - one registered instance; derivations are pure
+    def model(self, k: int) -> RecurrentModel:
+        """The derived AttentionRNN(k)."""
+        k = positive_int("k", k)
+        return RecurrentModel(f"attention_rnn_{k}", f"AttentionRNN({k})",
+                              functools.partial(attention_cell, k),
+                              default_dims={"n": self.default_n}, default_T=6)
+
+    def show(self, fmt: str = "text", dims: dict[str, int] | None = None):
+        k, rest = self.split_dims(dims)
+        return self.model(k).show(fmt, rest)
+
+    def grad_instance(self, seed: int = 0, T: int | None = None,
+                      dims: dict[str, int] | None = None) -> dict:
+        k, rest = self.split_dims(dims)
+        inner = self.model(k).grad_instance(seed, T, rest)
+        return {
+            "model": self.name,
+            "dims": {"T": inner["dims"]["T"], "n": inner["dims"]["n"], "k": k},
+            "params": _grouped(inner["params"], k + 1),
+            "inputs": inner["inputs"],
+            "upstream": inner["upstream"],
+            "outputs": inner["outputs"],
+            "grads": {"params": _grouped(inner["grads"]["params"], k + 1),
+                      "inputs": inner["grads"]["inputs"]},
+        }
+
+    # (k, n) of the elementwise checks (exact SymPy: small sizes, softmax entries are big)
+    ELEMENTWISE = ((1, 2), (2, 1), (3, 1))
+    # (k, n, T) of complex-step and central differences: k > T included
+    PERTURBATION = ((1, 2, 4), (2, 3, 5), (4, 2, 3), (8, 2, 6))
+    # (k, n, T) of the unrolled SymPy check: k > T included
+    UNROLLED = ((2, 2, 2), (3, 1, 2))
+
+    def checks(self) -> list[Check]:
+        from derive.verify import elementwise_checks, perturbation_checks, unrolled_checks
+
+        out: list[Check] = []
+        for k, size in self.ELEMENTWISE:
+            out += [_tagged(c, f"k={k}: ") for c in elementwise_checks(self.model(k),
+                                                                        {"n": size})]
+        for k, size, steps in self.PERTURBATION:
+            out += [_tagged(c, f"k={k}: ") for c in perturbation_checks(
+                self.model(k), steps=steps, dims={"n": size})]
+        for k, size, steps in self.UNROLLED:
+            out += [_tagged(c, f"k={k}: ") for c in unrolled_checks(
+                self.model(k), steps=steps, dims={"n": size})]
+        return out
+
+
+def _tagged(check: Check, tag: str) -> Check:
+    return Check(tag + check.name, check.against, check.error, check.tolerance, check.detail)
+
+
+class AttentionRNNInf:
+    """AttentionRNN(inf), unrolled: one derived :class:`RecurrentModel` per ``T``."""
+
+    name = "attention_rnn_inf"
+    summary = SUMMARY_INF
+    default_T = 4
+    default_n = 3
+
+    @functools.cache  # noqa: B019
+    def model(self, steps: int) -> RecurrentModel:
+        """AttentionRNN(inf) unrolled over ``steps`` steps."""
+        steps = positive_int("T", steps)
+        return RecurrentModel(f"attention_rnn_inf_{steps}", f"AttentionRNN(inf), T = {steps}",
+                              functools.partial(attention_inf_cell, steps),
+                              default_dims={"n": self.default_n}, default_T=1)
+
+    def split_dims(self, dims: dict[str, int] | None, T: int | None = None
+                   ) -> tuple[int, dict[str, int]]:
+        dims = dict(dims or {})
+        if "k" in dims:
+            raise DeriveError(f"--dim k: {self.name} attends over every past state; "
+                              f"it has no dimension 'k' (got {dims['k']})")
+        steps = dims.pop("T", T if T is not None else self.default_T)
+        return positive_int("--T", steps), dims
+
+    def show(self, fmt: str = "text", dims: dict[str, int] | None = None):
+        steps, rest = self.split_dims(dims)
+        return self.model(steps).show(fmt, rest)
+
+    def grad_instance(self, seed: int = 0, T: int | None = None,
+                      dims: dict[str, int] | None = None) -> dict:
+        steps, rest = self.split_dims(dims, T)
+        inner = self.model(steps).grad_instance(seed, 1, rest)
+
+        def series(table: dict, prefix: str) -> list:
+            return [table[f"{prefix}{s}"][0] for s in range(1, steps + 1)]
+
+        return {
+            "model": self.name,
+            "dims": {"T": steps, "n": inner["dims"]["n"]},
+            "params": _grouped(inner["params"], 2),
+            "inputs": {"x": series(inner["inputs"], "x")},
+            "upstream": {"h": series(inner["upstream"], "h")},
+            "outputs": {"h": series(inner["outputs"], "h")},
+            "grads": {"params": _grouped(inner["grads"]["params"], 2),
+                      "inputs": {"x": series(inner["grads"]["inputs"], "x")}},
+        }
+
+    ELEMENTWISE = ((2, 2), (3, 1))  # (T, n)
+    PERTURBATION = ((1, 3), (3, 3), (5, 2))
+    UNROLLED = ((2, 2), (3, 1))  # at T = 1 the unused Q_1, K_1, V_1 have zero gradients
+
+    def checks(self) -> list[Check]:
+        from derive.verify import elementwise_checks, perturbation_checks, unrolled_checks
+
+        out: list[Check] = []
+        for steps, size in self.ELEMENTWISE:
+            found = elementwise_checks(self.model(steps), {"n": size})
+            out += [_tagged(c, f"unrolled T={steps}: ") for c in found]
+        for steps, size in self.PERTURBATION:
+            out += [_tagged(c, f"unrolled T={steps}: ") for c in perturbation_checks(
+                self.model(steps), steps=1, dims={"n": size})]
+        for steps, size in self.UNROLLED:
+            out += [_tagged(c, f"unrolled T={steps}: ") for c in unrolled_checks(
+                self.model(steps), steps=1, dims={"n": size})]
+        return out
+
+
+@register("attention_rnn", SUMMARY)
+def attention_rnn() -> AttentionRNN:
+    return AttentionRNN()
+
+
+@register("attention_rnn_inf", SUMMARY_INF)
+def attention_rnn_inf() -> AttentionRNNInf:
+    return AttentionRNNInf()
