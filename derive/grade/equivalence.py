@@ -22,22 +22,22 @@ import mpmath
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from derive.grade.evaluate import (
+    DPS,
+    Evaluator,
+    PointFailed,
+    Unsupported,
+    evaluate,
+    same_value,
+    show_value,
+    to_mpf,
+)
 from derive.grade.parse import sigmoid
 
 POINTS = 40
 MAX_TRIES = 800
 SIMPLIFY_SECONDS = 4.0
-MAX_BITS = 20000
-DPS = 60
 SIGMOID_NAMES = {"sigma", "sigmoid", "σ"}
-
-
-class _PointFailed(Exception):
-    """The formula is undefined (or too large to evaluate) at this point: try another."""
-
-
-class Unsupported(Exception):
-    """The formula holds an operation the evaluator does not know."""
 
 
 @dataclass
@@ -77,200 +77,6 @@ def canonical(expr: sp.Basic) -> sp.Basic:
 
 def has_integer_structure(*exprs: sp.Basic) -> bool:
     return any(e.has(sp.floor, sp.ceiling, sp.Mod) for e in exprs)
-
-
-# -- the bounded evaluator -----------------------------------------------------------------
-
-def _mpf(v) -> mpmath.mpf:
-    if isinstance(v, Fraction):
-        return mpmath.mpf(v.numerator) / v.denominator
-    return v
-
-
-def _check(v):
-    if isinstance(v, Fraction):
-        if max(v.numerator.bit_length(), v.denominator.bit_length()) > MAX_BITS:
-            raise _PointFailed("too large")
-        return v
-    if not mpmath.isfinite(v) or abs(v) > mpmath.mpf(10) ** 300:
-        raise _PointFailed("too large")
-    return v
-
-
-class _Evaluator:
-    def __init__(self, point: dict[str, Fraction], seed: str, narrow: bool = False):
-        self.point = point
-        self.seed = seed
-        self.narrow = narrow  # values in [-2, 2]: keeps tanh and sigma away from saturation
-        self.calls: dict[str, Fraction] = {}  # "h(2/3)" -> value: the function variables used
-
-    def function_value(self, name: str, args: tuple) -> Fraction:
-        key = f"{name}({', '.join(str(a) for a in args)})"
-        if key not in self.calls:
-            rng = random.Random(f"{self.seed}|{key}")
-            q = rng.randint(1, 6 if self.narrow else 9)
-            top = 2 * q if self.narrow else 40
-            self.calls[key] = Fraction(rng.randint(-top, top), q)
-        return self.calls[key]
-
-    def ev(self, e: sp.Basic):  # noqa: C901 - one dispatch over the SymPy node types
-        if e.is_Integer:
-            return Fraction(int(e))
-        if e.is_Rational:
-            return Fraction(int(e.p), int(e.q))
-        if e.is_Float:
-            return mpmath.mpf(str(e))
-        if isinstance(e, sp.Symbol):
-            if e.name not in self.point:
-                raise Unsupported(f"no value for {e.name}")
-            return self.point[e.name]
-        if e is sp.E:
-            return mpmath.e
-        if e is sp.pi:
-            return mpmath.pi
-        if isinstance(e, AppliedUndef):
-            args = tuple(self.ev(a) for a in e.args)
-            return self.function_value(e.func.__name__, args)
-        if isinstance(e, sp.Add):
-            total = Fraction(0)
-            for a in e.args:
-                v = self.ev(a)
-                total = _check(total + v if isinstance(v, Fraction) and
-                               isinstance(total, Fraction) else _mpf(total) + _mpf(v))
-            return total
-        if isinstance(e, sp.Mul):
-            prod = Fraction(1)
-            for a in e.args:
-                v = self.ev(a)
-                prod = _check(prod * v if isinstance(v, Fraction) and
-                              isinstance(prod, Fraction) else _mpf(prod) * _mpf(v))
-            return prod
-        if isinstance(e, sp.Pow):
-            return self.power(self.ev(e.base), self.ev(e.exp))
-        if isinstance(e, sp.Sum):
-            return self.sum(e)
-        if isinstance(e, sp.floor | sp.ceiling):
-            v = self.ev(e.args[0])
-            if isinstance(v, Fraction):
-                return Fraction(v.__floor__() if isinstance(e, sp.floor) else v.__ceil__())
-            return Fraction(int(mpmath.floor(v) if isinstance(e, sp.floor) else mpmath.ceil(v)))
-        if isinstance(e, sp.Abs):
-            return abs(self.ev(e.args[0]))
-        if isinstance(e, sp.sign):
-            v = self.ev(e.args[0])
-            return Fraction((v > 0) - (v < 0))
-        if isinstance(e, sp.Max | sp.Min):
-            vals = [self.ev(a) for a in e.args]
-            best = max(vals, key=_mpf) if isinstance(e, sp.Max) else min(vals, key=_mpf)
-            return best
-        if isinstance(e, sp.Mod):
-            a, b = self.ev(e.args[0]), self.ev(e.args[1])
-            if b == 0:
-                raise _PointFailed("mod by zero")
-            return a % b if isinstance(a, Fraction) and isinstance(b, Fraction) else \
-                mpmath.fmod(_mpf(a), _mpf(b))
-        if isinstance(e, sp.KroneckerDelta):
-            return Fraction(int(self.ev(e.args[0]) == self.ev(e.args[1])))
-        return self.elementary(e)
-
-    def power(self, b, x):
-        if isinstance(x, Fraction) and x.denominator == 1:
-            n = x.numerator
-            if b == 0 and n < 0:
-                raise _PointFailed("division by zero")
-            if isinstance(b, Fraction):
-                if abs(n) * max(b.numerator.bit_length(), b.denominator.bit_length()) > MAX_BITS:
-                    raise _PointFailed("too large")
-                return b**n
-            return _check(_mpf(b) ** n)
-        if _mpf(b) < 0:
-            raise _PointFailed("negative base, fractional exponent")
-        if b == 0:
-            if _mpf(x) <= 0:
-                raise _PointFailed("division by zero")
-            return Fraction(0)
-        if isinstance(b, Fraction) and isinstance(x, Fraction) and x.denominator == 2:
-            num, den = b.numerator, b.denominator
-            rn, rd = _isqrt(num), _isqrt(den)
-            if rn * rn == num and rd * rd == den:
-                return self.power(Fraction(rn, rd), Fraction(x.numerator))
-        mag = abs(_mpf(x) * mpmath.log(_mpf(b)))
-        if mag > 690:
-            raise _PointFailed("too large")
-        return _check(mpmath.power(_mpf(b), _mpf(x)))
-
-    def sum(self, e: sp.Sum):
-        (var, lo, hi), body = e.limits[0], e.function
-        if len(e.limits) != 1:
-            return self.ev(sp.Sum(sp.Sum(body, *e.limits[:-1]), e.limits[-1]))
-        lo_v, hi_v = self.ev(lo), self.ev(hi)
-        if not (isinstance(lo_v, Fraction) and isinstance(hi_v, Fraction)) or \
-                lo_v.denominator != 1 or hi_v.denominator != 1:
-            raise _PointFailed("non-integer summation limits")
-        if hi_v - lo_v > 64:
-            raise _PointFailed("too many terms")
-        total = Fraction(0)
-        for k in range(int(lo_v), int(hi_v) + 1):
-            saved = self.point.get(var.name)
-            self.point[var.name] = Fraction(k)
-            try:
-                v = self.ev(body)
-            finally:
-                if saved is None:
-                    self.point.pop(var.name, None)
-                else:
-                    self.point[var.name] = saved
-            total = total + v if isinstance(total, Fraction) and isinstance(v, Fraction) else \
-                _mpf(total) + _mpf(v)
-        return _check(total)
-
-    def elementary(self, e: sp.Basic):
-        funcs = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.sin: mpmath.sin, sp.cos: mpmath.cos,
-                 sp.tan: mpmath.tan, sp.tanh: mpmath.tanh, sp.sinh: mpmath.sinh,
-                 sp.cosh: mpmath.cosh}
-        fn = funcs.get(type(e))
-        if fn is None or len(e.args) != 1:
-            raise Unsupported(f"cannot evaluate {type(e).__name__}")
-        v = self.ev(e.args[0])
-        if type(e) is sp.exp and v == 0:
-            return Fraction(1)
-        if type(e) is sp.log:
-            if _mpf(v) <= 0:
-                raise _PointFailed("log of a non-positive number")
-            if v == 1:
-                return Fraction(0)
-        if abs(_mpf(v)) > 600 and type(e) in (sp.exp, sp.sinh, sp.cosh):
-            raise _PointFailed("too large")
-        if abs(_mpf(v)) > 1e6 and type(e) in (sp.sin, sp.cos, sp.tan):
-            raise _PointFailed("too large")
-        return _check(fn(_mpf(v)))
-
-
-def _isqrt(n: int) -> int:
-    import math
-
-    return math.isqrt(n) if n >= 0 else -1
-
-
-def evaluate(expr: sp.Basic, point: dict[str, Fraction], seed: str = "0"):
-    """``expr`` at ``point`` (exact where possible); raises ``_PointFailed`` / ``Unsupported``."""
-    with mpmath.workdps(DPS):
-        return _Evaluator(dict(point), seed).ev(expr)
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, Fraction) and isinstance(b, Fraction):
-        return a == b
-    with mpmath.workdps(DPS):
-        a, b = _mpf(a), _mpf(b)
-        return abs(a - b) <= mpmath.mpf(10) ** -30 * max(1, abs(a), abs(b))
-
-
-def _show(v) -> str:
-    if isinstance(v, Fraction) and len(str(v)) <= 40:
-        return str(v)
-    with mpmath.workdps(DPS):
-        return mpmath.nstr(_mpf(v), 15)
 
 
 # -- domains -------------------------------------------------------------------------------
@@ -354,9 +160,9 @@ def _satisfies(point: dict[str, Fraction], domain: Domain) -> bool:
         try:
             lhs = evaluate(rel.lhs, point)
             rhs = evaluate(rel.rhs, point)
-        except (_PointFailed, Unsupported):
+        except (PointFailed, Unsupported):
             return False
-        lhs, rhs = _mpf(lhs), _mpf(rhs)
+        lhs, rhs = to_mpf(lhs), to_mpf(rhs)
         ok = {sp.Ge: lhs >= rhs, sp.Gt: lhs > rhs, sp.Le: lhs <= rhs, sp.Lt: lhs < rhs,
               sp.Eq: lhs == rhs}.get(type(rel), False)
         if not ok:
@@ -445,18 +251,18 @@ def equivalent(
         pseed = f"{seed}-{attempt}"
         try:
             with mpmath.workdps(DPS):
-                ev_expected = _Evaluator(dict(point), pseed, narrow)
+                ev_expected = Evaluator(dict(point), pseed, narrow)
                 want = ev_expected.ev(expected)
-        except _PointFailed:
+        except PointFailed:
             continue
         except Unsupported as exc:
             unsupported = f"the right formula: {exc}"
             break
         try:
             with mpmath.workdps(DPS):
-                ev_claimed = _Evaluator(dict(point), pseed, narrow)
+                ev_claimed = Evaluator(dict(point), pseed, narrow)
                 got = ev_claimed.ev(claimed)
-        except _PointFailed as exc:
+        except PointFailed as exc:
             claim_failed += 1
             claim_failure = str(exc)
             continue
@@ -464,26 +270,26 @@ def equivalent(
             unsupported = str(exc)
             break
         exact = exact and isinstance(want, Fraction) and isinstance(got, Fraction)
-        if not _same(got, want):
+        if not same_value(got, want):
             shown = {n: str(v) for n, v in point.items()
                      if any(s.name == n for s in (claimed.free_symbols | expected.free_symbols))}
             shown.update({k: str(v) for k, v in {**ev_expected.calls, **ev_claimed.calls}.items()})
             for sym, rhs in subs.items():  # the variables fixed by an equality of the domain
                 try:
-                    shown[sym.name] = _show(evaluate(rhs, point))
-                except (_PointFailed, Unsupported):
+                    shown[sym.name] = show_value(evaluate(rhs, point))
+                except (PointFailed, Unsupported):
                     pass
             how = "exact rational arithmetic" if isinstance(want, Fraction) and \
                 isinstance(got, Fraction) else f"{DPS}-digit arithmetic"
-            if _show(got) == _show(want):
+            if show_value(got) == show_value(want):
                 with mpmath.workdps(DPS):
-                    how += f"; the values differ by {mpmath.nstr(_mpf(got) - _mpf(want), 3)}"
+                    how += f"; the values differ by {mpmath.nstr(to_mpf(got) - to_mpf(want), 3)}"
             kind = "integer" if domain.integer or (attempt < points // 2 and not narrow) \
                 else "rational"
             return Decision(
                 False, f"random {kind} points",
                 f"differs at a random {kind} point ({how}; {agreed} earlier points agreed)",
-                shown, _show(got), _show(want), agreed + 1,
+                shown, show_value(got), show_value(want), agreed + 1,
             )
         agreed += 1
     kind = "integer" if domain.integer else "rational"
@@ -568,11 +374,11 @@ def same_order(claimed: sp.Basic, expected: sp.Basic, seed: int = 0) -> Decision
                 try:
                     c = evaluate(claimed, point)
                     e = evaluate(expected, point)
-                except (_PointFailed, Unsupported) as exc:
+                except (PointFailed, Unsupported) as exc:
                     return Decision(None, "undecided", f"cannot evaluate the ratio: {exc}")
                 if e == 0:
                     break
-                ratios.append(_mpf(c) / _mpf(e))
+                ratios.append(to_mpf(c) / to_mpf(e))
             if len(ratios) < 2:
                 continue
             checked += 1

@@ -19,6 +19,18 @@ from derive.errors import DeriveError
 from derive.grade.claims import Claim
 from derive.grade.equivalence import Decision, Domain, as_basic, equivalent, same_order
 from derive.grade.parse import MAX_CHARS, ParseError, SymbolTable, parse_formula, parse_number
+from derive.grade.results import (
+    as_fraction,
+    equation_key,
+    expand_gates,
+    gate_definitions,
+    lhs_name,
+    parts_of,
+    record_of,
+    resolve,
+    row_labels,
+    symbol_table,
+)
 from derive.grade.slips import NumberContext, formula_slip, number_slip
 
 CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", "not checkable"
@@ -87,124 +99,6 @@ def answer_or_reason(pid: str) -> tuple[Any, str]:
         return None, f"the derived answer for {pid} failed to build ({type(exc).__name__}: {exc})"
 
 
-_PATH = re.compile(r'([A-Za-z0-9_]+)|\[(\*|\d+)\]|\["([^"\]]*)"\]|\.')
-
-
-def resolve(results: Any, path: str) -> Any:
-    """The value at ``path`` (``key``, ``key.sub``, ``key[3]``, ``key[*].field``) in results."""
-    value = results
-    steps = [m for m in _PATH.finditer(path) if m.group(0) != "."]
-    for k, m in enumerate(steps):
-        if m.group(1) is not None or m.group(3) is not None:
-            key = m.group(1) if m.group(1) is not None else m.group(3)
-            if isinstance(value, dict):
-                if key not in value:
-                    raise KeyError(f"no key {key!r} (keys: {', '.join(map(str, value))})")
-                value = value[key]
-            elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
-                value = value[int(key)]
-            else:
-                raise KeyError(f"{key!r}: not a table ({type(value).__name__})")
-        else:
-            sel = m.group(2)
-            if not isinstance(value, list | tuple):
-                raise KeyError(f"[{sel}]: not a list ({type(value).__name__})")
-            if sel == "*":
-                rest = "".join(s.group(0) if s.group(1) is None else "." + s.group(1)
-                               for s in steps[k + 1:]).lstrip(".")
-                return [resolve(v, rest) if rest else v for v in value]
-            if int(sel) >= len(value):
-                raise KeyError(f"[{sel}]: the list has {len(value)} entries")
-            value = value[int(sel)]
-    return value
-
-
-def _row_labels(results: Any, path: str) -> list[str]:
-    head = path.split("[*]")[0] if "[*]" in path else None
-    if not head:
-        return []
-    try:
-        rows = resolve(results, head)
-    except KeyError:
-        return []
-    labels = []
-    for row in rows if isinstance(rows, list) else []:
-        label = ""
-        if isinstance(row, dict):
-            for key in ("name", "layer", "label", "id"):
-                if key in row:
-                    label = str(row[key])
-                    break
-        labels.append(label)
-    return labels
-
-
-def _record_of(results: Any, path: str) -> dict:
-    """The record a ``key[3].field`` path points into (for slips), else {}."""
-    if "." not in path:
-        return {}
-    try:
-        parent = resolve(results, path.rsplit(".", 1)[0])
-    except KeyError:
-        return {}
-    return parent if isinstance(parent, dict) else {}
-
-
-def _parts(results: Any, right: Fraction) -> list[tuple[str, int]]:
-    """Labelled numbers somewhere in the results that sum to ``right`` (a total's rows)."""
-    found: list[tuple[str, int]] = []
-    if not isinstance(results, dict):
-        return found
-    for key, value in results.items():
-        if not (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
-            continue
-        fields = {f for v in value for f, x in v.items() if _as_fraction(x) is not None}
-        for f in sorted(fields):
-            nums = [_as_fraction(v.get(f)) for v in value]
-            if all(n is not None for n in nums) and sum(nums) == right:
-                labels = _row_labels(results, f"{key}[*]")
-                return [(f"{labels[i] or f'{key}[{i}]'}", int(n)) for i, n in enumerate(nums)]
-    return found
-
-
-def _as_fraction(value: Any) -> Fraction | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return Fraction(value)
-    if isinstance(value, Fraction):
-        return value
-    try:
-        import numpy as np
-
-        if isinstance(value, np.integer):
-            return Fraction(int(value))
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(value, sp.Basic) and value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
-    if isinstance(value, float) and value.is_integer():
-        return Fraction(int(value))
-    return None
-
-
-def _table(results: Any) -> SymbolTable:
-    table = SymbolTable()
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list | tuple):
-            for x in v:
-                walk(x)
-        elif isinstance(v, sp.Basic):
-            table.add(v)
-
-    walk(results)
-    return table
-
-
 def _domain(claim: Claim, table: SymbolTable, expected: Any) -> Domain:
     constraints = []
     for text in claim.assume:
@@ -263,7 +157,7 @@ def grade_claim(claim: Claim) -> Verdict:
     if answer is None:
         return Verdict(claim, NOT_CHECKABLE, why, claimed=claim.value)
     results = answer.results
-    table = _table(results)
+    table = symbol_table(results)
     path = claim.result
     if claim.kind == "equation" and not path:
         try:
@@ -271,10 +165,10 @@ def grade_claim(claim: Claim) -> Verdict:
         except ParseError as exc:
             return Verdict(claim, UNPARSEABLE, f"cannot parse the equation: {exc}",
                            claimed=claim.value)
-        path = _equation_key(eq, results)
+        path = equation_key(eq, results)
         if path is None:
             return Verdict(claim, NOT_CHECKABLE, f"no result of {claim.problem} matches the "
-                           f"left side {_lhs_name(eq)!r} (keys: {', '.join(map(str, results))})",
+                           f"left side {lhs_name(eq)!r} (keys: {', '.join(map(str, results))})",
                            claimed=claim.value)
     if not path:
         return Verdict(claim, NOT_CHECKABLE, "the claim names no result key "
@@ -323,40 +217,6 @@ def _text_of(answer: Any, claim: Claim) -> Any:
     return None
 
 
-def _lhs_name(eq: Any) -> str:
-    lhs = eq.lhs if isinstance(eq, sp.Eq) else eq
-    if isinstance(lhs, AppliedUndef):
-        return lhs.func.__name__
-    if isinstance(lhs, sp.Symbol):
-        return lhs.name
-    return str(lhs)
-
-
-def _equation_key(eq: Any, results: dict) -> str | None:
-    """The result a named equation is about: a key equal to its left side's name, or an
-    ``Eq`` result with the same left side."""
-    if not isinstance(eq, sp.Eq):
-        return None
-    name = _lhs_name(eq)
-    if not isinstance(results, dict):
-        return None
-    for key in (name, name.removeprefix("bar_") + "_bar", f"{name}_t"):
-        if key in results:
-            return key
-    for container_key, value in results.items():
-        if isinstance(value, sp.Eq) and _lhs_name(value) == name:
-            return container_key
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                if str(sub) == name or (isinstance(v, sp.Eq) and _lhs_name(v) == name):
-                    return f"{container_key}.{sub}"
-        if isinstance(value, list | tuple):
-            for i, v in enumerate(value):
-                if isinstance(v, sp.Eq) and _lhs_name(v) == name:
-                    return f"{container_key}[{i}]"
-    return None
-
-
 def _claimed_number(value: Any) -> Fraction:
     if isinstance(value, bool):
         raise ParseError(f"not a number: {value!r}")
@@ -376,15 +236,15 @@ def _fmt(v: Fraction | tuple) -> str:
 
 def _number_or_row(value: Any) -> Fraction | tuple | None:
     if isinstance(value, list | tuple):
-        row = tuple(_as_fraction(x) for x in value)
+        row = tuple(as_fraction(x) for x in value)
         return None if any(x is None for x in row) else row
-    return _as_fraction(value)
+    return as_fraction(value)
 
 
 def _grade_number(claim: Claim, expected: Any, results: Any, table: SymbolTable,
                   path: str) -> Verdict:
     claimed = _claimed_number(claim.value)
-    right = _as_fraction(expected)
+    right = as_fraction(expected)
     if right is None:
         if isinstance(expected, sp.Basic) and expected.is_number:
             d = equivalent(as_basic(claimed), expected)
@@ -409,7 +269,7 @@ def _grade_number(claim: Claim, expected: Any, results: Any, table: SymbolTable,
     if claimed == right:
         return Verdict(claim, CORRECT, f"{_fmt(claimed)} is right", claimed=claimed,
                        expected=right, method="exact", evidence=evidence)
-    ctx = NumberContext(row=_record_of(results, path), parts=_parts(results, right))
+    ctx = NumberContext(row=record_of(results, path), parts=parts_of(results, right))
     slip = number_slip(claimed, right, ctx) or ""
     return Verdict(claim, WRONG, f"claimed {_fmt(claimed)}, the right value is {_fmt(right)}",
                    claimed=claimed, expected=right, method="exact", slip=slip,
@@ -427,7 +287,7 @@ def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable
     if any(r is None for r in right):
         return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a list of numbers",
                        claimed=claimed, expected=expected)
-    labels = _row_labels(results, path)
+    labels = row_labels(results, path)
     evidence, slips = [], []
     if len(claimed) != len(right):
         evidence.append(f"{len(claimed)} values claimed, the answer has {len(right)}")
@@ -436,7 +296,7 @@ def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable
     for i, (c, r) in enumerate(zip(claimed, right, strict=False)):
         if c == r:
             continue
-        row = _record_of(results, f"{base}[{i}]{rest}") if rest else {}
+        row = record_of(results, f"{base}[{i}]{rest}") if rest else {}
         ctx = NumberContext(row=row, column=right, claimed_column=claimed, index=i,
                             labels=labels)
         slip = number_slip(c, r, ctx) if isinstance(c, Fraction) and \
@@ -603,9 +463,9 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         return v
     domain = _domain(claim, table, expected)
     d = equivalent(parsed, expected, domain)
-    defs = _gate_definitions(results) if d.equal is False else {}
+    defs = gate_definitions(results) if d.equal is False else {}
     if defs:  # sigma'(w x + w h) for i (1 - i): compare again with the gates written out
-        parsed_x, expected_x = _expand_gates(parsed, defs), _expand_gates(expected, defs)
+        parsed_x, expected_x = expand_gates(parsed, defs), expand_gates(expected, defs)
         d2 = equivalent(parsed_x, expected_x, domain)
         if d2.equal is not None:
             d2.method += " (with the gates " + ", ".join(sorted(defs)) + \
@@ -636,39 +496,6 @@ def _strip_order(text: str) -> tuple[str, bool]:
         return text, False
     m = _ORDER.match(text)
     return (m.group("body"), True) if m else (text, False)
-
-
-def _gate_definitions(results: Any) -> dict[str, sp.Eq]:
-    """Forward definitions ``v(t) = act(...)`` found in the results (the gates of a cell)."""
-    found: dict[str, sp.Eq] = {}
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list | tuple):
-            for x in v:
-                walk(x)
-        elif isinstance(v, sp.Eq) and isinstance(v.lhs, AppliedUndef) and \
-                len(v.lhs.args) == 1 and isinstance(v.rhs, sp.Function) and \
-                not isinstance(v.rhs, AppliedUndef) and \
-                not v.rhs.has(v.lhs.func) and not v.lhs.func.__name__.startswith("bar_"):
-            found.setdefault(v.lhs.func.__name__, v)
-
-    walk(results)
-    return found
-
-
-def _expand_gates(expr: sp.Basic, defs: dict[str, sp.Eq]) -> sp.Basic:
-    def is_gate(e: sp.Basic) -> bool:
-        return isinstance(e, AppliedUndef) and e.func.__name__ in defs and len(e.args) == 1
-
-    def expand(e: sp.Basic) -> sp.Basic:
-        eq = defs[e.func.__name__]
-        return eq.rhs.xreplace({eq.lhs.args[0]: e.args[0]}) if isinstance(
-            eq.lhs.args[0], sp.Symbol) else e
-
-    return expr.replace(is_gate, expand)
 
 
 def canon_name(e: Any) -> str:
@@ -703,9 +530,9 @@ def _grade_choice(claim: Claim, expected: Any, results: Any, table: SymbolTable,
         return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a single choice",
                        claimed=claim.value, expected=expected)
     ok = _norm(claim.value) == _norm(expected)
-    if not ok and _as_fraction(expected) is not None:
+    if not ok and as_fraction(expected) is not None:
         try:
-            ok = _claimed_number(claim.value) == _as_fraction(expected)
+            ok = _claimed_number(claim.value) == as_fraction(expected)
         except ParseError:
             ok = False
     return Verdict(claim, CORRECT if ok else WRONG,

@@ -1,0 +1,201 @@
+"""Reading the derived answer's results: paths, columns, numbers, symbols and definitions.
+
+A claim names its result by a path (``key``, ``key.sub``, ``key[3]``, ``key[*].field``,
+``key["text"]``); the helpers here resolve it, label the rows of a column, find the parts of a
+total, collect the answer's symbols for the parser, and the forward definitions of gates.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from derive.grade.parse import SymbolTable
+
+_PATH = re.compile(r'([A-Za-z0-9_]+)|\[(\*|\d+)\]|\["([^"\]]*)"\]|\.')
+
+
+def resolve(results: Any, path: str) -> Any:
+    """The value at ``path`` (``key``, ``key.sub``, ``key[3]``, ``key[*].field``) in results."""
+    value = results
+    steps = [m for m in _PATH.finditer(path) if m.group(0) != "."]
+    for k, m in enumerate(steps):
+        if m.group(1) is not None or m.group(3) is not None:
+            key = m.group(1) if m.group(1) is not None else m.group(3)
+            if isinstance(value, dict):
+                if key not in value:
+                    raise KeyError(f"no key {key!r} (keys: {', '.join(map(str, value))})")
+                value = value[key]
+            elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
+                value = value[int(key)]
+            else:
+                raise KeyError(f"{key!r}: not a table ({type(value).__name__})")
+        else:
+            sel = m.group(2)
+            if not isinstance(value, list | tuple):
+                raise KeyError(f"[{sel}]: not a list ({type(value).__name__})")
+            if sel == "*":
+                rest = "".join(s.group(0) if s.group(1) is None else "." + s.group(1)
+                               for s in steps[k + 1:]).lstrip(".")
+                return [resolve(v, rest) if rest else v for v in value]
+            if int(sel) >= len(value):
+                raise KeyError(f"[{sel}]: the list has {len(value)} entries")
+            value = value[int(sel)]
+    return value
+
+
+def row_labels(results: Any, path: str) -> list[str]:
+    head = path.split("[*]")[0] if "[*]" in path else None
+    if not head:
+        return []
+    try:
+        rows = resolve(results, head)
+    except KeyError:
+        return []
+    labels = []
+    for row in rows if isinstance(rows, list) else []:
+        label = ""
+        if isinstance(row, dict):
+            for key in ("name", "layer", "label", "id"):
+                if key in row:
+                    label = str(row[key])
+                    break
+        labels.append(label)
+    return labels
+
+
+def record_of(results: Any, path: str) -> dict:
+    """The record a ``key[3].field`` path points into (for slips), else {}."""
+    if "." not in path:
+        return {}
+    try:
+        parent = resolve(results, path.rsplit(".", 1)[0])
+    except KeyError:
+        return {}
+    return parent if isinstance(parent, dict) else {}
+
+
+def parts_of(results: Any, right: Fraction) -> list[tuple[str, int]]:
+    """Labelled numbers somewhere in the results that sum to ``right`` (a total's rows)."""
+    found: list[tuple[str, int]] = []
+    if not isinstance(results, dict):
+        return found
+    for key, value in results.items():
+        if not (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+            continue
+        fields = {f for v in value for f, x in v.items() if as_fraction(x) is not None}
+        for f in sorted(fields):
+            nums = [as_fraction(v.get(f)) for v in value]
+            if all(n is not None for n in nums) and sum(nums) == right:
+                labels = row_labels(results, f"{key}[*]")
+                return [(f"{labels[i] or f'{key}[{i}]'}", int(n)) for i, n in enumerate(nums)]
+    return found
+
+
+def as_fraction(value: Any) -> Fraction | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, Fraction):
+        return value
+    try:
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            return Fraction(int(value))
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, sp.Basic) and value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    if isinstance(value, float) and value.is_integer():
+        return Fraction(int(value))
+    return None
+
+
+def symbol_table(results: Any) -> SymbolTable:
+    table = SymbolTable()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        elif isinstance(v, sp.Basic):
+            table.add(v)
+
+    walk(results)
+    return table
+
+
+def lhs_name(eq: Any) -> str:
+    lhs = eq.lhs if isinstance(eq, sp.Eq) else eq
+    if isinstance(lhs, AppliedUndef):
+        return lhs.func.__name__
+    if isinstance(lhs, sp.Symbol):
+        return lhs.name
+    return str(lhs)
+
+
+def equation_key(eq: Any, results: dict) -> str | None:
+    """The result a named equation is about: a key equal to its left side's name, or an
+    ``Eq`` result with the same left side."""
+    if not isinstance(eq, sp.Eq):
+        return None
+    name = lhs_name(eq)
+    if not isinstance(results, dict):
+        return None
+    for key in (name, name.removeprefix("bar_") + "_bar", f"{name}_t"):
+        if key in results:
+            return key
+    for container_key, value in results.items():
+        if isinstance(value, sp.Eq) and lhs_name(value) == name:
+            return container_key
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if str(sub) == name or (isinstance(v, sp.Eq) and lhs_name(v) == name):
+                    return f"{container_key}.{sub}"
+        if isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                if isinstance(v, sp.Eq) and lhs_name(v) == name:
+                    return f"{container_key}[{i}]"
+    return None
+
+
+def gate_definitions(results: Any) -> dict[str, sp.Eq]:
+    """Forward definitions ``v(t) = act(...)`` found in the results (the gates of a cell)."""
+    found: dict[str, sp.Eq] = {}
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        elif isinstance(v, sp.Eq) and isinstance(v.lhs, AppliedUndef) and \
+                len(v.lhs.args) == 1 and isinstance(v.rhs, sp.Function) and \
+                not isinstance(v.rhs, AppliedUndef) and \
+                not v.rhs.has(v.lhs.func) and not v.lhs.func.__name__.startswith("bar_"):
+            found.setdefault(v.lhs.func.__name__, v)
+
+    walk(results)
+    return found
+
+
+def expand_gates(expr: sp.Basic, defs: dict[str, sp.Eq]) -> sp.Basic:
+    def is_gate(e: sp.Basic) -> bool:
+        return isinstance(e, AppliedUndef) and e.func.__name__ in defs and len(e.args) == 1
+
+    def expand(e: sp.Basic) -> sp.Basic:
+        eq = defs[e.func.__name__]
+        return eq.rhs.xreplace({eq.lhs.args[0]: e.args[0]}) if isinstance(
+            eq.lhs.args[0], sp.Symbol) else e
+
+    return expr.replace(is_gate, expand)
