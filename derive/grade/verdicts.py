@@ -57,6 +57,12 @@ class Verdict:
         from derive.jsonable import to_json
 
         def safe(v: Any) -> Any:
+            if isinstance(v, Fraction):  # exact numbers: integers, or "p/q"
+                return v.numerator if v.denominator == 1 else str(v)
+            if isinstance(v, list | tuple):
+                return [safe(x) for x in v]
+            if isinstance(v, dict):
+                return {str(k): safe(x) for k, x in v.items()}
             try:
                 return to_json(v)
             except TypeError:
