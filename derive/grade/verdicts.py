@@ -549,6 +549,8 @@ def _grade_choice(claim: Claim, expected: Any, results: Any, table: SymbolTable,
 
 def _grade_set(claim: Claim, expected: Any, results: Any, table: SymbolTable,
                path: str) -> Verdict:
+    if isinstance(expected, dict):  # a table of named things: the selection is its keys
+        expected = list(expected)
     if not isinstance(expected, list | tuple | set):
         return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a list",
                        claimed=claim.value, expected=expected)
