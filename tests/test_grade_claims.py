@@ -196,6 +196,8 @@ def test_hostile_claims_get_verdicts_and_run_nothing(tmp_path):
         ('[["csc421-hw4/1a"]]\nnumber = 1\nresult = "a b"', "malformed result path"),
         ('[["csc421-hw4/1a"]]\nequation = "x + 1"', "needs '='"),
         ('title = 3', "key 'title' must be a string"),
+        ("a = " + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('[["csc421-hw4/1a"]]\nweights = { w = "x" }', "a table of numbers"),
     ],
 )
 def test_bad_claims_file_names_file_line_and_value(tmp_path, body, fragment):

@@ -145,6 +145,8 @@ def load_claims(path: str | Path) -> ClaimsFile:
         if m and 0 < int(m.group(1)) <= len(lines):
             shown = f": {_short(lines[int(m.group(1)) - 1])}"
         raise DeriveError(f"{name}: not valid TOML: {exc}{shown}") from None
+    except RecursionError:
+        raise DeriveError(f"{name}: not valid TOML: nested too deeply") from None
     headers = _header_lines(text)
 
     def where(pid: str, index: int, key: str | None = None) -> str:
