@@ -12,7 +12,8 @@ feature ``k = 1..K`` alike):
     ``definition`` (text), ``parameters``, ``constants``, ``forward``, ``forward_streaming``
     (Welford's recursion), ``backward`` (``beta_bar``, ``gamma_bar``, ``hbar(s)``),
     ``backward_streaming`` (reverse recursion with accumulators ``A, B, C``),
-    ``verified_T`` (sizes at which the backward equals SymPy's derivative exactly), ``notes``.
+    ``verified_T`` (sizes at which the backward equals SymPy's derivative exactly),
+    ``sympy_derivative_T2`` (SymPy's own gradient at ``T = 2``, keyed ``h_1``, ``h_2``), ``notes``.
 ``cmsc25500-midterm/4c``
     ``verdict``, ``argument``, ``recommendation`` (text), ``demonstration`` (measured
     changes, see ``derive.seqnorm.transformer_demo``).
@@ -112,6 +113,7 @@ def causal_sequence_norm(pid: str) -> Answer:
         "backward": backward,
         "backward_streaming": reverse,
         "verified_T": list(sn.EXACT_SIZES),
+        "sympy_derivative_T2": _sympy_derivative(2),
         "notes": notes,
     }
     checks = (sn.exact_checks() + [sn.streaming_check(), sn.welford_check()]
@@ -124,6 +126,8 @@ def causal_sequence_norm(pid: str) -> Answer:
         "Backward, given ybar(t) = dL/dy(t):", *_text(backward),
         "The same hbar as a reverse recursion (A(T+1) = B(T+1) = C(T+1) = 0):",
         *_text(reverse),
+        "SymPy's derivative of ybar_1 y_1 + ybar_2 y_2 at T = 2, which the equations reproduce:",
+        *(f"  dL/d{k} = {v}" for k, v in results["sympy_derivative_T2"].items()),
         notes,
     ])
     latex = "\n".join([
@@ -145,9 +149,22 @@ def causal_sequence_norm(pid: str) -> Answer:
         r"These equations equal SymPy's derivative of $\sum_t \overline{y}_t y_t$ exactly for "
         r"$T = 1, \dots, 5$, and the NumPy kernel agrees with complex-step and central "
         r"differences. Note $y_1 = \beta$ whatever $h_1$ is (zero variance, zero deviation), and "
-        r"early steps see noisy statistics.",
+        r"early steps see noisy statistics. For instance, at $T = 2$ SymPy's gradient of "
+        r"$\overline{y}_1 y_1 + \overline{y}_2 y_2$ is",
+        r"\[ " + r", \qquad ".join(
+            rf"\frac{{\partial L}}{{\partial {sp.latex(sp.Symbol(k))}}} = "
+            + sp.latex(v, symbol_names={sp.Symbol("ybar_2"): r"\overline{y}_2"})
+            for k, v in results["sympy_derivative_T2"].items()) + r", \]",
+        r"proportional to $\epsilon$: with two samples the normalised value is "
+        r"$\pm 1$ up to $\epsilon$, so it barely depends on $h$.",
     ])
     return Answer(pid, results, text, latex, checks)
+
+
+def _sympy_derivative(n: int) -> dict[str, sp.Expr]:
+    """SymPy's gradient of ``sum_t ybar_t y_t`` at ``T = n``, by name of the input."""
+    c = sn.concrete(n)
+    return {str(hi): sp.factor(sp.simplify(sp.diff(c.loss, hi))) for hi in c.h}
 
 
 @problem("cmsc25500-midterm/4c")
