@@ -332,3 +332,12 @@ def test_weights_are_run_not_compared(fake, tmp_path):
     assert "should give" in v2.evidence[0]
     assert s3 == "wrong" and "W_xh must have shape" in v3.reason
     assert s4 == "not checkable" and "no verifier" in v4.reason
+
+
+def test_a_spent_time_budget_leaves_claims_ungraded(fake, monkeypatch, tmp_path):
+    import derive.grade as grade_module
+
+    monkeypatch.setattr(grade_module, "BUDGET_SECONDS", -1)
+    path = write(tmp_path, '[["cmsc25500-midterm/1a"]]\nresult = "total_params"\nnumber = 1\n')
+    ((status, v),) = statuses(path)
+    assert status == "not checkable" and "time budget" in v.reason

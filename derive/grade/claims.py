@@ -61,6 +61,8 @@ OPTIONAL = ("result", "label", "where", "note", "assume", "work", "explain")
 META = ("title", "source", "student")
 MAX_FILE_BYTES = 2_000_000
 MAX_CLAIMS = 2000
+MAX_LIST = 4096  # entries of a numbers/set list
+MAX_SHAPE = 16  # dimensions of a shape
 RESULT_PATH = r'[A-Za-z0-9_]+(\.[A-Za-z0-9_]+|\[(\*|\d+|"[^"\]]*")\])*'
 
 
@@ -251,5 +253,9 @@ def _validate_value(kind: str, value: Any, at: str) -> None:
                 "weights": "a table of numbers or (nested) lists of numbers",
                 "text": "a string"}[kind]
         raise DeriveError(f"{at}: expected {want}, got {_short(value)}")
+    if kind in ("numbers", "set") and len(value) > MAX_LIST:
+        raise DeriveError(f"{at}: more than {MAX_LIST} entries ({len(value)})")
+    if kind == "shape" and len(value) > MAX_SHAPE:
+        raise DeriveError(f"{at}: more than {MAX_SHAPE} dimensions ({len(value)})")
     if kind == "equation" and "=" not in value:
         raise DeriveError(f"{at}: an equation needs '=', got {_short(value)}")
