@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy as sp
-from sympy.core.function import AppliedUndef, UndefinedFunction
+from sympy.core.function import AppliedUndef
 
 MAX_CHARS = 4000
 MAX_TOKENS = 1500
@@ -545,9 +545,14 @@ class _Parser:
         return build(*args)  # type: ignore[operator]
 
     def primed(self, name: str) -> sp.Expr:
+        primes = 0
         while self.at("'"):
             self.advance()
+            primes += 1
         pos = self.tok.pos
+        if primes > 1:
+            raise ParseError(f"{name} with {primes} primes at position {pos}: only first "
+                             "derivatives are written with a prime")
         args = self.call_args() if self.at("(") else [self.power()]
         if len(args) != 1:
             raise ParseError(f"{name}' takes one argument, got {len(args)} at position {pos}")
@@ -731,4 +736,4 @@ def parse_number(text: str) -> sp.Rational:
 
 
 __all__ = ["FUNCTIONS", "ParseError", "SymbolTable", "parse_formula", "parse_number",
-           "sigmoid", "tokenize", "UndefinedFunction"]
+           "sigmoid", "tokenize"]
