@@ -59,6 +59,11 @@ def _solve_for(equation: sp.Eq, unknown: sp.Expr, beta_value) -> sp.Expr:
     return solutions[0][unknown]
 
 
+@functools.cache
+def _inverse() -> dict[sp.Expr, sp.Expr]:
+    return derive_inverse()
+
+
 def derive_inverse(beta_value: object = None) -> dict[sp.Expr, sp.Expr]:
     """``{theta(k): ..., p(k): ...}`` in terms of ``s(k+1)``, solved by SymPy.
 
@@ -258,7 +263,7 @@ def inverse_step(theta_next: np.ndarray, p_next: np.ndarray, alpha_value: float,
                  inverse: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``f^-1``, evaluated from the derived inverse (or from ``inverse`` if given)."""
     _beta_number(beta_value)
-    inv = derive_inverse() if inverse is None else inverse
+    inv = _inverse() if inverse is None else inverse
     fn = _numeric([inv[THETA], inv[P]], grad)
     theta_k, p_k = fn(np.asarray(theta_next, float), np.asarray(p_next, float),
                       alpha_value, beta_value)
@@ -284,6 +289,7 @@ def inverse_checks(inverse: dict | None = None, seed: int = 0) -> list[Check]:
     checks.append(Check.exact(
         "inverse: f(f^-1(s')) = s' symbolically", "SymPy, vector stand-ins",
         all(sp.simplify(e) == 0 for e in res), f"residuals {res}"))
+    checks.append(component_inverse_check(inv))
     # numerically for a non-quadratic J at a random D
     obj = nonquadratic_objective(seed)
     rng = np.random.default_rng(seed + 1)
@@ -301,6 +307,41 @@ def inverse_checks(inverse: dict | None = None, seed: int = 0) -> list[Check]:
         "log-cosh + quartic J, 5 random states", max(errs), NUMERIC_TOLERANCE,
         "max relative error over both compositions"))
     return checks
+
+
+def _component(expr: sp.Expr, i: int, field: list, theta_next: list, p_next: list) -> sp.Expr:
+    """Component ``i`` of a vector stand-in expression of ``s(k+1)``, with ``grad_J``
+    replaced by the vector field ``field`` evaluated componentwise at its argument."""
+    d = len(field)
+
+    def at(j: int, e: sp.Expr) -> sp.Expr:
+        return e.xreplace({THETA_NEXT: theta_next[j], P_NEXT: p_next[j]})
+
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.Function) and e.func == grad_J,
+        lambda e: field[i](*(at(j, e.args[0]) for j in range(d))))
+    return at(i, expr)
+
+
+def component_inverse_check(inverse: dict, dims: Sequence[int] = range(1, 7)) -> Check:
+    """The vector-form inverse written out in components, composed with the component forward
+    map, for ``D`` in ``dims`` and an arbitrary vector field ``g`` in place of ``grad_J``."""
+    bad = []
+    for d in dims:
+        th = sp.symbols(f"theta_1:{d + 1}")
+        pp = sp.symbols(f"p_1:{d + 1}")
+        g = [sp.Function(f"g_{i + 1}") for i in range(d)]
+        p_next = [beta * pp[i] - alpha * g[i](*th) for i in range(d)]
+        theta_next = [th[i] + p_next[i] for i in range(d)]
+        for i in range(d):
+            if sp.expand(_component(inverse[THETA], i, g, theta_next, p_next) - th[i]) != 0:
+                bad.append(f"theta_{i + 1} at D={d}")
+            if sp.expand(_component(inverse[P], i, g, theta_next, p_next) - pp[i]) != 0:
+                bad.append(f"p_{i + 1} at D={d}")
+    return Check.exact(
+        f"inverse: f^-1(f(s)) = s in components (D={dims[0]}..{dims[-1]})",
+        "SymPy, an arbitrary vector field for grad_J", not bad,
+        "mismatch: " + ", ".join(bad[:4]) if bad else "every component")
 
 
 def _fd_jacobian(fn: Callable[[np.ndarray], np.ndarray], s: np.ndarray,
