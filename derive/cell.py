@@ -213,9 +213,15 @@ _TIMED: dict[str, tuple[str, sp.Expr]] = {}
 
 def timed_matrix(name: str, time: sp.Expr, shape: tuple) -> sp.MatrixSymbol:
     """The matrix symbol ``name(time)``, e.g. ``h(t - 1)``."""
-    label = f"{name}({time})"
-    _TIMED[label] = (name, sp.sympify(time))
-    return sp.MatrixSymbol(label, *shape)
+    key = (name, time, tuple(shape))
+    if key not in _MADE:  # printing the time is slow; shifting makes the same atoms often
+        label = f"{name}({time})"
+        _TIMED[label] = (name, sp.sympify(time))
+        _MADE[key] = sp.MatrixSymbol(label, *shape)
+    return _MADE[key]
+
+
+_MADE: dict[tuple, sp.MatrixSymbol] = {}
 
 
 def _name_and_time(atom: sp.Basic) -> tuple[str | None, sp.Expr | None]:

@@ -168,13 +168,9 @@ class SoftmaxEntry(MatrixExpr):
     """
 
     def __new__(cls, index: int, *scores: MatrixExpr) -> SoftmaxEntry:
-        index = sp.Integer(index)
-        if not scores or not 0 <= index < len(scores):
-            raise ValueError(f"softmax entry {index} of {len(scores)} scores")
-        for w in scores:
-            if tuple(w.shape) != (1, 1):
-                raise ValueError(f"softmax scores must be 1x1, got {w} of shape {w.shape}")
-        return super().__new__(cls, index, *scores)
+        # no validation here: the VJP rule and every xreplace rebuild nodes by the thousand
+        # for large k; softargmax() validates what a user writes
+        return sp.Basic.__new__(cls, sp.Integer(index), *scores)
 
     @property
     def index(self) -> int:
@@ -194,11 +190,9 @@ class SoftmaxEntry(MatrixExpr):
         return sp.exp(values[self.index]) / sp.Add(*[sp.exp(v) for v in values])
 
     def doit(self, **hints) -> MatrixExpr:
-        scores = [w.doit(**hints) if hints.get("deep", True) else w for w in self.scores]
-        node = SoftmaxEntry(self.index, *scores)
-        if all(isinstance(w, sp.MatrixBase) for w in scores):
-            return node.as_explicit()
-        return node
+        if all(isinstance(w, sp.MatrixBase) for w in self.scores):
+            return self.as_explicit()
+        return self  # symbolic scores: nothing to evaluate
 
     def _eval_transpose(self) -> MatrixExpr:
         return self
@@ -206,6 +200,11 @@ class SoftmaxEntry(MatrixExpr):
 
 def softargmax(*scores: MatrixExpr) -> list[SoftmaxEntry]:
     """The entries ``a_0, ..., a_k`` of ``softargmax(w_0, ..., w_k)``."""
+    if not scores:
+        raise ValueError("softargmax needs at least one score")
+    for w in scores:
+        if not isinstance(w, MatrixExpr) or tuple(w.shape) != (1, 1):
+            raise ValueError(f"softargmax scores must be 1x1 matrices, got {w}")
     return [SoftmaxEntry(i, *scores) for i in range(len(scores))]
 
 
@@ -218,5 +217,6 @@ def _vjp_softmax_entry(node, bar):
             out.append((w, sp.HadamardProduct(bar, node, sp.OneMatrix(1, 1) - node)))
         else:
             other = SoftmaxEntry(j, *node.scores)
-            out.append((w, -sp.HadamardProduct(bar, node, other)))
+            # MatMul(-1, ...) unevaluated: negation would call doit on the whole tree
+            out.append((w, sp.MatMul(sp.S.NegativeOne, sp.HadamardProduct(bar, node, other))))
     return out
