@@ -73,7 +73,8 @@ def inverse_answer(pid: str) -> Answer:
         r"i.e.\ first recover $\boldsymbol{\theta}^{(k)}$, then evaluate the gradient there. "
         r"It exists if and only if $\beta \neq 0$: with $\beta = 0$ the new velocity does not "
         r"depend on $\mathbf{p}^{(k)}$, which is lost. Composing with $f$ in both orders gives "
-        r"the identity symbolically and, for a non-quadratic $\mathcal{J}$, numerically.",
+        r"the identity symbolically (also written out in components for $D = 1, \dots, 6$) "
+        r"and, for a non-quadratic $\mathcal{J}$, numerically.",
     ])
     return Answer(pid, results, text, latex, m.inverse_checks())
 
