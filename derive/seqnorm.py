@@ -185,7 +185,29 @@ def exact_checks(backward: list[sp.Eq] | None = None,
     sig = sum((hi - m) ** 2 for hi in c.h) / 4
     checks.append(Check.exact("d sigma2(t)/d mu(t) = 0 at mu(t) = running mean",
                               "SymPy", sp.simplify(sp.diff(sig, m).subs(m, c.mu[3])) == 0))
+    checks.append(two_feature_check(eqs))
     return checks
+
+
+def two_feature_check(eqs: dict, n: int = 3) -> Check:
+    """K = 2: the loss over both features, differentiated by SymPy; each feature's gradient is
+    the general equation with that feature's gamma, and no gradient crosses features."""
+    c = concrete(n)
+    second = {**{hi: sp.Symbol(f"{hi}_2") for hi in c.h},
+              **{yi: sp.Symbol(f"{yi}_2") for yi in c.ybar},
+              gamma: sp.Symbol("gamma_2"), beta: sp.Symbol("beta_2")}
+    loss = c.loss + c.loss.xreplace(second)
+    ok = True
+    for rename in ({}, second):
+        for i in range(1, n + 1):
+            general = _general_at(eqs[hbar], c, s=i).xreplace(rename)
+            h_i = c.h[i - 1].xreplace(rename) if rename else c.h[i - 1]
+            ok &= _vanishes((sp.diff(loss, h_i) - general).xreplace(
+                {v: k for k, v in rename.items()}), c)
+    ok &= sp.diff(sp.diff(loss, c.h[0]), second[c.h[1]]) == 0
+    ok &= _vanishes(sp.diff(loss, gamma) - _general_at(eqs[gamma_bar], c), c)
+    return Check.exact(f"two features (K=2, T={n}): per-feature gradients, none across",
+                       "sympy.diff, exact", bool(ok))
 
 
 def welford_check(sizes=range(1, 5)) -> Check:
