@@ -121,6 +121,16 @@ def test_cli_answer_and_model(capsys):
         assert err.startswith("derive: error:") and "Traceback" not in err
 
 
+def test_show_bad_input_api():
+    from derive.models.momentum import Momentum
+
+    for dims in ({"D": 0}, {"D": 7}, {"D": "2"}):
+        with pytest.raises(DeriveError, match="--dim D must be an integer from 1 to 6"):
+            Momentum().show("text", dims)
+    with pytest.raises(DeriveError, match="format must be"):
+        Momentum().show("xml")
+
+
 def test_cli_error_in_a_subprocess():
     proc = run("grad", "momentum")
     assert proc.returncode == 2

@@ -25,8 +25,12 @@ class Momentum:
             name = sorted(unknown)[0]
             raise DeriveError(f"momentum has only the dimension D, got --dim {name}={dims[name]}")
         d = dims.get("D")
-        if d is not None and d > MAX_SHOWN_D:
-            raise DeriveError(f"--dim D must be at most {MAX_SHOWN_D} to write out, got {d}")
+        if d is not None and (isinstance(d, bool) or not isinstance(d, int)
+                              or not 1 <= d <= MAX_SHOWN_D):
+            raise DeriveError(f"--dim D must be an integer from 1 to {MAX_SHOWN_D} to write out, "
+                              f"got {d!r}")
+        if fmt not in ("text", "latex", "json"):
+            raise DeriveError(f"format must be text, latex or json, got {fmt!r}")
         inv = m.derive_inverse()
         j1, j2 = m.step_jacobians()
         det = m.jacobian_determinant()
