@@ -1,0 +1,217 @@
+"""AttentionRNN(k) and AttentionRNN(inf): the softmax rule, the derived BPTT against an
+independent NumPy implementation (forward, and complex-step gradients of it), the checkers
+catching planted errors, the grad contract and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import derive
+from derive.errors import DeriveError
+from derive.latex import latex, text
+from derive.models.attention_rnn import AttentionRNN, attention_cell
+from derive.recurrent import RecurrentModel
+from derive.rules import VJP, SoftmaxEntry, matrix_vjp, softargmax
+from derive.verify import elementwise_checks, perturbation_checks
+
+# --- an independent NumPy reference ----------------------------------------------------------
+
+
+def reference_forward(Q, K, V, xs, tied: bool = False):
+    """h(1..T) of AttentionRNN(k) (lists Q, K, V of k+1 matrices), or of AttentionRNN(inf)
+    when ``tied`` (lists of 2 matrices; step t attends over x(t), h(t-1), ..., h(1))."""
+    T, n = xs.shape
+    hs = []
+    for t in range(T):
+        if tied:
+            sources = [xs[t]] + [hs[t - i] for i in range(1, t + 1)]
+            mats = [0] + [1] * t
+        else:
+            k = len(Q) - 1
+            sources = [xs[t]] + [hs[t - i] if t - i >= 0 else np.zeros(n, dtype=xs.dtype)
+                                 for i in range(1, k + 1)]
+            mats = list(range(k + 1))
+        w = np.array([(Q[j] @ s) @ (K[j] @ s) for s, j in zip(sources, mats, strict=True)])
+        a = np.exp(w - w.real.max())
+        a = a / a.sum()
+        hs.append(sum(a[i] * (V[j] @ s) for i, (s, j) in enumerate(zip(sources, mats,
+                                                                          strict=True))))
+    return np.array(hs)
+
+
+def reference_loss(Q, K, V, xs, upstream, tied=False):
+    return np.sum(upstream * reference_forward(Q, K, V, xs, tied))
+
+
+def complex_step_grads(Q, K, V, xs, upstream, tied=False, h=1e-30):
+    """dL/dQ_i, dL/dK_i, dL/dV_i, dL/dx by complex steps of the reference."""
+    params = {"Q": [np.array(m, dtype=complex) for m in Q],
+              "K": [np.array(m, dtype=complex) for m in K],
+              "V": [np.array(m, dtype=complex) for m in V]}
+    xs = np.array(xs, dtype=complex)
+    grads = {g: [np.zeros(m.shape) for m in ms] for g, ms in params.items()}
+    for g, ms in params.items():
+        for i, m in enumerate(ms):
+            for idx in np.ndindex(m.shape):
+                m[idx] += 1j * h
+                grads[g][i][idx] = reference_loss(params["Q"], params["K"], params["V"], xs,
+                                                  upstream, tied).imag / h
+                m[idx] -= 1j * h
+    gx = np.zeros(xs.shape)
+    for idx in np.ndindex(xs.shape):
+        xs[idx] += 1j * h
+        gx[idx] = reference_loss(params["Q"], params["K"], params["V"], xs, upstream,
+                                 tied).imag / h
+        xs[idx] -= 1j * h
+    return grads, gx
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+
+
+# --- the softmax primitive -------------------------------------------------------------------
+
+def test_softmax_vjp_matches_elementwise_sympy():
+    ws = [sp.MatrixSymbol(f"w{i}", 1, 1) for i in range(3)]
+    bar = sp.MatrixSymbol("b", 1, 1)
+    values = sp.symbols("u0:3")
+    bval = sp.Symbol("bb")
+    env = {w: sp.ImmutableMatrix([[v]]) for w, v in zip(ws, values, strict=True)}
+    env[bar] = sp.ImmutableMatrix([[bval]])
+    for i in range(3):
+        a = SoftmaxEntry(i, *ws)
+        explicit = a.xreplace(env).as_explicit()[0, 0]
+        assert sp.simplify(explicit - sp.exp(values[i]) / sum(map(sp.exp, values))) == 0
+        for j in range(3):
+            (term,) = matrix_vjp(a, bar, ws[j])
+            got = term.xreplace(env).as_explicit()[0, 0]
+            want = bval * sp.diff(explicit, values[j])
+            assert sp.simplify(got - want) == 0
+
+
+def test_softargmax_rejects_non_scalar_scores():
+    with pytest.raises(ValueError, match="1x1"):
+        softargmax(sp.MatrixSymbol("w", 2, 1))
+    with pytest.raises(ValueError, match="at least one"):
+        softargmax()
+
+
+def test_softmax_prints():
+    ws = [sp.MatrixSymbol(f"w_{i}", 1, 1) for i in range(2)]
+    assert latex(SoftmaxEntry(1, *ws)) == r"\operatorname{softargmax}\left(w_{0}, w_{1}\right)_{1}"
+    assert text(SoftmaxEntry(0, *ws)) == "softargmax(w_0, w_1)_0"
+
+
+# --- the derived BPTT against the reference ------------------------------------------------
+
+@pytest.mark.parametrize(("k", "n", "T"), [(2, 3, 5), (4, 2, 3), (1, 1, 4)])
+def test_attention_rnn_against_reference(k, n, T):
+    inst = derive.model("attention_rnn").grad_instance(seed=3, T=T, dims={"k": k, "n": n})
+    assert inst["dims"] == {"T": T, "n": n, "k": k}
+    Q, K, V = (np.array(inst["params"][g]) for g in "QKV")
+    assert Q.shape == (k + 1, n, n)
+    xs = np.array(inst["inputs"]["x"]).reshape(T, n)
+    up = np.array(inst["upstream"]["h"]).reshape(T, n)
+    assert _rel(np.array(inst["outputs"]["h"]).reshape(T, n),
+                reference_forward(Q, K, V, xs)) < 1e-13
+    grads, gx = complex_step_grads(Q, K, V, xs, up)
+    for g in "QKV":
+        assert _rel(inst["grads"]["params"][g], grads[g]) < 1e-12
+    assert _rel(np.array(inst["grads"]["inputs"]["x"]).reshape(T, n), gx) < 1e-12
+    assert "initial" not in inst and "initial" not in inst["grads"]
+
+
+@pytest.mark.parametrize(("n", "T"), [(2, 4), (3, 1)])
+def test_attention_rnn_inf_against_reference(n, T):
+    inst = derive.model("attention_rnn_inf").grad_instance(seed=5, T=T, dims={"n": n})
+    Q, K, V = (np.array(inst["params"][g]) for g in "QKV")
+    assert Q.shape == (2, n, n)
+    xs = np.array(inst["inputs"]["x"]).reshape(T, n)
+    up = np.array(inst["upstream"]["h"]).reshape(T, n)
+    assert _rel(np.array(inst["outputs"]["h"]).reshape(T, n),
+                reference_forward(Q, K, V, xs, tied=True)) < 1e-13
+    grads, gx = complex_step_grads(Q, K, V, xs, up, tied=True)
+    for g in "QKV":
+        assert _rel(inst["grads"]["params"][g], grads[g]) < 1e-12
+    assert _rel(np.array(inst["grads"]["inputs"]["x"]).reshape(T, n), gx) < 1e-12
+
+
+def test_inf_differs_from_padded_k():
+    """Padding matters: AttentionRNN(inf) is not AttentionRNN(T-1) with zero states."""
+    rng = np.random.default_rng(0)
+    Q, K, V = (rng.normal(size=(2, 2, 2)) for _ in range(3))
+    xs = rng.normal(size=(3, 2))
+    tied = reference_forward(Q, K, V, xs, tied=True)
+    padded = reference_forward([Q[0], Q[1], Q[1]], [K[0], K[1], K[1]], [V[0], V[1], V[1]], xs)
+    assert np.abs(tied - padded).max() > 1e-3
+
+
+# --- the checkers catch a planted error ----------------------------------------------------
+
+def test_checkers_catch_flipped_softmax_term(monkeypatch):
+    rule = VJP[SoftmaxEntry]
+
+    def flipped(node, bar):
+        out = rule(node, bar)
+        # flip the sign of the off-diagonal terms: bar w_j += + a_i a_j bar a_i
+        return [(w, term if j == node.index else sp.MatMul(sp.S.NegativeOne, term))
+                for j, (w, term) in enumerate(out)]
+
+    monkeypatch.setitem(VJP, SoftmaxEntry, flipped)
+    model = RecurrentModel("planted", "planted", lambda: attention_cell(1),
+                           default_dims={"n": 1})
+    assert not any(c.passed for c in perturbation_checks(model, steps=3, dims={"n": 1})
+                   if c.name.startswith("complex step"))
+    assert not elementwise_checks(model, {"n": 1})[0].passed
+
+
+def test_checks_pass_for_a_small_model():
+    model = AttentionRNN().model(2)
+    checks = perturbation_checks(model, steps=2, dims={"n": 2})  # k > T
+    assert all(c.passed for c in checks), [(c.name, c.error) for c in checks]
+
+
+# --- show, contract, bad input ---------------------------------------------------------------
+
+def test_show_text_and_latex():
+    shown = derive.model("attention_rnn").show("text", {"k": 2})
+    assert "a_1(t) = softargmax(w_0(t), w_1(t), w_2(t))_1" in shown
+    tex = derive.model("attention_rnn").show("latex", {"k": 2})
+    assert r"\operatorname{softargmax}" in tex and r"\overline{h^{(t)}}" in tex
+
+
+def test_bad_input_api():
+    m = derive.model("attention_rnn")
+    with pytest.raises(DeriveError, match="--dim k"):
+        m.grad_instance(dims={"k": 0})
+    with pytest.raises(DeriveError, match="--dim m"):
+        m.grad_instance(dims={"m": 2})
+    with pytest.raises(DeriveError, match="--dim k"):
+        derive.model("attention_rnn_inf").grad_instance(dims={"k": 2})
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "derive.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_grad_and_errors():
+    done = _cli("grad", "attention_rnn", "--dim", "k=3", "--dim", "n=2", "--T", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert set(out) == {"model", "dims", "params", "inputs", "upstream", "outputs", "grads"}
+    assert len(out["params"]["Q"]) == 4 and len(out["grads"]["params"]["K"]) == 4
+    for args in (("grad", "attention_rnn", "--dim", "k=0", "--json"),
+                 ("grad", "attention_rnn_inf", "--dim", "k=2", "--json"),
+                 ("grad", "attention_rnn_inf", "--T", "0", "--json")):
+        bad = _cli(*args)
+        assert bad.returncode == 2
+        assert bad.stderr.startswith("derive: error:") and "Traceback" not in bad.stderr
