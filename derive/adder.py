@@ -72,7 +72,7 @@ def _array(name: str, value: Any) -> np.ndarray:
 def as_weights(weights: Weights | Mapping[str, Any]) -> Weights:
     """Validate a weight set (a ``Weights`` or a mapping with the five names)."""
     if isinstance(weights, Weights):
-        return weights
+        weights = {name: getattr(weights, name) for name in WEIGHT_NAMES}
     if not isinstance(weights, Mapping):
         raise DeriveError(f"weights must be a mapping with keys {', '.join(WEIGHT_NAMES)}, "
                           f"got {type(weights).__name__}")
