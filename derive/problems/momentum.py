@@ -38,10 +38,11 @@ def inverse_answer(pid: str) -> Answer:
     forward = m.forward_equations()
     equations = [sp.Eq(m.THETA, inv[m.THETA]), sp.Eq(m.P, inv[m.P])]
     condition = "beta != 0"
+    p_from_theta = inv[m.P].xreplace({inv[m.THETA]: m.THETA})  # reuse theta(k) once known
     algorithm = (
-        "Undo the two updates in reverse order: first theta(k) = theta(k+1) - p(k+1) "
-        "(the theta update solved for theta(k)); then, with theta(k) known, "
-        "p(k) = (p(k+1) + alpha grad_J(theta(k))) / beta (the p update solved for p(k)). "
+        f"Undo the two updates in reverse order: first theta(k) = {inv[m.THETA]} "
+        f"(the theta update solved for theta(k)); then, with theta(k) known, "
+        f"p(k) = {p_from_theta} (the p update solved for p(k)). "
         "This needs beta != 0; with beta = 0, p(k+1) does not depend on p(k) and the map "
         "is not invertible."
     )
@@ -70,7 +71,8 @@ def inverse_answer(pid: str) -> Answer:
         f"{m.to_latex(m.THETA)} &= {m.to_latex(inv[m.THETA])} \\\\",
         f"{m.to_latex(m.P)} &= {m.to_latex(inv[m.P])}",
         r"\end{align*}",
-        r"i.e.\ first recover $\boldsymbol{\theta}^{(k)}$, then evaluate the gradient there. "
+        r"i.e.\ first recover $\boldsymbol{\theta}^{(k)}$, then evaluate the gradient there: "
+        f"${m.to_latex(m.P)} = {m.to_latex(p_from_theta)}$. "
         r"It exists if and only if $\beta \neq 0$: with $\beta = 0$ the new velocity does not "
         r"depend on $\mathbf{p}^{(k)}$, which is lost. Composing with $f$ in both orders gives "
         r"the identity symbolically (also written out in components for $D = 1, \dots, 6$) "
