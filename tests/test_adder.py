@@ -182,3 +182,11 @@ def test_latex_body_compiles(tmp_path):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "a.tex"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_margin_catches_weights_that_sit_on_the_threshold(found):
+    w = found.weights.as_lists()
+    w["b_h"] = [b + 0.5 for b in w["b_h"]]  # integer sums now hit 0 exactly
+    v0, v1 = adder.verify(w, 8, 0), adder.verify(w, 8, 1)
+    assert v0.min_margin == 0.0 or v1.min_margin == 0.0
+    assert not (v0.passed and v1.passed)  # the convention at 0 now decides the output
