@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+from numpy.typing import ArrayLike
 from sympy.core.function import AppliedUndef
 
 from derive.checking import Check, relative_error
@@ -160,7 +161,7 @@ def _vanishes(expr: sp.Expr, c: Concrete) -> bool:
 
 
 def exact_checks(backward: list[sp.Eq] | None = None,
-                 sizes=EXACT_SIZES) -> list[Check]:
+                 sizes: range = EXACT_SIZES) -> list[Check]:
     """The general backward equations against SymPy's derivative of the forward, exactly."""
     eqs = {e.lhs if e.lhs.is_Symbol else e.lhs.func: e.rhs
            for e in (causal_backward() if backward is None else backward)}
@@ -210,7 +211,7 @@ def two_feature_check(eqs: dict, n: int = 3) -> Check:
                        "sympy.diff, exact", bool(ok))
 
 
-def welford_check(sizes=range(1, 5)) -> Check:
+def welford_check(sizes: range = range(1, 5)) -> Check:
     """Welford's recursion gives the same running statistics as the definitions."""
     ok = True
     for n in sizes:
@@ -247,7 +248,8 @@ class Cache:
     gamma: np.ndarray
 
 
-def causal_forward_np(hs, g, b, eps: float = 1e-5) -> tuple[np.ndarray, Cache]:
+def causal_forward_np(hs: ArrayLike, g: ArrayLike, b: ArrayLike,
+                      eps: float = 1e-5) -> tuple[np.ndarray, Cache]:
     """Causal sequence norm of ``h`` ``(T, K)``, one pass (Welford); complex input allowed."""
     hs, g, b = np.asarray(hs), np.asarray(g), np.asarray(b)
     _validate(hs, g, b, eps)
@@ -265,7 +267,7 @@ def causal_forward_np(hs, g, b, eps: float = 1e-5) -> tuple[np.ndarray, Cache]:
     return g * norm + b, Cache(hs, mus, rs, norm, g)
 
 
-def causal_backward_np(ybars, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def causal_backward_np(ybars: ArrayLike, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(hbar, gamma_bar, beta_bar)`` by the reverse recursion: O(T K)."""
     ybars = np.asarray(ybars)
     if ybars.shape != cache.h.shape:
@@ -282,7 +284,8 @@ def causal_backward_np(ybars, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.
     return hb, (ybars * cache.hhat).sum(axis=0), ybars.sum(axis=0)
 
 
-def sequence_norm_np(hs, g, b, eps: float = 1e-5) -> np.ndarray:
+def sequence_norm_np(hs: ArrayLike, g: ArrayLike, b: ArrayLike,
+                     eps: float = 1e-5) -> np.ndarray:
     """Non-causal sequence norm (statistics over all of ``h``), ``(T, K)``."""
     hs, g, b = np.asarray(hs), np.asarray(g), np.asarray(b)
     _validate(hs, g, b, eps)
@@ -291,7 +294,7 @@ def sequence_norm_np(hs, g, b, eps: float = 1e-5) -> np.ndarray:
     return g * (hs - mean) / np.sqrt(var + eps) + b
 
 
-def layer_norm_np(hs, g, b, eps: float = 1e-5) -> np.ndarray:
+def layer_norm_np(hs: ArrayLike, g: ArrayLike, b: ArrayLike, eps: float = 1e-5) -> np.ndarray:
     """Layer norm: statistics over the features of each token, none across time."""
     hs, g, b = np.asarray(hs), np.asarray(g), np.asarray(b)
     _validate(hs, g, b, eps)
@@ -301,7 +304,9 @@ def layer_norm_np(hs, g, b, eps: float = 1e-5) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- numeric checks
-def random_instance(seed: int = 0, n: int = 12, k: int = 3):
+def random_instance(seed: int = 0, n: int = 12, k: int = 3
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A random ``(h, gamma, beta, ybar)`` with ``h`` and ``ybar`` of shape ``(n, k)``."""
     rng = np.random.default_rng(seed)
     return (rng.normal(size=(n, k)) * 2 + 1, rng.normal(size=k), rng.normal(size=k),
             rng.normal(size=(n, k)))
@@ -351,7 +356,7 @@ def _bump(x: np.ndarray, idx: tuple, d: complex) -> np.ndarray:
     return out
 
 
-def streaming_check(sizes=range(1, 5)) -> Check:
+def streaming_check(sizes: range = range(1, 5)) -> Check:
     """The reverse recursion (A, B, C) gives SymPy's derivative exactly."""
     eqs = {e.lhs.func: e.rhs for e in causal_streaming_backward()}
     bad = []
