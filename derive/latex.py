@@ -26,7 +26,16 @@ class DeriveLatexPrinter(LatexPrinter):
         super().__init__({"mul_symbol": None, "order": "none", **(settings or {})})
 
     def _base(self, name: str) -> str:
-        return super()._print_Symbol(sp.Symbol(name))
+        # subscripts are kept literally: w_ix is w_{ix}, not w_{\xi}
+        head, sep, sub = name.partition("_")
+        base = super()._print_Symbol(sp.Symbol(head))
+        return f"{base}_{{{sub}}}" if sep and sub.isalnum() else \
+            super()._print_Symbol(sp.Symbol(name))
+
+    def _print_Symbol(self, expr, style="plain"):
+        if isinstance(expr, sp.Symbol) and not expr.name.startswith("bar_"):
+            return self._base(expr.name)
+        return self._print_bar_or_matrix_symbol(expr, style)
 
     def _timed(self, name: str, time: sp.Expr) -> str:
         if name.startswith("bar_"):
@@ -55,7 +64,7 @@ class DeriveLatexPrinter(LatexPrinter):
             return self._print_Symbol(expr)
         return self._timed(name, time)
 
-    def _print_Symbol(self, expr, style="plain"):
+    def _print_bar_or_matrix_symbol(self, expr, style="plain"):
         if expr.name.startswith("bar_"):  # a weight's bar
             return rf"\overline{{{self._base(expr.name[4:])}}}"
         return super()._print_Symbol(expr, style) if isinstance(expr, sp.Symbol) \
@@ -71,7 +80,18 @@ class DeriveLatexPrinter(LatexPrinter):
         return rf"{self.parenthesize(expr.base, 1000)}^{{\odot {self._print(expr.exp)}}}"
 
     def _print_Transpose(self, expr):
+        if isinstance(expr.arg, sp.MatrixSymbol):
+            return rf"{{{self._print(expr.arg)}}}^{{\top}}"
         return rf"{self.parenthesize(expr.arg, 1000)}^{{\top}}"
+
+    def _print_MatAdd(self, expr):
+        # positive terms first: 1 - c, not -c + 1
+        terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
+        out = self._print(terms[0])
+        for term in terms[1:]:
+            printed = self._print(term)
+            out += f" - {printed[1:].lstrip()}" if printed.startswith("-") else f" + {printed}"
+        return out
 
     def _print_ElementwiseApplyFunction(self, expr):
         f = elementwise_function(expr)
@@ -79,6 +99,9 @@ class DeriveLatexPrinter(LatexPrinter):
         if isinstance(f, sp.FunctionClass) and f is not sp.Lambda:
             name = {"tanh": r"\tanh", "exp": r"\exp", "sigma": r"\sigma"}.get(f.__name__, name)
         return rf"{name}\left({self._print(expr.expr)}\right)"
+
+    def _print_DiagMatrix(self, expr):
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
     def _print_SoftmaxEntry(self, expr):
         scores = ", ".join(self._print(w) for w in expr.scores)
@@ -147,6 +170,9 @@ class DeriveStrPrinter(StrPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         f = elementwise_function(expr)
         return f"{getattr(f, '__name__', self._print(f))}({self._print(expr.expr)})"
+
+    def _print_DiagMatrix(self, expr):
+        return f"diag({self._print(expr.args[0])})"
 
     def _print_SoftmaxEntry(self, expr):
         return f"softargmax({', '.join(self._print(w) for w in expr.scores)})_{expr.index}"

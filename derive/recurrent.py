@@ -284,9 +284,12 @@ class RecurrentModel:
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
     def checks(self) -> list[Check]:
+        """Every check of the derived calculus (run once, then remembered)."""
         from derive.verify import model_checks
 
-        return model_checks(self)
+        if "_checks" not in self.__dict__:
+            self.__dict__["_checks"] = model_checks(self)
+        return list(self.__dict__["_checks"])
 
 
 def _unbatch(a: np.ndarray):
