@@ -435,3 +435,126 @@ def transformer_demo(seed: int = 0, n: int = 8, k: int = 4, eps: float = 1e-5) -
         out[f"padding_{name}"] = float(np.abs(fn(padded)[:n] - base).max())
         out[f"first_output_{name}"] = float(np.abs(fn(first)[0] - base[0]).max())
     return out
+
+
+# ---------------------------------------------------------------- alternative: moving averages
+rho = sp.Symbol("rho")  # the moving averages' momentum, 0 <= rho < 1 (a hyperparameter)
+mubar, sigma2bar = sp.Function("mubar"), sp.Function("sigma2bar")
+EMA_INITIAL = {"mu(0)": 0, "sigma2(0)": 1}  # batch norm's usual initial running statistics
+
+
+def ema_forward() -> list[sp.Eq]:
+    """The exponential-moving-average variant, ``mu(0) = 0``, ``sigma2(0) = 1``."""
+    return [
+        sp.Eq(mu(t), rho * mu(t - 1) + (1 - rho) * h(t)),
+        sp.Eq(sigma2(t), rho * sigma2(t - 1) + (1 - rho) * (h(t) - mu(t)) ** 2),
+        sp.Eq(r(t), 1 / sp.sqrt(sigma2(t) + epsilon)),
+        sp.Eq(y(t), gamma * (h(t) - mu(t)) * r(t) + beta),
+    ]
+
+
+def ema_backward() -> list[sp.Eq]:
+    """Its backward pass, a reverse recursion (``mubar(T+1) = sigma2bar(T+1) = 0``)."""
+    d = h(t) - mu(t)
+    return [
+        sp.Eq(sigma2bar(t), -gamma * ybar(t) * d * r(t) ** 3 / 2 + rho * sigma2bar(t + 1)),
+        sp.Eq(mubar(t), -gamma * ybar(t) * r(t) - 2 * (1 - rho) * d * sigma2bar(t)
+              + rho * mubar(t + 1)),
+        sp.Eq(hbar(t), gamma * ybar(t) * r(t) + 2 * (1 - rho) * d * sigma2bar(t)
+              + (1 - rho) * mubar(t)),
+        sp.Eq(gamma_bar, sp.Sum(ybar(t) * (h(t) - mu(t)) * r(t), (t, 1, T))),
+        sp.Eq(beta_bar, sp.Sum(ybar(t), (t, 1, T))),
+    ]
+
+
+def _ema_mismatches(eqs: dict, n: int) -> list[str]:
+    """Which EMA backward equations differ from SymPy's derivative at ``T = n``."""
+    defs = {e.lhs.func: e.rhs for e in ema_forward()}
+    hs, ys = sp.symbols(f"h_1:{n + 1}"), sp.symbols(f"ybar_1:{n + 1}")
+    vals: dict = {mu: {0: sp.Integer(EMA_INITIAL["mu(0)"])},
+                  sigma2: {0: sp.Integer(EMA_INITIAL["sigma2(0)"])}, r: {}, y: {},
+                  sigma2bar: {n + 1: sp.Integer(0)}, mubar: {n + 1: sp.Integer(0)}, hbar: {}}
+    table = {h: lambda i: hs[i - 1], ybar: lambda i: ys[i - 1]}
+    table.update({f: (lambda i, f=f: vals[f][i]) for f in vals})
+    for i in range(1, n + 1):
+        for f in (mu, sigma2, r, y):
+            vals[f][i] = _apply(defs[f].subs(t, i), table)
+    loss = sum(ys[i - 1] * vals[y][i] for i in range(1, n + 1))
+    for i in range(n, 0, -1):
+        for f in (sigma2bar, mubar, hbar):
+            vals[f][i] = _apply(eqs[f].subs(t, i), table)
+    rs = sp.symbols(f"R_1:{n + 1}", positive=True)
+    bases = {vals[sigma2][i] + epsilon: 1 / rs[i - 1] ** 2 for i in range(1, n + 1)}
+    bad = [f"hbar({i}) at T={n}" for i in range(1, n + 1)
+           if sp.expand((sp.diff(loss, hs[i - 1]) - vals[hbar][i]).xreplace(bases)) != 0]
+    for name, param in ((gamma_bar, gamma), (beta_bar, beta)):
+        general = _apply(eqs[name].subs(T, n).doit(), table)
+        if sp.expand((sp.diff(loss, param) - general).xreplace(bases)) != 0:
+            bad.append(f"{name} at T={n}")
+    return bad
+
+
+def ema_exact_check(backward: list[sp.Eq] | None = None, sizes: range = range(1, 4)) -> Check:
+    """The EMA backward recursion against SymPy's derivative of the EMA forward, exactly."""
+    eqs = {e.lhs if e.lhs.is_Symbol else e.lhs.func: e.rhs
+           for e in (ema_backward() if backward is None else backward)}
+    bad = [m for n in sizes for m in _ema_mismatches(eqs, n)]
+    return Check.exact(f"EMA backward = SymPy derivative of the EMA forward "
+                       f"(T={sizes[0]}..{sizes[-1]})", "sympy.diff, exact", not bad,
+                       ", ".join(bad))
+
+
+def ema_forward_np(hs: ArrayLike, g: ArrayLike, b: ArrayLike, momentum: float,
+                   eps: float = 1e-5) -> tuple[np.ndarray, dict]:
+    """The EMA variant in NumPy (complex input allowed); returns ``y`` and a cache."""
+    hs, g, b = np.asarray(hs), np.asarray(g), np.asarray(b)
+    _validate(hs, g, b, eps)
+    if not (isinstance(momentum, int | float) and 0 <= momentum < 1):
+        raise DeriveError(f"momentum rho must be in [0, 1), got {momentum!r}")
+    dtype = np.result_type(hs, g, b, float)
+    mus, rs = np.empty(hs.shape, dtype), np.empty(hs.shape, dtype)
+    mean = np.full(hs.shape[1], float(EMA_INITIAL["mu(0)"]), dtype)
+    var = np.full(hs.shape[1], float(EMA_INITIAL["sigma2(0)"]), dtype)
+    for i in range(hs.shape[0]):
+        mean = momentum * mean + (1 - momentum) * hs[i]
+        var = momentum * var + (1 - momentum) * (hs[i] - mean) ** 2
+        mus[i], rs[i] = mean, 1 / np.sqrt(var + eps)
+    return g * (hs - mus) * rs + b, {"h": hs, "mu": mus, "r": rs, "gamma": g, "rho": momentum}
+
+
+def ema_backward_np(ybars: ArrayLike, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(hbar, gamma_bar, beta_bar)`` of the EMA variant by its reverse recursion."""
+    ybars = np.asarray(ybars)
+    hs, mus, rs, g, p = cache["h"], cache["mu"], cache["r"], cache["gamma"], cache["rho"]
+    if ybars.shape != hs.shape:
+        raise DeriveError(f"ybar must have the shape of h {hs.shape}, got {ybars.shape}")
+    hb = np.empty(hs.shape, np.result_type(ybars, hs))
+    vbar = mbar = np.zeros(hs.shape[1], hb.dtype)
+    for i in range(hs.shape[0] - 1, -1, -1):
+        d = hs[i] - mus[i]
+        vbar = -g * ybars[i] * d * rs[i] ** 3 / 2 + p * vbar
+        mbar = -g * ybars[i] * rs[i] - 2 * (1 - p) * d * vbar + p * mbar
+        hb[i] = g * ybars[i] * rs[i] + 2 * (1 - p) * d * vbar + (1 - p) * mbar
+    return hb, (ybars * (hs - mus) * rs).sum(axis=0), ybars.sum(axis=0)
+
+
+def ema_numeric_check(backward: Callable = ema_backward_np, seed: int = 0, n: int = 10,
+                      k: int = 3, momentum: float = 0.9, eps: float = 1e-3) -> Check:
+    """The EMA backward against complex-step derivatives of the EMA forward."""
+    hs, g, b, ybars = random_instance(seed, n, k)
+    _, cache = ema_forward_np(hs, g, b, momentum, eps)
+    hb, gb, bb = backward(ybars, cache)
+    expected = []
+    for idx in np.ndindex(hs.shape):
+        out, _ = ema_forward_np(_bump(hs, idx, 1e-30j), g, b, momentum, eps)
+        expected.append((ybars * out).sum().imag / 1e-30)
+    for j in range(k):
+        out, _ = ema_forward_np(hs, _bump(g, (j,), 1e-30j), b, momentum, eps)
+        expected.append((ybars * out).sum().imag / 1e-30)
+    for j in range(k):
+        out, _ = ema_forward_np(hs, g, _bump(b, (j,), 1e-30j), momentum, eps)
+        expected.append((ybars * out).sum().imag / 1e-30)
+    got = np.concatenate([hb.ravel(), gb, bb])
+    return Check(f"EMA backward vs complex step (T={n}, K={k}, rho={momentum})",
+                 "complex-step, step 1e-30", relative_error(got, np.array(expected)),
+                 COMPLEX_STEP_TOLERANCE)

@@ -161,3 +161,46 @@ def test_latex_bodies_compile(tmp_path):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "a.tex"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def reference_ema(h, gamma, beta, rho, eps):
+    mean, var = np.zeros(h.shape[1]), np.ones(h.shape[1])
+    out = np.empty(h.shape, dtype=np.result_type(h, gamma, beta, float))
+    for t in range(h.shape[0]):
+        mean = rho * mean + (1 - rho) * h[t]
+        var = rho * var + (1 - rho) * (h[t] - mean) ** 2
+        out[t] = gamma * (h[t] - mean) / np.sqrt(var + eps) + beta
+    return out
+
+
+def test_ema_variant_against_reference_and_checks():
+    h, g, b, ybar = sn.random_instance(6, 6, 2)
+    y, cache = sn.ema_forward_np(h, g, b, 0.8, 1e-2)
+    assert np.allclose(y, reference_ema(h, g, b, 0.8, 1e-2), rtol=1e-13)
+    hbar, _, _ = sn.ema_backward_np(ybar, cache)
+    ref = np.empty_like(h)
+    for idx in np.ndindex(h.shape):
+        hc = h.astype(complex)
+        hc[idx] += 1e-30j
+        ref[idx] = (ybar * reference_ema(hc, g, b, 0.8, 1e-2)).sum().imag / 1e-30
+    assert np.allclose(hbar, ref, rtol=1e-12, atol=1e-13)
+    assert sn.ema_exact_check(sizes=range(1, 3)).passed and sn.ema_numeric_check().passed
+
+
+def test_ema_checks_catch_a_dropped_term():
+    eqs = sn.ema_backward()
+    eqs[2] = sp.Eq(eqs[2].lhs, eqs[2].rhs - (1 - sn.rho) * sn.mubar(sn.t))  # drop the mean path
+    check = sn.ema_exact_check(eqs, sizes=range(1, 3))
+    assert not check.passed and "hbar(1)" in check.detail
+
+    def dropped(ybar, cache):
+        hbar, gbar, bbar = sn.ema_backward_np(ybar, cache)
+        return hbar, gbar * 0, bbar  # gamma_bar lost
+
+    assert not sn.ema_numeric_check(dropped).passed
+
+
+@pytest.mark.parametrize("rho", [1.0, -0.1, "0.5"])
+def test_ema_bad_momentum(rho):
+    with pytest.raises(DeriveError, match="momentum rho must be in"):
+        sn.ema_forward_np(np.zeros((3, 2)), np.ones(2), np.zeros(2), rho)

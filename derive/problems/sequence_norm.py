@@ -13,7 +13,9 @@ feature ``k = 1..K`` alike):
     (Welford's recursion), ``backward`` (``beta_bar``, ``gamma_bar``, ``hbar(s)``),
     ``backward_streaming`` (reverse recursion with accumulators ``A, B, C``),
     ``verified_T`` (sizes at which the backward equals SymPy's derivative exactly),
-    ``sympy_derivative_T2`` (SymPy's own gradient at ``T = 2``, keyed ``h_1``, ``h_2``), ``notes``.
+    ``sympy_derivative_T2`` (SymPy's own gradient at ``T = 2``, keyed ``h_1``, ``h_2``), ``notes``,
+    ``alternative_ema`` (the moving-average variant: ``definition``, ``parameters``,
+    ``hyperparameters``, ``initial``, ``forward``, ``backward`` with ``mubar``, ``sigma2bar``).
 ``cmsc25500-midterm/4c``
     ``verdict``, ``argument``, ``recommendation`` (text), ``demonstration`` (measured
     changes, see ``derive.seqnorm.transformer_demo``).
@@ -30,7 +32,8 @@ from derive.checking import Check
 
 _NAMES = {sn.h: "h", sn.y: "y", sn.mu: r"\mu", sn.sigma2: r"{\sigma^{2}}", sn.hhat: r"\hat{h}",
           sn.r: "r", sn.ybar: r"\overline{y}", sn.hbar: r"\overline{h}", sn.M2: "{M_{2}}",
-          sn.A: "A", sn.B: "B", sn.C: "C"}
+          sn.A: "A", sn.B: "B", sn.C: "C", sn.mubar: r"\overline{\mu}",
+          sn.sigma2bar: r"\overline{\sigma^{2}}"}
 _SYMBOLS = {sn.mu_all: r"\mu", sn.sigma2_all: r"{\sigma^{2}}", sn.gamma_bar: r"\overline{\gamma}",
             sn.beta_bar: r"\overline{\beta}"}
 PARAMETERS = {"gamma": ["K"], "beta": ["K"]}
@@ -88,6 +91,14 @@ def sequence_norm(pid: str) -> Answer:
     return Answer(pid, results, text, latex, sn.sequence_norm_checks())
 
 
+EMA_DEFINITION = (
+    "exponential moving averages, as batch norm keeps its running estimates: "
+    "mu(t) = rho mu(t-1) + (1 - rho) h(t), sigma2(t) = rho sigma2(t-1) + (1 - rho) "
+    "(h(t) - mu(t))^2, from mu(0) = 0, sigma2(0) = 1, with momentum rho in [0, 1) a "
+    "hyperparameter; it forgets old steps, at the price of biased early estimates."
+)
+
+
 @problem("cmsc25500-midterm/4b")
 def causal_sequence_norm(pid: str) -> Answer:
     forward, streaming = sn.causal_forward(), sn.causal_streaming_forward()
@@ -115,9 +126,17 @@ def causal_sequence_norm(pid: str) -> Answer:
         "verified_T": list(sn.EXACT_SIZES),
         "sympy_derivative_T2": _sympy_derivative(2),
         "notes": notes,
+        "alternative_ema": {
+            "definition": EMA_DEFINITION,
+            "parameters": PARAMETERS,
+            "hyperparameters": {"rho": "momentum of the moving averages, 0 <= rho < 1"},
+            "initial": sn.EMA_INITIAL,
+            "forward": sn.ema_forward(),
+            "backward": sn.ema_backward(),
+        },
     }
     checks = (sn.exact_checks() + [sn.streaming_check(), sn.welford_check()]
-              + sn.numeric_checks())
+              + sn.numeric_checks() + [sn.ema_exact_check(), sn.ema_numeric_check()])
     text = "\n".join([
         definition,
         "Trainable parameters: gamma, beta in R^K; " + CONSTANTS + ".",
@@ -129,6 +148,10 @@ def causal_sequence_norm(pid: str) -> Answer:
         "SymPy's derivative of ybar_1 y_1 + ybar_2 y_2 at T = 2, which the equations reproduce:",
         *(f"  dL/d{k} = {v}" for k, v in results["sympy_derivative_T2"].items()),
         notes,
+        "Alternative: " + EMA_DEFINITION,
+        *_text(sn.ema_forward()),
+        "  backward (mubar(T+1) = sigma2bar(T+1) = 0):",
+        *_text(sn.ema_backward()),
     ])
     latex = "\n".join([
         r"\textbf{Definition.} At step $t$ normalise $h_t$ with the running (cumulative) mean "
@@ -157,6 +180,16 @@ def causal_sequence_norm(pid: str) -> Answer:
             for k, v in results["sympy_derivative_T2"].items()) + r", \]",
         r"proportional to $\epsilon$: with two samples the normalised value is "
         r"$\pm 1$ up to $\epsilon$, so it barely depends on $h$.",
+        "",
+        r"\textbf{Alternative: moving averages.} Batch norm's running estimates are exponential "
+        r"moving averages with a momentum hyperparameter $\rho \in [0, 1)$, started at "
+        r"$\mu_0 = 0$, $\sigma^2_0 = 1$ (same trainable $\gamma, \beta$):",
+        _align(sn.ema_forward()),
+        r"Its backward pass is a reverse recursion ($\overline{\mu}_{T+1} = "
+        r"\overline{\sigma^2}_{T+1} = 0$; $\overline{\gamma}, \overline{\beta}$ as above with "
+        r"$\hat{h}_t = (h_t - \mu_t) r_t$), also equal to SymPy's derivative exactly "
+        r"($T = 1, 2, 3$) and to complex-step derivatives:",
+        _align(sn.ema_backward()[:3]),
     ])
     return Answer(pid, results, text, latex, checks)
 
