@@ -341,3 +341,23 @@ def test_a_spent_time_budget_leaves_claims_ungraded(fake, monkeypatch, tmp_path)
     path = write(tmp_path, '[["cmsc25500-midterm/1a"]]\nresult = "total_params"\nnumber = 1\n')
     ((status, v),) = statuses(path)
     assert status == "not checkable" and "time budget" in v.reason
+
+
+def test_lstm_claims_against_the_derived_answers(tmp_path):
+    # the real answers of csc421-hw4/1a and rnn-cnn-hw/2.2 (input-first weight names)
+    bar_h = (r"\overline{h^{(t)}} = \frac{\partial L}{\partial h^{(t)}} "
+             r"+ w_{ih} \sigma'(w_{ix}x^{(t+1)} + w_{ih}h^{(t)}) \overline{i^{(t+1)}} "
+             r"+ w_{fh} f^{(t+1)}(1-f^{(t+1)}) \overline{f^{(t+1)}} "
+             r"+ w_{oh} o^{(t+1)}(1-o^{(t+1)}) \overline{o^{(t+1)}} "
+             r"+ w_{gh} (1-(g^{(t+1)})^2) \overline{g^{(t+1)}}")
+    bar_c = r"\overline{c^{(t)}} = \overline{h^{(t)}} o^{(t)} (1-\tanh^2(c^{(t)})) " \
+        r"+ \overline{c^{(t+1)}} f^{(t)}"
+    bar_w = r"\overline{w_{xi}} = \sum_{t=1}^{T} \overline{i^{(t)}} " \
+        r"\sigma'(w_{xi} x^{(t)} + w_{hi} h^{(t-1)}) x^{(t)}"
+    body = "".join(f'[["{pid}"]]\nequation = ' + "'''" + eq + "'''\n"
+                   for pid, eq in (("csc421-hw4/1a", bar_h), ("csc421-hw4/1a", bar_c),
+                                   ("rnn-cnn-hw/2.2", bar_w)))
+    (s1, v1), (s2, v2), (s3, v3) = statuses(write(tmp_path, body))
+    assert s1 == "correct" and "forward definitions" in v1.method
+    assert s2 == "wrong" and "f(t) where the right formula has f(t + 1)" in v2.slip
+    assert s3 == "correct" and "forward definitions" in v3.method

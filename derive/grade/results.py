@@ -199,3 +199,42 @@ def expand_gates(expr: sp.Basic, defs: dict[str, sp.Eq]) -> sp.Basic:
             eq.lhs.args[0], sp.Symbol) else e
 
     return expr.replace(is_gate, expand)
+
+
+# problem ids whose answers are built from a registered recurrent model: its forward equations
+# define the gates when the results do not carry them
+MODEL_OF = {"csc421-hw4/1": "lstm", "rnn-cnn-hw/2.": "lstm"}
+
+
+def model_definitions(pid: str, table: SymbolTable) -> dict[str, sp.Eq]:
+    """The gate definitions of the model behind ``pid``, in the answer's weight names
+    (``w_ix`` or the input-first ``w_xi``: whichever the answer uses)."""
+    name = next((m for prefix, m in MODEL_OF.items() if pid.startswith(prefix)), None)
+    if name is None:
+        return {}
+    try:
+        import derive
+
+        equations = derive.model(name).equations
+    except Exception:  # noqa: BLE001 - without the model the comparison is just less lenient
+        return {}
+    defs = gate_definitions(dict(equations))
+    known = set(table.symbols)
+    best: tuple[int, dict[str, sp.Eq]] = (0, {})
+    for swap in (False, True):  # the naming whose weights the answer uses
+        renamed = {}
+        for key, eq in defs.items():
+            mapping = {s: sp.Symbol(_swapped(s.name) if swap else s.name)
+                       for s in eq.free_symbols if isinstance(s, sp.Symbol)}
+            renamed[key] = eq.xreplace(mapping)
+        weights = {s.name for eq in renamed.values() for s in eq.free_symbols
+                   if isinstance(s, sp.Symbol) and s.name.startswith("w_")}
+        if len(weights & known) > best[0]:
+            best = (len(weights & known), renamed)
+    return best[1]
+
+
+def _swapped(name: str) -> str:
+    """``w_ix`` -> ``w_xi``: the two naming orders of a univariate weight."""
+    m = re.fullmatch(r"w_([a-z])([a-z])", name)
+    return f"w_{m.group(2)}{m.group(1)}" if m else name

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 FACTORS = (2, 3, 4, 8, 9)
 BIAS_WORDS = ("bias", "filter", "out", "unit", "channel", "f")
@@ -121,6 +122,15 @@ def formula_slip(claimed: sp.Expr, expected: sp.Expr, equal) -> str | None:
                            k * expected))
     candidates.append(("an off-by-one: the claim is one more", expected + 1))
     candidates.append(("an off-by-one: the claim is one less", expected - 1))
+    timed = sorted(expected.atoms(AppliedUndef), key=str)
+    if len(timed) <= 16:
+        for a in timed:
+            if len(a.args) != 1:
+                continue
+            for shift in (-1, 1):
+                moved = a.func(a.args[0] + shift)
+                candidates.append((f"a time step off by one: {moved} where the right formula "
+                                   f"has {a}", expected.xreplace({a: moved})))
     names = sorted((s for s in expected.free_symbols if isinstance(s, sp.Symbol)),
                    key=lambda s: s.name)
     if 1 <= len(names) <= 6:

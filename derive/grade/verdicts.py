@@ -17,7 +17,14 @@ from sympy.core.function import AppliedUndef
 
 from derive.errors import DeriveError
 from derive.grade.claims import Claim
-from derive.grade.equivalence import Decision, Domain, as_basic, equivalent, same_order
+from derive.grade.equivalence import (
+    Decision,
+    Domain,
+    as_basic,
+    canonical,
+    equivalent,
+    same_order,
+)
 from derive.grade.parse import MAX_CHARS, ParseError, SymbolTable, parse_formula, parse_number
 from derive.grade.results import (
     as_fraction,
@@ -25,6 +32,7 @@ from derive.grade.results import (
     expand_gates,
     gate_definitions,
     lhs_name,
+    model_definitions,
     parts_of,
     record_of,
     resolve,
@@ -469,11 +477,14 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         return v
     domain = _domain(claim, table, expected)
     d = equivalent(parsed, expected, domain)
-    defs = gate_definitions(results) if d.equal is False else {}
+    defs = (gate_definitions(results) or model_definitions(claim.problem, table)) \
+        if d.equal is False else {}
     if defs:  # sigma'(w x + w h) for i (1 - i): compare again with the gates written out
         parsed_x, expected_x = expand_gates(parsed, defs), expand_gates(expected, defs)
         d2 = equivalent(parsed_x, expected_x, domain)
-        if d2.equal is not None:
+        # a still-wrong claim keeps its counterexample in the answer's own variables unless
+        # it writes a gate out itself (sigma'(z)): then only the written-out comparison is fair
+        if d2.equal is True or (d2.equal is False and canonical(parsed).has(sp.exp)):
             d2.method += " (with the gates " + ", ".join(sorted(defs)) + \
                 " written out from their forward definitions)"
             d = d2
