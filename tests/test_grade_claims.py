@@ -262,8 +262,10 @@ def test_seed_claims_are_all_decided(name):
     for v in report.verdicts:
         assert v.status != "unparseable", (v.claim.title, v.reason)
         if v.status == "not checkable" and v.claim.kind != "text":
-            # only an answer that is not derived yet may leave a checkable claim undecided
-            assert "no derived answer" in v.reason or "has no result" in v.reason, v.reason
+            # only an answer that is not derived (or not building) may leave it undecided
+            assert any(why in v.reason for why in ("no derived answer", "has no result",
+                                                    "failed to build", "not available")), \
+                v.reason
     assert report.counts()["wrong"] > 0  # the seed solutions are wrong in places
 
 
