@@ -169,6 +169,8 @@ def test_hostile_claims_get_verdicts_and_run_nothing(tmp_path):
                  + text.format(marker=marker) + '"\n')
         body += ('[["rnn-cnn-hw/3.1"]]\nresult = "total_params"\nnumber = "'
                  + text.format(marker=marker)[:2000] + '"\n')
+    body += '[["rnn-cnn-hw/3.1"]]\nresult = "total_params"\nnumber = nan\n'
+    body += '[["rnn-cnn-hw/3.1"]]\nresult = "layers[*].params"\nnumbers = [inf, 1e308]\n'
     path = write(tmp_path, body)
     # a subprocess with a deadline: a hang fails the test instead of stalling the suite
     proc = subprocess.run(
@@ -177,7 +179,7 @@ def test_hostile_claims_get_verdicts_and_run_nothing(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert len(report["verdicts"]) == 2 * len(HOSTILE_CLAIMS)
+    assert len(report["verdicts"]) == 2 * len(HOSTILE_CLAIMS) + 2
     for v in report["verdicts"]:
         assert v["verdict"] in ("wrong", "unparseable", "not checkable"), v
         assert v["reason"]

@@ -237,6 +237,8 @@ def _claimed_number(value: Any) -> Fraction:
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ParseError(f"not a finite number: {value!r}")
         return Fraction(value).limit_denominator(10**9)
     n = parse_number(str(value))
     return Fraction(int(n.p), int(n.q))
@@ -342,8 +344,8 @@ def _grade_shape(claim: Claim, expected: Any, results: Any, table: SymbolTable,
     if not isinstance(expected, list):
         return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a shape",
                        claimed=claim.value, expected=expected)
-    dims = [as_basic(v) if isinstance(v, int | float) else parse_formula(str(v), table)
-            for v in claim.value]
+    dims = [as_basic(_claimed_number(v)) if isinstance(v, int | float) else
+            parse_formula(str(v), table) for v in claim.value]
     right = [_expected_formula(v, table) for v in expected]
     domain = _domain(claim, table, right)
 
