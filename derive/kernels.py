@@ -46,8 +46,24 @@ def _softmax_entry(i, scores):
     return entries[i]
 
 
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` where a weight meets a batch of columns or rows: one matrix product for the
+    whole batch instead of one small product per element."""
+    if a.ndim == 2 and b.ndim == 3 and b.shape[-1] == 1:
+        return (b[..., 0] @ a.T)[..., None]
+    if a.ndim == 3 and b.ndim == 2 and a.shape[-2] == 1:
+        return (a[:, 0, :] @ b)[:, None, :]
+    return np.matmul(a, b)
+
+
+def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``sum_b u_b v_b^T`` over the batch, for columns ``u, v`` of shape ``(B, k, 1)``."""
+    return u[..., 0].T @ v[..., 0]
+
+
 _FUNCTIONS = {sigma: "sigma", sp.tanh: "numpy.tanh", sp.exp: "numpy.exp"}
-_NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry}
+_NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry, "_mm": _mm,
+              "_outer_sum": _outer_sum}
 
 
 class BatchedPrinter(NumPyPrinter):
@@ -55,8 +71,22 @@ class BatchedPrinter(NumPyPrinter):
 
     def _print_MatMul(self, expr):
         coeff, factors = expr.as_coeff_matrices()
-        body = " @ ".join(f"({self._print(f)})" for f in factors)
+        body = self._print(factors[-1])
+        for factor in reversed(factors[:-1]):  # right to left: weights meet a batch
+            body = f"_mm({self._print(factor)}, {body})"
         return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
+
+    def batch_sum(self, expr) -> str:
+        """Code for ``expr`` summed over the batch axis: a weight's gradient."""
+        if isinstance(expr, sp.MatAdd):
+            return " + ".join(f"({self.batch_sum(a)})" for a in expr.args)
+        if isinstance(expr, sp.MatMul):
+            coeff, factors = expr.as_coeff_matrices()
+            if len(factors) == 2 and isinstance(factors[1], sp.Transpose) and \
+                    factors[0].shape[1] == 1:
+                body = f"_outer_sum({self._print(factors[0])}, {self._print(factors[1].arg)})"
+                return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
+        return f"numpy.sum({self._print(expr)}, axis=0)"
 
     def _print_MatAdd(self, expr):
         return " + ".join(f"({self._print(a)})" for a in expr.args)
@@ -122,9 +152,11 @@ class StepFunction:
 
 
 def compile_step(
-    name: str, cell: Cell, assignments: list[tuple[str, sp.Basic]], dims: dict
+    name: str, cell: Cell, assignments: list[tuple[str, sp.Basic]], dims: dict,
+    summed: frozenset[str] = frozenset(),
 ) -> StepFunction:
-    """Straight-line code for ``target = expr`` in order; later ones may read earlier ones."""
+    """Straight-line code for ``target = expr`` in order; later ones may read earlier ones.
+    Targets in ``summed`` are summed over the batch axis (weight gradients)."""
     concrete = {sym: int(v) for sym, v in dims.items()}
     exprs = [expr.xreplace(concrete) if concrete else expr for _, expr in assignments]
     targets = [target for target, _ in assignments]
@@ -153,14 +185,17 @@ def compile_step(
     counter = itertools.count()
     for target, expr in zip(targets, exprs, strict=True):
         if isinstance(expr, MatrixExpr) or _has_matrix(expr):
-            code = printer.doprint(expr)  # CSE on matrix expressions is not reliable
+            # CSE on matrix expressions is not reliable
+            code = printer.batch_sum(expr) if target in summed else printer.doprint(expr)
             lines.append(f"    {target} = {code}")
             continue
         subs, (reduced,) = sp.cse([expr], symbols=(sp.Symbol(f"_c{next(counter)}")
                                                    for _ in itertools.count()))
         for sym, sub in subs:
             lines.append(f"    {sym} = {printer.doprint(sub)}")
-        lines.append(f"    {target} = {printer.doprint(reduced)}")
+        code = printer.doprint(reduced)
+        lines.append(f"    {target} = numpy.sum({code}, axis=0)" if target in summed
+                     else f"    {target} = {code}")
     lines.append("    return {" + ", ".join(f"{v!r}: {v}" for v in targets) + "}")
     source = "\n".join(lines) + "\n"
     return StepFunction(name, source, sorted(inputs), targets)
@@ -212,7 +247,8 @@ def compile_kernels(cell: Cell, adjoints: Adjoints, dims: dict | None = None) ->
     return Kernels(
         cell,
         compile_step("forward", cell, forward, dims),
-        compile_step("backward", cell, backward, dims),
+        compile_step("backward", cell, backward, dims,
+                     summed=frozenset(f"grad_{p}" for p in cell.parameters)),
         initial,
         dims,
     )
@@ -263,23 +299,21 @@ def bptt(
             values[signal.name][step] = inputs[signal.name][step - 1]
     weights = {f"w_{p}": v for p, v in params.items()}
 
+    zero = {name: zeros(name) for name in cell.signals}  # read-only stand-ins past T
+
     def env_for(fn: StepFunction, now: int, bars: dict) -> dict:
         env = {}
-        for var in fn.inputs:
-            if var.startswith("w_") and var in weights:
+        for var, kind, name, offset in _plan(fn, weights):
+            if kind == "weight":
                 env[var] = weights[var]
                 continue
-            base, _, tag = var.rpartition("_")
-            offset = 0 if tag == "0" else int(tag[1:]) * (1 if tag[0] == "p" else -1)
             time = now + offset
-            if base.startswith("bar_"):
-                name = base[4:]
-                env[var] = bars[name].get(time, zeros(name)) if time <= steps else zeros(name)
-            elif base.startswith("dL_d"):
-                name = base[4:]
+            if kind == "bar":
+                env[var] = bars[name].get(time, zero[name]) if time <= steps else zero[name]
+            elif kind == "direct":
                 env[var] = upstream[name][time - 1]
             else:
-                env[var] = values[base].get(time, zeros(base)) if time <= steps else zeros(base)
+                env[var] = values[name].get(time, zero[name]) if time <= steps else zero[name]
         return env
 
     for step in range(1, steps + 1):
@@ -296,7 +330,7 @@ def bptt(
         out = kernels.backward(env)
         for var, value in out.items():
             if var.startswith("grad_"):
-                grads[var[5:]] = grads[var[5:]] + np.sum(value, axis=0)
+                grads[var[5:]] = grads[var[5:]] + value
             else:
                 bars[var[4:-2]][step] = value
     for t0, fn in kernels.initial.items():
@@ -306,6 +340,28 @@ def bptt(
     for p, value in params.items():
         grads[p] = np.broadcast_to(np.asarray(grads[p], dtype=dtype), np.shape(value)).copy()
     return BPTTResult(values, bars, grads)
+
+
+def _plan(fn: StepFunction, weights: dict) -> list[tuple[str, str, str, int]]:
+    """How to fetch each input of a step: ``(var, kind, signal, offset)``, parsed once."""
+    cached = fn.__dict__.get("_plan")
+    if cached is not None:
+        return cached
+    plan = []
+    for var in fn.inputs:
+        if var.startswith("w_") and var in weights:
+            plan.append((var, "weight", var, 0))
+            continue
+        base, _, tag = var.rpartition("_")
+        offset = 0 if tag == "0" else int(tag[1:]) * (1 if tag[0] == "p" else -1)
+        if base.startswith("bar_"):
+            plan.append((var, "bar", base[4:], offset))
+        elif base.startswith("dL_d"):
+            plan.append((var, "direct", base[4:], offset))
+        else:
+            plan.append((var, "value", base, offset))
+    fn.__dict__["_plan"] = plan
+    return plan
 
 
 def _concrete(shape: tuple | None, dims: dict) -> tuple | None:
