@@ -324,7 +324,7 @@ def equivalent(
                     f"symbolic confirmation {note}", points=agreed)
 
 
-def as_basic(value) -> sp.Basic:
+def as_basic(value: object) -> sp.Basic:
     """A number or SymPy object as SymPy, never parsing text (no ``sympify`` on strings)."""
     if isinstance(value, sp.Basic):
         return value
@@ -342,7 +342,7 @@ def as_basic(value) -> sp.Basic:
     raise TypeError(f"not a number or formula: {type(value).__name__}")
 
 
-def same_number(claimed, expected) -> Decision:
+def same_number(claimed: object, expected: object) -> Decision:
     """Exact comparison of two numbers (ints, fractions or SymPy numbers)."""
     c, e = as_basic(claimed), as_basic(expected)
     if c.is_number and e.is_number:

@@ -198,7 +198,7 @@ def _isqrt(n: int) -> int:
     return math.isqrt(n) if n >= 0 else -1
 
 
-def evaluate(expr: sp.Basic, point: dict[str, Fraction], seed: str = "0"):
+def evaluate(expr: sp.Basic, point: dict[str, Fraction], seed: str = "0") -> Fraction | mpmath.mpf:
     """``expr`` at ``point`` (exact where possible); raises ``PointFailed`` / ``Unsupported``."""
     with mpmath.workdps(DPS):
         return Evaluator(dict(point), seed).ev(expr)
