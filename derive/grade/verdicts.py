@@ -103,7 +103,11 @@ def answer_or_reason(pid: str) -> tuple[Any, str]:
     import derive
     from derive.answers import registered_problems
 
-    if pid not in registered_problems():
+    try:
+        registered = registered_problems()
+    except Exception as exc:  # noqa: BLE001 - a broken problem module must not stop grading
+        return None, f"the derived answers could not be loaded ({type(exc).__name__}: {exc})"
+    if pid not in registered:
         return None, f"no derived answer for {pid} yet"
     try:
         return derive.answer(pid), ""
