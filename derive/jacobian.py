@@ -198,7 +198,7 @@ def _name_combination(column: list[tuple[sp.Expr, MatrixExpr]], cell: Cell, name
             for u, s in parts.items():
                 trial[u] = sp.expand(trial.get(u, 0) + lam * s)
             count = sum(1 for c in trial.values() if c != 0) + 1
-            if count < best[0]:
+            if count < best[0] or (count == best[0] and best[2] is None):  # prefer the name
                 best = (count, trial, eq.signal(t), lam)
     _, final, named, lam = best
     terms = [u if c == 1 else c * u for u, c in final.items() if c != 0]

@@ -1,0 +1,451 @@
+"""Answers on AttentionRNN (dsga1008-hw2/1.2.2a-f), built from ``derive.model("attention_rnn")``.
+
+Result keys (``derive answer ID --format json``):
+
+- ``1.2.2a``: ``nodes``, ``edges`` (the computation graph of one step of AttentionRNN(2)).
+- ``1.2.2b``: ``dimension`` (``[3]`` for AttentionRNN(2)), ``general`` (the formula ``k + 1``).
+- ``1.2.2c``: ``equations`` (the system for symbolic ``k``, text, one per line, with the index
+  sets), ``a`` and ``h`` (SymPy formulas over ``IndexedBase`` ``w, a, v``: ``a[i, t] =
+  exp(w[i, t]) / Sum(exp(w[j, t]), (j, 0, k))``, ``h[t] = Sum(a[i, t] * v[i, t], (i, 0, k))``).
+- ``1.2.2d``: ``equations`` (the tied system, text), ``a``, ``h`` (formulas with sums over the
+  ``t`` entries), ``entries`` (the number of softmax entries at step ``t``: ``t``).
+- ``1.2.2e``: ``jacobian`` (the closed form of dh(t)/dh(t-1), a formula in the names of
+  ``derive show attention_rnn``), ``jacobian_lag2`` (dh(t)/dh(t-2)).
+- ``1.2.2f``: ``bar_h`` (the recursion for symbolic ``k``, text), ``local_jacobian`` (the
+  transposed lag-``i`` Jacobian at ``T + i``, a formula with symbolic ``i``),
+  ``total`` (the same through the total derivatives dh[t]/dh[T], text).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+import derive
+from derive.answers import Answer, problem
+from derive.cell import Cell, _name_and_time, _timed_atoms, t, timed_matrix
+from derive.checking import Check
+from derive.jacobian import exactly_zero, jacobian_check, matrix_jacobian
+from derive.latex import latex, text
+from derive.models.attention_rnn import GROUPS, attention_cell, attention_inf_cell, n
+from derive.rules import SoftmaxEntry
+
+k, i, j, s = sp.symbols("k i j s", integer=True, nonnegative=True)
+T = sp.Symbol("T", integer=True, positive=True)
+TEMPLATE_KS = (1, 2, 3, 4)  # the concrete k the symbolic-k forms are checked against
+W, A, VV = sp.IndexedBase("w"), sp.IndexedBase("a"), sp.IndexedBase("v")
+
+
+def _model(kk: int):
+    return derive.model("attention_rnn").model(kk)
+
+
+# --- the symbolic-k template -------------------------------------------------------------------
+
+def _weight(group: str, index) -> sp.MatrixSymbol:
+    return sp.MatrixSymbol(f"{group}_{index}", n, n)
+
+
+def _source(index, time=t, tied=False) -> sp.MatrixSymbol:
+    """What entry ``index`` reads: ``x(t)`` for 0, ``h(t - index)`` otherwise."""
+    if index == 0:
+        return timed_matrix("x", time, (n, 1))
+    return timed_matrix("h", time - index, (n, 1))
+
+
+def template_score(index, tied: bool = False) -> sp.MatrixExpr:
+    """``w_i(t) = (Q_i src_i)^T (K_i src_i)`` for an integer or symbolic ``index``."""
+    w = 1 if tied and index != 0 else index
+    src = _source(index)
+    return sp.MatMul(sp.Transpose(src), sp.Transpose(_weight("Q", w)), _weight("K", w), src)
+
+
+def template_value(index, tied: bool = False) -> sp.MatrixExpr:
+    w = 1 if tied and index != 0 else index
+    return sp.MatMul(_weight("V", w), _source(index))
+
+
+def _reproduces(cell: Cell, count: int, tied: bool, prefix: str = "", step=None) -> list[str]:
+    """Where the template, instantiated for ``count`` entries, differs from ``cell``."""
+    differing = []
+    entries = []
+    for idx in range(count):
+        eq = cell.equation(f"w{prefix}_{idx}")
+        want = template_score(idx, tied)
+        if step is not None:
+            want = _at_step(want, step)
+        if eq.rhs != want:
+            differing.append(f"w_{idx}")
+        entries.append(eq.signal(t))
+    scores = [sp.Symbol(f"omega{idx}") for idx in range(count)]
+    for idx in range(count):
+        eq = cell.equation(f"a{prefix}_{idx}")
+        if not isinstance(eq.rhs, SoftmaxEntry) or list(eq.rhs.scores) != entries:
+            differing.append(f"a_{idx}")
+            continue
+        # the template's exp(w_i) / sum_j exp(w_j) against the engine's node, spelled out
+        node = SoftmaxEntry(idx, *[sp.ImmutableMatrix([[w]]) for w in scores]).as_explicit()
+        formula = sp.exp(scores[idx]) / sp.Add(*[sp.exp(w) for w in scores])
+        if not exactly_zero(node[0, 0] - formula):
+            differing.append(f"a_{idx}")
+    name = f"h{step}" if step is not None else "h"
+    want_h = sp.MatAdd(*[sp.MatMul(*template_value(idx, tied).args,
+                                   cell.signals[f"a{prefix}_{idx}"](t))
+                         for idx in range(count)])
+    if step is not None:
+        want_h = _at_step(want_h, step)
+    if cell.equation(name).rhs != want_h:
+        differing.append(name)
+    return differing
+
+
+def _at_step(expr: sp.Basic, step: int) -> sp.Basic:
+    """The tied template at step ``step`` of the unrolled cell: ``h(t - i)`` is the signal
+    ``h{step - i}(t)`` and ``x(t)`` is ``x{step}(t)``."""
+    mapping = {}
+    for atom in _timed_atoms(expr):
+        name, time = _name_and_time(atom)
+        if name in ("h", "x"):
+            lag = int(t - time)
+            mapping[atom] = timed_matrix(f"{name}{step - lag}", t, atom.shape)
+    return expr.xreplace(mapping)
+
+
+def _system_lines(tied: bool) -> list[str]:
+    sym = "1" if tied else "i"
+    upper = "t-1" if tied else "k"
+    return [
+        "q_0(t) = Q_0 x(t),  k_0(t) = K_0 x(t),  v_0(t) = V_0 x(t)",
+        f"q_i(t) = Q_{sym} h(t-i),  k_i(t) = K_{sym} h(t-i),  v_i(t) = V_{sym} h(t-i)  "
+        f"for i in {{1, ..., {upper}}}",
+        f"w_i(t) = q_i(t)^T k_i(t)  for i in {{0, ..., {upper}}}",
+        f"a_i(t) = exp(w_i(t)) / sum_{{j=0}}^{{{upper}}} exp(w_j(t))  for i in {{0, ..., {upper}}}",
+        f"h(t) = sum_{{i=0}}^{{{upper}}} a_i(t) v_i(t)",
+    ]
+
+
+def _system_latex(tied: bool) -> str:
+    sym = "1" if tied else "i"
+    upper = "t-1" if tied else "k"
+    rows = [
+        r"q_0^{(t)} &= Q_0 x^{(t)}, \quad k_0^{(t)} = K_0 x^{(t)}, \quad v_0^{(t)} = V_0 x^{(t)}",
+        rf"q_i^{{(t)}} &= Q_{{{sym}}} h^{{(t-i)}}, \quad k_i^{{(t)}} = K_{{{sym}}} h^{{(t-i)}}, "
+        rf"\quad v_i^{{(t)}} = V_{{{sym}}} h^{{(t-i)}} && i \in \{{1, \dots, {upper}\}}",
+        rf"w_i^{{(t)}} &= {{q_i^{{(t)}}}}^{{\top}} k_i^{{(t)}} && i \in \{{0, \dots, {upper}\}}",
+        rf"a_i^{{(t)}} &= \operatorname{{softargmax}}\left(w_0^{{(t)}}, \dots, "
+        rf"w_{{{upper}}}^{{(t)}}\right)_i = \frac{{\exp w_i^{{(t)}}}}"
+        rf"{{\sum_{{j=0}}^{{{upper}}} \exp w_j^{{(t)}}}} && i \in \{{0, \dots, {upper}\}}",
+        rf"h^{{(t)}} &= \sum_{{i=0}}^{{{upper}}} a_i^{{(t)}} v_i^{{(t)}}",
+    ]
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+
+def _formulas(upper) -> dict[str, sp.Basic]:
+    return {"a": sp.Eq(A[i, t], sp.exp(W[i, t]) / sp.Sum(sp.exp(W[j, t]), (j, 0, upper))),
+            "h": sp.Eq(sp.IndexedBase("h")[t], sp.Sum(A[i, t] * VV[i, t], (i, 0, upper)))}
+
+
+# --- a, b ---------------------------------------------------------------------------------------
+
+@problem("dsga1008-hw2/1.2.2a")
+def diagram(pid: str) -> Answer:
+    from derive.cellgraph import cell_graph
+
+    cell = _model(2).cell
+    uses = [(f"{sig.name}(t{lag:+d})" if lag else f"{sig.name}(t)", f"{eq.signal.name}(t)")
+            for eq in cell.equations for sig, lag in cell.uses(eq.rhs)]
+    body = ("One step of AttentionRNN(2): $x^{(t)}$, $h^{(t-1)}$ and $h^{(t-2)}$ each give a "
+            "query, a key and a value; each query-key product is a score $w_i^{(t)}$; the "
+            "three scores feed one softmax, whose entries weight the values into "
+            "$h^{(t)}$. The graph is drawn from the cell's equations.")
+    plain = "\n".join(f"{a} -> {b}" for a, b in uses)
+    return Answer(pid, {"nodes": sorted({a for a, _ in uses} | {b for _, b in uses}),
+                        "edges": [[a, b] for a, b in uses]},
+                  plain, body, checks=[],
+                  figures={"AttentionRNN(2), one step": cell_graph(cell)})
+
+
+def _softmax_entries(cell: Cell) -> int:
+    return sum(isinstance(eq.rhs, SoftmaxEntry) for eq in cell.equations)
+
+
+@problem("dsga1008-hw2/1.2.2b")
+def attention_dimension(pid: str) -> Answer:
+    count = _softmax_entries(_model(2).cell)
+    checks = [Check.exact(f"entries of a(t) in AttentionRNN({kk}) = k + 1",
+                          "count of softmax entries in the derived cell",
+                          _softmax_entries(_model(kk).cell) == kk + 1,
+                          f"{_softmax_entries(_model(kk).cell)} entries")
+              for kk in TEMPLATE_KS]
+    body = (rf"$a^{{(t)}} = \operatorname{{softargmax}}(w_0^{{(t)}}, w_1^{{(t)}}, "
+            rf"w_2^{{(t)}})$ has one entry per score, so $a^{{(t)}} \in \mathbb{{R}}^{{{count}}}$ "
+            r"(in general $k + 1$: the input and the last $k$ states), whatever $n$ is.")
+    return Answer(pid, {"dimension": [count], "general": k + 1},
+                  f"a[t] in R^{count} (k + 1 for AttentionRNN(k))", body, checks=checks)
+
+
+# --- c, d ---------------------------------------------------------------------------------------
+
+@problem("dsga1008-hw2/1.2.2c")
+def general_system(pid: str) -> Answer:
+    checks = []
+    for kk in TEMPLATE_KS:
+        differing = _reproduces(attention_cell(kk), kk + 1, tied=False)
+        checks.append(Check.exact(f"symbolic-k system at k={kk}", "the engine's cell equations",
+                                  not differing, f"differing: {', '.join(differing) or 'none'}"))
+    lines = _system_lines(tied=False)
+    body = ("For AttentionRNN($k$), with $h^{(t)} = 0$ for $t < 1$ (so the first $k$ steps "
+            "still have $k+1$ entries, the padded ones with $w_i = 0$, $v_i = 0$):\n"
+            + _system_latex(tied=False)
+            + r"\noindent with $Q_i, K_i, V_i \in \mathbb{R}^{n \times n}$ for "
+            r"$i \in \{0, \dots, k\}$: $3(k+1)n^2$ weights.")
+    return Answer(pid, {"equations": "\n".join(lines), **_formulas(k),
+                        "weights": 3 * (k + 1) * n ** 2},
+                  "\n".join(lines), body, checks=checks)
+
+
+@problem("dsga1008-hw2/1.2.2d")
+def tied_system(pid: str) -> Answer:
+    checks = []
+    for steps in TEMPLATE_KS:
+        cell = attention_inf_cell(steps)
+        differing = []
+        for step in range(1, steps + 1):
+            differing += [f"step {step}: {d}" for d in
+                          _reproduces(cell, step, tied=True, prefix=str(step), step=step)]
+        checks.append(Check.exact(f"tied system over T={steps}",
+                                  "the engine's unrolled AttentionRNN(inf) cell",
+                                  not differing, f"differing: {', '.join(differing) or 'none'}"))
+    lines = _system_lines(tied=True)
+    body = ("Tying $Q_i = Q_1$, $K_i = K_1$, $V_i = V_1$ for $i \\ge 1$ leaves six weight "
+            "matrices for any history length; at step $t$ the softmax runs over $x^{(t)}$ and "
+            "$h^{(t-1)}, \\dots, h^{(1)}$: exactly $t$ entries, none padded.\n"
+            + _system_latex(tied=True)
+            + "\\noindent Unlike AttentionRNN($k$), the number of entries grows with $t$, "
+            "so this is not a fixed-lag cell: the toolkit derives it by unrolling the $T$ "
+            "steps into one cell (model \\texttt{attention\\_rnn\\_inf}).")
+    return Answer(pid, {"equations": "\n".join(lines), **_formulas(t - 1), "entries": t,
+                        "weights": 6 * n ** 2},
+                  "\n".join(lines), body, checks=checks)
+
+
+# --- e: the Jacobian ------------------------------------------------------------------------------
+
+def numeric_jacobian_check(kk: int, lag: int, closed: sp.MatrixExpr, size: int = 3,
+                           seed: int = 0) -> Check:
+    """``closed`` at a random point against complex steps through the compiled forward
+    kernel, ``h(t - lag)`` perturbed."""
+    model = _model(kk)
+    kernels = model.kernels({"n": size})
+    rng = np.random.default_rng(seed)
+    env = {}
+    for var in kernels.forward.inputs:
+        if var.startswith("w_"):
+            env[var] = 0.5 * rng.standard_normal((size, size))
+        else:
+            env[var] = rng.standard_normal((1, size, 1))
+    base = kernels.forward(env)
+    h_step = 1e-30
+    perturbed = dict(env)
+    target = f"h_m{lag}"
+    perturbed[target] = np.repeat(env[target].astype(complex), size, axis=0)
+    for col in range(size):
+        perturbed[target][col, col, 0] += 1j * h_step
+    numeric = (kernels.forward(perturbed)["h_0"][:, :, 0].imag / h_step).T
+    # the closed form, evaluated at the same point in SymPy
+    values = {}
+    for atom in closed.atoms(sp.MatrixSymbol):
+        name, time = _name_and_time(atom)
+        if name is None:
+            values[atom] = sp.ImmutableMatrix(env[f"w_{atom.name}"])
+        elif int(time - t) == 0:
+            values[atom] = sp.ImmutableMatrix(base[f"{name}_0"][0])
+        else:
+            values[atom] = sp.ImmutableMatrix(env[f"{name}_m{int(t - time)}"][0])
+    for f in closed.atoms(sp.core.function.AppliedUndef):
+        name, _ = _name_and_time(f)
+        values[f] = sp.Float(float(base[f"{name}_0"][0, 0, 0]))
+    explicit = closed.xreplace(values).xreplace({n: size}).as_explicit()
+    got = np.array(explicit.tolist(), dtype=float)
+    error = float(np.max(np.abs(got - numeric)) / max(1.0, np.max(np.abs(numeric))))
+    return Check(f"dh(t)/dh(t-{lag}) numeric (k={kk}, n={size})",
+                 "complex step through the compiled forward kernel, h = 1e-30", error, 1e-12,
+                 f"{size * size} entries")
+
+
+@problem("dsga1008-hw2/1.2.2e")
+def jacobian(pid: str) -> Answer:
+    model = _model(2)
+    J1 = matrix_jacobian(model.cell, "h", "h", 1)
+    J2 = matrix_jacobian(model.cell, "h", "h", 2)
+    sizes = [{n: size} for size in (1, 2, 3)]
+    checks = [jacobian_check(model.cell, "h", "h", 1, J1, sizes),
+              numeric_jacobian_check(2, 1, J1),
+              jacobian_check(model.cell, "h", "h", 2, J2, sizes[:2]),
+              numeric_jacobian_check(2, 2, J2)]
+    lhs = r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}}"
+    body = (
+        "Holding $x^{(t)}$ and $h^{(t-2)}$ fixed, $h^{(t-1)}$ reaches $h^{(t)}$ through the "
+        "value $v_1^{(t)} = V_1 h^{(t-1)}$ and through the score $w_1^{(t)} = "
+        "{h^{(t-1)}}^{\\top} Q_1^{\\top} K_1 h^{(t-1)}$, whose gradient is "
+        "$(Q_1^{\\top} K_1 + K_1^{\\top} Q_1) h^{(t-1)}$. The softmax gives "
+        "$\\partial a_i / \\partial w_1 = a_i(\\delta_{i1} - a_1)$, so the score path "
+        "contributes $\\sum_i v_i a_i (\\delta_{i1} - a_1) = a_1 (v_1 - h^{(t)})$ times that "
+        "gradient (transposed). Derived by forward-mode rules from the cell's equations:\n"
+        f"\\[ {lhs} = {latex(J1)} \\]\n"
+        "an $n \\times n$ matrix: the outer product of $a_1^{(t)}(v_1^{(t)} - h^{(t)})$ with "
+        "the gradient of the score, plus $a_1^{(t)} V_1$. Through two steps back, the same "
+        "form with index 2:\n"
+        f"\\[ \\frac{{\\partial h^{{(t)}}}}{{\\partial h^{{(t-2)}}}} = {latex(J2)} \\]")
+    return Answer(pid, {"jacobian": J1, "jacobian_lag2": J2},
+                  f"dh(t)/dh(t-1) = {text(J1)}\ndh(t)/dh(t-2) = {text(J2)}", body,
+                  checks=checks)
+
+
+# --- f: dl/dh[T] ----------------------------------------------------------------------------------
+
+def _reindexed(J: sp.MatrixExpr, lag: int, index) -> sp.MatrixExpr:
+    """The lag-``lag`` Jacobian with its index renamed to ``index`` (``Q_1 -> Q_i``,
+    ``h(t - 1) -> h(t - i)``, ``a_1(t) -> a_i(t)``)."""
+    mapping = {}
+    for atom in J.atoms(sp.MatrixSymbol):
+        name, time = _name_and_time(atom)
+        if name is None:
+            group, _, number = atom.name.partition("_")
+            if group in GROUPS and number == str(lag):
+                mapping[atom] = _weight(group, index)
+        elif name == "h" and time == t - lag:
+            mapping[atom] = timed_matrix("h", t - index, atom.shape)
+    for f in J.atoms(sp.core.function.AppliedUndef):
+        name, time = _name_and_time(f)
+        if name == f"a_{lag}":
+            mapping[f] = sp.Function(f"a_{index}")(time)
+    return J.xreplace(mapping)
+
+
+def _at(expr: sp.Basic, time: sp.Expr) -> sp.Basic:
+    """``expr`` with ``t`` moved to ``time`` in every time-indexed quantity."""
+    mapping = {}
+    for atom in _timed_atoms(expr):
+        name, when = _name_and_time(atom)
+        if name is None:
+            continue
+        new = when.xreplace({t: time})
+        mapping[atom] = (timed_matrix(name, new, atom.shape) if isinstance(atom, sp.MatrixSymbol)
+                         else atom.func(new))
+    return expr.xreplace(mapping)
+
+
+def _engine_bar_h(cell: Cell, derivation) -> sp.MatrixExpr:
+    """The engine's bar h(t) with the bars of the scores and softmax entries at later steps
+    replaced by their own derived equations: only bars of h remain."""
+    from derive.cell import shift
+
+    expr = derivation.bar_rhs("h")
+    for _ in range(4):
+        mapping = {}
+        for atom in expr.atoms(sp.MatrixSymbol):
+            name, time = _name_and_time(atom)
+            if name and name.startswith("bar_") and name != "bar_h":
+                mapping[atom] = shift(derivation.bar_rhs(name[4:]), int(time - t))
+        if not mapping:
+            return expr
+        expr = expr.xreplace(mapping)
+    raise RuntimeError("bars did not reduce to bars of h")
+
+
+def _recursion(kk: int) -> sp.MatrixExpr:
+    """The symbolic-k recursion instantiated at ``kk``: direct term plus the transposed
+    lag-i Jacobians at ``t + i`` times ``bar h(t + i)``."""
+    cell = attention_cell(kk)
+    h = cell.signals["h"]
+    terms = [h.direct(t)]
+    for lag in range(1, kk + 1):
+        J = matrix_jacobian(cell, "h", "h", lag)
+        terms.append(sp.MatMul(sp.Transpose(_at(J, t + lag)), h.bar(t + lag)))
+    return sp.MatAdd(*terms)
+
+
+def bar_h_check(kk: int, size: int) -> Check:
+    """The recursion at ``kk`` against the engine's bar h, explicit at ``n = size``: the
+    softmax entries stay symbols (both sides are polynomials in them once ``h(t + i)`` is
+    written through its equation)."""
+    from derive.verify import _explicit_symbols, _safe
+
+    cell = attention_cell(kk)
+    derivation = _model(kk).derivation
+    engine = _engine_bar_h(_model(kk).cell, derivation)
+    mine = _recursion(kk)
+    explicit: dict = {}
+
+    def to_explicit(expr):
+        expr = expr.xreplace({n: size})
+        env = {}
+        for atom in expr.atoms(sp.MatrixSymbol):
+            if atom not in explicit:
+                shape = tuple(int(sp.sympify(d).xreplace({n: size})) for d in atom.shape)
+                explicit[atom] = _explicit_symbols(_safe(str(atom)), shape)
+            env[atom] = explicit[atom]
+        for f in expr.atoms(sp.core.function.AppliedUndef):
+            name, time = _name_and_time(f)
+            atom = timed_matrix(name, time, (1, 1))
+            if atom not in explicit:
+                explicit[atom] = _explicit_symbols(_safe(str(atom)), (1, 1))
+            env[f] = explicit[atom][0, 0]
+        out = expr.xreplace(env)
+        return sp.Matrix(out.as_explicit() if isinstance(out, sp.MatrixExpr) else out)
+
+    # h(t + i) through its equation, so h(t + i) = sum_l a_l v_l on both sides
+    h = cell.signals["h"]
+    eq = _model(kk).cell.equation("h")
+    definitions = {}
+    for lag in range(1, kk + 1):
+        definitions.update(zip(to_explicit(h(t + lag)), to_explicit(eq.at(lag)), strict=True))
+    difference = to_explicit(engine) - to_explicit(mine)
+    for _ in range(kk + 1):  # h(t + 2) reads h(t + 1): expand to the end
+        difference = difference.xreplace(definitions)
+    ok = all(sp.expand(entry) == 0 for entry in difference)
+    return Check.exact(f"dl/dh(T) recursion at k={kk} (n={size})",
+                       "the engine's derived bar h, intermediate bars substituted", ok,
+                       f"{len(difference)} entries")
+
+
+@problem("dsga1008-hw2/1.2.2f")
+def loss_gradient(pid: str) -> Answer:
+    # the symbolic form: the lag-1 Jacobian of AttentionRNN(1) with its index renamed i,
+    # checked to reproduce every lag's Jacobian for k = 1..4 exactly
+    J1 = matrix_jacobian(attention_cell(1), "h", "h", 1)
+    general = _reindexed(J1, 1, i)
+    checks = []
+    for kk in TEMPLATE_KS:
+        cell = attention_cell(kk)
+        differing = [lag for lag in range(1, kk + 1)
+                     if _reindexed(general, i, lag).xreplace({}) != matrix_jacobian(
+                         cell, "h", "h", lag)]
+        checks.append(Check.exact(f"symbolic-i Jacobian reproduces lags 1..{kk} (k={kk})",
+                                  "matrix_jacobian of the AttentionRNN(k) cell", not differing,
+                                  f"differing lags: {differing or 'none'}"))
+    checks += [bar_h_check(kk, 1) for kk in TEMPLATE_KS] + [bar_h_check(2, 2)]
+    local = sp.Transpose(_at(general, T + i)).doit()
+    bar_h_T = timed_matrix("bar_h", T, (n, 1))
+    direct = timed_matrix("dL_dh", T, (n, 1))
+    later = timed_matrix("bar_h", T + i, (n, 1))
+    body = (
+        "$h^{(T)}$ is read by the loss at $T$ and, through score and value $i$, by each of "
+        "the next $k$ steps $T+i$, $i \\in \\{1, \\dots, k\\}$ (uses beyond $T' > $ the last "
+        "step are absent: $\\overline{h^{(t)}} = 0$ for $t$ past the end). So\n"
+        f"\\[ \\frac{{\\partial l}}{{\\partial h^{{(T)}}}} = {latex(bar_h_T)} = {latex(direct)}"
+        f" + \\sum_{{i=1}}^{{k}} \\left(\\frac{{\\partial h^{{(T+i)}}}}{{\\partial h^{{(T)}}}}"
+        f"\\right)^{{\\top}} {latex(later)} \\]\n"
+        "with the one-step (partial) Jacobians of part (e), index $i$ in place of 1:\n"
+        f"\\[ \\left(\\frac{{\\partial h^{{(T+i)}}}}{{\\partial h^{{(T)}}}}\\right)^{{\\top}}"
+        f" = {latex(local)} \\]\n"
+        "Equivalently, with the total derivatives $dh^{(t)}/dh^{(T)}$ of every later step "
+        "given, $\\frac{dl}{dh^{(T)}} = \\sum_{t \\ge T} "
+        "\\left(\\frac{dh^{(t)}}{dh^{(T)}}\\right)^{\\top} "
+        "\\frac{\\partial l_t}{\\partial h^{(t)}}$ with $dh^{(T)}/dh^{(T)} = I$.")
+    recursion = (f"bar_h(T) = dL_dh(T) + sum_{{i=1}}^{{k}} (dh(T+i)/dh(T))^T bar_h(T+i),  "
+                 f"(dh(T+i)/dh(T))^T = {text(local)}")
+    return Answer(pid, {"bar_h": recursion, "local_jacobian": local,
+                        "total": "dl/dh(T) = sum_{t >= T} (dh(t)/dh(T))^T dl_t/dh(t)"},
+                  recursion, body, checks=checks)
