@@ -69,11 +69,21 @@ _NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry, "_m
 class BatchedPrinter(NumPyPrinter):
     """NumPy code for batched operands: matrix products with ``@`` over the last two axes."""
 
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__(settings)
+        self.temps: dict[sp.Basic, str] = {}  # subexpressions already held in a variable
+
+    def _print(self, expr, **kwargs) -> str:
+        temp = self.temps.get(expr)
+        return temp if temp is not None else super()._print(expr, **kwargs)
+
     def _print_MatMul(self, expr):
         coeff, factors = expr.as_coeff_matrices()
         body = self._print(factors[-1])
         for factor in reversed(factors[:-1]):  # right to left: weights meet a batch
             body = f"_mm({self._print(factor)}, {body})"
+        if coeff == -1:
+            return f"-({body})"
         return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
 
     def batch_sum(self, expr) -> str:
@@ -89,7 +99,9 @@ class BatchedPrinter(NumPyPrinter):
         return f"numpy.sum({self._print(expr)}, axis=0)"
 
     def _print_MatAdd(self, expr):
-        return " + ".join(f"({self._print(a)})" for a in expr.args)
+        # a matrix of ones in a sum broadcasts as the number 1
+        return " + ".join("1.0" if isinstance(a, sp.OneMatrix) else f"({self._print(a)})"
+                          for a in expr.args)
 
     def _print_HadamardProduct(self, expr):
         return " * ".join(f"({self._print(a)})" for a in expr.args)
@@ -183,22 +195,64 @@ def compile_step(
     lines = [f"def {name}(env):"]
     lines += [f"    {v} = env[{v!r}]" for v in sorted(inputs)]
     counter = itertools.count()
+    # sympy.cse cannot order matrix expressions, so repeated matrix subexpressions are
+    # shared by hand: each becomes a temporary just before the first line that reads it
+    shared = _repeated_matrix_subexpressions([e for e in exprs if _has_matrix(e)])
+    emitted: set[sp.Basic] = set()
+    # scalar steps: one CSE over the whole step (a gate's derivative feeds several bars)
+    scalar = [(tg, e) for tg, e in zip(targets, exprs, strict=True) if not _has_matrix(e)]
+    subs, reduced_all = sp.cse([e for _, e in scalar],
+                               symbols=(sp.Symbol(f"_c{next(counter)}") for _ in itertools.count()))
+    scalar_subs = dict(subs)
+    scalar_reduced = {tg: r for (tg, _), r in zip(scalar, reduced_all, strict=True)}
     for target, expr in zip(targets, exprs, strict=True):
         if isinstance(expr, MatrixExpr) or _has_matrix(expr):
-            # CSE on matrix expressions is not reliable
+            inside = set(sp.preorder_traversal(expr))
+            for sub, temp in shared.items():
+                if sub in inside and sub not in emitted:
+                    lines.append(f"    {temp} = {printer.doprint(sub)}")
+                    emitted.add(sub)
+                    printer.temps[sub] = temp
             code = printer.batch_sum(expr) if target in summed else printer.doprint(expr)
             lines.append(f"    {target} = {code}")
             continue
-        subs, (reduced,) = sp.cse([expr], symbols=(sp.Symbol(f"_c{next(counter)}")
-                                                   for _ in itertools.count()))
-        for sym, sub in subs:
-            lines.append(f"    {sym} = {printer.doprint(sub)}")
+        reduced = scalar_reduced[target]
+        for sym in _needed(reduced, scalar_subs):
+            if sym not in emitted:
+                lines.append(f"    {sym} = {printer.doprint(scalar_subs[sym])}")
+                emitted.add(sym)
         code = printer.doprint(reduced)
         lines.append(f"    {target} = numpy.sum({code}, axis=0)" if target in summed
                      else f"    {target} = {code}")
     lines.append("    return {" + ", ".join(f"{v!r}: {v}" for v in targets) + "}")
     source = "\n".join(lines) + "\n"
     return StepFunction(name, source, sorted(inputs), targets)
+
+
+def _needed(expr: sp.Basic, subs: dict[sp.Symbol, sp.Basic]) -> list[sp.Symbol]:
+    """The CSE temporaries ``expr`` reads, directly or through others, in definition order."""
+    order = list(subs)
+    seen: set[sp.Symbol] = set()
+    stack = [s for s in expr.free_symbols if s in subs]
+    while stack:
+        sym = stack.pop()
+        if sym not in seen:
+            seen.add(sym)
+            stack += [s for s in subs[sym].free_symbols if s in subs]
+    return sorted(seen, key=order.index)
+
+
+def _repeated_matrix_subexpressions(exprs: list[sp.Basic]) -> dict[sp.Basic, str]:
+    """Compound matrix subexpressions met more than once, smallest first -> a temp name."""
+    counts: dict[sp.Basic, int] = {}
+    for expr in exprs:
+        for sub in sp.preorder_traversal(expr):
+            if isinstance(sub, MatrixExpr) and not isinstance(
+                    sub, sp.MatrixSymbol | sp.OneMatrix | sp.ZeroMatrix | sp.Transpose):
+                counts[sub] = counts.get(sub, 0) + 1
+    repeated = sorted((s for s, k in counts.items() if k > 1),
+                      key=lambda s: sum(1 for _ in sp.preorder_traversal(s)))
+    return {sub: f"_m{i}" for i, sub in enumerate(repeated)}
 
 
 def _has_matrix(expr: sp.Basic) -> bool:
