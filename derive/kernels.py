@@ -21,7 +21,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from sympy.printing.numpy import NumPyPrinter
 
 from derive.adjoint import Adjoints
-from derive.cell import Cell, _name_and_time, t
+from derive.cell import Cell, _name_and_time, shift, t
 from derive.errors import DeriveError
 from derive.rules import elementwise_function, sigma
 
@@ -285,6 +285,8 @@ def compile_kernels(cell: Cell, adjoints: Adjoints, dims: dict | None = None) ->
         backward.append((f"bar_{signal.name}_0", adjoints.bar_rhs(signal.name)))
     for pname in cell.parameters:
         backward.append((f"grad_{pname}", adjoints.grad_summand(pname)))
+    if not any(sig.is_matrix for sig in cell.signals.values()):
+        backward = _carry_across_steps(backward)
 
     initial = {}
     for t0 in range(0, -cell.max_lag, -1):
@@ -306,6 +308,39 @@ def compile_kernels(cell: Cell, adjoints: Adjoints, dims: dict | None = None) ->
         initial,
         dims,
     )
+
+
+def _carry_across_steps(assignments: list[tuple[str, sp.Basic]]) -> list[tuple[str, sp.Basic]]:
+    """Reuse, at step ``t``, products the backward step of ``t + 1`` already computed.
+
+    ``bar_h(t)`` reads ``bar_i(t+1) i(t+1) (1 - i(t+1))``, the same product step ``t + 1``
+    formed for ``bar_x`` and the weight gradients. Each shared product that carries a bar at
+    ``t`` (so it vanishes past ``T``, like the bars) becomes an output ``carryK(t)`` of the step
+    and an input ``carryK(t + 1)`` of the next one down.
+    """
+    subs, _ = sp.cse([expr for _, expr in assignments])
+    expanded: dict[sp.Symbol, sp.Basic] = {}
+    for sym, sub in subs:
+        expanded[sym] = sub.xreplace(expanded)
+    carries: list[tuple[str, sp.Basic]] = []
+    out = list(assignments)
+    for product in expanded.values():
+        bars_now = [a for a in product.atoms(sp.core.function.AppliedUndef)
+                    if (_name_and_time(a)[0] or "").startswith("bar_") and a.args[0] == t]
+        if not isinstance(product, sp.Mul) or not bars_now:
+            continue
+        name = f"carry{len(carries)}"
+        later = sp.Function(name)(t + 1)
+        shifted = shift(product, 1)
+        replaced = [(target, expr.subs(shifted, later)) for target, expr in out]
+        if any(new != old for (_, new), (_, old) in zip(replaced, out, strict=True)):
+            out = replaced
+            carries.append((f"{name}_0", product))
+    if not carries:
+        return assignments
+    first_grad = next((i for i, (target, _) in enumerate(out) if target.startswith("grad_")),
+                      len(out))
+    return out[:first_grad] + carries + out[first_grad:]
 
 
 @dataclass
@@ -354,6 +389,8 @@ def bptt(
     weights = {f"w_{p}": v for p, v in params.items()}
 
     zero = {name: zeros(name) for name in cell.signals}  # read-only stand-ins past T
+    scalar_zero = np.zeros((batch,), dtype=dtype)
+    carried: dict[tuple[str, int], np.ndarray] = {}
 
     def env_for(fn: StepFunction, now: int, bars: dict) -> dict:
         env = {}
@@ -364,6 +401,8 @@ def bptt(
             time = now + offset
             if kind == "bar":
                 env[var] = bars[name].get(time, zero[name]) if time <= steps else zero[name]
+            elif kind == "carry":
+                env[var] = carried.get((name, time), scalar_zero)
             elif kind == "direct":
                 env[var] = upstream[name][time - 1]
             else:
@@ -385,6 +424,8 @@ def bptt(
         for var, value in out.items():
             if var.startswith("grad_"):
                 grads[var[5:]] = grads[var[5:]] + value
+            elif var.startswith("carry"):
+                carried[(var[:-2], step)] = value
             else:
                 bars[var[4:-2]][step] = value
     for t0, fn in kernels.initial.items():
@@ -412,6 +453,8 @@ def _plan(fn: StepFunction, weights: dict) -> list[tuple[str, str, str, int]]:
             plan.append((var, "bar", base[4:], offset))
         elif base.startswith("dL_d"):
             plan.append((var, "direct", base[4:], offset))
+        elif base.startswith("carry"):
+            plan.append((var, "carry", base, offset))
         else:
             plan.append((var, "value", base, offset))
     fn.__dict__["_plan"] = plan
