@@ -137,3 +137,7 @@ def test_formula_slips():
     i, j = sp.symbols("i j")
     assert "index shift" in formula_slip(i * j, (i + 1) * (j + 1), quick)
     assert formula_slip(sp.tanh(c(t)), BAR_C, quick) is None
+    d_, w_ = sp.symbols("d W")
+    assert "at d = 1" in formula_slip(2 * w_ - 1, 2 * w_ + d_ - 2, quick)
+    assert "f(t) where the right formula has f(t + 1)" in formula_slip(
+        BAR_C.xreplace({f(t + 1): f(t)}), BAR_C, quick)

@@ -122,6 +122,12 @@ def formula_slip(claimed: sp.Expr, expected: sp.Expr, equal) -> str | None:
                            k * expected))
     candidates.append(("an off-by-one: the claim is one more", expected + 1))
     candidates.append(("an off-by-one: the claim is one less", expected - 1))
+    missing = sorted((v for v in expected.free_symbols - claimed.free_symbols
+                      if isinstance(v, sp.Symbol)), key=lambda v: v.name)
+    for v in missing[:6]:  # a special case: the claim ignores a variable
+        for value in (1, 0):
+            candidates.append((f"the right formula at {v} = {value}: the claim leaves out "
+                               f"the dependence on {v}", expected.xreplace({v: value})))
     timed = sorted(expected.atoms(AppliedUndef), key=str)
     if len(timed) <= 16:
         for a in timed:
