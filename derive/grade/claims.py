@@ -8,8 +8,8 @@ claims (``[["set/id"]]`` headers, one per claim)::
     source = "000_cc7bab1e7bee99b8.txt"
 
     [["rnn-cnn-hw/3.1"]]
-    result = "total_parameters"        # the key of derive.answer(id).results it is compared to
-    number = "1792 + 73256 + 2*295168 + 21201920 + 1025000"   # a number, or the student's sum
+    result = "total_params"            # the key of derive.answer(id).results it is compared to
+    number = 22892904                  # the claim: a number, or the student's arithmetic
     label = "total parameter count"    # optional: what is claimed, for the report
     where = "the table's last line"    # optional: where in the source
     note = "..."                       # optional: the transcriber's remark
