@@ -181,7 +181,18 @@ def _variables(*exprs: sp.Basic) -> list[str]:
 
 # -- the decision --------------------------------------------------------------------------
 
+CHILD_MEMORY = 2 << 30  # bytes of address space a simplification may use
+
+
 def _simplify_child(diff: sp.Basic, conn) -> None:  # runs in a forked process
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = CHILD_MEMORY if hard == resource.RLIM_INFINITY else min(CHILD_MEMORY, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):  # no resource limits here: the timeout remains
+        pass
     try:
         result = sp.simplify(diff)
         conn.send("zero" if result == 0 else "nonzero")
