@@ -98,6 +98,16 @@ class Verdict:
 
 # -- the answers ---------------------------------------------------------------------------
 
+def _registration(pid: str) -> str:
+    """Why ``pid`` has no derived answer, or "" when it has one (without building it)."""
+    from derive.answers import registered_problems
+
+    try:
+        return "" if pid in registered_problems() else f"no derived answer for {pid} yet"
+    except Exception as exc:  # noqa: BLE001 - a broken problem module must not stop grading
+        return f"the derived answers could not be loaded ({type(exc).__name__}: {exc})"
+
+
 def answer_or_reason(pid: str) -> tuple[Any, str]:
     """``(answer, "")`` or ``(None, why it is not available)``."""
     import derive
@@ -151,6 +161,11 @@ def _domain(claim: Claim, table: SymbolTable, expected: Any) -> Domain:
 def grade_claim(claim: Claim) -> Verdict:
     """The verdict on ``claim`` against ``derive.answer(claim.problem)``."""
     if claim.kind == "text":
+        if not (claim.result or claim.explain):  # nothing to show: do not build the answer
+            why = _registration(claim.problem)
+            return Verdict(claim, NOT_CHECKABLE, "a text claim (an explanation): compare it "
+                           "with the derived answer" + (f"; {why}" if why else ""),
+                           claimed=claim.value, method="none")
         answer, why = answer_or_reason(claim.problem)
         expected = _text_of(answer, claim) if answer is not None else None
         return Verdict(claim, NOT_CHECKABLE, "a text claim (an explanation): compare it with "
