@@ -5,6 +5,8 @@ catching planted errors, the grad contract and bad input."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -215,3 +217,84 @@ def test_cli_grad_and_errors():
         bad = _cli(*args)
         assert bad.returncode == 2
         assert bad.stderr.startswith("derive: error:") and "Traceback" not in bad.stderr
+
+
+# --- the answers of dsga1008-hw2/1.2.2 ------------------------------------------------------
+
+SET = "dsga1008-hw2/1.2.2"
+
+
+@pytest.mark.parametrize("part", "abcdef")
+def test_answers_pass_their_checks(part):
+    ans = derive.answer(SET + part)
+    assert all(c.passed for c in ans.checks), [(c.name, c.detail) for c in ans.checks
+                                               if not c.passed]
+    if part != "a":
+        assert ans.checks
+
+
+def test_answer_json_contract():
+    done = _cli("answer", SET + "b", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out == {"id": SET + "b", "answer": {"dimension": [3], "general": "k + 1"}}
+    c = derive.answer(SET + "c").results
+    names = {x: sp.IndexedBase(x) for x in ("w", "a", "v", "h")}
+    assert str(c["a"].rhs) == "exp(w[i, t])/Sum(exp(w[j, t]), (j, 0, k))"
+    assert str(c["h"].rhs) == "Sum(a[i, t]*v[i, t], (i, 0, k))"
+    k, i, t = sp.symbols("k i t")
+    parsed = sp.sympify(str(c["h"].rhs), locals=names)
+    assert parsed == sp.Sum(names["a"][i, t] * names["v"][i, t], (i, 0, k))
+    assert "for i in {1, ..., k}" in c["equations"]
+    assert derive.answer(SET + "d").results["entries"] == sp.Symbol("t", integer=True)
+
+
+def test_jacobian_answer_reads_as_expected():
+    e = derive.answer(SET + "e")
+    assert text(e.results["jacobian"]) == ("a_1(t)*(-h(t) + V_1*h(t - 1))*(h(t - 1))^T*"
+                                           "((K_1)^T*Q_1 + (Q_1)^T*K_1) + a_1(t)*V_1")
+    f = derive.answer(SET + "f")
+    assert "sum_{i=1}^{k}" in f.results["bar_h"]
+    assert "a_i(T + i)*(V_i)^T" in text(f.results["local_jacobian"])
+
+
+def test_answer_checkers_catch_planted_errors(monkeypatch):
+    from derive.jacobian import matrix_jacobian
+    from derive.models.attention_rnn import attention_inf_cell
+    from derive.problems import attention_rnn as P
+
+    # a template with Q and K swapped in the score does not reproduce the cell
+    good = P.template_score
+    monkeypatch.setattr(P, "template_score", lambda idx, tied=False: sp.MatMul(
+        *[sp.Transpose(a) if isinstance(a, sp.MatrixSymbol) and a.name[0] in "QK" else a
+          for a in good(idx, tied).args]))
+    assert P._reproduces(attention_cell(2), 3, tied=False)
+    monkeypatch.setattr(P, "template_score", good)
+    assert not P._reproduces(attention_cell(2), 3, tied=False)
+    # an off-by-one in the tied system: step 3 offered as step 2
+    assert P._reproduces(attention_inf_cell(3), 3, tied=True, prefix="3", step=2)
+    # the lag-2 Jacobian offered as the lag-1 one fails the numeric check
+    cell = attention_cell(2)
+    assert not P.numeric_jacobian_check(2, 1, matrix_jacobian(cell, "h", "h", 2)).passed
+    # the recursion with a dropped term fails against the engine's bar
+    recursion = P._recursion
+    monkeypatch.setattr(P, "_recursion", lambda kk: sp.MatAdd(*recursion(kk).args[:-1]))
+    assert not P.bar_h_check(2, 1).passed
+    general = P._reindexed(matrix_jacobian(attention_cell(1), "h", "h", 1), 1, P.i)
+    wrong = sp.MatAdd(*general.args[:1])  # the value path dropped
+    assert not P.numeric_bar_h_check(wrong, 2).passed
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_compiles(tmp_path):
+    bodies = [derive.answer(SET + p).latex for p in "abcdef"]
+    bodies += [derive.model("attention_rnn").show("latex", {"k": 2}),
+               derive.model("attention_rnn_inf").show("latex", {"T": 2})]
+    (tmp_path / "att.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath,amssymb,mathtools}\n"
+        "\\begin{document}\n" + "\n\n".join(bodies) + "\n\\end{document}\n")
+    env = {**os.environ, "openin_any": "p", "openout_any": "p"}
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "-no-shell-escape", "att.tex"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]

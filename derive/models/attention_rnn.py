@@ -15,7 +15,7 @@ concrete ``k`` is built and derived once, on first use.
 ``V_i = V_1`` for ``i >= 1``; step ``s`` attends over ``x(s)`` and ``h(s-1), ..., h(1)``,
 exactly ``s`` entries, no padding. That is not a fixed-lag cell (the number of entries grows
 with ``s``), so it is derived by UNROLLING: for a given ``T`` the engine gets one cell whose
-equations are the ``T`` steps themselves (signals ``h1 .. hT``, inputs ``x1 .. xT``, all at
+equations are the ``T`` steps themselves (signals ``h_1 .. h_T``, inputs ``x_1 .. x_T``, all at
 one engine time step), and derives, compiles and checks it like any other cell.
 
 The ``derive grad`` contract of both: dims ``T, n, k`` (``T, n`` for inf); params ``Q``, ``K``,
@@ -69,25 +69,25 @@ def attention_cell(k: int) -> Cell:
 
 
 def attention_inf_cell(steps: int) -> Cell:
-    """AttentionRNN(inf) unrolled over ``steps`` steps: step ``s`` is the signal ``hs``."""
+    """AttentionRNN(inf) unrolled over ``steps`` steps: step ``s`` is the signal ``h_s``."""
     steps = positive_int("T", steps)
     cell = Cell(f"attention_rnn_inf_{steps}", dims=(n,), zero_initial=True)
     t = cell.t
-    xs = [cell.input(f"x{s}", (n, 1)) for s in range(1, steps + 1)]
+    xs = [cell.input(f"x_{s}", (n, 1)) for s in range(1, steps + 1)]
     weights = {g: [cell.param(f"{g}_{i}", (n, n)) for i in range(2)] for g in GROUPS}
     hs = []
     for s in range(1, steps + 1):
         # entry 0 reads x(s); entry i >= 1 reads h(s - i) with the tied Q_1, K_1, V_1
         sources = [xs[s - 1](t)] + [hs[s - 1 - i](t) for i in range(1, s)]
         tied = [0] + [1] * (s - 1)
-        scores = [cell.let(f"w{s}_{i}", _score(weights["Q"][j], weights["K"][j], src))
+        scores = [cell.let(f"w_{s}_{i}", _score(weights["Q"][j], weights["K"][j], src))
                   for i, (src, j) in enumerate(zip(sources, tied, strict=True))]
-        entries = [cell.let(f"a{s}_{i}", a)
+        entries = [cell.let(f"a_{s}_{i}", a)
                    for i, a in enumerate(softargmax(*[w(t) for w in scores]))]
-        hs.append(cell.let(f"h{s}", sp.MatAdd(*[
+        hs.append(cell.let(f"h_{s}", sp.MatAdd(*[
             sp.MatMul(weights["V"][j], src, entries[i](t))
             for i, (src, j) in enumerate(zip(sources, tied, strict=True))])))
-    cell.output(*[f"h{s}" for s in range(1, steps + 1)])
+    cell.output(*[f"h_{s}" for s in range(1, steps + 1)])
     return cell
 
 
@@ -198,7 +198,7 @@ class AttentionRNNInf:
         inner = self.model(steps).grad_instance(seed, 1, rest)
 
         def series(table: dict, prefix: str) -> list:
-            return [table[f"{prefix}{s}"][0] for s in range(1, steps + 1)]
+            return [table[f"{prefix}_{s}"][0] for s in range(1, steps + 1)]
 
         return {
             "model": self.name,

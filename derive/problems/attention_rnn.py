@@ -70,7 +70,7 @@ def _reproduces(cell: Cell, count: int, tied: bool, prefix: str = "", step=None)
     differing = []
     entries = []
     for idx in range(count):
-        eq = cell.equation(f"w{prefix}_{idx}")
+        eq = cell.equation(_named("w", prefix, idx))
         want = template_score(idx, tied)
         if step is not None:
             want = _at_step(want, step)
@@ -79,7 +79,7 @@ def _reproduces(cell: Cell, count: int, tied: bool, prefix: str = "", step=None)
         entries.append(eq.signal(t))
     scores = [sp.Symbol(f"omega{idx}") for idx in range(count)]
     for idx in range(count):
-        eq = cell.equation(f"a{prefix}_{idx}")
+        eq = cell.equation(_named("a", prefix, idx))
         if not isinstance(eq.rhs, SoftmaxEntry) or list(eq.rhs.scores) != entries:
             differing.append(f"a_{idx}")
             continue
@@ -88,9 +88,9 @@ def _reproduces(cell: Cell, count: int, tied: bool, prefix: str = "", step=None)
         formula = sp.exp(scores[idx]) / sp.Add(*[sp.exp(w) for w in scores])
         if not exactly_zero(node[0, 0] - formula):
             differing.append(f"a_{idx}")
-    name = f"h{step}" if step is not None else "h"
+    name = f"h_{step}" if step is not None else "h"
     want_h = sp.MatAdd(*[sp.MatMul(*template_value(idx, tied).args,
-                                   cell.signals[f"a{prefix}_{idx}"](t))
+                                   cell.signals[_named("a", prefix, idx)](t))
                          for idx in range(count)])
     if step is not None:
         want_h = _at_step(want_h, step)
@@ -99,15 +99,19 @@ def _reproduces(cell: Cell, count: int, tied: bool, prefix: str = "", step=None)
     return differing
 
 
+def _named(base: str, prefix: str, idx: int) -> str:
+    return f"{base}_{prefix}_{idx}" if prefix else f"{base}_{idx}"
+
+
 def _at_step(expr: sp.Basic, step: int) -> sp.Basic:
     """The tied template at step ``step`` of the unrolled cell: ``h(t - i)`` is the signal
-    ``h{step - i}(t)`` and ``x(t)`` is ``x{step}(t)``."""
+    ``h_{step - i}(t)`` and ``x(t)`` is ``x_{step}(t)``."""
     mapping = {}
     for atom in _timed_atoms(expr):
         name, time = _name_and_time(atom)
         if name in ("h", "x"):
             lag = int(t - time)
-            mapping[atom] = timed_matrix(f"{name}{step - lag}", t, atom.shape)
+            mapping[atom] = timed_matrix(f"{name}_{step - lag}", t, atom.shape)
     return expr.xreplace(mapping)
 
 
@@ -323,6 +327,22 @@ def _reindexed(J: sp.MatrixExpr, lag: int, index) -> sp.MatrixExpr:
     return J.xreplace(mapping)
 
 
+def _transpose(expr: sp.MatrixExpr) -> sp.MatrixExpr:
+    """``expr^T`` distributed over sums and products, a column sum kept whole as a row
+    (``(v_i - h)^T``), square sums transposed term by term."""
+    if isinstance(expr, sp.MatAdd):
+        if expr.shape[1] == 1:
+            return sp.Transpose(expr)
+        return sp.MatAdd(*[_transpose(a) for a in expr.args])
+    if isinstance(expr, sp.MatMul):
+        scalars = [a for a in expr.args if not isinstance(a, sp.MatrixExpr)]
+        matrices = [a for a in expr.args if isinstance(a, sp.MatrixExpr)]
+        return sp.MatMul(*scalars, *[_transpose(f) for f in reversed(matrices)])
+    if isinstance(expr, sp.Transpose):
+        return expr.arg
+    return sp.Transpose(expr)
+
+
 def _at(expr: sp.Basic, time: sp.Expr) -> sp.Basic:
     """``expr`` with ``t`` moved to ``time`` in every time-indexed quantity."""
     mapping = {}
@@ -410,6 +430,62 @@ def bar_h_check(kk: int, size: int) -> Check:
                        f"{len(difference)} entries")
 
 
+def _evaluate(expr: sp.Basic, values: dict):
+    """A matrix expression in floats: atoms from ``values`` (arrays and numbers)."""
+    if expr in values:
+        return values[expr]
+    if isinstance(expr, sp.MatAdd | sp.Add):
+        return sum(_evaluate(a, values) for a in expr.args)
+    if isinstance(expr, sp.MatMul | sp.Mul):
+        out = 1.0
+        for a in expr.args:
+            v = _evaluate(a, values)
+            out = out @ v if np.ndim(out) == 2 and np.ndim(v) == 2 else out * v
+        return out
+    if isinstance(expr, sp.Transpose):
+        return _evaluate(expr.arg, values).T
+    if expr.is_Number:
+        return float(expr)
+    raise TypeError(f"cannot evaluate {expr!r}")
+
+
+def numeric_bar_h_check(general: sp.MatrixExpr, kk: int, size: int = 3, steps: int = 6,
+                        seed: int = 2) -> Check:
+    """The recursion with the symbolic-i Jacobian, evaluated in floats at every step of a
+    random run, against the compiled BPTT kernels' bar h (k > remaining steps included)."""
+    model = _model(kk)
+    inst = model.random_instance(seed, steps, {"n": size})
+    run = model.bptt(inst["params"], inst["inputs"], inst["upstream"], dims={"n": size})
+    hs = {step: run.values["h"][step][0][:, 0] for step in range(1, steps + 1)}
+    bars = {step: run.bars["h"][step][0][:, 0] for step in range(1, steps + 1)}
+
+    def h_at(step):
+        return hs.get(step, np.zeros(size))
+
+    error = 0.0
+    for now in range(1, steps + 1):
+        total = inst["upstream"]["h"][now - 1][0].copy()
+        for lag in range(1, kk + 1):
+            later = now + lag
+            if later > steps:
+                continue
+            J = _reindexed(general, i, lag)
+            values = {}
+            for atom in J.atoms(sp.MatrixSymbol):
+                name, time = _name_and_time(atom)
+                values[atom] = (inst["params"][atom.name] if name is None
+                                else h_at(later + int(time - t))[:, None])
+            for f in J.atoms(sp.core.function.AppliedUndef):
+                name, _ = _name_and_time(f)
+                values[f] = float(run.values[name][later][0, 0, 0])
+            total += _evaluate(J, values).T @ bars[later]
+        error = max(error, float(np.max(np.abs(total - bars[now]))
+                                 / max(1.0, np.max(np.abs(bars[now])))))
+    return Check(f"dl/dh(t) recursion numeric (k={kk}, n={size}, T={steps})",
+                 "bar h from the compiled BPTT kernels", error, 1e-12,
+                 f"{steps} steps, every t")
+
+
 @problem("dsga1008-hw2/1.2.2f")
 def loss_gradient(pid: str) -> Answer:
     # the symbolic form: the lag-1 Jacobian of AttentionRNN(1) with its index renamed i,
@@ -426,14 +502,15 @@ def loss_gradient(pid: str) -> Answer:
                                   "matrix_jacobian of the AttentionRNN(k) cell", not differing,
                                   f"differing lags: {differing or 'none'}"))
     checks += [bar_h_check(kk, 1) for kk in TEMPLATE_KS] + [bar_h_check(2, 2)]
-    local = sp.Transpose(_at(general, T + i)).doit()
+    checks += [numeric_bar_h_check(general, kk) for kk in (2, 7)]  # k = 7 > T = 6
+    local = _transpose(_at(general, T + i))
     bar_h_T = timed_matrix("bar_h", T, (n, 1))
     direct = timed_matrix("dL_dh", T, (n, 1))
     later = timed_matrix("bar_h", T + i, (n, 1))
     body = (
         "$h^{(T)}$ is read by the loss at $T$ and, through score and value $i$, by each of "
-        "the next $k$ steps $T+i$, $i \\in \\{1, \\dots, k\\}$ (uses beyond $T' > $ the last "
-        "step are absent: $\\overline{h^{(t)}} = 0$ for $t$ past the end). So\n"
+        "the next $k$ steps $T+i$, $i \\in \\{1, \\dots, k\\}$ (a step $T+i$ past the end "
+        "contributes nothing: $\\overline{h^{(t)}} = 0$ there). So\n"
         f"\\[ \\frac{{\\partial l}}{{\\partial h^{{(T)}}}} = {latex(bar_h_T)} = {latex(direct)}"
         f" + \\sum_{{i=1}}^{{k}} \\left(\\frac{{\\partial h^{{(T+i)}}}}{{\\partial h^{{(T)}}}}"
         f"\\right)^{{\\top}} {latex(later)} \\]\n"
