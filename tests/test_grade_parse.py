@@ -50,6 +50,7 @@ def fn(name):
         ("|x|", sp.Abs(x)),
         ("0.5*x", x / 2),
         ("2 × x · 3 − 1", 6 * x - 1),
+        (r"\varepsilon + \epsilon_{1}", sp.Symbol("epsilon") + sp.Symbol("epsilon_1")),
     ],
 )
 def test_grammar(text, expected):

@@ -633,7 +633,9 @@ class _Parser:
             args = self.call_args() if self.at("(") else [self.power()]
             return self.apply(cmd, args, tok.pos)
         if cmd in GREEK:
-            name = self.full_name(cmd, tok.pos)
+            # \varepsilon and \epsilon are one letter to a grader
+            name = self.full_name(cmd.removeprefix("var") if cmd.startswith("var") else cmd,
+                                  tok.pos)
             index = self.time_index()
             return self.table.function(name)(index) if index is not None else \
                 self.table.symbol(name)
