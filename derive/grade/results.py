@@ -64,6 +64,10 @@ def row_labels(results: Any, path: str) -> list[str]:
                 if key in row:
                     label = str(row[key])
                     break
+            else:  # a record keyed by an index field ("pool_index": 5) is named by it
+                index = next((k for k in row if str(k).endswith("index")), None)
+                if index is not None:
+                    label = f"{str(index).replace('_', ' ')} {row[index]}"
         labels.append(label)
     return labels
 
