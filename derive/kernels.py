@@ -359,12 +359,15 @@ def bptt(
     initial: dict[str, np.ndarray],
     upstream: dict[str, np.ndarray],
     backward: bool = True,
+    keep_bars: bool = True,
 ) -> BPTTResult:
     """Run the cell forward over ``T`` steps and (unless ``backward`` is false) backward to
     every gradient. Weights may carry the batch axis too, for a forward-only run.
 
     ``inputs[x]`` and ``upstream[v]`` have shape ``(T, B, ...)``; ``initial[s]`` has shape
-    ``(k, B, ...)`` (the values at ``t = 0, -1, ..., 1-k``); weights are unbatched.
+    ``(k, B, ...)`` (the values at ``t = 0, -1, ..., 1-k``); weights are unbatched. With
+    ``keep_bars`` false, the bars of intermediates are dropped once no step reads them (less
+    memory traffic); inputs' and states' bars are kept.
     """
     cell = kernels.cell
     k = cell.max_lag
@@ -418,6 +421,7 @@ def bptt(
 
     bars: dict[str, dict[int, np.ndarray]] = {name: {} for name in cell.signals}
     grads = {p: 0 for p in params}
+    intermediate = [s.name for s in cell.defined if s not in cell.states]
     for step in range(steps, 0, -1):
         env = env_for(kernels.backward, step, bars)
         out = kernels.backward(env)
@@ -426,8 +430,12 @@ def bptt(
                 grads[var[5:]] = grads[var[5:]] + value
             elif var.startswith("carry"):
                 carried[(var[:-2], step)] = value
+                carried.pop((var[:-2], step + 1), None)
             else:
                 bars[var[4:-2]][step] = value
+        if not keep_bars:  # only the next k steps down read these; inputs' bars are results
+            for name in intermediate:
+                bars[name].pop(step + k, None)
     for t0, fn in kernels.initial.items():
         out = fn(env_for(fn, t0, bars))
         for var, value in out.items():

@@ -133,13 +133,15 @@ class RecurrentModel:
         upstream: dict[str, np.ndarray],
         initial: dict[str, np.ndarray] | None = None,
         dims: dict[str, int] | None = None,
+        keep_bars: bool = True,
     ) -> BPTTResult:
         """Forward over ``T`` steps and backward to every gradient.
 
         Shapes (``B`` the batch): ``params[w]`` the weight's own shape; ``inputs[x]`` and
         ``upstream[h]`` ``(T, B)`` for scalars, ``(T, B, n)`` for vectors; ``initial[s]``
         ``(B,)`` / ``(B, n)``, or with a leading axis of length ``k`` (values at
-        ``t = 0, -1, ..., 1-k``) for a cell reading ``k`` steps back.
+        ``t = 0, -1, ..., 1-k``) for a cell reading ``k`` steps back. ``keep_bars=False``
+        keeps only the bars of inputs and states (faster on long runs).
         """
         concrete = self.dims_for(dims)
         cell = self.cell
@@ -196,7 +198,8 @@ class RecurrentModel:
                     raise DeriveError(f"initial[{signal.name!r}]: expected shape "
                                       f"{(batch, *want_tail)}, got {a.shape}")
             starts[signal.name] = column(a, signal.name)
-        return bptt(self.kernels(dims), params, series["inputs"], starts, series["upstream"])
+        return bptt(self.kernels(dims), params, series["inputs"], starts, series["upstream"],
+                    keep_bars=keep_bars)
 
     # -- the CLI's protocol -------------------------------------------------------------------
 

@@ -194,3 +194,17 @@ def test_answer_json_formulas_parse_with_sympy():
     out = json.loads(proc.stdout)
     parsed = sp.sympify(out["answer"]["bar_w_ix"])
     assert isinstance(parsed, sp.Sum)
+
+
+def test_keep_bars_false_gives_the_same_gradients():
+    model = derive.model("lstm")
+    inst = model.random_instance(4, 7, batch=3)
+    full = model.bptt(inst["params"], inst["inputs"], inst["upstream"], inst["initial"])
+    lean = model.bptt(inst["params"], inst["inputs"], inst["upstream"], inst["initial"],
+                      keep_bars=False)
+    for name in full.grads:
+        assert np.array_equal(full.grads[name], lean.grads[name])
+    for step in range(1, 8):
+        assert np.array_equal(full.bars["x"][step], lean.bars["x"][step])
+    assert np.array_equal(full.bars["h"][0], lean.bars["h"][0])
+    assert len(lean.bars["i"]) < len(full.bars["i"])
