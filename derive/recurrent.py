@@ -33,7 +33,6 @@ class RecurrentModel:
         default_dims: dict[str, int] | None = None,
         check_dims: list[dict[str, int]] | None = None,
         default_T: int = 6,
-        rename: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.summary = summary
@@ -41,7 +40,6 @@ class RecurrentModel:
         self.default_dims = dict(default_dims or {})
         self.check_dims = check_dims or [self.default_dims]
         self.default_T = default_T
-        self.rename = rename or {}
 
     # -- symbolic results ------------------------------------------------------------------
 

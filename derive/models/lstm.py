@@ -7,17 +7,16 @@ from derive.models import register
 from derive.recurrent import RecurrentModel
 from derive.rules import sigma
 
-# rnn-cnn-hw/2 names the same weights input-first: w_xi for w_ix, and so on
-INPUT_FIRST = {f"w_{a}{g}": f"w_{g}{a}" for g in "ifog" for a in "xh"}
+GATE_FIRST = "w_ix w_ih w_fx w_fh w_ox w_oh w_gx w_gh"  # csc421-hw4/1
+INPUT_FIRST = "w_xi w_hi w_xf w_hf w_xo w_ho w_xg w_hg"  # rnn-cnn-hw/2, the same weights
 
 
-def lstm_cell() -> Cell:
+def lstm_cell(weights: str = GATE_FIRST) -> Cell:
     cell = Cell("lstm")
     t = cell.t
     x = cell.input("x")
     h, c = cell.state("h"), cell.state("c")
-    w_ix, w_ih, w_fx, w_fh, w_ox, w_oh, w_gx, w_gh = cell.params(
-        "w_ix w_ih w_fx w_fh w_ox w_oh w_gx w_gh")
+    w_ix, w_ih, w_fx, w_fh, w_ox, w_oh, w_gx, w_gh = cell.params(weights)
     i = cell.let("i", sigma(w_ix * x(t) + w_ih * h(t - 1)))
     f = cell.let("f", sigma(w_fx * x(t) + w_fh * h(t - 1)))
     o = cell.let("o", sigma(w_ox * x(t) + w_oh * h(t - 1)))
@@ -30,5 +29,11 @@ def lstm_cell() -> Cell:
 
 @register("lstm", "univariate LSTM, no biases (csc421-hw4/1)")
 def lstm() -> RecurrentModel:
-    return RecurrentModel("lstm", "univariate LSTM, no biases (csc421-hw4/1)", lstm_cell,
-                          default_T=6)
+    return RecurrentModel("lstm", "univariate LSTM, no biases (csc421-hw4/1)", lstm_cell)
+
+
+@register("lstm_input_first", "the LSTM with input-first weight names, w_xi ... (rnn-cnn-hw/2)")
+def lstm_input_first() -> RecurrentModel:
+    return RecurrentModel("lstm_input_first",
+                          "the LSTM with input-first weight names, w_xi ... (rnn-cnn-hw/2)",
+                          lambda: lstm_cell(INPUT_FIRST))

@@ -19,27 +19,17 @@ from derive.cell import t
 from derive.checking import Check
 from derive.figures import pgfplot
 from derive.latex import latex, text
-from derive.models.lstm import INPUT_FIRST
 
 GATE_ORDER = ["h", "c", "g", "o", "f", "i"]
 
 
-def _renamer(input_first: bool):
-    if not input_first:
-        return lambda e: e
-    mapping = {sp.Symbol(f"{bar}{old}"): sp.Symbol(f"{bar}{new}")
-               for new, old in INPUT_FIRST.items() for bar in ("", "bar_")}
-    return lambda e: e.xreplace(mapping)
+def _model(pid: str):
+    """rnn-cnn-hw/2 names the weights input-first (w_xi); its own cell says so."""
+    return derive.model("lstm_input_first" if pid.startswith("rnn-cnn-hw") else "lstm")
 
 
-def _bars(input_first: bool) -> dict[str, sp.Eq]:
-    model = derive.model("lstm")
-    rename = _renamer(input_first)
-    derivation = model.derivation
-    return {name: sp.Eq(rename(eq.lhs), sp.Add(*[rename(term.expr)
-                                                 for term in derivation.bars[name]],
-                                               evaluate=False), evaluate=False)
-            for name, eq in model.adjoints.items() if name in GATE_ORDER}
+def _bars(model) -> dict[str, sp.Eq]:
+    return {name: eq for name, eq in model.adjoints.items() if name in GATE_ORDER}
 
 
 def _align(eqs) -> str:
@@ -47,22 +37,18 @@ def _align(eqs) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
 
 
-def _forward_latex(input_first: bool) -> str:
-    model = derive.model("lstm")
-    rename = _renamer(input_first)
-    return _align([sp.Eq(rename(e.lhs), rename(e.rhs), evaluate=False)
-                   for e in model.equations.values()])
+def _forward_latex(model) -> str:
+    return _align(model.equations.values())
 
 
 @problem("csc421-hw4/1a", "rnn-cnn-hw/2.1")
 def bptt_equations(pid: str) -> Answer:
-    input_first = pid.startswith("rnn-cnn-hw")
-    model = derive.model("lstm")
-    bars = _bars(input_first)
+    model = _model(pid)
+    bars = _bars(model)
     ordered = [bars[name] for name in GATE_ORDER]
     body = (
         "Forward pass (the definition the derivation starts from):\n"
-        + _forward_latex(input_first)
+        + _forward_latex(model)
         + "\nEvery bar collects one term per use of its variable: $h^{(t)}$ is read by the "
         "four gates at step $t+1$ and by the loss at $t$; $c^{(t)}$ by $h^{(t)}$ and by "
         "$c^{(t+1)}$; each gate by $c^{(t)}$ or $h^{(t)}$. The derivatives "
@@ -83,13 +69,11 @@ def bptt_equations(pid: str) -> Answer:
 @problem("csc421-hw4/1b", "rnn-cnn-hw/2.2")
 def weight_gradient(pid: str) -> Answer:
     input_first = pid.startswith("rnn-cnn-hw")
-    model = derive.model("lstm")
-    rename = _renamer(input_first)
-    grads = {name: sp.Eq(rename(e.lhs), rename(e.rhs), evaluate=False)
-             for name, e in model.weight_grads.items()}
+    model = _model(pid)
+    grads = model.weight_grads
     key = "w_xi" if input_first else "w_ix"
-    asked = grads["w_ix"]
-    others = [grads[n] for n in grads if n != "w_ix"]
+    asked = grads[key]
+    others = [grads[n] for n in grads if n != key]
     lr = sp.Symbol("alpha")
     update = (rf"With learning rate $\alpha$, gradient descent updates "
               rf"${latex(sp.Symbol(key))} \leftarrow {latex(sp.Symbol(key))} - \alpha\, "
