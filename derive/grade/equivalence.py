@@ -144,7 +144,7 @@ def _sample(names: list[str], domain: Domain, rng: random.Random,
             point[n] = Fraction(rng.randint(2, 9))
         elif domain.integer:
             lo = 0 if n in domain.nonnegative and n not in domain.positive else 1
-            point[n] = Fraction(rng.randint(lo, 14))
+            point[n] = Fraction(rng.randint(lo, 14 if rng.random() < 0.6 else 64))
         else:
             q = rng.randint(1, 6 if narrow else 9)
             v = Fraction(rng.randint(1, 2 * q if narrow else 48), q)
