@@ -132,8 +132,10 @@ def _with_time(domain: Domain, *exprs: sp.Basic) -> Domain:
 
 
 def _sample(names: list[str], domain: Domain, rng: random.Random,
-            small: bool = False, narrow: bool = False) -> dict[str, Fraction]:
-    """A random point; ``small`` asks for small positive integers (readable counterexamples)."""
+            small: bool = False, narrow: bool = False, wide: bool = False
+            ) -> dict[str, Fraction]:
+    """A random point; ``small`` asks for small positive integers (readable counterexamples),
+    ``wide`` for integers up to 64 instead of 14 (after the small ones agreed)."""
     point: dict[str, Fraction] = {}
     for n in names:
         if n in domain.limits:
@@ -144,7 +146,7 @@ def _sample(names: list[str], domain: Domain, rng: random.Random,
             point[n] = Fraction(rng.randint(2, 9))
         elif domain.integer:
             lo = 0 if n in domain.nonnegative and n not in domain.positive else 1
-            point[n] = Fraction(rng.randint(lo, 14 if rng.random() < 0.6 else 64))
+            point[n] = Fraction(rng.randint(lo, 64 if wide else 14))
         else:
             q = rng.randint(1, 6 if narrow else 9)
             v = Fraction(rng.randint(1, 2 * q if narrow else 48), q)
@@ -259,7 +261,7 @@ def equivalent(
         if agreed >= points:
             break
         point = _sample(names, domain, rng, small=attempt < points // 2 and not narrow,
-                        narrow=narrow)
+                        narrow=narrow, wide=agreed >= points // 2)
         if not _satisfies(point, domain):
             continue
         pseed = f"{seed}-{attempt}"
