@@ -181,3 +181,9 @@ class DeriveStrPrinter(StrPrinter):
 def text(expr: sp.Basic) -> str:
     """``expr`` as plain text."""
     return DeriveStrPrinter().doprint(expr)
+
+
+def align(equations) -> str:
+    """Equations (``sympy.Eq``) as an ``align*`` block in the bar notation."""
+    rows = [rf"{latex(e.lhs)} &= {latex(e.rhs)}" for e in equations]
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"

@@ -19,7 +19,7 @@ from derive.cell import Cell, T, t
 from derive.checking import Check
 from derive.errors import DeriveError, positive_int
 from derive.kernels import BPTTResult, Kernels, bptt, compile_kernels
-from derive.latex import latex, text
+from derive.latex import align, latex, text
 
 
 class RecurrentModel:
@@ -269,14 +269,10 @@ class RecurrentModel:
 
     def latex(self) -> str:
         """The forward equations and their BPTT equations as ``align*`` blocks."""
-        def block(eqs: dict[str, sp.Eq]) -> str:
-            rows = [rf"{latex(e.lhs)} &= {latex(e.rhs)}" for e in eqs.values()]
-            return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
-
         return "\n".join([
-            r"\paragraph{Forward.}", block(self.equations),
-            r"\paragraph{Backprop through time.}", block(self.adjoints),
-            r"\paragraph{Weight gradients.}", block(self.weight_grads),
+            r"\paragraph{Forward.}", align(self.equations.values()),
+            r"\paragraph{Backprop through time.}", align(self.adjoints.values()),
+            r"\paragraph{Weight gradients.}", align(self.weight_grads.values()),
         ])
 
     def _repr_latex_(self) -> str:

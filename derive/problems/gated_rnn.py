@@ -18,7 +18,7 @@ from derive.cell import t
 from derive.cellgraph import cell_graph
 from derive.checking import Check, relative_error
 from derive.figures import pgfplot
-from derive.latex import latex, text
+from derive.latex import align, latex, text
 
 
 def _model():
@@ -27,11 +27,6 @@ def _model():
 
 def _shape_names(shape) -> list:
     return [int(d) if sp.sympify(d).is_Integer else str(d) for d in shape if d != 1]
-
-
-def _align(eqs) -> str:
-    rows = [rf"{latex(e.lhs)} &= {latex(e.rhs)}" for e in eqs]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
 
 
 def _numeric_shapes() -> list[Check]:
@@ -54,7 +49,7 @@ def _numeric_shapes() -> list[Check]:
 def diagram(pid: str) -> Answer:
     model = _model()
     body = ("One step of the cell, drawn from its forward equations (an edge per use, labelled "
-            "with the weight it passes through):\n" + _align(model.equations.values()))
+            "with the weight it passes through):\n" + align(model.equations.values()))
     return Answer(pid, {"nodes": [s.name for s in model.cell.signals.values()]},
                   "x(t) and h(t-1) feed c(t) through W_c, W_h; h(t) reads c(t), h(t-1) and "
                   "W_x x(t).", body, checks=[],
@@ -87,10 +82,10 @@ def weight_gradient(pid: str) -> Answer:
         rf"${latex(w_shape[0])}\times {latex(w_shape[1])}$, and sums one outer product per "
         r"step (the per-step Jacobian $\partial h^{(t)}/\partial W_x$ alone is "
         rf"${latex(h_shape[0])}\times {latex(w_shape[0])}\times {latex(w_shape[1])}$):"
-        + _align([grad])
+        + align([grad])
         + "with the bars from the backward recursion, run from $t = K$ down to 1 "
         r"($\overline{h^{(K+1)}} = \overline{c^{(K+1)}} = 0$):"
-        + _align([adjoints["h"], adjoints["c"]])
+        + align([adjoints["h"], adjoints["c"]])
         + "\nSimilarities with the forward pass: the backward pass is the same recurrence run "
         "in reverse time. The forward pass carries $h$ forward gated elementwise by "
         r"$c^{(t)}$ ($c^{(t)} \odot h^{(t-1)}$); the backward pass carries $\overline{h}$ "

@@ -18,7 +18,7 @@ from derive.answers import Answer, problem
 from derive.cell import t
 from derive.checking import Check
 from derive.figures import pgfplot
-from derive.latex import latex, text
+from derive.latex import align, latex, text
 
 GATE_ORDER = ["h", "c", "g", "o", "f", "i"]
 
@@ -32,13 +32,8 @@ def _bars(model) -> dict[str, sp.Eq]:
     return {name: eq for name, eq in model.adjoints.items() if name in GATE_ORDER}
 
 
-def _align(eqs) -> str:
-    rows = [rf"{latex(e.lhs)} &= {latex(e.rhs)}" for e in eqs]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
-
-
 def _forward_latex(model) -> str:
-    return _align(model.equations.values())
+    return align(model.equations.values())
 
 
 @problem("csc421-hw4/1a", "rnn-cnn-hw/2.1")
@@ -54,7 +49,7 @@ def bptt_equations(pid: str) -> Answer:
         "$c^{(t+1)}$; each gate by $c^{(t)}$ or $h^{(t)}$. The derivatives "
         r"$\sigma'(z) = \sigma(z)(1-\sigma(z))$ and $\tanh'(z) = 1 - \tanh^2(z)$ are written "
         "through the gates' own values. With $\\overline{v^{(T+1)}} = 0$ for every $v$:\n"
-        + _align(ordered)
+        + align(ordered)
     )
     plain = "\n".join(f"{text(e.lhs)} = {text(e.rhs)}" for e in ordered)
     return Answer(
@@ -80,8 +75,8 @@ def weight_gradient(pid: str) -> Answer:
               rf"{latex(asked.lhs)}$." if input_first else "")
     body = (
         "The weight is shared by every step, so its bar sums the contribution of each step "
-        "through the input gate it feeds:\n" + _align([asked]) + update
-        + "\nThe other seven weights, derived the same way:\n" + _align(others)
+        "through the input gate it feeds:\n" + align([asked]) + update
+        + "\nThe other seven weights, derived the same way:\n" + align(others)
     )
     results = {f"bar_{key}": asked.rhs,
                "weight_grads": {str(e.lhs): e.rhs for e in grads.values()}}
@@ -174,14 +169,14 @@ def no_explosion(pid: str) -> Answer:
     sig = model.cell.signals
     body = (
         "Read the two recursions of the answer to part (a). The memory cell's bar is\n"
-        + _align([model.adjoints["c"]])
+        + align([model.adjoints["c"]])
         + "and every path back through $h$ goes through a gate derivative: each term of "
         r"$\overline{h^{(t)}}$ other than the direct one carries $i(1-i)$, $f(1-f)$, "
         r"$o(1-o)$, or $\overline{g^{(t+1)}} = \overline{c^{(t+1)}} i^{(t+1)}$. "
         "With forget gates $f \\approx 1$ and input and output gates $i, o \\approx 0$ these "
         "vanish and the recursions become (derived by substituting the limits into the "
         "equations above):\n"
-        + _align([sp.Eq(sig["c"].bar(t), limits["c"], evaluate=False),
+        + align([sp.Eq(sig["c"].bar(t), limits["c"], evaluate=False),
                   sp.Eq(sig["h"].bar(t), limits["h"], evaluate=False)])
         + "So $\\overline{c^{(t)}}$ is copied backwards unchanged: multiplied by "
         "$f \\approx 1$ at every step, never by a weight, so it can neither explode nor "
