@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from derive.cell import Cell, Equation, Signal, shift, t
+from derive.cell import Cell, Equation, Signal, _name_and_time, _timed_atoms, shift, t
 from derive.rules import matrix_vjp
 
 
@@ -65,18 +65,59 @@ def local_vjp(rhs: sp.Basic, wrt: sp.Basic, bar: sp.Basic) -> list[sp.Basic]:
 
 class Namer:
     """Renames right-hand sides back to the symbols they define: ``sigma(z_i(t+1))``
-    becomes ``i(t+1)``, so derivatives read in forward quantities."""
+    becomes ``i(t+1)``, so derivatives read in forward quantities.
+
+    A right-hand side shifted by ``o`` steps contains its first time-indexed atom shifted
+    by ``o``: so only the shifts suggested by the atoms of the expression being renamed
+    are made (once each), not every equation at every shift, which would cost cubic time
+    in the lag of a cell like AttentionRNN(k)."""
 
     def __init__(self, cell: Cell) -> None:
-        span = cell.max_lag + 1
-        self.mapping = {
-            eq.at(k): eq.signal.at(k) for eq in cell.equations for k in range(-span, span + 1)
-        }
+        self.anchors: dict[str, list[tuple[Equation, int]]] = {}
+        self.constant: dict[sp.Basic, sp.Basic] = {}
+        for eq in cell.equations:
+            located = sorted(((name, time) for name, time in
+                              map(_name_and_time, _timed_atoms(eq.rhs)) if name is not None),
+                             key=lambda pair: (pair[0], str(pair[1])))
+            if not located:
+                self.constant[eq.rhs] = eq.signal(t)  # no time in it: one shift is enough
+                continue
+            name, time = located[0]
+            self.anchors.setdefault(name, []).append((eq, int(time - t)))
+        self.shifted: dict[tuple[str, int], tuple[sp.Basic, sp.Basic]] = {}
+        self.atom_memo: dict[sp.Basic, frozenset] = {}
+
+    def _atoms(self, node: sp.Basic) -> frozenset:
+        # memoised per subtree: the same large node (a softmax entry and its k + 1 scores)
+        # recurs in many terms
+        found = self.atom_memo.get(node)
+        if found is None:
+            if _name_and_time(node)[0] is not None:
+                found = frozenset([node])
+            else:
+                found = frozenset().union(*[self._atoms(a) for a in node.args])
+            self.atom_memo[node] = found
+        return found
+
+    def mapping_for(self, expr: sp.Basic) -> dict[sp.Basic, sp.Basic]:
+        mapping = dict(self.constant)
+        for atom in self._atoms(expr):
+            name, time = _name_and_time(atom)
+            for eq, anchor in self.anchors.get(name, ()):
+                offset = time - t - anchor
+                if not offset.is_Integer:
+                    continue
+                key = (eq.signal.name, int(offset))
+                if key not in self.shifted:
+                    self.shifted[key] = (eq.at(int(offset)), eq.signal.at(int(offset)))
+                rhs, signal = self.shifted[key]
+                mapping[rhs] = signal
+        return mapping
 
     def __call__(self, expr: sp.Basic) -> sp.Basic:
         # inner right-hand sides are renamed first, which exposes the outer ones
-        for _ in range(len(self.mapping) + 1):
-            renamed = expr.xreplace(self.mapping)
+        for _ in range(len(self.shifted) + len(self.constant) + 64):
+            renamed = expr.xreplace(self.mapping_for(expr))
             if renamed == expr:
                 return expr
             expr = renamed

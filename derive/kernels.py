@@ -289,9 +289,11 @@ def compile_kernels(cell: Cell, adjoints: Adjoints, dims: dict | None = None) ->
         backward = _carry_across_steps(backward)
 
     initial = {}
-    for t0 in range(0, -cell.max_lag, -1):
+    states = cell.states
+    # states fixed at zero before t = 1 have no gradient to report
+    for t0 in range(0, 0 if cell.zero_initial else -cell.max_lag, -1):
         assignments = []
-        for signal in cell.states:
+        for signal in states:
             terms = [term for term in adjoints.bars[signal.name]
                      if term.via is not None and t0 + term.offset >= 1]
             shape = signal.shape

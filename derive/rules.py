@@ -213,10 +213,17 @@ def _vjp_softmax_entry(node, bar):
     # a_i = softargmax(w)_i:  bar w_j += a_i (delta_ij - a_j) bar a_i
     out = []
     for j, w in enumerate(node.scores):
+        # built directly (all operands are 1x1): subtraction and negation would call doit on
+        # the whole tree, and the constructors' checks cost time cubic in k over a cell
         if j == node.index:
-            out.append((w, sp.HadamardProduct(bar, node, sp.OneMatrix(1, 1) - node)))
+            one_minus = sp.MatAdd(sp.OneMatrix(1, 1), _negative(node))
+            out.append((w, sp.Basic.__new__(sp.HadamardProduct, bar, node, one_minus)))
         else:
             other = SoftmaxEntry(j, *node.scores)
-            # MatMul(-1, ...) unevaluated: negation would call doit on the whole tree
-            out.append((w, sp.MatMul(sp.S.NegativeOne, sp.HadamardProduct(bar, node, other))))
+            out.append((w, _negative(sp.Basic.__new__(sp.HadamardProduct, bar, node, other))))
     return out
+
+
+def _negative(x: MatrixExpr) -> MatrixExpr:
+    return sp.Basic.__new__(sp.MatMul, sp.S.NegativeOne, x)
+
