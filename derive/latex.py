@@ -183,7 +183,19 @@ def text(expr: sp.Basic) -> str:
     return DeriveStrPrinter().doprint(expr)
 
 
-def align(equations) -> str:
-    """Equations (``sympy.Eq``) as an ``align*`` block in the bar notation."""
-    rows = [rf"{latex(e.lhs)} &= {latex(e.rhs)}" for e in equations]
+def align(equations, terms_per_line: int = 2) -> str:
+    """Equations (``sympy.Eq``) as an ``align*`` block in the bar notation; a sum of more
+    than ``terms_per_line + 1`` terms continues on further lines, so it fits a page."""
+    rows = []
+    for e in equations:
+        terms = list(e.rhs.args) if isinstance(e.rhs, sp.Add | sp.MatAdd) else [e.rhs]
+        if len(terms) <= terms_per_line + 1:
+            rows.append(rf"{latex(e.lhs)} &= {latex(e.rhs)}")
+            continue
+        printed = [latex(term) for term in terms]
+        joined = [printed[0]] + [p if p.startswith("-") else f"+ {p}" for p in printed[1:]]
+        lines = [" ".join(joined[i:i + terms_per_line])
+                 for i in range(0, len(joined), terms_per_line)]
+        rows.append(rf"{latex(e.lhs)} &= {lines[0]}")
+        rows += [rf"&\quad {line}" for line in lines[1:]]
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"

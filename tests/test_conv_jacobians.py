@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
-from test_conv_shapes import assert_latex_balanced
 
 from derive import answer
 from derive.conv import kernels, verify
@@ -31,6 +30,7 @@ from derive.conv.jacobians import (
 from derive.conv.spec import ConvSpec
 from derive.errors import DeriveError
 from derive.problems.convolution import SPEC_1C, _check_swapped_roles
+from test_conv_shapes import assert_latex_balanced
 
 SPEC_D2 = ConvSpec(2, (9,), 3, 2, 2, 1, 2)   # stride, dilation and padding > 1
 SPECS_1D = [SPEC_1C, SPEC_D2, ConvSpec(3, (11,), 4, 3, 2, 3, 2), ConvSpec(1, (5,), 5, 1, 1, 0, 2)]
