@@ -208,3 +208,15 @@ def test_keep_bars_false_gives_the_same_gradients():
         assert np.array_equal(full.bars["x"][step], lean.bars["x"][step])
     assert np.array_equal(full.bars["h"][0], lean.bars["h"][0])
     assert len(lean.bars["i"]) < len(full.bars["i"])
+
+
+def test_diagram_check_catches_a_missing_edge(monkeypatch):
+    from derive import cellgraph
+
+    model = derive.model("gated_rnn")
+    assert cellgraph.graph_check(model).passed
+    edges = cellgraph.graph_edges(model.cell)
+    monkeypatch.setattr(cellgraph, "graph_edges", lambda cell: edges[1:])
+    planted = cellgraph.graph_check(model)
+    assert not planted.passed and "x@0 -> c@0" in planted.detail
+    assert "tikzpicture" in cellgraph.cell_graph(model.cell)

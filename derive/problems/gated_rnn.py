@@ -15,7 +15,7 @@ import sympy as sp
 import derive
 from derive.answers import Answer, problem
 from derive.cell import t
-from derive.cellgraph import cell_graph
+from derive.cellgraph import cell_graph, graph_check
 from derive.checking import Check, relative_error
 from derive.figures import pgfplot
 from derive.latex import align, latex, text
@@ -52,7 +52,7 @@ def diagram(pid: str) -> Answer:
             "with the weight it passes through):\n" + align(model.equations.values()))
     return Answer(pid, {"nodes": [s.name for s in model.cell.signals.values()]},
                   "x(t) and h(t-1) feed c(t) through W_c, W_h; h(t) reads c(t), h(t-1) and "
-                  "W_x x(t).", body, checks=[],
+                  "W_x x(t).", body, checks=[graph_check(model)],
                   figures={"the gated RNN, one step": cell_graph(model.cell)})
 
 
