@@ -86,6 +86,10 @@ class Namer:
             self.anchors.setdefault(name, []).append((eq, int(time - t)))
         self.shifted: dict[tuple[str, int], tuple[sp.Basic, sp.Basic]] = {}
         self.atom_memo: dict[sp.Basic, frozenset] = {}
+        self.offsets: dict[sp.Basic, sp.Expr] = {}
+        self.weights = {eq.signal.name: eq.rhs.free_symbols & set(cell.parameters.values())
+                        for eq in cell.equations}
+        self.mapping: dict[sp.Basic, sp.Basic] = dict(self.constant)
 
     def _atoms(self, node: sp.Basic) -> frozenset:
         # memoised per subtree: the same large node (a softmax entry and its k + 1 scores)
@@ -100,19 +104,28 @@ class Namer:
         return found
 
     def mapping_for(self, expr: sp.Basic) -> dict[sp.Basic, sp.Basic]:
-        mapping = dict(self.constant)
+        # one growing mapping (a superset does no harm); an equation is shifted only if the
+        # expression also holds every weight of its right-hand side
+        symbols = None
         for atom in self._atoms(expr):
             name, time = _name_and_time(atom)
+            offset = self.offsets.get(atom)
+            if offset is None:
+                offset = self.offsets[atom] = time - t
+            if not offset.is_Integer:
+                continue
             for eq, anchor in self.anchors.get(name, ()):
-                offset = time - t - anchor
-                if not offset.is_Integer:
+                key = (eq.signal.name, int(offset) - anchor)
+                if key in self.shifted:
                     continue
-                key = (eq.signal.name, int(offset))
-                if key not in self.shifted:
-                    self.shifted[key] = (eq.at(int(offset)), eq.signal.at(int(offset)))
+                if symbols is None:
+                    symbols = expr.free_symbols
+                if not self.weights[eq.signal.name] <= symbols:
+                    continue
+                self.shifted[key] = (eq.at(key[1]), eq.signal.at(key[1]))
                 rhs, signal = self.shifted[key]
-                mapping[rhs] = signal
-        return mapping
+                self.mapping[rhs] = signal
+        return self.mapping
 
     def __call__(self, expr: sp.Basic) -> sp.Basic:
         # inner right-hand sides are renamed first, which exposes the outer ones

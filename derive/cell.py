@@ -215,13 +215,16 @@ def timed_matrix(name: str, time: sp.Expr, shape: tuple) -> sp.MatrixSymbol:
     """The matrix symbol ``name(time)``, e.g. ``h(t - 1)``."""
     key = (name, time, tuple(shape))
     if key not in _MADE:  # printing the time is slow; shifting makes the same atoms often
-        label = f"{name}({time})"
+        if time not in _TIME_LABELS:
+            _TIME_LABELS[time] = str(time)
+        label = f"{name}({_TIME_LABELS[time]})"
         _TIMED[label] = (name, sp.sympify(time))
         _MADE[key] = sp.MatrixSymbol(label, *shape)
     return _MADE[key]
 
 
 _MADE: dict[tuple, sp.MatrixSymbol] = {}
+_TIME_LABELS: dict[sp.Expr, str] = {}
 
 
 def _name_and_time(atom: sp.Basic) -> tuple[str | None, sp.Expr | None]:

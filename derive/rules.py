@@ -140,10 +140,12 @@ def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixE
     terms: list[MatrixExpr] = []
 
     def visit(node: sp.Basic, node_bar: MatrixExpr) -> None:
+        if wrt not in node.free_symbols and (hash(node) != hash(wrt) or node != wrt):
+            return
+        if not isinstance(node_bar, sp.Basic):
+            node_bar = node_bar()  # a rule may defer building bars that are rarely needed
         if node == wrt:
             terms.append(node_bar)
-            return
-        if wrt not in node.free_symbols:
             return
         rule = VJP.get(type(node))
         if rule is None:
@@ -211,17 +213,17 @@ def softargmax(*scores: MatrixExpr) -> list[SoftmaxEntry]:
 @defvjp(SoftmaxEntry)
 def _vjp_softmax_entry(node, bar):
     # a_i = softargmax(w)_i:  bar w_j += a_i (delta_ij - a_j) bar a_i
-    out = []
-    for j, w in enumerate(node.scores):
-        # built directly (all operands are 1x1): subtraction and negation would call doit on
-        # the whole tree, and the constructors' checks cost time cubic in k over a cell
+    # Each bar is built only when its score is the one being differentiated (a callable is
+    # a deferred bar), and built directly, all operands being 1x1: subtraction and negation
+    # would call doit on the whole tree. Otherwise a cell with k + 1 entries costs k^3.
+    def term(j: int) -> MatrixExpr:
         if j == node.index:
             one_minus = sp.MatAdd(sp.OneMatrix(1, 1), _negative(node))
-            out.append((w, sp.Basic.__new__(sp.HadamardProduct, bar, node, one_minus)))
-        else:
-            other = SoftmaxEntry(j, *node.scores)
-            out.append((w, _negative(sp.Basic.__new__(sp.HadamardProduct, bar, node, other))))
-    return out
+            return sp.Basic.__new__(sp.HadamardProduct, bar, node, one_minus)
+        other = SoftmaxEntry(j, *node.scores)
+        return _negative(sp.Basic.__new__(sp.HadamardProduct, bar, node, other))
+
+    return [(w, lambda j=j: term(j)) for j, w in enumerate(node.scores)]
 
 
 def _negative(x: MatrixExpr) -> MatrixExpr:

@@ -164,7 +164,8 @@ def test_checkers_catch_flipped_softmax_term(monkeypatch):
     def flipped(node, bar):
         out = rule(node, bar)
         # flip the sign of the off-diagonal terms: bar w_j += + a_i a_j bar a_i
-        return [(w, term if j == node.index else sp.MatMul(sp.S.NegativeOne, term))
+        return [(w, term if j == node.index else
+                 (lambda bar=term: sp.MatMul(sp.S.NegativeOne, bar())))  # bars are deferred
                 for j, (w, term) in enumerate(out)]
 
     monkeypatch.setitem(VJP, SoftmaxEntry, flipped)
