@@ -80,6 +80,8 @@ class DeriveLatexPrinter(LatexPrinter):
         return rf"{self.parenthesize(expr.base, 1000)}^{{\odot {self._print(expr.exp)}}}"
 
     def _print_Transpose(self, expr):
+        if expr.arg.shape == (1, 1):  # a scalar is its own transpose
+            return self._print(expr.arg)
         if isinstance(expr.arg, sp.MatrixSymbol):
             return rf"{{{self._print(expr.arg)}}}^{{\top}}"
         return rf"{self.parenthesize(expr.arg, 1000)}^{{\top}}"

@@ -102,8 +102,8 @@ def _vjp_matmul(node, bar):
     coeff, factors = node.as_coeff_matrices()
     out = []
     for i, factor in enumerate(factors):
-        left = [sp.Transpose(f) for f in reversed(factors[:i])]
-        right = [sp.Transpose(f) for f in reversed(factors[i + 1 :])]
+        left = [f.T for f in reversed(factors[:i])]
+        right = [f.T for f in reversed(factors[i + 1 :])]
         child_bar = sp.MatMul(*left, bar, *right).doit(deep=False)
         out.append((factor, coeff * child_bar if coeff != 1 else child_bar))
     return out
@@ -121,7 +121,7 @@ def _vjp_hadamard(node, bar):
 
 @defvjp(sp.Transpose)
 def _vjp_transpose(node, bar):
-    return [(node.arg, sp.Transpose(bar))]
+    return [(node.arg, bar.T)]
 
 
 @defvjp(ElementwiseApplyFunction)
