@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sets", nargs="*", metavar="SET")
     p.add_argument("--out", default="reports/out")
     p.add_argument("--no-pdf", action="store_true")
+    p.add_argument("--claims", default="reports/claims", metavar="DIR",
+                   help="claims files whose errata to build with their sets (errata-SET.pdf)")
     p.set_defaults(run=_cmd_report)
 
     p = sub.add_parser("grade", help="grade a claims file against the derived answers")

@@ -13,6 +13,7 @@ from derive.catalogue import SETS
 from derive.errors import DeriveError
 from derive.report import latexmk
 from derive.report.document import Document, PartOutcome, build, load_answer_modules
+from derive.report.errata import Errata, build_errata, claims_for_sets, write_errata
 
 __all__ = ["main", "resolve_sets", "write"]
 
@@ -80,6 +81,56 @@ def _progress(stream) -> object:
     return show
 
 
+def errata_to_build(claims: str | None, sets: list[str]) -> tuple[list[tuple[Path, str]],
+                                                                     list[str]]:
+    """The claims files of the folder ``claims`` whose errata go with ``sets`` (none when
+    ``claims`` is None; a missing folder is said in one line and skipped), and the messages of
+    the claims files that could not be read."""
+    if claims is None:
+        return [], []
+    folder = Path(claims)
+    if folder.exists() and not folder.is_dir():
+        raise DeriveError(f"--claims {str(claims)!r} is not a folder")
+    if not folder.is_dir():
+        print(f"derive: no claims folder {str(claims)!r}; no errata built", file=sys.stderr)
+        return [], []
+    return claims_for_sets(folder, sets)
+
+
+def _errata(path: Path, set_id: str, folder: Path, want_pdf: bool, progress: object,
+            failures: list[str], broken: list[str]) -> Errata | None:
+    """Grade one claims file and write its errata (and PDF); a malformed file or a LaTeX error
+    goes to ``failures`` (exit status 2), a grading bug to ``broken`` (exit status 1)."""
+    try:
+        errata = build_errata(path, set_id)
+    except DeriveError as exc:
+        failures.append(str(exc))
+        print(f"no errata for {path} (the claims file is malformed)")
+        return None
+    except Exception as exc:  # a bug in grading: report it, keep the other documents
+        broken.append(f"derive: {path}: errata failed to build: {type(exc).__name__}: {exc}")
+        return None
+    tex = write_errata(errata, folder)
+    if progress:
+        graded = f"graded, {errata.claims} claims"
+        print(f"  {errata.name:26s} {graded:17s} {errata.seconds:6.2f} s", file=sys.stderr,
+              flush=True)
+    made = tex
+    if want_pdf:
+        pdf_started = time.perf_counter()
+        try:
+            made = latexmk.compile_pdf(tex)
+        except DeriveError as exc:
+            failures.append(str(exc))
+            print(f"wrote {tex} (no PDF: LaTeX failed)")
+            return errata
+        if progress:
+            seconds = time.perf_counter() - pdf_started
+            print(f"  {'(errata pdf)':26s} {'compiled':17s} {seconds:6.2f} s", file=sys.stderr)
+    print(f"wrote {made}")
+    return errata
+
+
 def main(args: argparse.Namespace) -> int:
     """Build the reports named by ``args.sets`` into ``args.out``; exit status 1 when an
     answer failed to build or a check failed (the documents are written regardless). A LaTeX
@@ -92,11 +143,13 @@ def main(args: argparse.Namespace) -> int:
     if want_pdf and not latexmk.available():
         print(f"derive: {latexmk.INSTALL_HINT}", file=sys.stderr)
         want_pdf = False
+    errata_files, latex_errors = errata_to_build(getattr(args, "claims", None), sets)
     load_errors = load_answer_modules()
     for error in load_errors:
         print(f"derive: warning: an answer module failed to load: {error}", file=sys.stderr)
     documents: list[Document] = []
-    latex_errors: list[str] = []
+    errata: list[Errata] = []
+    errata_broken: list[str] = []
     for set_id in sets:
         if progress:
             print(f"{set_id}:", file=sys.stderr, flush=True)
@@ -111,11 +164,17 @@ def main(args: argparse.Namespace) -> int:
             except DeriveError as exc:  # the other sets still get their PDFs
                 latex_errors.append(str(exc))
                 print(f"wrote {tex} (no PDF: LaTeX failed)")
-                continue
-            if progress:
-                seconds = time.perf_counter() - pdf_started
-                print(f"  {'(pdf)':26s} {'compiled':17s} {seconds:6.2f} s", file=sys.stderr)
-        print(f"wrote {made}")
+            else:
+                if progress:
+                    seconds = time.perf_counter() - pdf_started
+                    print(f"  {'(pdf)':26s} {'compiled':17s} {seconds:6.2f} s", file=sys.stderr)
+                print(f"wrote {made}")
+        else:
+            print(f"wrote {made}")
+        for path, _ in [f for f in errata_files if f[1] == set_id]:
+            built = _errata(path, set_id, folder, want_pdf, progress, latex_errors,
+                            errata_broken)
+            errata += [built] if built else []
     unanswered = sum(d.unanswered for d in documents)
     broken = sum(d.broken for d in documents)
     failed = sum(d.failed_checks for d in documents)
@@ -123,7 +182,7 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"{len(documents)} report(s), {parts} parts: {parts - unanswered - broken} answered, "
         f"{unanswered} not yet answered, {broken} failed to build; {failed} failed check(s); "
-        f"{time.perf_counter() - started:.1f} s",
+        f"{_errata_summary(errata)}{time.perf_counter() - started:.1f} s",
         file=sys.stderr,
     )
     for document in documents:
@@ -131,6 +190,16 @@ def main(args: argparse.Namespace) -> int:
             if outcome.status == "error":
                 print(f"derive: {outcome.pid}: answer failed to build: {outcome.error}",
                       file=sys.stderr)
+    for message in errata_broken:
+        print(message, file=sys.stderr)
     if latex_errors:
         raise DeriveError("\n".join(latex_errors))
-    return 1 if broken or failed or load_errors else 0
+    return 1 if broken or failed or load_errors or errata_broken else 0
+
+
+def _errata_summary(errata: list[Errata]) -> str:
+    if not errata:
+        return ""
+    total = {k: sum(e.counts.get(k, 0) for e in errata) for k in errata[0].counts}
+    return (f"{len(errata)} errata, {sum(total.values())} claims graded: "
+            + ", ".join(f"{n} {status}" for status, n in total.items()) + "; ")

@@ -1,0 +1,126 @@
+"""The errata documents: one graded claims file (a student's solution) typeset beside the keys.
+
+``derive report`` builds, for every claims file of ``--claims DIR`` whose set is being built,
+``errata-STEM.tex`` (and its PDF): the claims graded against the derived answers, with the body
+of :func:`derive.grade.errata_latex`, in the answer keys' preamble and Jinja2 environment.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from derive.catalogue import PROBLEMS, SETS
+from derive.errors import DeriveError
+from derive.report.document import _version
+from derive.report.render import render
+
+__all__ = ["Errata", "build_errata", "claims_for_sets", "write_errata"]
+
+
+@dataclass
+class Errata:
+    """One rendered errata document and the grading's totals."""
+
+    name: str  # the output stem, ``errata-SET``
+    set_id: str
+    claims_path: Path
+    tex: str
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def claims(self) -> int:
+        return sum(self.counts.values())
+
+
+def set_of(path: Path) -> str:
+    """The problem set a claims file answers: the set of its problem ids (a ``DeriveError``
+    naming the file when it is malformed or spans several sets)."""
+    from derive.grade.claims import load_claims
+
+    claims_file = load_claims(path)
+    sets = sorted({claim.problem.split("/")[0] for claim in claims_file.claims})
+    if len(sets) == 1:
+        return sets[0]
+    if path.stem in SETS:  # no claims yet, or several sets: the file's name decides
+        return path.stem
+    what = f"claims of several sets ({', '.join(sets)})" if sets else "no claims"
+    raise DeriveError(f"claims file {str(path)!r} has {what}; name it after one set "
+                      f"(e.g. {sets[0] if sets else 'rnn-cnn-hw'}.toml)")
+
+
+def claims_for_sets(folder: Path, sets: list[str]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """The claims files (``*.toml``) of ``folder`` whose set is in ``sets``, each with its set,
+    in the order of ``sets``; and the messages of the files that could not be read."""
+    found: list[tuple[Path, str]] = []
+    errors: list[str] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            set_id = set_of(path)
+        except DeriveError as exc:
+            if path.stem not in SETS or path.stem in sets:  # else: named after a set not built
+                errors.append(str(exc))
+            continue
+        if set_id in sets:
+            found.append((path, set_id))
+    found.sort(key=lambda item: sets.index(item[1]))
+    return found, errors
+
+
+def _problem_rows(report) -> list[dict[str, object]]:
+    """Per problem id, in the file's order: its title and how many claims got each verdict."""
+    from derive.grade.verdicts import CORRECT, NOT_CHECKABLE, UNPARSEABLE, WRONG
+
+    rows: dict[str, dict[str, object]] = {}
+    keys = {CORRECT: "right", WRONG: "wrong", UNPARSEABLE: "unreadable",
+            NOT_CHECKABLE: "not_checked"}
+    for verdict in report.verdicts:
+        pid = verdict.claim.problem
+        row = rows.setdefault(pid, {"pid": pid, "title": PROBLEMS.get(pid, ""), "right": 0,
+                                    "wrong": 0, "unreadable": 0, "not_checked": 0})
+        row[keys[verdict.status]] += 1  # type: ignore[operator]
+    return list(rows.values())
+
+
+def build_errata(path: str | Path, set_id: str | None = None) -> Errata:
+    """Grade the claims file at ``path`` and render its errata document (a ``DeriveError``
+    naming the file when it is malformed)."""
+    from derive.grade import grade
+    from derive.grade.render import latex_report
+    from derive.grade.verdicts import CORRECT, NOT_CHECKABLE, UNPARSEABLE, WRONG
+
+    path = Path(path)
+    started = time.perf_counter()
+    set_id = set_id or set_of(path)
+    report = grade(path)  # errata_latex(path) is latex_report(grade(path)): graded once here
+    counts = report.counts()
+    cf = report.claims_file
+    tex = render(
+        "errata.tex",
+        set_id=set_id,
+        set_summary=SETS.get(set_id, ""),
+        version=_version(),
+        claims_name=path.name,
+        claims_title=cf.title,
+        source=cf.source,
+        student=cf.student,
+        totals={"claims": len(report.verdicts), "right": counts[CORRECT],
+                "wrong": counts[WRONG], "unreadable": counts[UNPARSEABLE],
+                "not_checked": counts[NOT_CHECKABLE]},
+        problems=_problem_rows(report),
+        body=latex_report(report),
+    )
+    return Errata(f"errata-{path.stem}", set_id, path, tex, counts,
+                  time.perf_counter() - started)
+
+
+def write_errata(errata: Errata, folder: Path) -> Path:
+    """Write ``errata`` as ``folder/errata-STEM.tex``."""
+    tex = folder / f"{errata.name}.tex"
+    try:
+        tex.write_text(errata.tex, encoding="utf-8")
+    except OSError as exc:
+        raise DeriveError(f"cannot write {tex}: {exc.strerror}") from None
+    return tex
