@@ -53,6 +53,14 @@ def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return (b[..., 0] @ a.T)[..., None]
     if a.ndim == 3 and b.ndim == 2 and a.shape[-2] == 1:
         return (a[:, 0, :] @ b)[:, None, :]
+    # batches of 1x1 factors (softmax entries, scores) and of row-times-column products:
+    # broadcasting, since NumPy's batched matmul runs one tiny product per element
+    if a.ndim == 3 and b.ndim == 3:
+        if (a.shape[-1] == 1 and b.shape[-2:] == (1, 1)) or \
+                (a.shape[-2:] == (1, 1) and b.shape[-2] == 1):
+            return a * b
+        if a.shape[-2] == 1 and b.shape[-1] == 1:
+            return np.sum(a[:, 0, :] * b[:, :, 0], axis=-1)[:, None, None]
     return np.matmul(a, b)
 
 

@@ -252,11 +252,12 @@ def test_answer_json_contract():
 
 def test_jacobian_answer_reads_as_expected():
     e = derive.answer(SET + "e")
-    assert text(e.results["jacobian"]) == ("a_1(t)*(-h(t) + V_1*h(t - 1))*(h(t - 1))^T*"
-                                           "((K_1)^T*Q_1 + (Q_1)^T*K_1) + a_1(t)*V_1")
+    assert text(e.results["jacobian"]) == ("a_1(t)*(-h(t) + v_1(t))*((k_1(t))^T*Q_1 + "
+                                           "(q_1(t))^T*K_1) + a_1(t)*V_1")
     f = derive.answer(SET + "f")
     assert "sum_{i=1}^{k}" in f.results["bar_h"]
     assert "a_i(T + i)*(V_i)^T" in text(f.results["local_jacobian"])
+    assert "v_i(T + i)" in text(f.results["local_jacobian"])
 
 
 def test_answer_checkers_catch_planted_errors(monkeypatch):
@@ -264,13 +265,13 @@ def test_answer_checkers_catch_planted_errors(monkeypatch):
     from derive.models.attention_rnn import attention_inf_cell
     from derive.problems import attention_rnn as P
 
-    # a template with Q and K swapped in the score does not reproduce the cell
-    good = P.template_score
-    monkeypatch.setattr(P, "template_score", lambda idx, tied=False: sp.MatMul(
-        *[sp.Transpose(a) if isinstance(a, sp.MatrixSymbol) and a.name[0] in "QK" else a
-          for a in good(idx, tied).args]))
+    # a template with Q and K swapped does not reproduce the cell
+    good = P.template_projection
+    swapped = {"Q": "K", "K": "Q", "V": "V"}
+    monkeypatch.setattr(P, "template_projection",
+                        lambda group, idx, tied=False: good(swapped[group], idx, tied))
     assert P._reproduces(attention_cell(2), 3, tied=False)
-    monkeypatch.setattr(P, "template_score", good)
+    monkeypatch.setattr(P, "template_projection", good)
     assert not P._reproduces(attention_cell(2), 3, tied=False)
     # an off-by-one in the tied system: step 3 offered as step 2
     assert P._reproduces(attention_inf_cell(3), 3, tied=True, prefix="3", step=2)

@@ -3,9 +3,10 @@
 ``attention_rnn`` (dims ``n``, ``k``): at step ``t`` the cell attends over ``x(t)`` and the
 last ``k`` states with one query/key/value matrix per lag::
 
-    w_0(t) = (Q_0 x(t))^T (K_0 x(t)),   w_i(t) = (Q_i h(t-i))^T (K_i h(t-i))
+    q_0(t) = Q_0 x(t),   q_i(t) = Q_i h(t-i),   likewise k_i(t) (K_i), v_i(t) (V_i)
+    w_i(t) = q_i(t)^T k_i(t)
     a_i(t) = softargmax(w_0(t), ..., w_k(t))_i
-    h(t)   = V_0 x(t) a_0(t) + sum_i V_i h(t-i) a_i(t)
+    h(t)   = sum_i v_i(t) a_i(t)
 
 with ``h(t) = 0`` for ``t < 1``, so the early steps still carry ``k + 1`` softmax entries (the
 padded ones with ``w_i = 0``, ``v_i = 0``). ``k`` is a build parameter: the cell for each
@@ -15,8 +16,9 @@ concrete ``k`` is built and derived once, on first use.
 ``V_i = V_1`` for ``i >= 1``; step ``s`` attends over ``x(s)`` and ``h(s-1), ..., h(1)``,
 exactly ``s`` entries, no padding. That is not a fixed-lag cell (the number of entries grows
 with ``s``), so it is derived by UNROLLING: for a given ``T`` the engine gets one cell whose
-equations are the ``T`` steps themselves (signals ``h_1 .. h_T``, inputs ``x_1 .. x_T``, all at
-one engine time step), and derives, compiles and checks it like any other cell.
+equations are the ``T`` steps themselves (signals ``h_1 .. h_T``, ``q_s_i``, ``w_s_i``, ...,
+inputs ``x_1 .. x_T``, all at one engine time step), and derives, compiles and checks it like any
+other cell.
 
 The ``derive grad`` contract of both: dims ``T, n, k`` (``T, n`` for inf); params ``Q``, ``K``,
 ``V``, each a list ``[Q_0, ..., Q_k]`` (``[Q_0, Q_1]`` for inf); inputs ``x``; no ``initial``
@@ -44,11 +46,6 @@ SUMMARY_INF = ("AttentionRNN(inf): tied attention over x(t) and every past state
 GROUPS = ("Q", "K", "V")
 
 
-def _score(Q: sp.MatrixSymbol, K: sp.MatrixSymbol, source: sp.MatrixExpr) -> sp.MatrixExpr:
-    """``w = q^T k`` with ``q = Q source``, ``k = K source``."""
-    return sp.MatMul(sp.Transpose(source), sp.Transpose(Q), K, source)
-
-
 def attention_cell(k: int) -> Cell:
     """The cell of AttentionRNN(k), reading ``h`` at lags ``1 .. k``."""
     k = positive_int("k", k)
@@ -58,12 +55,13 @@ def attention_cell(k: int) -> Cell:
     h = cell.state("h", (n, 1))
     weights = {g: [cell.param(f"{g}_{i}", (n, n)) for i in range(k + 1)] for g in GROUPS}
     sources = [x(t)] + [h(t - i) for i in range(1, k + 1)]
-    scores = [cell.let(f"w_{i}", _score(weights["Q"][i], weights["K"][i], src))
-              for i, src in enumerate(sources)]
+    q = [cell.let(f"q_{i}", weights["Q"][i] * src) for i, src in enumerate(sources)]
+    kk = [cell.let(f"k_{i}", weights["K"][i] * src) for i, src in enumerate(sources)]
+    v = [cell.let(f"v_{i}", weights["V"][i] * src) for i, src in enumerate(sources)]
+    scores = [cell.let(f"w_{i}", q[i](t).T * kk[i](t)) for i in range(k + 1)]
     entries = [cell.let(f"a_{i}", a)
                for i, a in enumerate(softargmax(*[w(t) for w in scores]))]
-    cell.let("h", sp.MatAdd(*[sp.MatMul(weights["V"][i], src, entries[i](t))
-                              for i, src in enumerate(sources)]))
+    cell.let("h", sp.MatAdd(*[sp.MatMul(v[i](t), entries[i](t)) for i in range(k + 1)]))
     cell.output("h")
     return cell
 
@@ -80,13 +78,14 @@ def attention_inf_cell(steps: int) -> Cell:
         # entry 0 reads x(s); entry i >= 1 reads h(s - i) with the tied Q_1, K_1, V_1
         sources = [xs[s - 1](t)] + [hs[s - 1 - i](t) for i in range(1, s)]
         tied = [0] + [1] * (s - 1)
-        scores = [cell.let(f"w_{s}_{i}", _score(weights["Q"][j], weights["K"][j], src))
-                  for i, (src, j) in enumerate(zip(sources, tied, strict=True))]
+        qkv = {g: [cell.let(f"{g.lower()}_{s}_{i}", weights[g][j] * src)
+                   for i, (src, j) in enumerate(zip(sources, tied, strict=True))]
+               for g in GROUPS}
+        scores = [cell.let(f"w_{s}_{i}", qkv["Q"][i](t).T * qkv["K"][i](t)) for i in range(s)]
         entries = [cell.let(f"a_{s}_{i}", a)
                    for i, a in enumerate(softargmax(*[w(t) for w in scores]))]
-        hs.append(cell.let(f"h_{s}", sp.MatAdd(*[
-            sp.MatMul(weights["V"][j], src, entries[i](t))
-            for i, (src, j) in enumerate(zip(sources, tied, strict=True))])))
+        hs.append(cell.let(f"h_{s}", sp.MatAdd(*[sp.MatMul(qkv["V"][i](t), entries[i](t))
+                                                 for i in range(s)])))
     cell.output(*[f"h_{s}" for s in range(1, steps + 1)])
     return cell
 

@@ -10,7 +10,8 @@ Result keys (``derive answer ID --format json``):
 - ``1.2.2d``: ``equations`` (the tied system, text), ``a``, ``h`` (formulas with sums over the
   ``t`` entries), ``entries`` (the number of softmax entries at step ``t``: ``t``).
 - ``1.2.2e``: ``jacobian`` (the closed form of dh(t)/dh(t-1), a formula in the names of
-  ``derive show attention_rnn``), ``jacobian_lag2`` (dh(t)/dh(t-2)).
+  ``derive show attention_rnn``), ``jacobian_spelled_out`` (the same with ``q_1, k_1`` written
+  through ``h(t - 1)``), ``jacobian_lag2`` (dh(t)/dh(t-2)).
 - ``1.2.2f``: ``bar_h`` (the recursion for symbolic ``k``, text), ``local_jacobian`` (the
   transposed lag-``i`` Jacobian at ``T + i``, a formula with symbolic ``i``),
   ``total`` (the same through the total derivatives dh[t]/dh[T], text).
@@ -53,48 +54,55 @@ def _source(index, time=t, tied=False) -> sp.MatrixSymbol:
     return timed_matrix("h", time - index, (n, 1))
 
 
-def template_score(index, tied: bool = False) -> sp.MatrixExpr:
-    """``w_i(t) = (Q_i src_i)^T (K_i src_i)`` for an integer or symbolic ``index``."""
-    w = 1 if tied and index != 0 else index
-    src = _source(index)
-    return sp.MatMul(sp.Transpose(src), sp.Transpose(_weight("Q", w)), _weight("K", w), src)
+def template_projection(group: str, index, tied: bool = False) -> sp.MatrixExpr:
+    """``q_i(t) = Q_i src_i`` (``k_i``: ``K_i``, ``v_i``: ``V_i``) for an integer or symbolic
+    ``index``; tied: ``Q_1`` for every ``i >= 1``."""
+    return sp.MatMul(_weight(group, 1 if tied and index != 0 else index), _source(index))
 
 
-def template_value(index, tied: bool = False) -> sp.MatrixExpr:
-    w = 1 if tied and index != 0 else index
-    return sp.MatMul(_weight("V", w), _source(index))
+def _signal(base: str, prefix: str, index) -> sp.MatrixSymbol:
+    shape = (1, 1) if base in ("w", "a") else (n, 1)
+    return timed_matrix(_named(base, prefix, index), t, shape)
+
+
+def template_score(index, prefix: str = "") -> sp.MatrixExpr:
+    """``w_i(t) = q_i(t)^T k_i(t)``."""
+    return sp.MatMul(sp.Transpose(_signal("q", prefix, index)), _signal("k", prefix, index))
+
+
+def template_output(count: int, prefix: str = "") -> sp.MatrixExpr:
+    """``h(t) = sum_i v_i(t) a_i(t)`` over ``count`` entries."""
+    return sp.MatAdd(*[sp.MatMul(_signal("v", prefix, idx), _signal("a", prefix, idx))
+                       for idx in range(count)])
 
 
 def _reproduces(cell: Cell, count: int, tied: bool, prefix: str = "", step=None) -> list[str]:
     """Where the template, instantiated for ``count`` entries, differs from ``cell``."""
     differing = []
-    entries = []
     for idx in range(count):
-        eq = cell.equation(_named("w", prefix, idx))
-        want = template_score(idx, tied)
-        if step is not None:
-            want = _at_step(want, step)
-        if eq.rhs != want:
-            differing.append(f"w_{idx}")
-        entries.append(eq.signal(t))
+        for group in GROUPS:
+            want = template_projection(group, idx, tied)
+            if step is not None:
+                want = _at_step(want, step)
+            name = _named(group.lower(), prefix, idx)
+            if cell.equation(name).rhs != want:
+                differing.append(name)
+        if cell.equation(_named("w", prefix, idx)).rhs != template_score(idx, prefix):
+            differing.append(_named("w", prefix, idx))
+    entries = [_signal("w", prefix, idx) for idx in range(count)]
     scores = [sp.Symbol(f"omega{idx}") for idx in range(count)]
     for idx in range(count):
         eq = cell.equation(_named("a", prefix, idx))
         if not isinstance(eq.rhs, SoftmaxEntry) or list(eq.rhs.scores) != entries:
-            differing.append(f"a_{idx}")
+            differing.append(_named("a", prefix, idx))
             continue
         # the template's exp(w_i) / sum_j exp(w_j) against the engine's node, spelled out
         node = SoftmaxEntry(idx, *[sp.ImmutableMatrix([[w]]) for w in scores]).as_explicit()
         formula = sp.exp(scores[idx]) / sp.Add(*[sp.exp(w) for w in scores])
         if not exactly_zero(node[0, 0] - formula):
-            differing.append(f"a_{idx}")
+            differing.append(_named("a", prefix, idx))
     name = f"h_{step}" if step is not None else "h"
-    want_h = sp.MatAdd(*[sp.MatMul(*template_value(idx, tied).args,
-                                   cell.signals[_named("a", prefix, idx)](t))
-                         for idx in range(count)])
-    if step is not None:
-        want_h = _at_step(want_h, step)
-    if cell.equation(name).rhs != want_h:
+    if cell.equation(name).rhs != template_output(count, prefix):
         differing.append(name)
     return differing
 
@@ -283,25 +291,31 @@ def jacobian(pid: str) -> Answer:
     J1 = matrix_jacobian(model.cell, "h", "h", 1)
     J2 = matrix_jacobian(model.cell, "h", "h", 2)
     sizes = [{n: size} for size in (1, 2, 3)]
+    cell = model.cell
+    spelled = J1.xreplace({cell.signals[f"{g}_1"](t): cell.equation(f"{g}_1").rhs
+                           for g in ("q", "k")})
     checks = [jacobian_check(model.cell, "h", "h", 1, J1, sizes),
               numeric_jacobian_check(2, 1, J1),
+              jacobian_check(model.cell, "h", "h", 1, spelled, sizes[:2]),
               jacobian_check(model.cell, "h", "h", 2, J2, sizes[:2]),
               numeric_jacobian_check(2, 2, J2)]
     lhs = r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}}"
     body = (
         "Holding $x^{(t)}$ and $h^{(t-2)}$ fixed, $h^{(t-1)}$ reaches $h^{(t)}$ through the "
         "value $v_1^{(t)} = V_1 h^{(t-1)}$ and through the score $w_1^{(t)} = "
-        "{h^{(t-1)}}^{\\top} Q_1^{\\top} K_1 h^{(t-1)}$, whose gradient is "
-        "$(Q_1^{\\top} K_1 + K_1^{\\top} Q_1) h^{(t-1)}$. The softmax gives "
-        "$\\partial a_i / \\partial w_1 = a_i(\\delta_{i1} - a_1)$, so the score path "
+        "{q_1^{(t)}}^{\\top} k_1^{(t)}$, whose derivative (a row) is "
+        "${k_1^{(t)}}^{\\top} Q_1 + {q_1^{(t)}}^{\\top} K_1 = "
+        "\\left((Q_1^{\\top} K_1 + K_1^{\\top} Q_1) h^{(t-1)}\\right)^{\\top}$. The softmax "
+        "gives $\\partial a_i / \\partial w_1 = a_i(\\delta_{i1} - a_1)$, so the score path "
         "contributes $\\sum_i v_i a_i (\\delta_{i1} - a_1) = a_1 (v_1 - h^{(t)})$ times that "
-        "gradient (transposed). Derived by forward-mode rules from the cell's equations:\n"
+        "row. Derived by forward-mode rules from the cell's equations:\n"
         f"\\[ {lhs} = {latex(J1)} \\]\n"
         "an $n \\times n$ matrix: the outer product of $a_1^{(t)}(v_1^{(t)} - h^{(t)})$ with "
-        "the gradient of the score, plus $a_1^{(t)} V_1$. Through two steps back, the same "
+        "the derivative of the score, plus $a_1^{(t)} V_1$; with $q_1, k_1$ written out, "
+        f"\\[ {lhs} = {latex(spelled)} \\]\n Through two steps back, the same "
         "form with index 2:\n"
         f"\\[ \\frac{{\\partial h^{{(t)}}}}{{\\partial h^{{(t-2)}}}} = {latex(J2)} \\]")
-    return Answer(pid, {"jacobian": J1, "jacobian_lag2": J2},
+    return Answer(pid, {"jacobian": J1, "jacobian_spelled_out": spelled, "jacobian_lag2": J2},
                   f"dh(t)/dh(t-1) = {text(J1)}\ndh(t)/dh(t-2) = {text(J2)}", body,
                   checks=checks)
 
@@ -310,7 +324,7 @@ def jacobian(pid: str) -> Answer:
 
 def _reindexed(J: sp.MatrixExpr, lag: int, index) -> sp.MatrixExpr:
     """The lag-``lag`` Jacobian with its index renamed to ``index`` (``Q_1 -> Q_i``,
-    ``h(t - 1) -> h(t - i)``, ``a_1(t) -> a_i(t)``)."""
+    ``q_1(t) -> q_i(t)``, ``a_1(t) -> a_i(t)``)."""
     mapping = {}
     for atom in J.atoms(sp.MatrixSymbol):
         name, time = _name_and_time(atom)
@@ -320,6 +334,8 @@ def _reindexed(J: sp.MatrixExpr, lag: int, index) -> sp.MatrixExpr:
                 mapping[atom] = _weight(group, index)
         elif name == "h" and time == t - lag:
             mapping[atom] = timed_matrix("h", t - index, atom.shape)
+        elif name in (f"q_{lag}", f"k_{lag}", f"v_{lag}"):
+            mapping[atom] = timed_matrix(f"{name[0]}_{index}", time, atom.shape)
     for f in J.atoms(sp.core.function.AppliedUndef):
         name, time = _name_and_time(f)
         if name == f"a_{lag}":
@@ -362,7 +378,7 @@ def _engine_bar_h(cell: Cell, derivation) -> sp.MatrixExpr:
     from derive.cell import shift
 
     expr = derivation.bar_rhs("h")
-    for _ in range(4):
+    for _ in range(len(cell.equations) + 1):
         mapping = {}
         for atom in expr.atoms(sp.MatrixSymbol):
             name, time = _name_and_time(atom)
@@ -416,13 +432,17 @@ def bar_h_check(kk: int, size: int) -> Check:
         return sp.Matrix(out.as_explicit() if isinstance(out, sp.MatrixExpr) else out)
 
     # h(t + i) through its equation, so h(t + i) = sum_l a_l v_l on both sides
-    h = cell.signals["h"]
-    eq = _model(kk).cell.equation("h")
+    # every signal but the softmax entries written through its equation at the later steps,
+    # so both sides are polynomials in the entries and the step's inputs
     definitions = {}
-    for lag in range(1, kk + 1):
-        definitions.update(zip(to_explicit(h(t + lag)), to_explicit(eq.at(lag)), strict=True))
+    for eq in cell.equations:
+        if isinstance(eq.rhs, SoftmaxEntry):
+            continue
+        for lag in range(1, kk + 1):
+            definitions.update(zip(to_explicit(eq.signal(t + lag)), to_explicit(eq.at(lag)),
+                                   strict=True))
     difference = to_explicit(engine) - to_explicit(mine)
-    for _ in range(kk + 1):  # h(t + 2) reads h(t + 1): expand to the end
+    for _ in range(3 * kk + 3):  # h(t + 2) reads v(t + 2), which reads h(t + 1), ...
         difference = difference.xreplace(definitions)
     ok = all(sp.expand(entry) == 0 for entry in difference)
     return Check.exact(f"dl/dh(T) recursion at k={kk} (n={size})",
@@ -473,8 +493,12 @@ def numeric_bar_h_check(general: sp.MatrixExpr, kk: int, size: int = 3, steps: i
             values = {}
             for atom in J.atoms(sp.MatrixSymbol):
                 name, time = _name_and_time(atom)
-                values[atom] = (inst["params"][atom.name] if name is None
-                                else h_at(later + int(time - t))[:, None])
+                if name is None:
+                    values[atom] = inst["params"][atom.name]
+                elif name == "h":
+                    values[atom] = h_at(later + int(time - t))[:, None]
+                else:
+                    values[atom] = run.values[name][later + int(time - t)][0]
             for f in J.atoms(sp.core.function.AppliedUndef):
                 name, _ = _name_and_time(f)
                 values[f] = float(run.values[name][later][0, 0, 0])
