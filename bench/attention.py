@@ -16,7 +16,7 @@ import numpy as np
 
 KS = (1, 2, 4, 8, 16, 32, 64)
 BATCH, N, STEPS, K = 1000, 16, 64, 8
-REPEATS = 3
+REPEATS = 5
 
 
 def one_k(k: int) -> dict:

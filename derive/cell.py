@@ -94,6 +94,7 @@ class Cell:
     outputs: list[str] = field(default_factory=list)
     dims: tuple[sp.Symbol, ...] = ()
     zero_initial: bool = False  # states before t = 1 are zero, not free values
+    _uses: dict = field(default_factory=dict, repr=False, compare=False)
 
     t = t
     T = T
@@ -176,11 +177,15 @@ class Cell:
 
     def uses(self, rhs: sp.Basic) -> list[tuple[Signal, int]]:
         """Every ``(signal, offset)`` read by ``rhs``."""
+        key = (rhs, len(self.signals))  # memoised: states and max_lag ask on every BPTT run
+        if key in self._uses:
+            return list(self._uses[key])
         found = []
         for atom in _timed_atoms(rhs):
             where = self.locate(atom)
             if where is not None and where not in found:
                 found.append(where)
+        self._uses[key] = tuple(found)
         return found
 
     @property
