@@ -170,3 +170,11 @@ def test_a_latex_error_in_the_errata_exits_2_and_keeps_the_tex(tmp_path, monkeyp
     assert not (out / "errata-rnn-cnn-hw.pdf").exists()
     assert (out / "rnn-cnn-hw.pdf").exists()  # the answer key still compiled
     assert "no PDF: LaTeX failed" in captured.out
+
+
+@has_tex
+def test_a_hostile_claim_compiles_and_prints_literally(tmp_path):
+    errata = build_errata(_hostile_claims(tmp_path / "claims"))
+    text = _pdf_text(latexmk.compile_pdf(write_errata(errata, tmp_path)))
+    compact = "".join(text.split()).replace("˜", "~").replace("ˆ", "^")
+    assert r"\input{/etc/passwd}$x^2$100%&#" in compact  # printed, not executed
