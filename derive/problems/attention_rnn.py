@@ -161,19 +161,21 @@ def _formulas(upper) -> dict[str, sp.Basic]:
 
 @problem("dsga1008-hw2/1.2.2a")
 def diagram(pid: str) -> Answer:
-    from derive.cellgraph import cell_graph
+    from derive.cellgraph import cell_graph, graph_check
 
     cell = _model(2).cell
     uses = [(f"{sig.name}(t{lag:+d})" if lag else f"{sig.name}(t)", f"{eq.signal.name}(t)")
             for eq in cell.equations for sig, lag in cell.uses(eq.rhs)]
     body = ("One step of AttentionRNN(2): $x^{(t)}$, $h^{(t-1)}$ and $h^{(t-2)}$ each give a "
-            "query, a key and a value; each query-key product is a score $w_i^{(t)}$; the "
-            "three scores feed one softmax, whose entries weight the values into "
-            "$h^{(t)}$. The graph is drawn from the cell's equations.")
+            "query $q_i^{(t)}$, a key $k_i^{(t)}$ and a value $v_i^{(t)}$; each query-key "
+            "product is a score $w_i^{(t)}$; the three scores feed one softmax, whose entries "
+            "$a_i^{(t)}$ weight the values into $h^{(t)}$. The graph is drawn from the cell's "
+            "equations, and checked: its paths are exactly the dependencies of the compiled "
+            "step.")
     plain = "\n".join(f"{a} -> {b}" for a, b in uses)
     return Answer(pid, {"nodes": sorted({a for a, _ in uses} | {b for _, b in uses}),
                         "edges": [[a, b] for a, b in uses]},
-                  plain, body, checks=[],
+                  plain, body, checks=[graph_check(_model(2))],
                   figures={"AttentionRNN(2), one step": cell_graph(cell)})
 
 
