@@ -136,7 +136,7 @@ class AttentionRNN:
         }
 
     # (k, n) of the elementwise checks (exact SymPy: small sizes, softmax entries are big)
-    ELEMENTWISE = ((1, 2), (2, 1), (3, 1))
+    ELEMENTWISE = ((1, 2), (2, 2), (3, 1))
     # (k, n, T) of complex-step and central differences: k > T included
     PERTURBATION = ((1, 2, 4), (2, 3, 5), (4, 2, 3), (8, 2, 6))
     # (k, n, T) of the unrolled SymPy check: k > T included
