@@ -116,9 +116,28 @@ class AttentionRNN:
                               functools.partial(attention_cell, k),
                               default_dims={"n": self.default_n}, default_T=6)
 
+    SHOWN_JACOBIANS = 4  # dh(t)/dh(t - i) shown for i up to this many lags
+
     def show(self, fmt: str = "text", dims: dict[str, int] | None = None):
+        """The derived equations, then the one-step Jacobians dh(t)/dh(t - i)."""
+        from derive.jacobian import matrix_jacobian
+        from derive.latex import latex, text
+
         k, rest = self.split_dims(dims)
-        return self.model(k).show(fmt, rest)
+        model = self.model(k)
+        shown = model.show(fmt, rest)
+        lags = range(1, min(k, self.SHOWN_JACOBIANS) + 1)
+        jacobians = {lag: matrix_jacobian(model.cell, "h", "h", lag) for lag in lags}
+        if fmt == "json":
+            return {**shown, "jacobians": {f"dh(t)/dh(t - {lag})": text(J)
+                                           for lag, J in jacobians.items()}}
+        if fmt == "latex":
+            rows = [rf"\frac{{\partial h^{{(t)}}}}{{\partial h^{{(t-{lag})}}}} &= {latex(J)}"
+                    for lag, J in jacobians.items()]
+            return (shown + "\n\\paragraph{One-step Jacobians.}\n\\begin{align*}\n"
+                    + " \\\\\n".join(rows) + "\n\\end{align*}")
+        return shown + "\n\njacobians:\n" + "\n".join(
+            f"  dh(t)/dh(t - {lag}) = {text(J)}" for lag, J in jacobians.items())
 
     def grad_instance(self, seed: int = 0, T: int | None = None,
                       dims: dict[str, int] | None = None) -> dict:
