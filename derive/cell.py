@@ -181,7 +181,7 @@ class Cell:
         if key in self._uses:
             return list(self._uses[key])
         found = []
-        for atom in _timed_atoms(rhs):
+        for atom in sorted(_timed_atoms(rhs), key=str):  # the same order in every run
             where = self.locate(atom)
             if where is not None and where not in found:
                 found.append(where)
