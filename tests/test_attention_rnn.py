@@ -278,6 +278,9 @@ def test_answer_checkers_catch_planted_errors(monkeypatch):
     assert not P._reproduces(attention_cell(2), 3, tied=False)
     # an off-by-one in the tied system: step 3 offered as step 2
     assert P._reproduces(attention_inf_cell(3), 3, tied=True, prefix="3", step=2)
+    # an off-by-one weight count (k instead of k + 1 entries)
+    assert not P.weight_count_check(3 * P.n ** 2 * P.k, {2: attention_cell(2)}, P.k).passed
+    assert P.weight_count_check(3 * P.n ** 2 * (P.k + 1), {2: attention_cell(2)}, P.k).passed
     # the lag-2 Jacobian offered as the lag-1 one fails the numeric check
     cell = attention_cell(2)
     assert not P.numeric_jacobian_check(2, 1, matrix_jacobian(cell, "h", "h", 2)).passed

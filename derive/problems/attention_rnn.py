@@ -200,6 +200,19 @@ def attention_dimension(pid: str) -> Answer:
 
 # --- c, d ---------------------------------------------------------------------------------------
 
+def _weight_count(cell: Cell, size: int) -> int:
+    return sum(int(sp.prod([sp.sympify(d).xreplace({n: size}) for d in w.shape]))
+               for w in cell.parameters.values())
+
+
+def weight_count_check(formula: sp.Expr, cells: dict[int, Cell], symbol) -> Check:
+    """``formula`` (in ``symbol`` and ``n``) against the weights the engine's cells declare."""
+    wrong = [f"{symbol}={key}, n={size}" for key, cell in cells.items() for size in (1, 2, 3)
+             if _weight_count(cell, size) != formula.subs({symbol: key, n: size})]
+    return Check.exact(f"weight count {formula}", "entries of the cells' weight matrices",
+                       not wrong, f"differing at: {'; '.join(wrong) or 'none'}")
+
+
 @problem("dsga1008-hw2/1.2.2c")
 def general_system(pid: str) -> Answer:
     checks = []
@@ -207,14 +220,15 @@ def general_system(pid: str) -> Answer:
         differing = _reproduces(attention_cell(kk), kk + 1, tied=False)
         checks.append(Check.exact(f"symbolic-k system at k={kk}", "the engine's cell equations",
                                   not differing, f"differing: {', '.join(differing) or 'none'}"))
+    weights = 3 * n ** 2 * (k + 1)
+    checks.append(weight_count_check(weights, {kk: attention_cell(kk) for kk in TEMPLATE_KS}, k))
     lines = _system_lines(tied=False)
     body = ("For AttentionRNN($k$), with $h^{(t)} = 0$ for $t < 1$ (so the first $k$ steps "
             "still have $k+1$ entries, the padded ones with $w_i = 0$, $v_i = 0$):\n"
             + _system_latex(tied=False)
             + r"\noindent with $Q_i, K_i, V_i \in \mathbb{R}^{n \times n}$ for "
-            r"$i \in \{0, \dots, k\}$: $3(k+1)n^2$ weights.")
-    return Answer(pid, {"equations": "\n".join(lines), **_formulas(k),
-                        "weights": 3 * (k + 1) * n ** 2},
+            rf"$i \in \{{0, \dots, k\}}$: ${latex(weights)}$ weights.")
+    return Answer(pid, {"equations": "\n".join(lines), **_formulas(k), "weights": weights},
                   "\n".join(lines), body, checks=checks)
 
 
@@ -230,16 +244,20 @@ def tied_system(pid: str) -> Answer:
         checks.append(Check.exact(f"tied system over T={steps}",
                                   "the engine's unrolled AttentionRNN(inf) cell",
                                   not differing, f"differing: {', '.join(differing) or 'none'}"))
+    weights = 6 * n ** 2
+    checks.append(weight_count_check(weights, {steps: attention_inf_cell(steps)
+                                               for steps in TEMPLATE_KS}, T))
     lines = _system_lines(tied=True)
     body = ("Tying $Q_i = Q_1$, $K_i = K_1$, $V_i = V_1$ for $i \\ge 1$ leaves six weight "
-            "matrices for any history length; at step $t$ the softmax runs over $x^{(t)}$ and "
-            "$h^{(t-1)}, \\dots, h^{(1)}$: exactly $t$ entries, none padded.\n"
+            f"matrices (${latex(weights)}$ weights) for any history length; at step $t$ the "
+            "softmax runs over $x^{(t)}$ and $h^{(t-1)}, \\dots, h^{(1)}$: exactly $t$ entries, "
+            "none padded.\n"
             + _system_latex(tied=True)
             + "\\noindent Unlike AttentionRNN($k$), the number of entries grows with $t$, "
             "so this is not a fixed-lag cell: the toolkit derives it by unrolling the $T$ "
             "steps into one cell (model \\texttt{attention\\_rnn\\_inf}).")
     return Answer(pid, {"equations": "\n".join(lines), **_formulas(t - 1), "entries": t,
-                        "weights": 6 * n ** 2},
+                        "weights": weights},
                   "\n".join(lines), body, checks=checks)
 
 
