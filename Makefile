@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check derive tests bench
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	for b in bench/*.py; do $(BIN)/python $$b; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports/out
