@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from derive.cell import Cell, Equation, Signal, _name_and_time, _timed_atoms, shift, t
+from derive.cell import Cell, Equation, Signal, _name_and_time, _timed_atoms, t
 from derive.rules import matrix_vjp
 
 
@@ -188,6 +188,3 @@ def scalar_jacobian(cell: Cell, of: str, wrt: str, lag: int = 1) -> sp.Expr:
     derivative = sp.diff(expr, cell.signals[wrt](t - lag))
     return Namer(cell)(derivative)
 
-
-def unshift(expr: sp.Basic, offset: int) -> sp.Basic:
-    return shift(expr, -offset)

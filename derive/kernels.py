@@ -267,10 +267,6 @@ def _has_matrix(expr: sp.Basic) -> bool:
     return any(isinstance(a, MatrixExpr) for a in sp.preorder_traversal(expr))
 
 
-def _tag(offset: int) -> str:
-    return f"p{offset}" if offset > 0 else f"m{-offset}" if offset < 0 else "0"
-
-
 @dataclass
 class Kernels:
     """The compiled steps of one cell at concrete dimensions."""
