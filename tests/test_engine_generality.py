@@ -94,3 +94,18 @@ def test_gru_bptt_matches_an_independent_numpy_gru():
         g = np.tanh(x @ p["W_g"].T + (r * h) @ p["U_g"].T)
         h = (1 - z) * h + z * g
         assert np.allclose(result.values["h"][step + 1][..., 0], h, rtol=1e-13, atol=1e-13)
+
+
+def test_local_jacobians_of_the_cells_defined_here():
+    from derive.jacobian import jacobian_check
+
+    scalar = RecurrentModel("tanh_rnn", "", scalar_rnn)
+    h, t = scalar.cell.signals["h"], scalar.cell.t
+    assert sp.simplify(scalar.jacobian("h") - scalar.cell.parameters["w_h"] * (1 - h(t) ** 2)) == 0
+    model = RecurrentModel("gru", "", gru, default_dims={"n": 2, "m": 2})
+    closed = model.jacobian("h")
+    check = jacobian_check(model.cell, "h", "h", 1, closed,
+                           [{n: 1, m: 1}, {n: 1, m: 2}])
+    assert check.passed, check.detail
+    wrong = jacobian_check(model.cell, "h", "h", 1, -closed, [{n: 1, m: 2}])
+    assert not wrong.passed  # the check can fail
