@@ -26,6 +26,7 @@ from derive.cell import Cell, _name_and_time, t
 from derive.checking import Check
 from derive.errors import DeriveError
 from derive.rules import SoftmaxEntry, _elementwise_derivative
+from derive.zero import exactly_zero
 
 Terms = list[tuple[sp.Expr, MatrixExpr]]  # sum of coefficient * matrix
 
@@ -360,41 +361,6 @@ def explicit_jacobian_difference(cell: Cell, of: str, wrt: str, lag: int, closed
     variables = list(to_explicit(cell.signals[wrt](t - lag)))
     want = step.jacobian(variables)
     return list(got - want)
-
-
-def exactly_zero(entry: sp.Expr) -> bool:
-    """Whether ``entry``, a rational function of symbols and exponentials of polynomials
-    (softmax entries spelled out), is identically zero.
-
-    Each ``exp(sum_m c_m m)`` becomes ``prod_m E_m^{c_m}`` with one new symbol ``E_m`` per
-    monomial ``m``: exponentials of distinct monomials are algebraically independent over
-    the rational functions, so the substitution keeps zero and non-zero apart, and the test
-    becomes polynomial arithmetic on the numerator (far faster than ``simplify``). Anything
-    else falls back to the engine's test.
-    """
-    from derive.verify import _is_zero
-
-    functions = {type(f) for f in entry.atoms(sp.Function)}
-    if functions - {sp.exp}:
-        return _is_zero(entry)
-    table: dict[sp.Expr, sp.Dummy] = {}
-
-    def independent(z: sp.exp) -> sp.Expr:
-        out = sp.Integer(1)
-        for term in sp.Add.make_args(sp.expand(z.args[0])):
-            c, monomial = term.as_coeff_Mul()
-            if not c.is_Integer:
-                return z  # keep it: the fallback below decides
-            out *= table.setdefault(monomial, sp.Dummy()) ** c
-        return out
-
-    rational = entry.replace(lambda z: isinstance(z, sp.exp), independent)
-    if rational.atoms(sp.exp):
-        return _is_zero(entry)
-    numerator, _ = sp.fraction(sp.together(rational))
-    if not numerator.free_symbols:
-        return sp.expand(numerator) == 0
-    return bool(sp.Poly(numerator, *sorted(rational.free_symbols, key=str)).is_zero)
 
 
 def jacobian_check(cell: Cell, of: str, wrt: str, lag: int, closed: MatrixExpr,

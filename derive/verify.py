@@ -20,6 +20,7 @@ from derive.adjoint import Adjoints
 from derive.cell import Cell, _name_and_time, _timed_atoms, t
 from derive.checking import Check, relative_error
 from derive.kernels import bptt
+from derive.zero import exactly_zero
 
 DIGITS = 30
 UNROLLED_TOLERANCE = 1e-25  # 30-digit arithmetic on both sides
@@ -396,7 +397,7 @@ def elementwise_checks(model, dims: dict, adjoints: Adjoints | None = None) -> l
 
     def agree(derived, expected) -> bool:
         difference = spelled_out(sp.Matrix(derived)) - spelled_out(sp.Matrix(expected))
-        return all(_is_zero(entry) for entry in difference)
+        return all(exactly_zero(entry) for entry in difference)
 
     failures = []
     checked = 0
@@ -438,15 +439,6 @@ def elementwise_checks(model, dims: dict, adjoints: Adjoints | None = None) -> l
     return [Check.exact(f"elementwise SymPy ({where})",
                         "elementwise diff of explicit matrices", not failures,
                         f"{checked} results; differing: {', '.join(failures) or 'none'}")]
-
-
-def _is_zero(entry: sp.Expr) -> bool:
-    """Exactly zero: expansion (fast, and enough for rational functions of exponentials such
-    as softmax entries), then ``simplify``."""
-    if entry == 0 or sp.expand(entry) == 0:
-        return True
-    numerator, _ = sp.fraction(sp.together(entry))
-    return sp.expand(numerator) == 0 or sp.simplify(entry) == 0
 
 
 def _safe(name: str) -> str:

@@ -9,8 +9,9 @@ import sympy as sp
 
 import derive
 from derive.errors import DeriveError
-from derive.jacobian import exactly_zero, jacobian_check, matrix_jacobian
+from derive.jacobian import jacobian_check, matrix_jacobian
 from derive.latex import latex, text
+from derive.zero import exactly_zero
 
 
 def _sizes(model, *values):

@@ -26,10 +26,11 @@ import derive
 from derive.answers import Answer, problem
 from derive.cell import Cell, _name_and_time, _timed_atoms, t, timed_matrix
 from derive.checking import Check
-from derive.jacobian import exactly_zero, jacobian_check, matrix_jacobian
+from derive.jacobian import jacobian_check, matrix_jacobian
 from derive.latex import latex, text
 from derive.models.attention_rnn import GROUPS, attention_cell, attention_inf_cell, n
 from derive.rules import SoftmaxEntry
+from derive.zero import exactly_zero
 
 k, i, j, s = sp.symbols("k i j s", integer=True, nonnegative=True)
 T = sp.Symbol("T", integer=True, positive=True)
