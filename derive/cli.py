@@ -17,16 +17,36 @@ class _Parser(argparse.ArgumentParser):
         raise DeriveError(message)
 
 
-def parse_dims(pairs: Sequence[str] | None) -> dict[str, int]:
-    """``["n=3", "k=2"]`` -> ``{"n": 3, "k": 2}``; a malformed pair is a ``DeriveError``."""
+def parse_dims(pairs: Sequence[str] | None, may_be_zero: Sequence[str] = ()) -> dict[str, int]:
+    """``["n=3", "k=2"]`` -> ``{"n": 3, "k": 2}``; a malformed pair is a ``DeriveError``.
+
+    Every dimension is a positive integer, but those in ``may_be_zero`` (a model's
+    ``nonnegative_dims``, such as a convolution's padding ``P``) may also be 0.
+    """
     dims: dict[str, int] = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier():
             raise DeriveError(f"--dim expects NAME=VALUE, got {pair!r}")
-        dims[name] = positive_int(f"--dim {name}", value.strip())
+        if name in dims:
+            raise DeriveError(f"--dim {name} is given twice ({name}={dims[name]}, {pair})")
+        value = value.strip()
+        if name not in may_be_zero:
+            dims[name] = positive_int(f"--dim {name}", value)
+        elif value == "0":
+            dims[name] = 0
+        else:
+            try:
+                dims[name] = positive_int(f"--dim {name}", value)
+            except DeriveError:
+                raise DeriveError(f"--dim {name} must be a non-negative integer, "
+                                  f"got {value!r}") from None
     return dims
+
+
+def _model_dims(model: object, pairs: Sequence[str] | None) -> dict[str, int]:
+    return parse_dims(pairs, getattr(model, "nonnegative_dims", ()))
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -48,7 +68,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     import derive
 
-    shown = derive.model(args.model).show(args.format, parse_dims(args.dim))
+    model = derive.model(args.model)
+    shown = model.show(args.format, _model_dims(model, args.dim))
     print(json.dumps(shown, indent=2) if args.format == "json" else shown)
     return 0
 
@@ -77,9 +98,10 @@ def _cmd_grad(args: argparse.Namespace) -> int:
 
     if args.T is not None:
         positive_int("--T", args.T)
-    instance = derive.model(args.model).grad_instance(
-        seed=args.seed, T=args.T, dims=parse_dims(args.dim)
-    )
+    if args.seed < 0:  # NumPy's generators take seeds >= 0
+        raise DeriveError(f"--seed must be a non-negative integer, got {args.seed}")
+    model = derive.model(args.model)
+    instance = model.grad_instance(seed=args.seed, T=args.T, dims=_model_dims(model, args.dim))
     print(json.dumps(to_json(instance)))
     return 0
 

@@ -28,3 +28,18 @@ def positive_int(name: str, value: object) -> int:
     if number <= 0:
         raise DeriveError(f"{name} must be a positive integer, got {value!r}")
     return number
+
+
+def numeric_array(name: str, value: object):
+    """``value`` as a real or complex NumPy array, or a ``DeriveError`` naming ``name``
+    (strings, ragged lists and objects are refused before they reach a kernel)."""
+    import numpy as np
+
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise DeriveError(f"{name}: not a rectangular array of numbers ({exc})") from None
+    if array.dtype.kind not in "biufc" or array.dtype.kind == "b":
+        raise DeriveError(f"{name}: expected numbers, got an array of {array.dtype} "
+                          f"({str(value)[:40]!r})")
+    return array

@@ -27,7 +27,8 @@ from derive.rules import elementwise_function, sigma
 
 
 def _sigma(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    with np.errstate(over="ignore"):  # exp(-x) = inf for very negative x: sigma is 0, exactly
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 _SOFTMAX_LAST: list = [(), None]  # the scores of the last softmax and its entries

@@ -17,7 +17,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from derive.adjoint import Adjoints, derive_adjoints, scalar_jacobian
 from derive.cell import Cell, T, t
 from derive.checking import Check
-from derive.errors import DeriveError, positive_int
+from derive.errors import DeriveError, numeric_array, positive_int
 from derive.kernels import BPTTResult, Kernels, bptt, compile_kernels
 from derive.latex import align, latex, text
 
@@ -144,7 +144,7 @@ class RecurrentModel:
         concrete = self.dims_for(dims)
         cell = self.cell
         k = cell.max_lag
-        params = {p: np.asarray(v) for p, v in params.items()}
+        params = {p: numeric_array(f"params[{p!r}]", v) for p, v in params.items()}
         for pname in cell.parameters:
             if pname not in params:
                 raise DeriveError(f"params: missing weight {pname!r}")
@@ -163,10 +163,14 @@ class RecurrentModel:
         series: dict[str, dict[str, np.ndarray]] = {"inputs": {}, "upstream": {}}
         for arg, table, names in (("inputs", inputs, [s.name for s in cell.inputs]),
                                   ("upstream", upstream, cell.outputs)):
+            unknown = sorted(set(table) - set(names))
+            if unknown:  # a dropped array would silently give the wrong gradients
+                raise DeriveError(f"{arg}: {self.name} has no {unknown[0]!r} "
+                                  f"(expected {', '.join(map(repr, names))})")
             for name in names:
                 if name not in table:
                     raise DeriveError(f"{arg}: missing {name!r}")
-                a = np.asarray(table[name])
+                a = numeric_array(f"{arg}[{name!r}]", table[name])
                 want_tail = self.shape_of(name, concrete)
                 if a.ndim != 2 + len(want_tail) or a.shape[2:] != want_tail:
                     raise DeriveError(f"{arg}[{name!r}]: expected shape (T, B"
@@ -181,6 +185,9 @@ class RecurrentModel:
                     raise DeriveError(f"{arg}[{name!r}]: T must be positive, got 0")
                 series[arg][name] = column(a, name)
         initial = dict(initial or {})
+        unknown = sorted(set(initial) - {signal.name for signal in cell.states})
+        if unknown:
+            raise DeriveError(f"initial: {self.name} has no state {unknown[0]!r}")
         starts = {}
         for signal in cell.states:
             want_tail = self.shape_of(signal.name, concrete)
@@ -189,7 +196,7 @@ class RecurrentModel:
                     raise DeriveError(f"initial: missing state {signal.name!r}")
                 a = np.zeros((k, batch, *want_tail))
             else:
-                a = np.asarray(initial[signal.name])
+                a = numeric_array(f"initial[{signal.name!r}]", initial[signal.name])
                 if a.shape == (batch, *want_tail):
                     a = a[None]
                 if a.shape != (k, batch, *want_tail):

@@ -38,6 +38,11 @@ def test_malformed_dim_names_the_value(bad):
 
 def test_parse_dims():
     assert parse_dims(["n=3", "k = 2"]) == {"n": 3, "k": 2}
+    assert parse_dims(["P=0", "K=3"], may_be_zero=("P",)) == {"P": 0, "K": 3}
+    with pytest.raises(DeriveError, match="--dim P must be a non-negative integer, got '-1'"):
+        parse_dims(["P=-1"], may_be_zero=("P",))
+    with pytest.raises(DeriveError, match="--dim K must be a positive integer, got '0'"):
+        parse_dims(["K=0"], may_be_zero=("P",))
 
 
 def test_usage_error_is_derive_error(capsys):

@@ -111,6 +111,8 @@ def test_kernels_accept_complex_and_batches():
     (["grad", "gated_rnn", "--dim", "q=2", "--json"], "no dimension 'q'"),
     (["grad", "gated_rnn", "--dim", "n", "--json"], "--dim expects NAME=VALUE, got 'n'"),
     (["grad", "lstn", "--json"], "unknown model 'lstn'; did you mean lstm"),
+    (["grad", "lstm", "--seed", "-1", "--json"], "--seed must be a non-negative integer, got -1"),
+    (["grad", "gated_rnn", "--dim", "n=2", "--dim", "n=3", "--json"], "--dim n is given twice"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, needle):
     proc = cli(*argv)
@@ -130,6 +132,22 @@ def test_bptt_rejects_wrong_shapes_naming_the_argument():
                    inst["initial"], {"n": 2, "m": 3})
     with pytest.raises(DeriveError, match="initial: missing state 'h'"):
         model.bptt(inst["params"], inst["inputs"], inst["upstream"], {}, {"n": 2, "m": 3})
+
+
+def test_bptt_rejects_unknown_keys_and_non_numbers_naming_the_argument():
+    model = derive.model("lstm")
+    inst = model.random_instance(0, 3)
+    args = inst["params"], inst["inputs"], inst["upstream"], inst["initial"]
+    with pytest.raises(DeriveError, match=r"upstream: lstm has no 'c' \(expected 'h'\)"):
+        model.bptt(args[0], args[1], dict(args[2], c=args[2]["h"]), args[3])
+    with pytest.raises(DeriveError, match=r"inputs: lstm has no 'y'"):
+        model.bptt(args[0], dict(args[1], y=args[1]["x"]), args[2], args[3])
+    with pytest.raises(DeriveError, match=r"initial: lstm has no state 'g'"):
+        model.bptt(*args[:3], dict(args[3], g=args[3]["h"]))
+    with pytest.raises(DeriveError, match=r"params\['w_ix'\]: expected numbers"):
+        model.bptt(dict(args[0], w_ix="0.5"), *args[1:])
+    with pytest.raises(DeriveError, match=r"inputs\['x'\]: not a rectangular array"):
+        model.bptt(args[0], {"x": [[0.1], [0.2, 0.3], [0.4]]}, *args[2:])
 
 
 def test_repl_api_reads_like_the_textbook():
