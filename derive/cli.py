@@ -1,4 +1,4 @@
-"""The ``derive`` command line: list, show, check, grad, answer, report, grade."""
+"""The ``derive`` command line: list, show, check, grad, answer, report, grade, schedule, cnn."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ class _Parser(argparse.ArgumentParser):
         raise DeriveError(message)
 
 
-def parse_dims(pairs: Sequence[str] | None, may_be_zero: Sequence[str] = ()) -> dict[str, int]:
+def parse_dims(pairs: Sequence[str] | None, may_be_zero: Sequence[str] = (),
+               real: Sequence[str] = ()) -> dict[str, int | float]:
     """``["n=3", "k=2"]`` -> ``{"n": 3, "k": 2}``; a malformed pair is a ``DeriveError``.
 
     Every dimension is a positive integer, but those in ``may_be_zero`` (a model's
-    ``nonnegative_dims``, such as a convolution's padding ``P``) may also be 0.
+    ``nonnegative_dims``, such as a convolution's padding ``P``) may also be 0, and those in
+    ``real`` (a model's ``real_dims``, such as the momentum ``beta``) are any real number,
+    read by ``float`` (never evaluated); the model judges their value.
     """
     dims: dict[str, int] = {}
     for pair in pairs or []:
@@ -32,7 +35,12 @@ def parse_dims(pairs: Sequence[str] | None, may_be_zero: Sequence[str] = ()) -> 
         if name in dims:
             raise DeriveError(f"--dim {name} is given twice ({name}={dims[name]}, {pair})")
         value = value.strip()
-        if name not in may_be_zero:
+        if name in real:
+            try:
+                dims[name] = float(value)
+            except ValueError:
+                raise DeriveError(f"--dim {name} must be a real number, got {value!r}") from None
+        elif name not in may_be_zero:
             dims[name] = positive_int(f"--dim {name}", value)
         elif value == "0":
             dims[name] = 0
@@ -46,7 +54,8 @@ def parse_dims(pairs: Sequence[str] | None, may_be_zero: Sequence[str] = ()) -> 
 
 
 def _model_dims(model: object, pairs: Sequence[str] | None) -> dict[str, int]:
-    return parse_dims(pairs, getattr(model, "nonnegative_dims", ()))
+    return parse_dims(pairs, getattr(model, "nonnegative_dims", ()),
+                      getattr(model, "real_dims", ()))
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -136,6 +145,21 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return grade.main(args)
 
 
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    from derive import schedules
+
+    if args.numeric:  # run the tanh RNN and compare with plain BPTT
+        instance = schedules.random_instance(args.T)
+        grads, counts = schedules.run(args.schedule, instance, args.M)
+        plain, _ = schedules.run("plain", instance)
+        error = max(float(abs(grads[k] - plain[k]).max()) for k in plain)
+        extra = {"max_abs_difference_from_plain_bptt": error}
+    else:
+        counts, extra = schedules.trace(args.schedule, args.T, args.M), {}
+    print(json.dumps({**counts.__dict__, "cell_evaluations": counts.cell_evaluations, **extra}))
+    return 0
+
+
 def _cmd_cnn(args: argparse.Namespace) -> int:
     from derive.cnn import command
 
@@ -186,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("claims")
     p.add_argument("--format", choices=["text", "json", "latex"], default="text")
     p.set_defaults(run=_cmd_grade)
+
+    p = sub.add_parser("schedule", help="forward steps and stored states of a memory-limited "
+                       "BPTT schedule (cmsc25500-midterm/5), as JSON")
+    p.add_argument("schedule", choices=["plain", "bisection", "uniform", "revolve"])
+    p.add_argument("--T", type=int, required=True, help="sequence length")
+    p.add_argument("--M", type=int, default=None, help="memory slots (uniform, revolve)")
+    p.add_argument("--numeric", action="store_true",
+                   help="run the tanh RNN and report the difference from plain BPTT")
+    p.set_defaults(run=_cmd_schedule)
 
     p = sub.add_parser("cnn", help="shapes, parameters, FLOPs, receptive fields of a layer list")
     p.add_argument("spec", help="a file (one layer per line), '-', or layers separated by ';'")

@@ -57,3 +57,34 @@ def test_list_names_every_problem_id():
     assert proc.returncode == 0
     for pid in problem_ids():
         assert pid in proc.stdout
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["schedule", "revolve", "--T", "10", "--M", "10"], "M must be < T"),
+    (["schedule", "revolve", "--T", "10", "--M", "0"], "M must be >= 1 memory slot, got 0"),
+    (["schedule", "bisection", "--T", "0"], "T must be a positive integer, got 0"),
+    (["schedule", "uniform", "--T", "50"], "M must be an integer number of memory slots"),
+    (["show", "momentum", "--dim", "beta=0"], "beta must be non-zero"),
+    (["show", "momentum", "--dim", "beta=x"], "--dim beta must be a real number, got 'x'"),
+])
+def test_schedule_and_momentum_bad_input_is_one_line_exit_2(argv, needle):
+    proc = run(*argv)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("derive: error:") and needle in proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def test_schedule_reports_counts_and_agrees_with_plain_bptt():
+    import json
+
+    proc = run("schedule", "revolve", "--T", "60", "--M", "3", "--numeric")
+    assert proc.returncode == 0, proc.stderr
+    counts = json.loads(proc.stdout)
+    assert counts["peak_slots"] <= 3 and counts["reverse_steps"] == 60
+    assert counts["max_abs_difference_from_plain_bptt"] <= 1e-12
+
+
+def test_momentum_show_substitutes_beta():
+    proc = run("show", "momentum", "--dim", "beta=0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert "(1/2)**D" in proc.stdout

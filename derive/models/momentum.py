@@ -17,13 +17,15 @@ MAX_SHOWN_D = 6
 class Momentum:
     name = "momentum"
     summary = "gradient descent with momentum: inverse map and det of the Jacobian (beta^D)"
+    real_dims = ("beta",)  # --dim beta=0.9 substitutes a value (beta = 0 has no inverse)
 
-    def show(self, fmt: str = "text", dims: dict[str, int] | None = None) -> Any:
+    def show(self, fmt: str = "text", dims: dict[str, Any] | None = None) -> Any:
         dims = dict(dims or {})
-        unknown = set(dims) - {"D"}
+        unknown = set(dims) - {"D", "beta"}
         if unknown:
             name = sorted(unknown)[0]
-            raise DeriveError(f"momentum has only the dimension D, got --dim {name}={dims[name]}")
+            raise DeriveError(f"momentum has only D and beta, got --dim {name}={dims[name]}")
+        beta_value = dims.pop("beta", None)
         d = dims.get("D")
         if d is not None and (isinstance(d, bool) or not isinstance(d, int)
                               or not 1 <= d <= MAX_SHOWN_D):
@@ -31,10 +33,16 @@ class Momentum:
                               f"got {d!r}")
         if fmt not in ("text", "latex", "json"):
             raise DeriveError(f"format must be text, latex or json, got {fmt!r}")
-        inv = m.derive_inverse()
+        # a rational beta keeps the inverse exact; beta = 0 is a DeriveError: f has no inverse
+        inv = m.derive_inverse(None if beta_value is None else sp.nsimplify(beta_value))
         j1, j2 = m.step_jacobians()
         det = m.jacobian_determinant()
+        if beta_value is not None:
+            value = sp.nsimplify(beta_value)
+            j1, det = j1.subs(m.beta, value), det.subs(m.beta, value)
         explicit = m.components(d).jacobian if d else None
+        if explicit is not None and beta_value is not None:
+            explicit = explicit.subs(m.beta, sp.nsimplify(beta_value))
         if fmt == "json":
             out: dict[str, Any] = {
                 "forward": [str(e) for e in m.forward_equations()],
