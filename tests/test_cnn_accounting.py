@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import derive
+from derive.cnn import numpy_net
 from derive.cnn.accounting import account
-from derive.cnn.bruteforce import check_counts, check_receptive, scaled_copy
+from derive.cnn.bruteforce import check_counts, check_full_size, check_receptive, scaled_copy
 from derive.problems.cnn_accounting import (
     MIDTERM_INPUT,
     VGG_INPUT,
@@ -33,17 +34,17 @@ softmax
 
 # ------------------------------------------------------------ independent NumPy reference
 
-def make_params(layers, input_shape, rng):
-    """Weight arrays of a NumPy implementation, shaped from the shapes it observes."""
+def make_params(layers, input_shape, rng, draw=None):
+    """Weight arrays of a NumPy implementation, shaped from the shapes it observes;
+    ``draw(shape)`` makes one array (default uniform on [0.5, 1))."""
+    draw = draw or (lambda size: rng.uniform(0.5, 1, size))
     params, shape = [], input_shape
     for layer in layers:
         if layer.kind == "conv":
             kh, kw = layer.kernel
-            params.append((rng.uniform(0.5, 1, (layer.filters, shape[2], kh, kw)),
-                           rng.uniform(0.5, 1, layer.filters)))
+            params.append((draw((layer.filters, shape[2], kh, kw)), draw(layer.filters)))
         elif layer.kind == "fc":
-            params.append((rng.uniform(0.5, 1, (layer.filters, int(np.prod(shape)))),
-                           rng.uniform(0.5, 1, layer.filters)))
+            params.append((draw((layer.filters, int(np.prod(shape)))), draw(layer.filters)))
         else:
             params.append(())
         shape = np_forward([layer], np.zeros((1, *shape)), [params[-1]])[-1].shape[1:]
@@ -207,19 +208,13 @@ def test_mixed_network_against_all_references(input_shape):
 
 def test_vgg_parameter_total():
     table = account(VGG_NET, VGG_INPUT)
-    # the weight shapes a NumPy implementation allocates, from its observed activations
-    expected = 0
-    shape = VGG_INPUT
-    for layer in table.layers:
-        if layer.kind == "conv":
-            expected += layer.filters * shape[2] * 9 + layer.filters
-            shape = (shape[0], shape[1], layer.filters)
-        elif layer.kind == "pool":
-            shape = (shape[0] // 2, shape[1] // 2, shape[2])
-        elif layer.kind == "fc":
-            expected += layer.filters * int(np.prod(shape)) + layer.filters
-            shape = (layer.filters,)
-    assert table.total_params == expected == 207_507_816
+    # the weights of a NumPy implementation at full size, shaped from the activations it
+    # observes; np.zeros maps untouched pages, so the 205 million fc weights cost no memory
+    params = make_params(table.layers, VGG_INPUT, None,
+                         draw=lambda size: np.zeros(size, np.float32))
+    counted = [sum(a.size for a in p) for p in params]
+    assert [row.params for row in table.rows[1:]] == counted
+    assert table.total_params == sum(counted) == 207_507_816
     answer = derive.answer("rnn-cnn-hw/3.1")
     assert answer.results["total_params"] == 207_507_816 and answer.passed
 
@@ -287,6 +282,55 @@ def test_check_counts_passes_and_catches_planted_errors():
     planted[2] = {**planted[2], "flops": planted[2]["flops"] - 32 * 32 * 2}  # no bias adds
     failed = [c.name for c in check_counts(planted, small, (32, 32, 2)) if not c.passed]
     assert failed == ["flops per layer (32x32x2 input)"]
+
+
+def test_full_size_implementation_agrees_with_the_test_references():
+    # the counted NumPy implementation against this file's scalar loops and NumPy forward
+    for shape in ((9, 11, 2), (12, 7, 1)):
+        table = account(MIXED_NET, shape)
+        run = numpy_net.run(table.layers, shape, counted=True)
+        plain = numpy_net.run(table.layers, shape)
+        assert [(list(r.shape), r.flops) for r in run.layers] == counted_ops(table.layers,
+                                                                            shape)
+        params = make_params(table.layers, shape, np.random.default_rng(0))
+        assert [r.params for r in plain.layers] == [sum(a.size for a in p) for p in params]
+        assert np.allclose(run.output, plain.output, rtol=1e-12, atol=0)
+
+
+def test_check_full_size_passes_and_catches_planted_errors():
+    table = midterm_table()
+    claims = table.as_json()["layers"][1:]
+    checks = check_full_size(claims, table.layers, MIDTERM_INPUT)
+    assert all(c.passed for c in checks) and len(checks) == 4
+    assert "total 223,496" in checks[1].detail and "total 26,973,696" in checks[2].detail
+
+    def failing(planted):
+        return [c.name.split(" per layer")[0]
+                for c in check_full_size(planted, table.layers, MIDTERM_INPUT) if not c.passed]
+
+    off_by_one = [dict(r) for r in claims]
+    off_by_one[4] = {**off_by_one[4], "shape": [17, 16, 24]}  # pool output one row too tall
+    assert failing(off_by_one) == ["output shape"]
+    no_bias = [dict(r) for r in claims]
+    no_bias[0] = {**no_bias[0], "params": no_bias[0]["params"] - 16}
+    assert failing(no_bias) == ["parameters"]
+    no_bias_adds = [dict(r) for r in claims]
+    no_bias_adds[2] = {**no_bias_adds[2], "flops": no_bias_adds[2]["flops"] - 32 * 32 * 24}
+    assert failing(no_bias_adds) == ["FLOPs"]
+    check = check_full_size(no_bias_adds, table.layers, MIDTERM_INPUT)[2]
+    assert "layer 3 (conv 24 3x3/1 pad 1): claimed flops 7053312, brute force 7077888" \
+        in check.detail
+
+    def wrong_counted_loops(layers, shape, counted=False, **kw):
+        run = numpy_net.run(layers, shape, counted=counted, **kw)
+        if counted:  # counted loops that compute something else than the network
+            run.output = run.output * (1 + 1e-9)
+        return run
+
+    checks = check_full_size(claims, table.layers, MIDTERM_INPUT, runner=wrong_counted_loops)
+    assert [c.name for c in checks if not c.passed] == ["counted loops compute the network"]
+    # parameters and shapes only (rnn-cnn-hw/3.1): no FLOP count, no second run
+    assert len(check_full_size(claims, table.layers, MIDTERM_INPUT, flops=False)) == 2
 
 
 def test_check_receptive_catches_size_only_judgement_and_shifted_window():

@@ -248,21 +248,43 @@ def account(
     return table
 
 
-def format_text(table: Table) -> str:
-    """A plain-text table."""
-    head = (f"{'#':>3} {'layer':22s} {'output':>14s} {'params':>12s} {'MACs':>14s} "
-            f"{'FLOPs':>14s} {'RF':>9s} {'jump':>5s} {'covers':>6s}")
+COLUMNS = ("output", "params", "macs", "flops", "rf", "covers")
+
+
+def _rf_text(r: Row, hw: tuple[int, int], tex: bool) -> str:
+    """The window size, or "whole input" once it is wider than the input (a window of 246
+    on a 224 input reaches into the padding; its part inside the input is all of it)."""
+    if r.rf_size[0] >= hw[0] and r.rf_size[1] >= hw[1] and r.covers_input:
+        return "whole input"
+    times = "\\times" if tex else "x"
+    text = f"{r.rf_size[0]}{times}{r.rf_size[1]}"
+    return f"${text}$" if tex else text
+
+
+def format_text(table: Table, columns: tuple[str, ...] = COLUMNS) -> str:
+    """A plain-text table of the chosen ``columns`` (all by default)."""
+    hw = table.input_shape[:2]
+    cells = {
+        "output": ("output", 14, lambda r: _shape_text(r.shape)),
+        "params": ("params", 12, lambda r: f"{r.params:,d}"),
+        "macs": ("MACs", 14, lambda r: f"{r.macs:,d}"),
+        "flops": ("FLOPs", 14, lambda r: f"{r.flops:,d}"),
+        "rf": ("RF", 11, lambda r: _rf_text(r, hw, False)),
+        "covers": ("jump covers", 11,
+                   lambda r: f"{r.rf_jump[0]:>4d} {'yes' if r.covers_input else 'no':>6s}"),
+    }
+    totals = {"params": table.total_params, "macs": table.total_macs,
+              "flops": table.total_flops}
+    head = f"{'#':>3} {'layer':22s}" + "".join(
+        f" {cells[c][0]:>{cells[c][1]}s}" for c in columns)
     lines = [head, "-" * len(head)]
     for r in table.rows:
         idx = 0 if r.layer is None else r.layer.index
-        rf = f"{r.rf_size[0]}x{r.rf_size[1]}"
-        lines.append(
-            f"{idx:>3} {r.name:22s} {_shape_text(r.shape):>14s} {r.params:>12,d} {r.macs:>14,d} "
-            f"{r.flops:>14,d} {rf:>9s} {r.rf_jump[0]:>5d} {'yes' if r.covers_input else 'no':>6s}"
-        )
+        lines.append(f"{idx:>3} {r.name:22s}" + "".join(
+            f" {cells[c][2](r):>{cells[c][1]}s}" for c in columns))
     lines.append("-" * len(head))
-    lines.append(f"    {'total':22s} {'':>14s} {table.total_params:>12,d} "
-                 f"{table.total_macs:>14,d} {table.total_flops:>14,d}")
+    lines.append(f"    {'total':22s}" + "".join(
+        f" {f'{totals[c]:,d}' if c in totals else '':>{cells[c][1]}s}" for c in columns))
     return "\n".join(lines)
 
 
@@ -271,27 +293,33 @@ def tex_int(n: int) -> str:
     return f"{n:,d}".replace(",", "{,}")
 
 
-def format_latex(table: Table) -> str:
-    """A booktabs table (a LaTeX body fragment)."""
+def format_latex(table: Table, columns: tuple[str, ...] = COLUMNS) -> str:
+    """A booktabs table of the chosen ``columns`` (a LaTeX body fragment)."""
+    hw = table.input_shape[:2]
+    cells = {
+        "output": ("r", "output", lambda r: "$" + " \\times ".join(map(str, r.shape)) + "$"),
+        "params": ("r", "params", lambda r: tex_int(r.params)),
+        "macs": ("r", "MACs", lambda r: tex_int(r.macs)),
+        "flops": ("r", "FLOPs", lambda r: tex_int(r.flops)),
+        "rf": ("r", "RF (jump)", lambda r: f"{_rf_text(r, hw, True)} ({r.rf_jump[0]})"),
+        "covers": ("c", "covers", lambda r: "yes" if r.covers_input else "no"),
+    }
+    totals = {"params": table.total_params, "macs": table.total_macs,
+              "flops": table.total_flops}
     lines = [
-        "\\begin{tabular}{rlrrrrrc}",
+        "\\begin{tabular}{rl" + "".join(cells[c][0] for c in columns) + "}",
         "\\toprule",
-        "\\# & layer & output & params & MACs & FLOPs & RF (jump) & covers \\\\",
+        "\\# & layer & " + " & ".join(cells[c][1] for c in columns) + " \\\\",
         "\\midrule",
     ]
     for r in table.rows:
         idx = 0 if r.layer is None else r.layer.index
-        shape = "$" + " \\times ".join(str(s) for s in r.shape) + "$"
-        rf = f"${r.rf_size[0]}\\times{r.rf_size[1]}$ ({r.rf_jump[0]})"
-        lines.append(
-            f"{idx} & \\texttt{{{r.name}}} & {shape} & {tex_int(r.params)} & "
-            f"{tex_int(r.macs)} & {tex_int(r.flops)} & {rf} & "
-            f"{'yes' if r.covers_input else 'no'} \\\\"
-        )
+        lines.append(f"{idx} & \\texttt{{{r.name}}} & "
+                     + " & ".join(cells[c][2](r) for c in columns) + " \\\\")
     lines += [
         "\\midrule",
-        f"& total & & {tex_int(table.total_params)} & {tex_int(table.total_macs)} & "
-        f"{tex_int(table.total_flops)} & & \\\\",
+        "& total & " + " & ".join(tex_int(totals[c]) if c in totals else "" for c in columns)
+        + " \\\\",
         "\\bottomrule",
         "\\end{tabular}",
     ]

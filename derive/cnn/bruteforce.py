@@ -10,17 +10,20 @@
   a non-negative integer and any dependent output strictly increases: max pools and ReLUs
   pass every increase, and integer arithmetic makes "unchanged" exact.
 * ``check_counts`` and ``check_receptive`` compare claimed table rows (the ``as_json`` rows
-  of :class:`derive.cnn.accounting.Table`) with these brute forces.
+  of :class:`derive.cnn.accounting.Table`) with these brute forces; ``check_full_size``
+  compares them with the NumPy implementation of :mod:`derive.cnn.numpy_net`, run on the
+  real network at its real size.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from derive.checking import Check
+from derive.checking import Check, relative_error
+from derive.cnn import numpy_net
 from derive.cnn.layers import Layer
 from derive.cnn.opcount import Num, OpCounter
 
@@ -203,7 +206,8 @@ def _fill(marks: np.ndarray) -> np.ndarray:
 
 
 def check_receptive(
-    claimed: list[dict], layers: Sequence[Layer], input_shape: tuple[int, int, int]
+    claimed: list[dict], layers: Sequence[Layer], input_shape: tuple[int, int, int],
+    label: str = "",
 ) -> list[Check]:
     """Claimed coverage and receptive windows against perturbation of every input pixel."""
     h, w, _ = input_shape
@@ -238,14 +242,18 @@ def check_receptive(
             y, x = outside[0]
             window_bad = (f"{where}, output location ({y}, {x}): the field reaches outside "
                           "the claimed window")
-    size = f"{h}x{w}"
+    size = f"{h}×{w} input"
+    hull = (f"all {locations:,d}" if tight == locations
+            else f"{tight:,d} of the {locations:,d}")
     return [
-        Check.exact(f"whole-input coverage per layer ({size})", "perturbation of every pixel",
-                    not covers_bad, covers_bad or f"all {len(fields)} layers agree"),
-        Check.exact(f"receptive window of every location ({size})",
-                    "perturbation of every pixel", not window_bad,
-                    window_bad or f"every field lies in its window; the window is the field's "
-                    f"hull at {tight} of {locations} locations"),
+        Check.exact(f"{label}whole-input coverage per layer ({size})",
+                    "perturbation of every input pixel", not covers_bad,
+                    covers_bad or f"all {len(fields)} layers agree"),
+        Check.exact(f"{label}receptive window of every output location ({size})",
+                    "perturbation of every input pixel", not window_bad,
+                    window_bad or f"every location's field lies in its window; the window's "
+                    f"part inside the input is the field's bounding box at {hull} output "
+                    f"locations (counted over all {len(fields)} layers)"),
     ]
 
 
@@ -256,3 +264,37 @@ def scaled_copy(layers: Sequence[Layer], filters: int = 2, units: int = 3) -> li
 
     return [replace(layer, filters=min(layer.filters, units if layer.kind == "fc" else filters))
             for layer in layers]
+
+
+def check_full_size(
+    claimed: list[dict], layers: Sequence[Layer], input_shape: tuple[int, int, int],
+    flops: bool = True, runner: Callable[..., numpy_net.Run] = numpy_net.run, label: str = "",
+) -> list[Check]:
+    """Shapes, parameters and (with ``flops``) FLOPs of ``claimed`` against the NumPy
+    implementation run on the real network at its real input size (:mod:`numpy_net`)."""
+    counted = runner(layers, input_shape, counted=flops,
+                     dtype=np.float64 if flops else np.float32)
+    found = [{"shape": list(r.shape), "params": r.params, "flops": r.flops}
+             for r in counted.layers]
+    size = "×".join(map(str, input_shape))
+    what = {
+        "shape": ("output shape", "shapes of the arrays the NumPy implementation produces"),
+        "params": ("parameters", "weight and bias entries the NumPy implementation creates"),
+        "flops": ("FLOPs", "operations the NumPy implementation executes, one per element "
+                           "of every array operation"),
+    }
+    checks = []
+    for key in ("shape", "params", "flops")[: 3 if flops else 2]:
+        bad = _first_mismatch(claimed, found, key)
+        total = "" if key == "shape" else f"; total {sum(r[key] for r in found):,d}"
+        name = f"{label}{what[key][0]} per layer, the real network ({size} input)"
+        checks.append(Check.exact(name, what[key][1], not bad,
+                                  bad or f"all {len(found)} layers agree{total}"))
+    if flops:  # the counted loops must compute the network, not only count
+        plain = runner(layers, input_shape)
+        assert counted.output is not None and plain.output is not None
+        checks.append(Check(f"{label}counted loops compute the network",
+                            "the same network through whole-array products",
+                            relative_error(counted.output, plain.output), 1e-12,
+                            "same weights, same input; output of the last layer"))
+    return checks

@@ -30,7 +30,7 @@ from derive.cnn.accounting import (
     format_text,
     tex_int,
 )
-from derive.cnn.bruteforce import check_counts, check_receptive, scaled_copy
+from derive.cnn.bruteforce import check_full_size, check_receptive
 from derive.cnn.layers import Layer, parse_layers
 
 # The catalogue's network for cmsc25500-midterm/1 (convs: stride 1, "same" padding, bias).
@@ -75,6 +75,13 @@ softmax
 """
 
 
+def _product(shape: tuple[int, ...]) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
+
+
 def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
@@ -86,14 +93,10 @@ def _name(layers: list[Layer], index: int) -> str:
     return f"the {_ordinal(same_kind)} {layer.kind} (layer {index}, {layer.label})"
 
 
-def _scaled_checks(
-    layers: list[Layer], input_shape: tuple[int, int, int], label: str = ""
-) -> list[Check]:
-    """The accounting code on a narrow copy of the network, against the counted loops."""
-    small = scaled_copy(layers)
-    small_input = (input_shape[0], input_shape[1], min(input_shape[2], 2))
-    claimed = account(small, small_input).as_json()["layers"][1:]
-    return check_counts(claimed, small, small_input, label)
+def _full_size_checks(table: Table, flops: bool = True, label: str = "") -> list[Check]:
+    """The table against the NumPy implementation of the same network at the same size."""
+    return check_full_size(table.as_json()["layers"][1:], table.layers, table.input_shape,
+                           flops=flops, label=label)
 
 
 def _window_agreement(table: Table) -> Check:
@@ -107,26 +110,27 @@ def midterm_table() -> Table:
     return account(MIDTERM_NET, MIDTERM_INPUT)
 
 
+ACCOUNTING_COLUMNS = ("output", "params", "flops")
+
+
 @problem("cmsc25500-midterm/1a")
 def answer_1a(pid: str) -> Answer:
     table = midterm_table()
-    layers = table.layers
     results = {"convention": CONVENTION, **table.as_json()}
-    checks = _scaled_checks(layers, MIDTERM_INPUT)
-    checks += check_receptive(table.as_json()["layers"][1:], layers, MIDTERM_INPUT)
-    checks.append(_window_agreement(table))
-    text = (f"Input 32 x 32 x 3. {CONVENTION}\n\n{format_text(table)}\n\n"
+    checks = _full_size_checks(table)
+    text = (f"Input 32 x 32 x 3. {CONVENTION}\n\n{format_text(table, ACCOUNTING_COLUMNS)}\n\n"
             f"Total: {table.total_params:,d} parameters, {table.total_flops:,d} FLOPs "
-            f"({table.total_macs:,d} MACs) per example.")
+            f"per example.")
     latex = (
         "Convention: every scalar addition, multiplication and comparison counts one FLOP. "
         "A conv output costs $2K_hK_wC_{\\mathrm{in}}$ ($K_hK_wC_{\\mathrm{in}}$ products, "
         "$K_hK_wC_{\\mathrm{in}}-1$ additions, one bias addition; padded positions included); "
         "a ReLU one comparison per element; a $2\\times 2$ max pool 3 comparisons per output. "
         "Parameters of a conv layer: $F(K_hK_wC_{\\mathrm{in}}+1)$.\n\n"
-        "\\begin{center}\\small\n" + format_latex(table) + "\n\\end{center}\n\n"
+        "\\begin{center}\\small\n" + format_latex(table, ACCOUNTING_COLUMNS)
+        + "\n\\end{center}\n\n"
         f"Totals: {tex_int(table.total_params)} parameters and {tex_int(table.total_flops)} "
-        f"FLOPs ({tex_int(table.total_macs)} multiply-accumulates) for one example."
+        f"FLOPs for one example."
     )
     return Answer(pid, results, text, latex, checks)
 
@@ -223,14 +227,16 @@ def answer_1c(pid: str) -> Answer:
     for extent, padding in ((2, 0), (3, 1)):
         layers, replaced = _replacement_layers(table, extent, padding)
         new = account(layers, MIDTERM_INPUT)
-        checks.append(replacement_shape_check(table, new, f"{extent}x{extent}/2 pad {padding}"))
+        checks.append(replacement_shape_check(table, new, f"{extent}×{extent}/2 pad {padding}"))
         mismatched = not checks[-1].passed
-        checks += _scaled_checks(layers, MIDTERM_INPUT, f"{extent}x{extent} variant: ")
+        label = f"{extent}×{extent} replacements: "
+        checks += _full_size_checks(new, label=label)
+        checks += check_receptive(new.as_json()["layers"][1:], new.layers, MIDTERM_INPUT,
+                                  label)
         covering = new.first_covering()
         variants[extent] = (new, replaced, covering, not mismatched)
     new, replaced, covering, ok = variants[2]
     alt, alt_replaced, alt_covering, alt_ok = variants[3]
-    checks += check_receptive(new.as_json()["layers"][1:], new.layers, MIDTERM_INPUT)
     results = {
         "replacements": _replacement_rows(new, replaced, 2, 0),
         "alternative": _replacement_rows(alt, alt_replaced, 3, 1),
@@ -274,10 +280,14 @@ def answer_1c(pid: str) -> Answer:
     return Answer(pid, results, "\n".join(lines), "\n".join(tex), checks)
 
 
+PARAM_COLUMNS = ("output", "params")
+
+
 @problem("rnn-cnn-hw/3.1")
 def answer_3_1(pid: str) -> Answer:
     table = account(VGG_NET, VGG_INPUT)
-    layers = table.layers
+    fc_at = next(i for i, r in enumerate(table.rows) if r.layer and r.layer.kind == "fc")
+    fc_in = table.rows[fc_at - 1].shape  # what the first fc layer flattens
     results = {
         "input": list(VGG_INPUT),
         "layers": table.as_json()["layers"],
@@ -285,16 +295,17 @@ def answer_3_1(pid: str) -> Answer:
                             for r in table.rows[1:]},
         "total_params": table.total_params,
     }
-    small_input = (16, 16, 2)
-    small = scaled_copy(layers)
-    checks = check_counts(account(small, small_input).as_json()["layers"][1:], small, small_input)
+    checks = _full_size_checks(table, flops=False)
     terms = " + ".join(f"{r.params:,d}" for r in table.rows[1:] if r.params)
-    text = (f"{format_text(table)}\n\nParameters (weights and biases): {terms} = "
+    text = (f"{format_text(table, PARAM_COLUMNS)}\n\nParameters (weights and biases): {terms} = "
             f"{table.total_params:,d}. The first fc layer dominates: its input is the flattened "
-            f"28 x 28 x 256 = {28 * 28 * 256:,d} activations.")
+            f"{' x '.join(map(str, fc_in))} = {_product(fc_in):,d} activations.")
     tex_terms = " + ".join(tex_int(r.params) for r in table.rows[1:] if r.params)
-    latex = ("\\begin{center}\\small\n" + format_latex(table) + "\n\\end{center}\n\n"
+    fc_tex = "{\\times}".join(map(str, fc_in))
+    latex = ("\\begin{center}\\small\n" + format_latex(table, PARAM_COLUMNS)
+             + "\n\\end{center}\n\n"
              f"Parameters including biases: ${tex_terms} = {tex_int(table.total_params)}$; the "
-             "first fc layer dominates (its input is the flattened $28\\times28\\times256$ "
-             "tensor).")
+             "first fc layer dominates (its input is the flattened "
+             f"${fc_tex}$ tensor, "
+             f"{tex_int(_product(fc_in))} activations).")
     return Answer(pid, results, text, latex, checks)
