@@ -13,6 +13,11 @@ and (biased) variance, which a streaming pass keeps with Welford's recursion:
     mu(t) = (1/t) sum_{s<=t} h(s),  sigma2(t) = (1/t) sum_{s<=t} (h(s) - mu(t))^2,
     y(t) = gamma (h(t) - mu(t)) / sqrt(sigma2(t) + epsilon) + beta.
 Trainable: ``gamma, beta in R^K``; ``epsilon > 0`` is a fixed constant.
+
+The backward pass is derived, not written: the streaming forward becomes a recurrent cell
+(:func:`cell_from`) and the engine's reverse sweep gives its adjoint recurrences
+(:func:`derived_backward`); the EMA variant likewise. The closed form and the NumPy kernel
+are checked against them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import sympy as sp
 from numpy.typing import ArrayLike
 from sympy.core.function import AppliedUndef
 
+from derive.adjoint import derive_adjoints
+from derive.cell import Cell, shift
 from derive.checking import Check, relative_error
 from derive.errors import DeriveError, positive_int
 
@@ -75,7 +82,8 @@ def causal_streaming_forward() -> list[sp.Eq]:
 
 
 def causal_backward() -> list[sp.Eq]:
-    """The backward pass of the causal variant, given ``ybar(t) = dL/dy(t)``.
+    """A closed form of the causal variant's gradient, given ``ybar(t) = dL/dy(t)``: the
+    derived recurrences (:func:`derived_backward`) summed, as the NumPy kernel computes it.
 
     Chain rule through the forward: ``h(s)`` reaches the loss through ``hhat(s)`` and
     through ``mu(t)`` and ``sigma2(t)`` for every ``t >= s`` (with ``d mu(t)/d h(s) = 1/t``,
@@ -177,14 +185,14 @@ def exact_checks(backward: list[sp.Eq] | None = None,
                 bad.append(f"hbar({i}) at T={n}")
     sizes = list(sizes)
     checks = [Check.exact(
-        f"causal backward = SymPy derivative of the forward (T={sizes[0]}..{sizes[-1]})",
-        "sympy.diff of sum_t ybar(t) y(t), exact", not bad,
+        f"closed form of the gradient = SymPy derivative (T={sizes[0]}..{sizes[-1]})",
+        "SymPy's derivative of the loss, exact", not bad,
         "mismatch: " + ", ".join(bad) if bad else "hbar(s), gamma_bar, beta_bar all equal")]
     # the statistics' identity the derivation uses: d sigma2(t) / d mu(t) = 0
     c = concrete(4)
     m = sp.Symbol("m")
     sig = sum((hi - m) ** 2 for hi in c.h) / 4
-    checks.append(Check.exact("d sigma2(t)/d mu(t) = 0 at mu(t) = running mean",
+    checks.append(Check.exact("the variance's derivative in the mean is 0 at the running mean",
                               "SymPy", sp.simplify(sp.diff(sig, m).subs(m, c.mu[3])) == 0))
     checks.append(two_feature_check(eqs))
     return checks
@@ -208,7 +216,7 @@ def two_feature_check(eqs: dict, n: int = 3) -> Check:
     ok &= sp.diff(sp.diff(loss, c.h[0]), second[c.h[1]]) == 0
     ok &= _vanishes(sp.diff(loss, gamma) - _general_at(eqs[gamma_bar], c), c)
     return Check.exact(f"two features (K=2, T={n}): per-feature gradients, none across",
-                       "sympy.diff, exact", bool(ok))
+                       "SymPy's derivative, exact", bool(ok))
 
 
 def welford_check(sizes: range = range(1, 5)) -> Check:
@@ -246,6 +254,7 @@ class Cache:
     r: np.ndarray  # (T, K) 1/sqrt(sigma2(t) + epsilon)
     hhat: np.ndarray
     gamma: np.ndarray
+    eps: float
 
 
 def causal_forward_np(hs: ArrayLike, g: ArrayLike, b: ArrayLike,
@@ -264,7 +273,7 @@ def causal_forward_np(hs: ArrayLike, g: ArrayLike, b: ArrayLike,
         m2 = m2 + (hs[i] - prev) * (hs[i] - mean)
         mus[i], rs[i] = mean, 1 / np.sqrt(m2 / (i + 1) + eps)
     norm = (hs - mus) * rs
-    return g * norm + b, Cache(hs, mus, rs, norm, g)
+    return g * norm + b, Cache(hs, mus, rs, norm, g, eps)
 
 
 def causal_backward_np(ybars: ArrayLike, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -371,8 +380,8 @@ def streaming_check(sizes: range = range(1, 5)) -> Check:
             got = _apply(_general_at(eqs[hbar].subs(s, i), c), table)
             if not _vanishes(sp.diff(c.loss, c.h[i - 1]) - got, c):
                 bad.append(f"hbar({i}) at T={n}")
-    return Check.exact("reverse recursion (A, B, C) = SymPy derivative (T=1..4)",
-                       "sympy.diff, exact", not bad, ", ".join(bad))
+    return Check.exact("the kernel's three running sums = SymPy derivative (T=1..4)",
+                       "SymPy's derivative, exact", not bad, ", ".join(bad))
 
 
 def sequence_norm_checks(seed: int = 0, n: int = 5, k: int = 2) -> list[Check]:
@@ -396,8 +405,9 @@ def sequence_norm_checks(seed: int = 0, n: int = 5, k: int = 2) -> list[Check]:
     return [
         Check(f"sequence norm kernel = SymPy forward (T={n}, K={k})", "lambdified definition",
               relative_error(got, ref), 1e-12),
-        Check("normalised sequence has mean 0, variance sigma2/(sigma2+epsilon)",
-              "NumPy moments", float(moments), 1e-12),
+        Check("normalised sequence has mean 0 and the predicted variance",
+              "NumPy moments", float(moments), 1e-12,
+              "variance v/(v + epsilon) for a sequence of variance v"),
     ]
 
 
@@ -454,17 +464,40 @@ def ema_forward() -> list[sp.Eq]:
 
 
 def ema_backward() -> list[sp.Eq]:
-    """Its backward pass, a reverse recursion (``mubar(T+1) = sigma2bar(T+1) = 0``)."""
-    d = h(t) - mu(t)
-    return [
-        sp.Eq(sigma2bar(t), -gamma * ybar(t) * d * r(t) ** 3 / 2 + rho * sigma2bar(t + 1)),
-        sp.Eq(mubar(t), -gamma * ybar(t) * r(t) - 2 * (1 - rho) * d * sigma2bar(t)
-              + rho * mubar(t + 1)),
-        sp.Eq(hbar(t), gamma * ybar(t) * r(t) + 2 * (1 - rho) * d * sigma2bar(t)
-              + (1 - rho) * mubar(t)),
-        sp.Eq(gamma_bar, sp.Sum(ybar(t) * (h(t) - mu(t)) * r(t), (t, 1, T))),
-        sp.Eq(beta_bar, sp.Sum(ybar(t), (t, 1, T))),
-    ]
+    """Its backward pass, derived by the engine from :func:`ema_forward` (a cell with states
+    ``mu, sigma2``): the reverse recursion of ``sigma2bar``, ``mubar``, ``hbar``
+    (``mubar(T+1) = sigma2bar(T+1) = 0``), the same-step bars of ``y`` and ``r`` substituted
+    in, then ``gamma_bar``, ``beta_bar``."""
+    return list(_ema_backward())
+
+
+@functools.cache
+def _ema_backward() -> tuple[sp.Eq, ...]:
+    adj = derive_adjoints(cell_from("ema_sequence_norm", ema_forward()))
+    bars = {name: _rename_r(adj.bar_rhs(name)) for name in ("y", "r", "sigma2", "mu", "h")}
+    for name in ("r", "sigma2", "mu", "h"):  # y and r are same-step: write them out
+        for inner in ("y", "r"):
+            if inner != name:
+                bars[name] = bars[name].replace(
+                    lambda e, i=inner: isinstance(e, AppliedUndef)
+                    and e.func.__name__ == f"bar_{i}",
+                    lambda e, i=inner: shift(bars[i], int(e.args[0] - CELL_T)))
+    names = {"bar_sigma2": sigma2bar, "bar_mu": mubar, "bar_h": hbar, "dL_dy": ybar}
+
+    def ours(expr: sp.Expr) -> sp.Expr:
+        renamed = expr.replace(lambda e: isinstance(e, AppliedUndef)
+                               and e.func.__name__ in names,
+                               lambda e: names[e.func.__name__](e.args[0]))
+        return renamed.xreplace({CELL_T: t})
+
+    eqs = [sp.Eq(f(t), ours(bars[name])) for f, name in
+           ((sigma2bar, "sigma2"), (mubar, "mu"), (hbar, "h"))]
+    for name, symbol in (("gamma", gamma_bar), ("beta", beta_bar)):
+        summand = ours(adj.grad_summand(name).replace(
+            lambda e: isinstance(e, AppliedUndef) and e.func.__name__ == "bar_y",
+            lambda e: shift(bars["y"], int(e.args[0] - CELL_T))))
+        eqs.append(sp.Eq(symbol, sp.Sum(summand, (t, 1, T))))
+    return tuple(eqs)
 
 
 def _ema_mismatches(eqs: dict, n: int) -> list[str]:
@@ -500,7 +533,7 @@ def ema_exact_check(backward: list[sp.Eq] | None = None, sizes: range = range(1,
            for e in (ema_backward() if backward is None else backward)}
     bad = [m for n in sizes for m in _ema_mismatches(eqs, n)]
     return Check.exact(f"EMA backward = SymPy derivative of the EMA forward "
-                       f"(T={sizes[0]}..{sizes[-1]})", "sympy.diff, exact", not bad,
+                       f"(T={sizes[0]}..{sizes[-1]})", "SymPy's derivative, exact", not bad,
                        ", ".join(bad))
 
 
@@ -558,3 +591,205 @@ def ema_numeric_check(backward: Callable = ema_backward_np, seed: int = 0, n: in
     return Check(f"EMA backward vs complex step (T={n}, K={k}, rho={momentum})",
                  "complex-step, step 1e-30", relative_error(got, np.array(expected)),
                  COMPLEX_STEP_TOLERANCE)
+
+
+# ---------------------------------------------------------------- the derived backward pass
+# The causal forward written as a recurrent cell (Welford's recursion); the engine's reverse
+# sweep gives the adjoint recurrences. The step number enters as an input ``n(t) = t``: a
+# literal ``t`` in an equation would not move when the engine shifts it to ``t + 1``.
+CELL_T = Cell.t
+DERIVED_ORDER = ("y", "hhat", "r", "sigma2", "M2", "mu", "h")  # the reverse sweep's order
+
+
+def cell_from(name: str, equations: list[sp.Eq]) -> Cell:
+    """A recurrent cell from forward equations ``f(t) = ...`` written with this module's
+    sequences: a sequence never defined is an input, ``gamma`` and ``beta`` are the weights,
+    the last equation's quantity is the output, and a literal ``t`` (the step number) becomes
+    the input ``n(t)``, which the engine shifts with everything else."""
+    cell = Cell(name)
+    defined = [e.lhs.func.__name__ for e in equations]
+    read = {f.func.__name__ for e in equations for f in e.rhs.atoms(AppliedUndef)}
+    for signal in sorted(read - set(defined)):
+        cell.input(signal)
+    for signal in dict.fromkeys(defined):
+        cell.state(signal)
+    cell.params("gamma beta")
+    step = None
+    for e in equations:
+        rhs = e.rhs.replace(lambda x: isinstance(x, AppliedUndef),
+                            lambda x: cell.signals[x.func.__name__](x.args[0].subs(t, cell.t)))
+        if t in rhs.free_symbols:
+            step = cell.input("n")(cell.t) if step is None else step
+            rhs = rhs.xreplace({t: step})
+        cell.let(e.lhs.func.__name__, rhs)
+    cell.output(defined[-1])
+    return cell
+
+
+def causal_cell() -> Cell:
+    """The causal forward as a cell: Welford's recursion (states ``mu, M2``, ``mu(0) = M2(0)
+    = 0``), then the normalisation of :func:`causal_forward`."""
+    return cell_from("causal_sequence_norm",
+                     [*causal_streaming_forward(), *causal_forward()[2:]])
+
+
+def _rename_r(expr: sp.Expr) -> sp.Expr:
+    """``(sigma2(t) + epsilon)^(-3/2)`` is ``r(t)^3``: name it so, as for ``r`` itself."""
+    def is_power(e: sp.Basic) -> bool:
+        return (isinstance(e, sp.Pow) and e.exp == sp.Rational(-3, 2)
+                and isinstance(e.base, sp.Add) and epsilon in e.base.args
+                and len(e.base.args) == 2)
+
+    def to_r(e: sp.Pow) -> sp.Expr:
+        (var,) = [a for a in e.base.args if a != epsilon]
+        if not (isinstance(var, AppliedUndef) and var.func == sigma2):
+            return e
+        return r(var.args[0]) ** 3
+    return expr.replace(is_power, to_r)
+
+
+@functools.cache
+def derived_backward() -> tuple[sp.Eq, ...]:
+    """The backward pass, derived by the engine from :func:`causal_cell`: one adjoint
+    recurrence per forward quantity (``bar_v(T+1) = 0``), then ``gamma_bar``, ``beta_bar``."""
+    adj = derive_adjoints(causal_cell())
+    cell = adj.cell
+    eqs = [sp.Eq(cell.signals[name].bar(CELL_T), _rename_r(adj.bar_rhs(name)))
+           for name in DERIVED_ORDER]
+    for name, symbol in (("gamma", gamma_bar), ("beta", beta_bar)):
+        eqs.append(sp.Eq(symbol, sp.Sum(adj.grad_summand(name), (CELL_T, 1, T))))
+    return tuple(eqs)
+
+
+def _derived_table(eqs: list[sp.Eq]) -> tuple[dict, dict]:
+    """``{signal name: rhs}`` of the bars and ``{gamma_bar|beta_bar: rhs}``."""
+    bars, grads = {}, {}
+    for e in eqs:
+        if e.lhs.is_Symbol:
+            grads[e.lhs] = e.rhs
+        else:
+            bars[e.lhs.func.__name__.removeprefix("bar_")] = e.rhs
+    return bars, grads
+
+
+def _resolve(expr: sp.Expr, got: dict, value: Callable[[str, int], sp.Expr],
+             ybars: Callable[[int], sp.Expr]) -> sp.Expr:
+    """``expr`` at integer times: bars from ``got`` (0 past the end), ``dL_dy(i)`` from
+    ``ybars``, the step number ``n(i) = i``, forward quantities from ``value``."""
+    def lookup(e: AppliedUndef) -> sp.Expr:
+        name, when = e.func.__name__, int(e.args[0])
+        if name.startswith("bar_"):
+            return got.get((name[4:], when), sp.Integer(0))
+        if name.startswith("dL_d"):
+            return ybars(when)
+        return sp.Integer(when) if name == "n" else value(name, when)
+
+    return expr.replace(lambda e: isinstance(e, AppliedUndef) and e.args[0].is_Integer, lookup)
+
+
+def _sweep(bars: dict, value: Callable[[str, int], sp.Expr], n: int,
+           ybars: Callable[[int], sp.Expr]) -> dict[tuple[str, int], sp.Expr]:
+    """Evaluate the adjoint recurrences from ``t = n`` down to 1 (``bar_v(n+1) = 0``)."""
+    got: dict[tuple[str, int], sp.Expr] = {}
+    for i in range(n, 0, -1):
+        for name in DERIVED_ORDER:
+            got[(name, i)] = _resolve(bars[name].subs(CELL_T, i), got, value, ybars)
+    return got
+
+
+def derived_exact_check(backward: list[sp.Eq] | None = None,
+                        sizes: range = EXACT_SIZES) -> Check:
+    """The derived recurrences, swept at ``T = n`` over the forward values of the definition
+    (cumulative sums, not Welford), against SymPy's derivative of that definition, exactly."""
+    bars, grads = _derived_table(list(derived_backward() if backward is None else backward))
+    bad: list[str] = []
+    for n in sizes:
+        c = concrete(n)
+        rs = [1 / sp.sqrt(v + epsilon) for v in c.sigma2]
+        values = {"h": c.h, "mu": c.mu, "sigma2": c.sigma2, "r": rs,
+                  "M2": [(i + 1) * v for i, v in enumerate(c.sigma2)],
+                  "hhat": [(c.h[i] - c.mu[i]) * rs[i] for i in range(n)]}
+
+        def value(name: str, i: int, values=values, n=n) -> sp.Expr:
+            # mu(0) = M2(0) = 0; past the end only bars that are 0 multiply them
+            return values[name][i - 1] if 1 <= i <= n else sp.Integer(0)
+
+        got = _sweep(bars, value, n, lambda i, c=c: c.ybar[i - 1])
+        for i in range(1, n + 1):
+            if not _vanishes(sp.diff(c.loss, c.h[i - 1]) - got[("h", i)], c):
+                bad.append(f"hbar({i}) at T={n}")
+        for symbol, param in ((gamma_bar, gamma), (beta_bar, beta)):
+            summand = grads[symbol].function
+            total = sp.Add(*[_resolve(summand.subs(CELL_T, i), got, value,
+                                      lambda j, c=c: c.ybar[j - 1]) for i in range(1, n + 1)])
+            if not _vanishes(sp.diff(c.loss, param) - total, c):
+                bad.append(f"{symbol} at T={n}")
+    sizes = list(sizes)
+    return Check.exact(
+        f"derived backward = SymPy derivative of the forward (T={sizes[0]}..{sizes[-1]})",
+        "SymPy's derivative of the loss, exact", not bad,
+        "mismatch: " + ", ".join(bad) if bad else "every bar of h, and both weight gradients")
+
+
+@functools.cache
+def _derived_kernels() -> dict[str, tuple[Callable, tuple[AppliedUndef, ...]]]:
+    """Each derived recurrence (and weight-gradient summand) lambdified, with the
+    time-indexed quantities it reads."""
+    bars, grads = _derived_table(list(derived_backward()))
+    rhs_of = {**bars, **{str(k): v.function for k, v in grads.items()}}
+    out = {}
+    for name, rhs in rhs_of.items():
+        reads = tuple(sorted(rhs.atoms(AppliedUndef), key=str))
+        stand = sp.symbols(f"a0:{len(reads)}")
+        plain = rhs.xreplace(dict(zip(reads, stand, strict=True)))
+        out[name] = (sp.lambdify([stand, gamma, epsilon], plain, "numpy"), reads)
+    return out
+
+
+def derived_backward_np(ybars: ArrayLike, cache: Cache) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+    """``(hbar, gamma_bar, beta_bar)`` by sweeping the derived recurrences in NumPy, one step
+    at a time: slow, but it is the derivation itself, for checking the kernel."""
+    ybars = np.asarray(ybars)
+    if ybars.shape != cache.h.shape:
+        raise DeriveError(f"ybar must have the shape of h {cache.h.shape}, got {ybars.shape}")
+    n, k = ybars.shape
+    var = 1 / cache.r**2 - cache.eps
+    forward = {"h": cache.h, "mu": cache.mu, "r": cache.r, "hhat": cache.hhat, "sigma2": var,
+               "M2": var * np.arange(1, n + 1)[:, None]}
+    zero = np.zeros(k, np.result_type(ybars, cache.h))
+    got: dict[tuple[str, int], np.ndarray] = {}
+
+    def lookup(e: AppliedUndef, i: int) -> np.ndarray:
+        name, when = e.func.__name__, i + int(e.args[0] - CELL_T)
+        if name.startswith("bar_"):
+            return got.get((name[4:], when), zero)
+        if name.startswith("dL_d"):
+            return ybars[when - 1]
+        if name == "n":
+            return np.full(k, float(when))
+        return forward[name][when - 1] if 1 <= when <= n else zero  # mu(0) = M2(0) = 0
+
+    kernels = _derived_kernels()
+    for i in range(n, 0, -1):
+        for name in DERIVED_ORDER:
+            fn, reads = kernels[name]
+            got[(name, i)] = fn([lookup(e, i) for e in reads], cache.gamma, cache.eps) + zero
+    hb = np.stack([got[("h", i)] for i in range(1, n + 1)])
+    weights = []
+    for symbol in (gamma_bar, beta_bar):
+        fn, reads = kernels[str(symbol)]
+        weights.append(sum(fn([lookup(e, i) for e in reads], cache.gamma, cache.eps) + zero
+                           for i in range(1, n + 1)))
+    return hb, weights[0], weights[1]
+
+
+def kernel_vs_derived_check(backward: Callable = causal_backward_np, seed: int = 1,
+                            n: int = 12, k: int = 3, eps: float = 1e-3) -> Check:
+    """The NumPy kernel (closed-form running sums) against the derived recurrences."""
+    hs, g, b, ybars = random_instance(seed, n, k)
+    _, cache = causal_forward_np(hs, g, b, eps)
+    got = np.concatenate([x.ravel() for x in backward(ybars, cache)])
+    want = np.concatenate([x.ravel() for x in derived_backward_np(ybars, cache)])
+    return Check(f"NumPy kernel = derived recurrences (T={n}, K={k})",
+                 "the derived recurrences, evaluated in NumPy", relative_error(got, want), 1e-12)

@@ -138,8 +138,12 @@ def test_answers_json_parse(capsys):
     for pid in ("cmsc25500-midterm/4a", "cmsc25500-midterm/4b", "cmsc25500-midterm/4c"):
         assert answer(pid).passed, pid
     js = to_json(answer("cmsc25500-midterm/4b").results)
-    hbar_eq = sp.sympify(js["backward"][2], locals=locs)
+    hbar_eq = sp.sympify(js["backward_closed_form"][2], locals=locs)
     assert isinstance(hbar_eq, sp.Eq) and "Sum" in str(hbar_eq.rhs)
+    derived = [sp.sympify(e, locals=locs) for e in js["backward"]]
+    assert [str(e.lhs) for e in derived[:7]] == [
+        "bar_y(t)", "bar_hhat(t)", "bar_r(t)", "bar_sigma2(t)", "bar_M2(t)", "bar_mu(t)",
+        "bar_h(t)"]
     assert js["parameters"] == {"gamma": ["K"], "beta": ["K"]}
     assert main(["answer", "cmsc25500-midterm/4c", "--format", "json"]) == 0
     assert '"leak_sequence_norm"' in capsys.readouterr().out
@@ -204,3 +208,86 @@ def test_ema_checks_catch_a_dropped_term():
 def test_ema_bad_momentum(rho):
     with pytest.raises(DeriveError, match="momentum rho must be in"):
         sn.ema_forward_np(np.zeros((3, 2)), np.ones(2), np.zeros(2), rho)
+
+
+# ---------------------------------------------------------------- the derived backward pass
+def test_backward_is_derived_from_the_forward_cell():
+    cell = sn.causal_cell()
+    assert {s.name for s in cell.states} == {"mu", "M2"}
+    assert {s.name for s in cell.inputs} == {"h", "n"}  # n(t) = t, the step number
+    eqs = {str(e.lhs): e.rhs for e in sn.derived_backward()}
+    tc = sn.CELL_T
+    bar = {name: sp.Function(f"bar_{name}") for name in ("y", "hhat", "mu", "M2", "h")}
+    n, h, mu = sp.Function("n"), sp.Function("h"), sp.Function("mu")
+    # the derivation's own terms, read off the forward: mu(t+1) = mu(t) + (h(t+1) - mu(t))/n
+    assert sp.simplify(eqs["bar_hhat(t)"] - sn.gamma * bar["y"](tc)) == 0
+    assert eqs["bar_h(t)"].coeff(bar["mu"](tc)) == 1 / n(tc)
+    assert sp.simplify(eqs["bar_mu(t)"].coeff(bar["mu"](tc + 1)) - (1 - 1 / n(tc + 1))) == 0
+    assert sp.simplify(eqs["bar_h(t)"].coeff(bar["M2"](tc))
+                       - (2 * h(tc) - mu(tc) - mu(tc - 1))) == 0
+
+
+def test_derived_check_passes_and_catches_planted_errors():
+    assert sn.derived_exact_check(sizes=range(1, 4)).passed
+    eqs = list(sn.derived_backward())
+    by_name = {str(e.lhs): i for i, e in enumerate(eqs)}
+    tc, bar_mu = sn.CELL_T, sp.Function("bar_mu")
+    for lhs, change in (
+            ("bar_mu(t)", lambda rhs: rhs - rhs.coeff(bar_mu(tc + 1)) * bar_mu(tc + 1)),
+            ("bar_h(t)", lambda rhs: -rhs),
+            ("bar_sigma2(t)", lambda rhs: 2 * rhs)):
+        planted = list(eqs)
+        i = by_name[lhs]
+        planted[i] = sp.Eq(eqs[i].lhs, change(eqs[i].rhs))
+        check = sn.derived_exact_check(planted, sizes=range(1, 4))
+        assert not check.passed and "hbar" in check.detail, lhs
+    planted = list(eqs)
+    planted[by_name["gamma_bar"]] = sp.Eq(sn.gamma_bar, sp.Sum(sp.Function("bar_y")(tc),
+                                                                  (tc, 1, sn.T)))
+    check = sn.derived_exact_check(planted, sizes=range(1, 3))
+    assert not check.passed and "gamma_bar" in check.detail
+
+
+def test_kernel_vs_derived_check_catches_a_dropped_term():
+    assert sn.kernel_vs_derived_check().passed
+
+    def dropped(ybar, cache):
+        hbar, gbar, bbar = sn.causal_backward_np(ybar, cache)
+        return hbar * (1 + 1e-6), gbar, bbar
+
+    check = sn.kernel_vs_derived_check(dropped)
+    assert not check.passed and check.error > 1e-9
+
+
+def test_derived_recurrences_in_numpy_against_complex_step():
+    cs, cd = sn.numeric_checks(sn.derived_backward_np, n=6, k=2)
+    assert cs.passed and cd.passed
+
+
+def test_ema_backward_is_derived_and_equals_the_textbook_recursion():
+    t, g, rho = sn.t, sn.gamma, sn.rho
+    ybar, r, h, mu = sn.ybar, sn.r, sn.h, sn.mu
+    d = h(t) - mu(t)
+    textbook = {  # batch norm's running-statistics backward, as one would write it by hand
+        sn.sigma2bar(t): -g * ybar(t) * d * r(t) ** 3 / 2 + rho * sn.sigma2bar(t + 1),
+        sn.mubar(t): -g * ybar(t) * r(t) - 2 * (1 - rho) * d * sn.sigma2bar(t)
+        + rho * sn.mubar(t + 1),
+        sn.hbar(t): g * ybar(t) * r(t) + 2 * (1 - rho) * d * sn.sigma2bar(t)
+        + (1 - rho) * sn.mubar(t),
+    }
+    derived = sn.ema_backward()
+    for e in derived[:3]:
+        assert sp.expand(e.rhs - textbook[e.lhs]) == 0, e
+
+
+def test_backward_latex_reads_as_textbook():
+    from derive.problems.sequence_norm import to_latex
+    latex = {to_latex(e.lhs): to_latex(e.rhs) for e in sn.derived_backward()}
+    assert latex[r"\overline{\hat{h}_{t}}"] == r"\gamma \overline{y_{t}}"
+    assert r"\frac{t}{t + 1} \overline{\mu_{t + 1}}" in latex[r"\overline{\mu_{t}}"]
+    forward = [to_latex(e.rhs) for e in sn.causal_forward()]
+    assert r"\left(h_{s} - \mu_{t}\right)^{2}" in forward[1]
+    assert forward[-1] == r"\gamma \hat{h}_{t} + \beta"
+    assert r"\sigma_{t}^{2}" in forward[2]
+    ema = [to_latex(e.rhs) for e in sn.ema_backward()[:3]]
+    assert r"2 \left(1 - \rho\right)" in ema[2]

@@ -10,8 +10,11 @@ feature ``k = 1..K`` alike):
     ``parameters`` (name -> shape), ``constants``, ``forward`` (equations), ``notes``.
 ``cmsc25500-midterm/4b``
     ``definition`` (text), ``parameters``, ``constants``, ``forward``, ``forward_streaming``
-    (Welford's recursion), ``backward`` (``beta_bar``, ``gamma_bar``, ``hbar(s)``),
-    ``backward_streaming`` (reverse recursion with accumulators ``A, B, C``),
+    (Welford's recursion), ``backward`` (the adjoint recurrences derived from the streaming
+    forward by the engine: ``bar_y(t)`` ... ``bar_h(t)``, then ``gamma_bar``, ``beta_bar``;
+    ``dL_dy(t)`` is the upstream gradient, ``n(t) = t`` the step number),
+    ``backward_closed_form`` (``beta_bar``, ``gamma_bar``, ``hbar(s)`` summed in closed form),
+    ``backward_streaming`` (that closed form as the kernel's running sums ``A, B, C``),
     ``verified_T`` (sizes at which the backward equals SymPy's derivative exactly),
     ``sympy_derivative_T2`` (SymPy's own gradient at ``T = 2``, keyed ``h_1``, ``h_2``), ``notes``,
     ``alternative_ema`` (the moving-average variant: ``definition``, ``parameters``,
@@ -25,35 +28,139 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter
 
 from derive import seqnorm as sn
 from derive.answers import Answer, problem
 from derive.checking import Check
 
-_NAMES = {sn.h: "h", sn.y: "y", sn.mu: r"\mu", sn.sigma2: r"{\sigma^{2}}", sn.hhat: r"\hat{h}",
-          sn.r: "r", sn.ybar: r"\overline{y}", sn.hbar: r"\overline{h}", sn.M2: "{M_{2}}",
-          sn.A: "A", sn.B: "B", sn.C: "C", sn.mubar: r"\overline{\mu}",
-          sn.sigma2bar: r"\overline{\sigma^{2}}"}
-_SYMBOLS = {sn.mu_all: r"\mu", sn.sigma2_all: r"{\sigma^{2}}", sn.gamma_bar: r"\overline{\gamma}",
-            sn.beta_bar: r"\overline{\beta}"}
+# one feature's sequences print as subscripts: h(t) is h_t, M2(t) is M_{2,t}
+_BASES = {"h": "h", "y": "y", "mu": r"\mu", "sigma2": r"\sigma", "hhat": r"\hat{h}", "r": "r",
+          "M2": "M", "A": "A", "B": "B", "C": "C"}
+_SUFFIX = {"sigma2": "^{2}"}  # sigma_t^2
+_PRE_SUB = {"M2": "2,"}  # M_{2,t}
+_BARRED = {"ybar": "y", "hbar": "h", "mubar": "mu", "sigma2bar": "sigma2"}
+_SYMBOLS = {"mu": r"\mu", "sigma2": r"\sigma^{2}", "gamma_bar": r"\overline{\gamma}",
+            "beta_bar": r"\overline{\beta}"}
 PARAMETERS = {"gamma": ["K"], "beta": ["K"]}
 CONSTANTS = "epsilon > 0, a fixed small constant for numerical stability (not trained)"
 
 
+def _timed(name: str, time: sp.Expr) -> str:
+    when = sp.latex(time)
+    return f"{_BASES[name]}_{{{_PRE_SUB.get(name, '')}{when}}}{_SUFFIX.get(name, '')}"
+
+
+def _bar_offset(term: sp.Basic) -> int:
+    """The latest time step of a bar in ``term`` (0 if none): same-step terms print first."""
+    offsets = [int(e.args[0].as_coeff_add()[0]) for e in term.atoms(AppliedUndef)
+               if e.func.__name__.startswith("bar_") and e.args[0].as_coeff_add()[0].is_Integer]
+    return max(offsets, default=0)
+
+
+class _Printer(LatexPrinter):
+    """Textbook order: positive terms first (``h_t - mu_t``), bare constants last
+    (``gamma hhat_t + beta``), a common factor outside (``2 (1 - rho)``), and in a
+    product numbers, then constants, then forward quantities, then bars."""
+
+    def __init__(self, names: dict[sp.Symbol, str] | None = None) -> None:
+        super().__init__({"order": "none", "mul_symbol": None})
+        self.names = names or {}
+
+    def _print_Symbol(self, expr, style="plain"):
+        if expr in self.names:
+            return self.names[expr]
+        if expr.name in _SYMBOLS:
+            return _SYMBOLS[expr.name]
+        if expr.name.startswith("ybar_"):
+            return rf"\overline{{y_{{{expr.name[5:]}}}}}"
+        return super()._print_Symbol(expr, style)
+
+    def _print_Function(self, expr, exp=None):
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr, exp)
+        name, (time,) = expr.func.__name__, expr.args
+        if name == "n":  # the step number n(t) = t
+            out = sp.latex(time)
+            return out if exp is None else rf"\left({out}\right)^{{{exp}}}"
+        if name.startswith("dL_d"):
+            return rf"\frac{{\partial L}}{{\partial {_timed(name[4:], time)}}}"
+        if name.startswith("bar_") or name in _BARRED:
+            base = _BARRED.get(name, name[4:])
+            out = rf"\overline{{{_timed(base, time)}}}"
+        else:
+            out = _timed(name, time)
+        if exp is None:
+            return out
+        if name in _SUFFIX:
+            return rf"\left({out}\right)^{{{exp}}}"
+        return f"{out}^{{{exp}}}"
+
+    _print_AppliedUndef = _print_Function
+
+    def _print_Add(self, expr, order=None):
+        terms = sorted(expr.args, key=lambda a: (_bar_offset(a), a.could_extract_minus_sign(),
+                                                 a.is_Symbol, not isinstance(a, AppliedUndef)))
+        tex = ""
+        for i, term in enumerate(terms):
+            if i and term.could_extract_minus_sign():
+                tex, term = tex + " - ", -term
+            elif i:
+                tex += " + "
+            printed = self._print(term)
+            tex += rf"\left({printed}\right)" if self._needs_add_brackets(term) else printed
+        return tex
+
+    def _print_Mul(self, expr):
+        if not isinstance(expr, sp.Mul):  # SymPy prints 1/x through here too
+            return super()._print_Mul(expr)
+        args = []
+        for f in expr.args:  # 2 - 2 rho is 2 (1 - rho)
+            coeff, rest = f.primitive() if f.is_Add else (sp.Integer(1), f)
+            args += [coeff, rest] if coeff.is_Integer and coeff > 1 else [f]
+
+        def rank(f: sp.Basic) -> int:
+            if f.is_Number:
+                return 0
+            if not f.atoms(AppliedUndef):
+                return 1 if f.is_Symbol else 2
+            if any(e.func.__name__.startswith(("bar_", "dL_d")) or e.func.__name__ in _BARRED
+                   for e in f.atoms(AppliedUndef)):
+                return 5
+            return 3 if not f.is_Add else 4
+
+        ordered = sorted(args, key=rank)
+        if ordered == list(expr.args):
+            return super()._print_Mul(expr)
+        numbers = [f for f in ordered if f.is_Number]
+        if len(numbers) > 1:  # unevaluated products print every number: combine them
+            ordered = [sp.Mul(*numbers)] + [f for f in ordered if not f.is_Number]
+        return super()._print_Mul(sp.Mul(*ordered, evaluate=False))
+
+
+def _steps(expr: sp.Basic, names: dict[sp.Symbol, str]) -> sp.Basic:
+    """The step number ``n(t)`` is ``t``; a factor in steps alone prints as one fraction
+    (``1 - 1/(t + 1)`` is ``t/(t + 1)``), kept whole as a stand-in named in ``names``."""
+    if not isinstance(expr, sp.Expr):
+        return expr
+    shown = expr.replace(lambda e: isinstance(e, AppliedUndef) and e.func.__name__ == "n",
+                         lambda e: e.args[0])
+
+    def stand_in(e: sp.Expr) -> sp.Symbol:
+        symbol = sp.Symbol(f"step_fraction_{len(names)}")
+        names[symbol] = sp.latex(sp.factor(sp.together(e)))
+        return symbol
+
+    return shown.replace(
+        lambda e: e.is_Add and e.free_symbols and not e.atoms(AppliedUndef)
+        and all(v.name == "t" for v in e.free_symbols) and e.has(sp.Pow), stand_in)
+
+
 def to_latex(expr: sp.Basic) -> str:
-    """Sequences as subscripts (``h_t``), bars as overlines."""
-    names = dict(_SYMBOLS)
-    stand_ins: dict = {}
-
-    def sub(e: AppliedUndef) -> sp.Symbol:
-        key = (e.func, e.args[0])
-        if key not in stand_ins:
-            stand_ins[key] = sp.Dummy()
-            names[stand_ins[key]] = f"{_NAMES[e.func]}_{{{sp.latex(e.args[0])}}}"
-        return stand_ins[key]
-
-    shown = expr.replace(lambda e: isinstance(e, AppliedUndef) and e.func in _NAMES, sub)
-    return sp.latex(shown, symbol_names=names)
+    """Sequences as subscripts (``h_t``), bars as overlines, in textbook order."""
+    names: dict[sp.Symbol, str] = {}
+    shown = _steps(expr, names)
+    return _Printer(names).doprint(shown)
 
 
 def _align(equations: list[sp.Eq]) -> str:
@@ -99,10 +206,27 @@ EMA_DEFINITION = (
 )
 
 
+def _split(equation: sp.Eq) -> str:
+    """One long recurrence over two lines: the same-step terms, then those at ``t + 1``."""
+    terms = sorted(sp.Add.make_args(equation.rhs), key=lambda a: sn_offset(a))
+    now = [a for a in terms if sn_offset(a) <= 0]
+    later = [a for a in terms if sn_offset(a) > 0]
+    if not now or not later:
+        return f"{to_latex(equation.lhs)} &= {to_latex(equation.rhs)}"
+    rest = to_latex(sp.Add(*later))
+    return (f"{to_latex(equation.lhs)} &= {to_latex(sp.Add(*now))} \\\\\n"
+            f"&\\quad {rest if rest.startswith('-') else '+ ' + rest}")
+
+
+def sn_offset(term: sp.Basic) -> int:
+    return _bar_offset(term)
+
+
 @problem("cmsc25500-midterm/4b")
 def causal_sequence_norm(pid: str) -> Answer:
     forward, streaming = sn.causal_forward(), sn.causal_streaming_forward()
-    backward, reverse = sn.causal_backward(), sn.causal_streaming_backward()
+    derived = list(sn.derived_backward())
+    closed, reverse = sn.causal_backward(), sn.causal_streaming_backward()
     definition = (
         "Causal sequence norm: at step t, normalise h(t) with the running (cumulative) mean and "
         "biased variance of h(1..t), i.e. of everything seen so far; Welford's recursion keeps "
@@ -112,8 +236,8 @@ def causal_sequence_norm(pid: str) -> Answer:
         "Parameters are those of 4a (gamma, beta in R^K); there is no momentum hyperparameter "
         "(an exponential moving average would add one). At t = 1 the variance is 0 and "
         "h(1) - mu(1) = 0, so y(1) = beta whatever h(1) is, and early steps use noisy "
-        "statistics. The backward pass is itself a reverse-time recursion with three "
-        "accumulators per feature: O(TK) time, O(K) extra memory."
+        "statistics. The backward pass is itself a reverse-time recursion carrying two "
+        "accumulators per feature (the bars of mu and M2): O(TK) time, O(K) extra memory."
     )
     results = {
         "definition": definition,
@@ -121,7 +245,8 @@ def causal_sequence_norm(pid: str) -> Answer:
         "constants": CONSTANTS,
         "forward": forward,
         "forward_streaming": streaming,
-        "backward": backward,
+        "backward": derived,
+        "backward_closed_form": closed,
         "backward_streaming": reverse,
         "verified_T": list(sn.EXACT_SIZES),
         "sympy_derivative_T2": _sympy_derivative(2),
@@ -135,16 +260,17 @@ def causal_sequence_norm(pid: str) -> Answer:
             "backward": sn.ema_backward(),
         },
     }
-    checks = (sn.exact_checks() + [sn.streaming_check(), sn.welford_check()]
-              + sn.numeric_checks() + [sn.ema_exact_check(), sn.ema_numeric_check()])
+    checks = ([sn.derived_exact_check(), sn.kernel_vs_derived_check()] + sn.numeric_checks()
+              + sn.exact_checks() + [sn.streaming_check(), sn.welford_check()]
+              + [sn.ema_exact_check(), sn.ema_numeric_check()])
     text = "\n".join([
         definition,
         "Trainable parameters: gamma, beta in R^K; " + CONSTANTS + ".",
         "Forward (per feature):", *_text(forward),
         "Streaming forward (mu(0) = M2(0) = 0):", *_text(streaming),
-        "Backward, given ybar(t) = dL/dy(t):", *_text(backward),
-        "The same hbar as a reverse recursion (A(T+1) = B(T+1) = C(T+1) = 0):",
-        *_text(reverse),
+        "Backward, derived from the streaming forward, given dL_dy(t) = dL/dy(t) "
+        "(every bar is 0 at T+1):", *_text(derived),
+        "Closed form of hbar, as the NumPy kernel computes it:", *_text(closed),
         "SymPy's derivative of ybar_1 y_1 + ybar_2 y_2 at T = 2, which the equations reproduce:",
         *(f"  dL/d{k} = {v}" for k, v in results["sympy_derivative_T2"].items()),
         notes,
@@ -153,6 +279,8 @@ def causal_sequence_norm(pid: str) -> Answer:
         "  backward (mubar(T+1) = sigma2bar(T+1) = 0):",
         *_text(sn.ema_backward()),
     ])
+    rows = [_split(e) if isinstance(e.rhs, sp.Add) and len(e.rhs.args) > 3
+            else f"{to_latex(e.lhs)} &= {to_latex(e.rhs)}" for e in derived]
     latex = "\n".join([
         r"\textbf{Definition.} At step $t$ normalise $h_t$ with the running (cumulative) mean "
         r"and biased variance of $h_1, \dots, h_t$; trainable parameters $\gamma, \beta \in "
@@ -160,34 +288,35 @@ def causal_sequence_norm(pid: str) -> Answer:
         _align(forward),
         r"computed in one pass by Welford's recursion ($\mu_0 = M_{2,0} = 0$, $O(K)$ state):",
         _align(streaming),
-        r"\textbf{Backward.} Given $\overline{y}_t = \partial L / \partial y_t$: $h_s$ reaches "
-        r"the loss through $\hat{h}_s$ and through $\mu_t$ and $\sigma^2_t$ for every $t \ge s$, "
-        r"with $\partial\mu_t/\partial h_s = 1/t$, $\partial\sigma^2_t/\partial h_s = "
-        r"2(h_s - \mu_t)/t$, and $\partial\sigma^2_t/\partial\mu_t = 0$ (the deviations from "
-        r"$\mu_t$ sum to zero). Hence",
-        _align(backward),
-        r"or, as a reverse-time recursion ($A_{T+1} = B_{T+1} = C_{T+1} = 0$), $O(TK)$ time and "
-        r"$O(K)$ extra memory:",
-        _align(reverse),
-        r"These equations equal SymPy's derivative of $\sum_t \overline{y}_t y_t$ exactly for "
-        r"$T = 1, \dots, 5$, and the NumPy kernel agrees with complex-step and central "
-        r"differences. Note $y_1 = \beta$ whatever $h_1$ is (zero variance, zero deviation), and "
-        r"early steps see noisy statistics. For instance, at $T = 2$ SymPy's gradient of "
-        r"$\overline{y}_1 y_1 + \overline{y}_2 y_2$ is",
+        r"\textbf{Backward.} These recurrences are the forward pass; reverse-mode "
+        r"differentiation of them, one use of each quantity at a time (a quantity read at "
+        r"step $t+1$ contributes there), gives the adjoint recurrences below, with "
+        r"$\overline{v_t} = \partial L/\partial v_t$, computed for $t = T, \dots, 1$ from "
+        r"$\overline{\mu_{T+1}} = \overline{M_{2,T+1}} = 0$:",
+        "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}",
+        r"The backward pass is a reverse-time recursion carrying $\overline{\mu_{t+1}}$ and "
+        r"$\overline{M_{2,t+1}}$: $O(TK)$ time, $O(K)$ extra memory. These equations were "
+        r"derived symbolically from the forward recursion above; evaluated at $T = 1, \dots, 5$ "
+        r"they equal the exact symbolic derivative of $\sum_t \overline{y_t}\, y_t$ through "
+        r"the definition (cumulative sums, not the recursion), and the vectorised "
+        r"implementation (three running sums over $t \ge s$) agrees with them and with "
+        r"complex-step and central differences. Note $y_1 = \beta$ whatever $h_1$ is "
+        r"(zero variance, zero deviation), and early steps see noisy statistics. For "
+        r"instance, at $T = 2$ the exact gradient of $\overline{y_1} y_1 + \overline{y_2} y_2$ is",
         r"\[ " + r", \qquad ".join(
-            rf"\frac{{\partial L}}{{\partial {sp.latex(sp.Symbol(k))}}} = "
-            + sp.latex(v, symbol_names={sp.Symbol("ybar_2"): r"\overline{y}_2"})
+            rf"\frac{{\partial L}}{{\partial {sp.latex(sp.Symbol(k))}}} = " + to_latex(v)
             for k, v in results["sympy_derivative_T2"].items()) + r", \]",
         r"proportional to $\epsilon$: with two samples the normalised value is "
         r"$\pm 1$ up to $\epsilon$, so it barely depends on $h$.",
         "",
         r"\textbf{Alternative: moving averages.} Batch norm's running estimates are exponential "
         r"moving averages with a momentum hyperparameter $\rho \in [0, 1)$, started at "
-        r"$\mu_0 = 0$, $\sigma^2_0 = 1$ (same trainable $\gamma, \beta$):",
+        r"$\mu_0 = 0$, $\sigma_0^2 = 1$ (same trainable $\gamma, \beta$):",
         _align(sn.ema_forward()),
-        r"Its backward pass is a reverse recursion ($\overline{\mu}_{T+1} = "
-        r"\overline{\sigma^2}_{T+1} = 0$; $\overline{\gamma}, \overline{\beta}$ as above with "
-        r"$\hat{h}_t = (h_t - \mu_t) r_t$), also equal to SymPy's derivative exactly "
+        r"Its backward pass, derived the same way, is a reverse recursion "
+        r"($\overline{\mu_{T+1}} = \overline{\sigma_{T+1}^2} = 0$, $\overline{y_t} = "
+        r"\partial L/\partial y_t$; $\overline{\gamma}, \overline{\beta}$ as above with "
+        r"$\hat{h}_t = r_t (h_t - \mu_t)$), equal to the exact derivative "
         r"($T = 1, 2, 3$) and to complex-step derivatives:",
         _align(sn.ema_backward()[:3]),
     ])
