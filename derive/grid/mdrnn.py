@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import sympy as sp
 
 from derive.cnn.opcount import Num, OpCounter
@@ -99,3 +100,62 @@ def connections(rows: int, cols: int, layers: int, k: int) -> int:
     preds = grid_graph(rows, cols, layers)
     edges = sum(len(p) for p in preds.values()) + rows * cols  # + the first layer's inputs
     return edges * k * k
+
+
+def step_weight(node: tuple) -> int:
+    """Pixels (``("x", i, j)``) are given or sampled at no cost; each cell evaluation is a step."""
+    return 0 if node[0] == "x" else 1
+
+
+def generation_graph(rows: int, cols: int, layers: int, raster: bool = False) -> dict:
+    """The ``layers``-deep MDRNN as an autoregressive model: cell ``(1, i, j)`` reads pixel
+    ``("x", i, j)``, and pixel ``(i, j)`` is sampled from the last layer's states of its north
+    and west neighbours (which have seen every earlier pixel above-left, never pixel ``(i, j)``).
+    ``raster=True`` adds edges that force one pixel at a time in raster order."""
+    preds = grid_graph(rows, cols, layers)
+    for i in range(1, rows + 1):
+        for j in range(1, cols + 1):
+            preds[1, i, j] = [*preds[1, i, j], ("x", i, j)]
+            preds["x", i, j] = [(layers, a, b) for a, b in ((i - 1, j), (i, j - 1))
+                                if a >= 1 and b >= 1]
+    if raster:
+        order = [(i, j) for i in range(1, rows + 1) for j in range(1, cols + 1)]
+        for before, after in zip(order, order[1:], strict=False):
+            preds[1, *after] = [*preds[1, *after], ("x", *before)]
+    return preds
+
+
+def init_stack(layers: int, channels: int, hidden: int, seed: int = 0) -> list[dict]:
+    """Weights of a ``layers``-deep MDRNN: layer 1 reads ``channels`` inputs, every later
+    layer the ``hidden`` states of the layer below; ``W_in``, ``W_W``, ``W_N`` per layer."""
+    layers, channels = positive_int("d", layers), positive_int("channels", channels)
+    hidden = positive_int("hidden", hidden)
+    rng = np.random.default_rng(seed)
+    stack = []
+    for layer in range(layers):
+        width = channels if layer == 0 else hidden
+        stack.append({"W_in": rng.standard_normal((width, hidden)) / np.sqrt(width),
+                      "W_W": rng.standard_normal((hidden, hidden)) / np.sqrt(hidden),
+                      "W_N": rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)})
+    return stack
+
+
+def stack_forward(x: np.ndarray, stack: list[dict]) -> np.ndarray:
+    """Last-layer states ``(rows, cols, hidden)`` of the stack on ``x`` of ``(rows, cols, C)``,
+    one cell at a time (zero states outside the grid)."""
+    rows, cols, _ = x.shape
+    below = x
+    for w in stack:
+        hidden = w["W_W"].shape[0]
+        h = np.zeros((rows + 1, cols + 1, hidden), dtype=np.result_type(below, w["W_in"]))
+        for i in range(1, rows + 1):
+            for j in range(1, cols + 1):
+                h[i, j] = np.tanh(w["W_in"].T @ below[i - 1, j - 1] + w["W_W"].T @ h[i - 1, j]
+                                  + w["W_N"].T @ h[i, j - 1])
+        below = h[1:, 1:]
+    return below
+
+
+def stack_parameters(stack: list[dict]) -> int:
+    """Scalars stored by a built stack."""
+    return sum(int(a.size) for layer in stack for a in layer.values())

@@ -9,6 +9,7 @@ the same row; mask B (later layers) also sees the centre. One feature map per la
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from derive.errors import DeriveError, positive_int
@@ -93,3 +94,56 @@ def generation_graph(rows: int, cols: int, layers: int, kernel: int) -> dict:
 
 def step_weight(node: tuple) -> int:
     return 0 if node[0] == "x" else 1
+
+
+def raster_generation_graph(rows: int, cols: int, layers: int, kernel: int) -> dict:
+    """The generation graph with extra edges that force one pixel at a time in raster order
+    (the first layer at a pixel waits for the previous pixel to be sampled)."""
+    graph = generation_graph(rows, cols, layers, kernel)
+    order = [(i, j) for i in range(rows) for j in range(cols)]
+    for before, after in zip(order, order[1:], strict=False):
+        graph[1, *after] = [*graph[1, *after], ("x", *before)]
+    return graph
+
+
+def mask_array(kernel: int, kind: str) -> np.ndarray:
+    """The ``kernel x kernel`` 0/1 mask as an array (built directly, not from ``taps``): every
+    row above the centre, the centre row left of the centre, and the centre for mask B."""
+    kernel = _odd_kernel(kernel)
+    if kind not in ("A", "B"):
+        raise DeriveError(f"mask must be 'A' or 'B', got {kind!r}")
+    m = np.zeros((kernel, kernel), dtype=int)
+    c = kernel // 2
+    m[:c, :] = 1
+    m[c, :c] = 1
+    m[c, c] = kind == "B"
+    return m
+
+
+def masked_stack(layers: int, kernel: int, channels: int, seed: int = 0) -> list[np.ndarray]:
+    """Masked weights ``(channels out, channels in, k, k)`` of every layer, mask A first."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.5, 1.5, (channels, channels, kernel, kernel))
+            * mask_array(kernel, "A" if layer == 0 else "B") for layer in range(layers)]
+
+
+def stack_parameters(stack: list[np.ndarray]) -> int:
+    """Weights a masked stack can learn: its unmasked (non-zero) taps."""
+    return sum(int(np.count_nonzero(w)) for w in stack)
+
+
+def receptive_field(rows: int, cols: int, layers: int, kernel: int, i: int, j: int) -> np.ndarray:
+    """Input pixels output ``(i, j)`` depends on (``rows x cols`` booleans): a one-hot gradient
+    at ``(i, j)`` backpropagated through the masked convolutions (zero padding). The weights are
+    positive, so no contribution cancels and the gradient's support is the dependency set."""
+    r = _odd_kernel(kernel) // 2
+    grad = np.zeros((rows, cols))
+    grad[i, j] = 1.0
+    for layer in reversed(range(layers)):
+        m = mask_array(kernel, "A" if layer == 0 else "B")
+        below = np.zeros((rows + 2 * r, cols + 2 * r))
+        for a in range(kernel):  # out(y, x) reads in(y + a - r, x + b - r) with weight m[a, b]
+            for b in range(kernel):
+                below[a: a + rows, b: b + cols] += m[a, b] * grad
+        grad = below[r: r + rows, r: r + cols]
+    return grad > 0

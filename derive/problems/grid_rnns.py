@@ -25,6 +25,7 @@ Result keys (formulas are SymPy objects in the catalogue's symbols):
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -34,7 +35,7 @@ from derive.answers import Answer, problem
 from derive.checking import Check, relative_error
 from derive.cnn.accounting import account
 from derive.cnn.bruteforce import naive_counts
-from derive.grid import image_rnn, mdrnn, pixelcnn
+from derive.grid import conv, image_rnn, mdrnn, pixelcnn
 from derive.grid.dag import ancestors, earliest_steps, longest_path
 from derive.grid.fit import fit, multilinear_basis
 
@@ -46,41 +47,97 @@ def _latex(expr: sp.Expr) -> str:
     return sp.latex(expr)
 
 
-# ---------------------------------------------------------------- csc421-hw4/2
+# ---------------------------------------------------------------- shared checks
 
-def agree(name: str, against: str, formula: sp.Expr, samples: list) -> Check:
-    """A claimed formula against measured ``(point, value)`` samples: exact on every one."""
+def _plural(n: int, word: str) -> str:
+    return f"{n:,d} {word}" if n == 1 else f"{n:,d} {word}s"
+
+
+def _num(n: int) -> str:
+    """An integer for math mode, thousands separated: ``98{,}304``."""
+    return f"{n:,d}".replace(",", "{,}")
+
+
+def _point(point: dict) -> str:
+    return ", ".join(f"{v} = {n}" for v, n in point.items())
+
+
+def _tuples(samples: list) -> str:
+    names = ", ".join(str(v) for v in samples[0][0])
+    values = "; ".join(", ".join(str(n) for n in p.values()) for p, _ in samples)
+    return f"({names}) = {values}" if len(samples[0][0]) > 1 else f"{names} = {values}"
+
+
+def agree(name: str, against: str, formula: sp.Expr, samples: list, where: str = "") -> Check:
+    """A claimed formula against measured ``(point, value)`` samples: exact on every one.
+    ``where`` describes the samples (default: they are listed)."""
     for point, value in samples:
         claimed = formula.subs(point)
         if claimed != value:
-            where = " ".join(f"{v}={n}" for v, n in point.items())
-            return Check.exact(name, against, False, f"at {where}: formula {claimed}, "
-                               f"measured {value}")
-    return Check.exact(name, against, True, f"{formula} matches all {len(samples)} samples")
+            return Check.exact(name, against, False, f"at {_point(point)}: the formula gives "
+                               f"{claimed}, measured {value}")
+    where = where or (_tuples(samples) if len(samples) <= 4 else "")
+    return Check.exact(name, against, True, f"equal at {_plural(len(samples), 'size')}"
+                       + (f": {where}" if where else ""))
 
 
-MDRNN_COUNT_SIZES = ((1, 1, 1), (2, 3, 2), (3, 2, 3), (4, 1, 2))
+def grid_samples(grid: dict[sp.Symbol, tuple[int, ...]], measure: Callable[..., int]) -> list:
+    """``(point, measure(*values))`` on the full grid of ``grid``'s values."""
+    return [(dict(zip(grid, values, strict=True)), measure(*values))
+            for values in itertools.product(*grid.values())]
+
+
+def agree_on_grid(name: str, against: str, formula: sp.Expr, grid: dict, samples: list,
+                  held_out: list = ()) -> Check:
+    """A claimed polynomial against counts on a full grid of sizes (and held-out sizes). On a
+    grid with n values of a variable, agreement decides every polynomial of degree < n in it;
+    a claim of higher degree is refused as undecided."""
+    for v, values in grid.items():
+        degree = sp.degree(sp.expand(formula), v)
+        if degree >= len(values):
+            return Check.exact(name, against, False, f"degree {degree} in {v}: "
+                               f"{_plural(len(values), 'value')} of {v} cannot decide it")
+    check = agree(name, against, formula, [*samples, *held_out])
+    if not check.passed:
+        return check
+    axes = ", ".join(f"{v} in {{{', '.join(map(str, vals))}}}" for v, vals in grid.items())
+    degrees = ", ".join(f"{len(vals) - 1} in {v}" for v, vals in grid.items())
+    extra = f", and at {_plural(len(held_out), 'held-out size')}" if held_out else ""
+    return Check.exact(name, against, True, f"equal on the full grid {axes} "
+                       f"({_plural(len(samples), 'size')}; this decides every polynomial of "
+                       f"degree up to {degrees}){extra}")
+
+
+def claim(name: str, against: str, claimed: int, measured: int) -> Check:
+    """One number of an answer against its measurement."""
+    return Check.exact(name, against, claimed == measured,
+                       f"claimed {claimed:,d}, measured {measured:,d}")
+
+
+# ---------------------------------------------------------------- csc421-hw4/2
+
+MDRNN_GRID = {G: (1, 2, 3, 4), D: (1, 2, 3), H: (1, 2, 3)}
 
 
 @functools.cache
 def _mdrnn_counts() -> tuple[list, list, list]:
-    """Counted operations (minimum, dense) and weights read, on small sizes."""
-    minimum, dense, weights = [], [], []
-    for g, dd, h in MDRNN_COUNT_SIZES:
-        point = {G: g, D: dd, H: h}
-        minimum.append((point, mdrnn.naive_ops(g, dd, h)[0]))
-        count, read = mdrnn.naive_ops(g, dd, h, dense=True)  # the dense run reads every weight
-        dense.append((point, count))
-        weights.append((point, read))
+    """Counted operations (minimum, dense) and weights read, on a grid of small sizes."""
+    minimum = grid_samples(MDRNN_GRID, lambda g, dd, h: mdrnn.naive_ops(g, dd, h)[0])
+    dense = grid_samples(MDRNN_GRID, lambda g, dd, h: mdrnn.naive_ops(g, dd, h, dense=True)[0])
+    # the dense run reads every weight
+    weights = grid_samples(MDRNN_GRID, lambda g, dd, h: mdrnn.naive_ops(g, dd, h, dense=True)[1])
     return minimum, dense, weights
 
 
 def ops_checks(ops: sp.Expr, dense: sp.Expr, weights: sp.Expr) -> list[Check]:
     """Claimed operation and weight counts against the instrumented naive MDRNN."""
     minimum_s, dense_s, weights_s = _mdrnn_counts()
-    return [agree("operations (minimum)", "instrumented naive loops", ops, minimum_s),
-            agree("operations (dense)", "instrumented naive loops", dense, dense_s),
-            agree("weights", "weights read by the naive loops", weights, weights_s)]
+    return [agree_on_grid("operations (minimum)", "instrumented naive loops", ops, MDRNN_GRID,
+                          minimum_s),
+            agree_on_grid("operations (dense)", "instrumented naive loops", dense, MDRNN_GRID,
+                          dense_s),
+            agree_on_grid("weights", "weights read by the naive loops", weights, MDRNN_GRID,
+                          weights_s)]
 
 
 @problem("csc421-hw4/2a")
@@ -91,6 +148,7 @@ def answer_2a(pid: str) -> Answer:
                   "additions per output), adding two H-vectors H, phi one operation per "
                   "element. The minimum count skips the products with the zero states "
                   "h^(0,j), h^(i,0); the dense count performs them.")
+    grouped = 2 * D * H * G**2 + 4 * H**2 * G * (G - 1)
     results = {"weights": weights, "ops": ops, "ops_dense": dense,
                "ops_leading": sp.expand(G**2 * (2 * D * H + 4 * H**2)), "convention": convention}
     text = (f"Weights: W_in is D x H, W_W and W_N are H x H: {weights}.\n"
@@ -105,9 +163,12 @@ def answer_2a(pid: str) -> Answer:
         "operations, a vector addition $H$, $\\phi$ one per element. A cell with both "
         "neighbours costs $H(2D-1) + 2H(2H-1) + 2H + H = 2DH + 4H^2$. Skipping the products "
         "with the zero boundary states,"
-        f" \\[ \\#\\text{{ops}} = {_latex(ops)} = 2DHG^2 + 4H^2G(G-1), \\]"
+        f" \\[ \\#\\text{{ops}} = {_latex(ops)} = {_latex(grouped)}, \\]"
         f" and ${_latex(dense)}$ if every product is performed: $O(G^2H(D+H))$."
     )
+    same = sp.expand(grouped - ops) == 0  # the grouped form printed must be the count
+    checks.append(Check.exact("grouped form of the minimum count", "expansion of both", same,
+                              "the difference expands to 0" if same else "they differ"))
     return Answer(pid, results, text, latex, checks)
 
 
@@ -124,7 +185,8 @@ def steps_checks(formula: sp.Expr) -> list[Check]:
     step = earliest_steps(mdrnn.grid_graph(6, 6))
     anti = all(s == i + j - 1 for (_, i, j), s in step.items())
     return [
-        agree("steps, G = 1..8", "longest path of the dependency graph", formula, fitted),
+        agree("steps, G = 1, ..., 8", "longest path of the dependency graph", formula, fitted,
+              "G = 1, ..., 8"),
         agree("steps, held-out G = 13", "longest path of the dependency graph", formula,
               held_out),
         Check.exact("earliest step of cell (i, j) is i + j - 1 (G = 6)", "DAG levels", anti,
@@ -154,53 +216,103 @@ def answer_2b(pid: str) -> Answer:
                "schedule": "step s computes every h^(i,j) with i + j - 1 = s",
                "explanation": explanation}
     table = ", ".join(f"G={g}: {n}" for g, n in by_g.items())
+    table_tex = ",\\ ".join(f"$G={g}$: ${n}$" for g, n in by_g.items())
     text = f"{explanation}\nLongest paths: {table}."
     latex = (
         "$h^{(i,j)}$ needs $h^{(i-1,j)}$ and $h^{(i,j-1)}$. With unlimited parallel "
         "matrix-vector products a cell is computed one step after its last predecessor, so "
         "cell $(i,j)$ is ready at step $i+j-1$: each anti-diagonal $i+j=\\text{const}$ is one "
         "step and the minimum number of steps is the longest path of the dependency graph,"
-        f" \\[ {_latex(formula)}. \\] Longest paths computed on the graph: {table}."
+        f" \\[ {_latex(formula)}. \\] Longest paths computed on the graph: {table_tex}."
     )
     return Answer(pid, results, text, latex, checks)
 
 
+CSC_GRID, CSC_LAYERS, CSC_KERNEL = 32, 5, 3  # the concrete comparison of 2c
+
+
+def conv_comparison_claims(steps: sp.Expr) -> dict[str, int]:
+    """2c's numbers from the formulas: the MDRNN's steps (2b), the last cell's context (cell
+    (i, j) sees the i j inputs above-left of it), and a conv stack's L steps and
+    (1 + L(k - 1))^2 receptive field."""
+    i, j, layers, kern = sp.symbols("i j L k", positive=True, integer=True)
+    g, n, kk = CSC_GRID, CSC_LAYERS, CSC_KERNEL
+    return {"mdrnn_steps": int(steps.subs(G, g)),
+            "mdrnn_context_of_last_cell": int((i * j).subs({i: g, j: g})),
+            "conv_steps": int(layers.subs(layers, n)),
+            "conv_context": int(((1 + layers * (kern - 1)) ** 2).subs({layers: n, kern: kk}))}
+
+
+def conv_comparison_checks(numbers: dict[str, int]) -> list[Check]:
+    """Each number of 2c against the dependency graphs of the two networks."""
+    g, n, kk = CSC_GRID, CSC_LAYERS, CSC_KERNEL
+    md = mdrnn.grid_graph(g, g)
+    cnn = conv.stack_graph(g, g, n, kk)
+    centre = (n, g // 2, g // 2)
+    return [
+        claim(f"MDRNN sequential steps, {g} by {g} grid", "longest path of the grid graph",
+              numbers["mdrnn_steps"], longest_path(md)[0]),
+        claim(f"MDRNN context of the last cell, {g} by {g} grid",
+              "inputs of the cell and its ancestors", numbers["mdrnn_context_of_last_cell"],
+              len(ancestors(md, (1, g, g))) + 1),
+        claim(f"conv net sequential steps, {n} layers", "longest path of the conv graph",
+              numbers["conv_steps"], longest_path(cnn, conv.step_weight)[0]),
+        claim(f"conv net context of a central pixel, {n} layers {kk} by {kk}",
+              "input ancestors in the conv graph", numbers["conv_context"],
+              sum(1 for node in ancestors(cnn, centre) if node[0] == "x")),
+    ]
+
+
 @problem("csc421-hw4/2c")
 def answer_2c(pid: str) -> Answer:
-    formula, _, checks = _mdrnn_steps()
-    g, layers = 32, 5
-    conv_context = (2 * layers + 1) ** 2
-    numbers = {"G": g, "mdrnn_steps": int(formula.subs(G, g)),
-               "mdrnn_context_of_last_cell": g * g, "conv_layers": layers,
-               "conv_steps": layers, "conv_context_3x3": conv_context}
+    formula, _, _ = _mdrnn_steps()
+    numbers = conv_comparison_claims(formula)
+    checks = conv_comparison_checks(numbers)
+    g, n = CSC_GRID, CSC_LAYERS
+    md_steps, md_ctx = numbers["mdrnn_steps"], numbers["mdrnn_context_of_last_cell"]
     advantage = (
-        "Context: h^(i,j) depends on every input x^(i',j') with i' <= i, j' <= j, a region "
-        f"that grows with the image (all {g * g} pixels for the last cell of a {g} x {g} grid) "
-        f"with a fixed number of weights, whereas a conv net's receptive field grows only "
-        f"linearly with depth ({conv_context} pixels after {layers} 3x3 layers).")
+        "Context: h^(i,j) depends on every input x^(i',j') with i' <= i and j' <= j, a region "
+        f"that grows with the image (all {md_ctx:,d} pixels for the last cell of a {g} x {g} "
+        "grid) with a fixed number of weights, whereas a conv net's receptive field grows "
+        f"only linearly with depth ({numbers['conv_context']} pixels after {n} layers of "
+        "3 x 3 convolutions).")
     disadvantage = (
-        f"Sequential computation: {numbers['mdrnn_steps']} dependent steps on a {g} x {g} grid "
-        f"(2G - 1), against {layers} for a {layers}-layer conv net whose every layer is one "
-        "parallel step; long recurrent paths also make gradients vanish or explode, and "
+        f"Sequential computation: {md_steps} dependent steps on a {g} x {g} grid (2G - 1), "
+        f"against {numbers['conv_steps']} for a {n}-layer conv net, each of whose layers is "
+        "one parallel step; long recurrent paths also make gradients vanish or explode, and "
         "the context is one-sided (north-west only).")
     text = f"Advantage: {advantage}\nDisadvantage: {disadvantage}"
-    latex = (f"\\textbf{{Advantage.}} {advantage}\n\n\\textbf{{Disadvantage.}} {disadvantage}"
-             ).replace("<=", "$\\le$").replace(" x ", " $\\times$ ").replace("^(i,j)", "$^{(i,j)}$"
-             ).replace("^(i',j')", "$^{(i',j')}$")
+    latex = (
+        "\\textbf{Advantage.} Context: $h^{(i,j)}$ depends on every input $x^{(i',j')}$ with "
+        "$i'\\le i$ and $j'\\le j$, a region that grows with the image (all "
+        f"${_num(md_ctx)}$ pixels for the last cell of a ${g}\\times{g}$ grid) with a fixed "
+        "number of weights, whereas a conv net's receptive field grows only linearly with "
+        f"depth: ${numbers['conv_context']}$ pixels after {n} layers of $3\\times3$ "
+        "convolutions.\n\n"
+        f"\\textbf{{Disadvantage.}} Sequential computation: ${_latex(formula)} = {md_steps}$ "
+        f"dependent steps on a ${g}\\times{g}$ grid, against ${numbers['conv_steps']}$ for a "
+        f"{n}-layer conv net, each of whose layers is one parallel step. Long recurrent paths "
+        "also make gradients vanish or explode, and the context is one-sided (north-west "
+        "only).")
     return Answer(pid, {"advantage": advantage, "disadvantage": disadvantage,
                         "numbers": numbers}, text, latex, checks)
 
 
 # ---------------------------------------------------------------- rnn-cnn-hw/4
 
+# k odd (the masks need a centre); H, W > (k - 1)/2 for every k of the grid
+PIXELCNN_GRID = {Hs: (6, 7, 8), Ws: (6, 7, 8), d: (1, 2, 3), k: (3, 5, 7, 9, 11)}
+PIXELCNN_HELD_OUT = ((5, 6, 2, 3), (9, 13, 4, 7), (4, 4, 1, 3))
+
+
 @functools.cache
 def _pixelcnn_samples() -> dict[str, list]:
     """Enumerated connections and longest paths (training, generation, raster order)."""
-    samples: dict[str, list] = {"connections": [], "training": [], "generation": [],
-                                "raster": [], "generation_held_out": []}
-    for hh, ww, dd, kk in ((5, 6, 2, 3), (7, 9, 3, 5), (8, 5, 3, 7), (4, 4, 1, 3)):
-        samples["connections"].append(({Hs: hh, Ws: ww, d: dd, k: kk},
-                                       pixelcnn.connections(hh, ww, dd, kk)))
+    samples: dict[str, list] = {
+        "connections": grid_samples(PIXELCNN_GRID, pixelcnn.connections),
+        "connections_held_out": [(dict(zip((Hs, Ws, d, k), size, strict=True)),
+                                  pixelcnn.connections(*size)) for size in PIXELCNN_HELD_OUT],
+        "training": [], "generation": [], "raster": [], "generation_held_out": []}
     for hh in (2, 3, 4, 5):
         for ww in (6, 7, 9):
             for dd in (1, 2, 3):
@@ -212,10 +324,7 @@ def _pixelcnn_samples() -> dict[str, list]:
                     samples["training"].append((point, longest_path(
                         pixelcnn.training_graph(hh, ww, dd, kk), pixelcnn.step_weight)[0]))
     for hh, ww, dd, kk in ((2, 3, 1, 3), (3, 3, 2, 3), (2, 4, 3, 5), (3, 4, 2, 3)):
-        graph = pixelcnn.generation_graph(hh, ww, dd, kk)
-        order = sorted((i, j) for (kind, i, j) in graph if kind == "x")
-        for before, after in zip(order, order[1:], strict=False):  # one pixel at a time
-            graph[1, *after] = [*graph[1, *after], ("x", *before)]
+        graph = pixelcnn.raster_generation_graph(hh, ww, dd, kk)
         samples["raster"].append(({Hs: hh, Ws: ww, d: dd, k: kk},
                                   longest_path(graph, pixelcnn.step_weight)[0]))
     for held in ((6, 11, 4, 7), (7, 8, 2, 3)):
@@ -228,9 +337,11 @@ def _pixelcnn_samples() -> dict[str, list]:
 def pixelcnn_checks(results: dict) -> list[Check]:
     """Claimed PixelCNN connections and step counts against enumeration and longest paths."""
     samples = _pixelcnn_samples()
+    same = sp.expand(results["connections_grouped"] - results["connections"]) == 0
     return [
-        agree("connections", "enumeration of masked taps inside the image",
-              results["connections"], samples["connections"]),
+        agree_on_grid("connections", "enumeration of masked taps inside the image",
+                      results["connections"], PIXELCNN_GRID, samples["connections"],
+                      samples["connections_held_out"]),
         agree("training steps", "longest path (training graph)", results["training_steps"],
               samples["training"]),
         agree("generation steps (wavefront)", "longest path (generation graph)",
@@ -239,15 +350,56 @@ def pixelcnn_checks(results: dict) -> list[Check]:
               results["generation_steps_min"], samples["generation_held_out"]),
         agree("generation steps, raster order", "longest path with raster-order edges",
               results["generation_steps_raster"], samples["raster"]),
+        Check.exact("grouped form of the connections", "expansion of both", same,
+                    "the difference expands to 0" if same else "they differ"),
     ]
+
+
+def grouped_connections(formula: sp.Expr) -> tuple[sp.Expr, str]:
+    """The connection count grouped by how it depends on the image, ``[a HW - b(H + W) + c]/q``,
+    each coefficient with its powers of ``k^2 - 1`` pulled out: as SymPy (unevaluated) and
+    as LaTeX."""
+    expanded = sp.expand(formula)
+    denom = sp.ilcm(*(sp.fraction(c)[1] for c in sp.Poly(expanded, Hs, Ws, d, k).coeffs()))
+    poly = sp.Poly(sp.expand(expanded * denom), Hs, Ws)
+    c_hw, c_h, c_w, c_0 = (poly.coeff_monomial(m) for m in (Hs * Ws, Hs, Ws, 1))
+    if sp.expand(c_h - c_w) != 0 or set(poly.monoms()) - {(1, 1), (1, 0), (0, 1), (0, 0)}:
+        raise ValueError("the count is not of the form a HW + b(H + W) + c")
+    u = k**2 - 1
+
+    def split(c: sp.Expr, image: str) -> tuple[sp.Expr, str]:
+        """``c`` as ``number * image * rest * u^power``."""
+        power = 0
+        while sp.rem(sp.Poly(c, k), sp.Poly(u, k)).is_zero:
+            c, power = sp.cancel(c / u), power + 1
+        number, rest = sp.factor(c).as_coeff_Mul()
+        parts = [f"{number}" if number != 1 else "", image,
+                 "" if rest == 1 else rf"\left({sp.latex(rest)}\right)" if rest.is_Add
+                 else sp.latex(rest)]
+        if power:
+            parts.append(r"\left(k^{2} - 1\right)" + (f"^{{{power}}}" if power > 1 else ""))
+        expr = sp.Mul(number, rest, *([sp.Pow(u, power, evaluate=False)] if power > 1 else
+                                       [u] * power), evaluate=False)
+        return expr, " ".join(p for p in parts if p)
+
+    (e_hw, t_hw), (e_h, t_h), (e_0, t_0) = split(c_hw, "HW"), split(-c_h, "(H + W)"), split(
+        c_0, "")
+    grouped = sp.Mul(sp.Add(sp.Mul(Hs * Ws, e_hw, evaluate=False),
+                            -sp.Mul(Hs + Ws, e_h, evaluate=False), e_0, evaluate=False),
+                     sp.Rational(1, denom), evaluate=False)
+    return grouped, rf"\frac{{{t_hw} - {t_h} + {t_0}}}{{{denom}}}"
 
 
 @functools.cache
 def _pixelcnn_results() -> tuple[dict, list[Check]]:
     samples = _pixelcnn_samples()
     basis = multilinear_basis([Hs, Ws, d, k])
+    connections = pixelcnn.connections_formula()
+    grouped, grouped_tex = grouped_connections(connections)
     results = {
-        "connections": pixelcnn.connections_formula(),
+        "connections": connections,
+        "connections_grouped": grouped,
+        "connections_grouped_latex": grouped_tex,
         "connections_interior": pixelcnn.connections_leading(),
         "connections_order": d * k**2 * Hs * Ws,
         "training_steps": fit(samples["training"], basis)[0],
@@ -276,12 +428,11 @@ def answer_4_1(pid: str) -> Answer:
         "row above only up to column j + (k-1)/2, so rows can be generated as a skewed "
         "wavefront (valid for W >= (k+1)/2).")
     results["explanation"] = explanation
-    text = explanation
     latex = (
         "One feature map per layer (multiply by $c^2$ for $c$ maps). A mask A filter has "
         "$(k^2-1)/2$ taps and a mask B filter $(k^2+1)/2$. Counting only connections inside "
         "the image (exact for $H, W > (k-1)/2$):"
-        f" \\[ {_latex(results['connections'])}, \\]"
+        f" \\[ {results['connections_grouped_latex']}, \\]"
         f" which away from the borders is ${_latex(results['connections_interior'])}$, i.e. "
         "$O(d k^2 H W)$. Minimum sequential operations (longest paths of the dependency "
         f"graphs, fitted over many sizes): training ${_latex(results['training_steps'])}$ "
@@ -291,39 +442,83 @@ def answer_4_1(pid: str) -> Answer:
         "column $j + (k-1)/2$:"
         f" \\[ {_latex(results['generation_steps_min'])} \\quad (W \\ge (k+1)/2). \\]"
     )
-    return Answer(pid, results, text, latex, checks)
+    return Answer(pid, results, explanation, latex, checks)
+
+
+STACK_GRID = {Hs: (1, 2, 3), Ws: (1, 2, 3), d: (1, 2, 3), k: (1, 2, 3, 4)}
+STACK_HELD_OUT = ((7, 5, 4, 6), (2, 9, 3, 5))
+WEIGHTS_GRID = {d: (1, 2, 3), k: (1, 2, 3, 4)}
+GENERATION_GRID = {Hs: (1, 2, 3, 4), Ws: (1, 2, 3, 4), d: (1, 2, 3)}
+
+
+def _sampled(graph: dict, weight: Callable[[tuple], int]) -> int:
+    """The step at which the last pixel is sampled (every pixel node is ``("x", i, j)``)."""
+    step = earliest_steps(graph, weight)
+    return max(s for node, s in step.items() if node[0] == "x")
+
+
+def mdrnn_generation_steps(rows: int, cols: int, layers: int) -> int:
+    """Steps until the last pixel of an autoregressive MDRNN stack is sampled."""
+    return _sampled(mdrnn.generation_graph(rows, cols, layers), mdrnn.step_weight)
 
 
 @functools.cache
 def _stack_samples() -> dict[str, list]:
-    """Longest paths of d stacked grid graphs, and their connections counted edge by edge."""
+    """Longest paths of d stacked grid graphs, connections counted edge by edge, weights of
+    built stacks, and generation steps of the autoregressive stack."""
     steps = [({Hs: hh, Ws: ww, d: dd}, longest_path(mdrnn.grid_graph(hh, ww, dd))[0])
              for hh in (1, 2, 3, 5) for ww in (1, 2, 4, 6) for dd in (1, 2, 3, 4)]
     held_out = [({Hs: 7, Ws: 9, d: 5}, longest_path(mdrnn.grid_graph(7, 9, 5))[0])]
-    connections = [({Hs: hh, Ws: ww, d: dd, k: kk}, mdrnn.connections(hh, ww, dd, kk))
-                   for hh, ww, dd, kk in ((3, 4, 2, 2), (5, 2, 3, 3))]
-    return {"steps": steps, "held_out": held_out, "connections": connections}
+
+    def point(size: tuple, names: tuple = (Hs, Ws, d, k)) -> dict:
+        return dict(zip(names, size, strict=True))
+
+    return {
+        "steps": steps, "held_out": held_out,
+        "connections": grid_samples(STACK_GRID, mdrnn.connections),
+        "connections_held_out": [(point(s), mdrnn.connections(*s)) for s in STACK_HELD_OUT],
+        "weights": grid_samples(WEIGHTS_GRID, lambda dd, kk: mdrnn.stack_parameters(
+            mdrnn.init_stack(dd, kk, kk))),
+        "weights_held_out": [(point((8, 64), (d, k)),
+                              mdrnn.stack_parameters(mdrnn.init_stack(8, 64, 64)))],
+        "generation": grid_samples(GENERATION_GRID, mdrnn_generation_steps),
+        "generation_held_out": [(point((7, 9, 5), (Hs, Ws, d)), mdrnn_generation_steps(7, 9, 5))],
+    }
 
 
 def stack_checks(results: dict) -> list[Check]:
-    """Claimed d-layer MDRNN counts against longest paths and edge enumeration."""
+    """Claimed d-layer MDRNN counts against longest paths, edge enumeration, built stacks."""
     samples = _stack_samples()
     return [
         agree("sequential steps", "longest path of the dependency graph", results["steps"],
-              samples["steps"]),
-        agree("sequential steps, held-out H=7 W=9 d=5", "longest path of the dependency graph",
-              results["steps"], samples["held_out"]),
-        agree("connections", "edges of the dependency graph times k^2",
-              results["connections"], samples["connections"]),
+              samples["steps"], "H in {1, 2, 3, 5}, W in {1, 2, 4, 6}, d in {1, 2, 3, 4}"),
+        agree("sequential steps, held-out H = 7, W = 9, d = 5",
+              "longest path of the dependency graph", results["steps"], samples["held_out"]),
+        agree_on_grid("connections", "edges of the dependency graph, k by k weights each",
+                      results["connections"], STACK_GRID, samples["connections"],
+                      samples["connections_held_out"]),
+        agree_on_grid("weights", "arrays of a built stack", results["weights"], WEIGHTS_GRID,
+                      samples["weights"], samples["weights_held_out"]),
+        agree_on_grid("generation steps (anti-diagonal wavefront)",
+                      "step of the last sample in the generation graph",
+                      results["generation_steps"], GENERATION_GRID, samples["generation"],
+                      samples["generation_held_out"]),
     ]
 
 
 @functools.cache
 def _mdrnn_stack_results() -> tuple[dict, list[Check]]:
     samples = _stack_samples()
-    results = {"connections": sp.expand(d * k**2 * (3 * Hs * Ws - Hs - Ws)),
-               "connections_order": d * k**2 * Hs * Ws, "weights": 3 * d * k**2,
-               "steps": fit(samples["steps"], multilinear_basis([Hs, Ws, d]))[0]}
+    by_k = [sp.Integer(1), k, k**2]
+    basis = [m * p for m in multilinear_basis([Hs, Ws, d]) for p in by_k]
+    connections, _ = fit(samples["connections"], basis)
+    # d layers, each the single-layer count of 2a with k inputs and k hidden units
+    weights = d * mdrnn.weights_formula().subs({D: k, H: k})
+    results = {"connections": sp.expand(connections),
+               "connections_order": d * k**2 * Hs * Ws, "weights": weights,
+               "steps": fit(samples["steps"], multilinear_basis([Hs, Ws, d]))[0],
+               "generation_steps": fit(samples["generation"],
+                                       multilinear_basis([Hs, Ws, d]))[0]}
     return results, stack_checks(results)
 
 
@@ -331,87 +526,188 @@ def _mdrnn_stack_results() -> tuple[dict, list[Check]]:
 def answer_4_2(pid: str) -> Answer:
     results, checks = _mdrnn_stack_results()
     results = dict(results)
+    conn = sp.factor(results["connections"])
     explanation = (
-        "Each layer has W_in, W_W, W_N of k x k: 3 d k^2 weights. Every cell of every layer "
-        "receives k^2 input connections and k^2 from each existing west/north neighbour: "
-        f"{results['connections']} connections, O(d k^2 H W). Cell (l, i, j) depends on "
+        f"Each layer has W_in, W_W, W_N of k x k: {results['weights']} weights. Every cell of "
+        "every layer receives k^2 input connections and k^2 from each existing west/north "
+        f"neighbour: {conn} connections, O(d k^2 H W). Cell (l, i, j) depends on "
         "(l, i-1, j), (l, i, j-1) and (l-1, i, j); layers are pipelined (layer l starts at "
         "(1, 1) as soon as layer l-1 has finished it), so the minimum number of sequential "
-        f"steps is the longest path of that graph: {results['steps']}.")
+        f"steps is the longest path of that graph: {results['steps']}. Generating an image "
+        "(pixel (i, j) sampled from the last layer's states north and west of it): "
+        f"{results['generation_steps']} steps, one anti-diagonal of pixels at a time.")
     results["explanation"] = explanation
     latex = (
-        "Each layer has $W_{\\mathrm{in}}, W_W, W_N\\in\\mathbb{R}^{k\\times k}$: $3dk^2$ "
-        "weights. Every cell receives $k^2$ input connections and $k^2$ from each existing "
-        f"west and north neighbour: \\[ {_latex(results['connections'])} = O(dk^2HW). \\] "
+        "Each layer has $W_{\\mathrm{in}}, W_W, W_N\\in\\mathbb{R}^{k\\times k}$: "
+        f"${_latex(results['weights'])}$ weights. Every cell receives $k^2$ input "
+        "connections and $k^2$ from each existing west and north neighbour; counted edge by "
+        f"edge on the dependency graph, \\[ {_latex(conn)} = O(dk^2HW) \\] connections. "
         "Cell $(l,i,j)$ depends on $(l,i-1,j)$, $(l,i,j-1)$ and $(l-1,i,j)$; the layers are "
         "pipelined, and the longest path of this graph (computed for many sizes, fitted "
-        f"exactly and checked on held-out sizes) is \\[ {_latex(results['steps'])}. \\]"
+        f"exactly and checked on held-out sizes) is \\[ {_latex(results['steps'])}. \\] "
+        "Generating an image, pixel $(i,j)$ is sampled from the last layer's states north and "
+        "west of it, so a whole anti-diagonal of pixels is sampled at once: "
+        f"${_latex(results['generation_steps'])}$ sequential steps."
     )
     return Answer(pid, results, explanation, latex, checks)
 
 
-@problem("rnn-cnn-hw/4.3")
-def answer_4_3(pid: str) -> Answer:
-    pix, pix_checks = _pixelcnn_results()
-    md, md_checks = _mdrnn_stack_results()
-    hh, ww, dd, kernel, c = 32, 32, 8, 5, 64
+COMPARISON = {"H": 32, "W": 32, "d": 8, "k": 5, "channels": 64}  # the instance of 4.3
+
+
+def comparison_claims() -> dict[str, dict[str, int]]:
+    """4.3's numbers, from the formulas of 4.1 and 4.2 at the instance (every layer maps c
+    feature maps to c, no biases)."""
+    pix, _ = _pixelcnn_results()
+    md, _ = _mdrnn_stack_results()
+    hh, ww, dd, kernel, c = COMPARISON.values()
     point = {Hs: hh, Ws: ww, d: dd, k: kernel}
-    # every layer maps c feature maps to c (the image embedded in c channels), no biases
-    taps = len(pixelcnn.taps(kernel, "A")) + (dd - 1) * len(pixelcnn.taps(kernel, "B"))
-    # context: how many earlier pixels (raster order) an output sees, from the graphs
-    pix_graph = pixelcnn.training_graph(hh, ww, dd, kernel)
-    md_graph = mdrnn.grid_graph(hh, ww, dd)
-
-    def pix_context(i: int, j: int) -> int:  # 0-based pixel
-        return sum(1 for n in ancestors(pix_graph, (dd, i, j)) if n[0] == "x")
-
-    def md_context(i: int, j: int) -> int:  # inputs shifted by one: the pixel itself excluded
-        cells = ancestors(md_graph, (dd, i + 1, j + 1)) | {(dd, i + 1, j + 1)}
-        return sum(1 for n in cells if n[0] == 1) - 1
-
+    taps = sp.cancel(pix["connections_interior"] / (Hs * Ws))  # per pixel, all layers
+    i, j = sp.symbols("i j", nonnegative=True, integer=True)
+    md_context = (i + 1) * (j + 1) - 1  # every pixel above-left of (i, j), 0-based
     mid = (hh // 2, ww // 2)
-    causal_mid = mid[0] * ww + mid[1]
-    numbers = {
+    pix_graph = pixelcnn.training_graph(hh, ww, dd, kernel)
+
+    def pix_context(a: int, b: int) -> int:
+        return sum(1 for n in ancestors(pix_graph, (dd, a, b)) if n[0] == "x")
+
+    def at(expr: sp.Expr, subs: dict | None = None) -> int:
+        return int(expr.subs(subs or point))
+
+    md_point = {Hs: hh, Ws: ww, d: dd, k: c}
+    return {
         "pixelcnn": {
-            "parameters": taps * c * c,
-            "connections": int(pix["connections"].subs(point)) * c * c,
-            "training_steps": int(pix["training_steps"].subs(point)),
-            "generation_steps_raster": int(pix["generation_steps_raster"].subs(point)),
-            "generation_steps_min": int(pix["generation_steps_min"].subs(point)),
-            "context_of_last_pixel": pix_context(hh - 1, ww - 1),
+            "parameters": at(taps * c**2),
+            "dense_parameters": at(d * k**2 * c**2),
+            "connections": at(pix["connections"] * c**2),
+            "training_steps": at(pix["training_steps"]),
+            "generation_steps_raster": at(pix["generation_steps_raster"]),
+            "generation_steps_min": at(pix["generation_steps_min"]),
             "context_of_middle_pixel": pix_context(*mid),
-            "activations_stored": dd * hh * ww * c,
+            "context_of_last_pixel": pix_context(hh - 1, ww - 1),
+            "activations_stored": at(d * Hs * Ws * c),
         },
         "mdrnn": {
-            "parameters": int(md["weights"].subs({d: dd, k: c})),
-            "connections": int(md["connections"].subs({Hs: hh, Ws: ww, d: dd, k: c})),
-            "training_steps": int(md["steps"].subs(point)),
-            "context_of_last_pixel": md_context(hh - 1, ww - 1),
-            "context_of_middle_pixel": md_context(*mid),
-            "activations_stored": dd * hh * ww * c,
+            "parameters": at(md["weights"], md_point),
+            "connections": at(md["connections"], md_point),
+            "training_steps": at(md["steps"]),
+            "generation_steps_min": at(md["generation_steps"]),
+            "context_of_middle_pixel": at(md_context, {i: mid[0], j: mid[1]}),
+            "context_of_last_pixel": at(md_context, {i: hh - 1, j: ww - 1}),
+            "activations_stored": at(d * Hs * Ws * c),
         },
     }
+
+
+@functools.cache
+def _comparison_measurements() -> dict[str, dict[str, int]]:
+    """The same numbers measured on built networks and dependency graphs at the instance."""
+    hh, ww, dd, kernel, c = COMPARISON.values()
+    mid = (hh // 2, ww // 2)
+    masked = pixelcnn.masked_stack(dd, kernel, c)
+    training = pixelcnn.training_graph(hh, ww, dd, kernel)
+    md_train = mdrnn.grid_graph(hh, ww, dd)
+    md_gen = mdrnn.generation_graph(hh, ww, dd)
+
+    def md_context(a: int, b: int) -> int:  # 0-based pixel, 1-based graph
+        return sum(1 for n in ancestors(md_gen, ("x", a + 1, b + 1)) if n[0] == "x")
+
+    return {
+        "pixelcnn": {
+            "parameters": pixelcnn.stack_parameters(masked),
+            "dense_parameters": sum(int(w.size) for w in masked),
+            "connections": pixelcnn.connections(hh, ww, dd, kernel) * c * c,
+            "training_steps": longest_path(training, pixelcnn.step_weight)[0],
+            "generation_steps_raster": longest_path(pixelcnn.raster_generation_graph(
+                hh, ww, dd, kernel), pixelcnn.step_weight)[0],
+            "generation_steps_min": _sampled(pixelcnn.generation_graph(hh, ww, dd, kernel),
+                                             pixelcnn.step_weight),
+            "context_of_middle_pixel": int(pixelcnn.receptive_field(
+                hh, ww, dd, kernel, *mid).sum()),
+            "context_of_last_pixel": int(pixelcnn.receptive_field(
+                hh, ww, dd, kernel, hh - 1, ww - 1).sum()),
+            "activations_stored": sum(1 for n in training if n[0] != "x") * c,
+        },
+        "mdrnn": {
+            "parameters": mdrnn.stack_parameters(mdrnn.init_stack(dd, c, c)),
+            "connections": mdrnn.connections(hh, ww, dd, c),
+            "training_steps": longest_path(md_train)[0],
+            "generation_steps_min": _sampled(md_gen, mdrnn.step_weight),
+            "context_of_middle_pixel": md_context(*mid),
+            "context_of_last_pixel": md_context(hh - 1, ww - 1),
+            "activations_stored": len(md_train) * c,
+        },
+    }
+
+
+COMPARISON_AGAINST = {
+    "parameters": ("parameters", "non-zero weights of a built masked stack",
+                   "arrays of a built stack"),
+    "dense_parameters": ("stored kernel weights", "arrays of a built masked stack", ""),
+    "connections": ("connections", "enumeration of masked taps", "edges of the dependency graph"),
+    "training_steps": ("training steps", "longest path (training graph)",
+                       "longest path (dependency graph)"),
+    "generation_steps_raster": ("generation steps, raster order",
+                                "longest path with raster-order edges", ""),
+    "generation_steps_min": ("generation steps, wavefront", "last sample in the generation graph",
+                             "last sample in the generation graph"),
+    "context_of_middle_pixel": ("context of the middle pixel",
+                                "gradient support through the masked convolutions",
+                                "pixel ancestors in the generation graph"),
+    "context_of_last_pixel": ("context of the last pixel",
+                              "gradient support through the masked convolutions",
+                              "pixel ancestors in the generation graph"),
+    "activations_stored": ("activations stored", "layer nodes of the graph times c",
+                           "cells of the graph times c"),
+}
+
+
+def comparison_checks(claims: dict[str, dict[str, int]]) -> list[Check]:
+    """Every number of 4.3 against its measurement at the instance."""
+    measured = _comparison_measurements()
+    checks = []
+    for model, label, column in (("pixelcnn", "PixelCNN", 1), ("mdrnn", "MDRNN", 2)):
+        for key, value in claims[model].items():
+            name, *against = COMPARISON_AGAINST[key]
+            checks.append(claim(f"{label}: {name}", against[column - 1], value,
+                                measured[model][key]))
+    return checks
+
+
+@problem("rnn-cnn-hw/4.3")
+def answer_4_3(pid: str) -> Answer:
+    pix_f, _ = _pixelcnn_results()
+    md_f, _ = _mdrnn_stack_results()
+    numbers = comparison_claims()
+    checks = comparison_checks(numbers)
+    hh, ww, dd, kernel, c = COMPARISON.values()
     p, m = numbers["pixelcnn"], numbers["mdrnn"]
+    mid = (hh // 2, ww // 2)
+    causal_mid = mid[0] * ww + mid[1]
+    n = _num
     comparison = {
         "compute": (f"Same order, O(d c^2 H W) connections: {p['connections']:,d} for the "
-                    f"PixelCNN ({kernel}x{kernel} masked kernels) and {m['connections']:,d} "
+                    f"PixelCNN ({kernel} x {kernel} masked kernels) and {m['connections']:,d} "
                     "for the MDRNN with the same width."),
-        "memory": (f"Both store every activation for backpropagation ({p['activations_stored']:,d}"
-                   f" values); parameters {p['parameters']:,d} (PixelCNN, grows with k^2) vs "
-                   f"{m['parameters']:,d} (MDRNN, 3 d c^2). In generation a PixelCNN recomputes "
-                   "windows, an MDRNN carries its state."),
-        "parallelism": (f"Training: {p['training_steps']} sequential steps for the PixelCNN "
-                        f"(d) against {m['training_steps']} for the MDRNN (H + W + d - 2). "
-                        f"Generation is sequential for both ({p['generation_steps_raster']:,d} "
-                        "layer evaluations one pixel at a time; "
-                        f"{p['generation_steps_min']:,d} for a PixelCNN wavefront)."),
+        "memory": (f"Both store every activation for backpropagation "
+                   f"({p['activations_stored']:,d} values). Parameters: {p['parameters']:,d} "
+                   f"for the PixelCNN, counting only the unmasked taps (the {kernel} x {kernel} "
+                   f"kernels as stored hold {p['dense_parameters']:,d}, the masks zero the "
+                   f"rest), against {m['parameters']:,d} for the MDRNN (3 d c^2). In "
+                   "generation a PixelCNN recomputes windows, an MDRNN carries its state."),
+        "parallelism": (
+            f"Training: {p['training_steps']} sequential steps for the PixelCNN (d) against "
+            f"{m['training_steps']} for the MDRNN (H + W + d - 2). Generation: one pixel at a "
+            f"time the PixelCNN takes {p['generation_steps_raster']:,d} layer steps (d H W); "
+            "both dependency graphs allow a wavefront: the PixelCNN "
+            f"{p['generation_steps_min']:,d} (d(W + (H - 1)(k + 1)/2)), the MDRNN, whose "
+            "pixel needs only its north and west neighbours, "
+            f"{m['generation_steps_min']:,d} (d(H + W - 2), one anti-diagonal at a time)."),
         "context": (f"Pixel {mid} (0-based) has {causal_mid} predecessors in raster order; it "
-                    f"sees {p['context_of_middle_pixel']} through the PixelCNN (a field growing "
-                    "by (k-1)/2 per layer, with a blind spot up-right) and "
-                    f"{m['context_of_middle_pixel']} through the MDRNN (every pixel above and "
-                    "to the left, however far: unbounded, but blind to the up-right region). "
-                    f"The last pixel sees {p['context_of_last_pixel']} and "
-                    f"{m['context_of_last_pixel']} of its {hh * ww - 1} predecessors."),
+                    f"sees {p['context_of_middle_pixel']} through the PixelCNN and "
+                    f"{m['context_of_middle_pixel']} through the MDRNN. The last pixel sees "
+                    f"{p['context_of_last_pixel']} and {m['context_of_last_pixel']:,d} of its "
+                    f"{hh * ww - 1:,d} predecessors."),
     }
     sizes = {"H": hh, "W": ww, "d": dd, "pixelcnn_kernel": kernel, "channels": c,
              "middle_pixel": list(mid)}
@@ -419,22 +715,56 @@ def answer_4_3(pid: str) -> Answer:
     text = (f"Instance: {hh} x {ww} image, d = {dd} layers, {c} channels, PixelCNN kernels "
             f"{kernel} x {kernel}; every layer maps {c} channels to {c}, no biases.\n"
             + "\n".join(f"{a}: {t}" for a, t in comparison.items()))
-    rows = [("parameters", "parameters"), ("connections", "connections"),
+    rows = [("parameters (unmasked taps)", "parameters"), ("connections", "connections"),
             ("training steps", "training_steps"),
+            ("generation steps, wavefront", "generation_steps_min"),
             ("context of the middle pixel", "context_of_middle_pixel"),
             ("context of the last pixel", "context_of_last_pixel")]
-    body = "\n".join(f"{label} & {p[key]:,d} & {m[key]:,d} \\\\".replace(",", "{,}")
-                     for label, key in rows)
+    body = "\n".join(f"{label} & ${n(p[key])}$ & ${n(m[key])}$ \\\\" for label, key in rows)
+    gen_pix, gen_md = _latex(pix_f["generation_steps_min"]), _latex(md_f["generation_steps"])
+    paragraphs = {
+        "Compute": (f"The same order, $O(dc^2HW)$ connections: ${n(p['connections'])}$ for "
+                    f"the PixelCNN (${kernel}\\times{kernel}$ masked kernels) and "
+                    f"${n(m['connections'])}$ for the MDRNN of the same width."),
+        "Memory": (f"Both store every activation for backpropagation "
+                   f"(${dd}\\cdot{hh}\\cdot{ww}\\cdot{c} = {n(p['activations_stored'])}$ "
+                   f"values). The PixelCNN's ${n(p['parameters'])}$ parameters count only the "
+                   f"unmasked taps: its ${kernel}\\times{kernel}$ kernels as stored hold "
+                   f"${n(p['dense_parameters'])}$ weights, of which the masks zero "
+                   f"${n(p['dense_parameters'] - p['parameters'])}$; the MDRNN has "
+                   f"${_latex(md_f['weights'])} = {n(m['parameters'])}$, independent of the "
+                   "window. In generation a PixelCNN recomputes windows, an MDRNN carries its "
+                   "state."),
+        "Parallelism": (
+            f"Training (all pixels known): ${_latex(pix_f['training_steps'])} = "
+            f"{p['training_steps']}$ sequential steps for the PixelCNN, every layer one "
+            f"parallel step, against ${_latex(md_f['steps'])} = {m['training_steps']}$ for "
+            "the MDRNN, whose recurrence runs along anti-diagonals. Generation: one pixel at a "
+            f"time the PixelCNN takes ${_latex(pix_f['generation_steps_raster'])} = "
+            f"{n(p['generation_steps_raster'])}$ layer steps. Both dependency graphs allow a "
+            "wavefront: the PixelCNN's pixel $(i,j)$ waits for the row above up to column "
+            f"$j+(k-1)/2$, giving ${gen_pix} = {n(p['generation_steps_min'])}$; the MDRNN's "
+            "pixel needs only its north and west neighbours, so a whole anti-diagonal is "
+            f"sampled at once, ${gen_md} = {n(m['generation_steps_min'])}$. The MDRNN "
+            "generates in fewer sequential steps; the PixelCNN trains far more in parallel."),
+        "Context": (f"Pixel $({mid[0]}, {mid[1]})$ (0-based) has ${n(causal_mid)}$ "
+                    f"predecessors in raster order; it sees ${p['context_of_middle_pixel']}$ "
+                    "of them through the PixelCNN (a field growing by $(k-1)/2$ per layer, "
+                    f"with a blind spot up-right) and ${m['context_of_middle_pixel']}$ through "
+                    "the MDRNN (every pixel above and to the left, however far, but none "
+                    "up-right of it). The last pixel sees "
+                    f"${p['context_of_last_pixel']}$ and ${n(m['context_of_last_pixel'])}$ of "
+                    f"its ${n(hh * ww - 1)}$ predecessors."),
+    }
     latex = (
         f"Instance: a ${hh}\\times{ww}$ image, $d={dd}$ layers, {c} channels, PixelCNN "
         f"kernels ${kernel}\\times{kernel}$; every layer maps {c} channels to {c}, no biases."
         "\n\\begin{center}\\begin{tabular}{lrr}"
         "\\toprule & PixelCNN & MDRNN \\\\ \\midrule\n" + body +
-        "\n\\bottomrule\\end{tabular}\\end{center}\n" +
-        "\n\n".join(f"\\textbf{{{a.capitalize()}.}} {t}" for a, t in comparison.items()
-                    ).replace(",", "{,}").replace("^2", "$^2$")
+        "\n\\bottomrule\\end{tabular}\\end{center}\n"
+        + "\n\n".join(f"\\textbf{{{a}.}} {t}" for a, t in paragraphs.items())
     )
-    return Answer(pid, results, text, latex, pix_checks + md_checks)
+    return Answer(pid, results, text, latex, checks)
 
 
 # ---------------------------------------------------------------- cmsc25500-midterm/6
