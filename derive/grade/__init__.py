@@ -20,22 +20,50 @@ from derive.grade.claims import Claim, ClaimsFile, load_claims
 from derive.grade.render import Report, json_report, latex_report, text_report
 from derive.grade.verdicts import NOT_CHECKABLE, Verdict, grade_claim
 
-BUDGET_SECONDS = 300  # per claims file; each claim is bounded too (parse limits, simplify timeout)
+BUDGET_SECONDS = 120.0  # per claims file; each claim is bounded too (parse limits, timeouts)
 
 __all__ = ["Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade", "main"]
 
 
-def grade(path: str | Path) -> Report:
-    """Grade every claim of the claims file at ``path`` (a ``DeriveError`` if it is malformed)."""
+def _claim_key(claim: Claim) -> str:
+    """What decides a claim's verdict (not where it is): identical claims are graded once."""
+    import json
+
+    fields = {k: v for k, v in vars(claim).items() if k not in ("line", "label", "where", "note")}
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def grade(path: str | Path, budget: float | None = None) -> Report:
+    """Grade every claim of the claims file at ``path`` (a ``DeriveError`` if it is malformed)
+    within ``budget`` seconds for the whole file: a claim left undecided when the time is up is
+    "not checkable", saying so. Identical claims reuse the first one's verdict."""
+    import dataclasses
+
+    from derive.grade.equivalence import DEADLINE_REACHED, time_limit
+
+    budget = BUDGET_SECONDS if budget is None else budget
     claims_file = load_claims(path)
-    deadline = time.monotonic() + BUDGET_SECONDS
-    verdicts = []
-    for claim in claims_file.claims:
-        if time.monotonic() > deadline:  # a file of many slow claims still finishes
-            verdicts.append(Verdict(claim, NOT_CHECKABLE, f"not graded: the file's time budget "
-                                    f"of {BUDGET_SECONDS} s is spent", claimed=claim.value))
-        else:
-            verdicts.append(grade_claim(claim))
+    deadline = time.monotonic() + budget
+    verdicts: list[Verdict] = []
+    seen: dict[str, Verdict] = {}
+    with time_limit(deadline):
+        for claim in claims_file.claims:
+            key = _claim_key(claim)
+            if key in seen:  # the same claim again: its verdict, not another minute of work
+                first = seen[key]
+                again = dataclasses.replace(first, claim=claim, evidence=list(first.evidence))
+                again.evidence.append(f"the same claim as line {first.claim.line}: its verdict "
+                                      "is reused")
+                verdicts.append(again)
+                continue
+            if time.monotonic() > deadline:  # a file of many slow claims still finishes
+                verdict = Verdict(claim, NOT_CHECKABLE, f"not graded: {DEADLINE_REACHED} "
+                                  f"({budget:g} s for the file)", claimed=claim.value,
+                                  method="none")
+            else:
+                verdict = grade_claim(claim)
+            verdicts.append(verdict)
+            seen[key] = verdict
     _carried_totals(verdicts)
     return Report(claims_file, verdicts)
 

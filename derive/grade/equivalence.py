@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -38,6 +41,35 @@ POINTS = 40
 MAX_TRIES = 800
 SIMPLIFY_SECONDS = 4.0
 SIGMOID_NAMES = {"sigma", "sigmoid", "σ"}
+DEADLINE_REACHED = "the claims file's time budget was spent before this claim was decided"
+
+_deadline: list[float] = []  # the innermost time limit (time.monotonic()), when one is set
+
+
+@contextmanager
+def time_limit(deadline: float | None) -> Iterator[None]:
+    """Within the block, no comparison runs past ``deadline`` (a ``time.monotonic()`` value):
+    a simplification gets at most the time left, and a comparison started after it is
+    undecided. One claims file is graded under one limit, so a file of many hard claims
+    finishes."""
+    if deadline is None:
+        yield
+        return
+    _deadline.append(deadline)
+    try:
+        yield
+    finally:
+        _deadline.pop()
+
+
+def time_left() -> float | None:
+    """Seconds before the current time limit (None when there is none)."""
+    return _deadline[-1] - time.monotonic() if _deadline else None
+
+
+def deadline_reached() -> bool:
+    left = time_left()
+    return left is not None and left <= 0
 
 
 @dataclass
@@ -248,6 +280,11 @@ def simplify_is_zero(diff: sp.Basic, seconds: float = SIMPLIFY_SECONDS) -> str:
     that is killed at the time limit."""
     if diff == 0:
         return "zero"
+    left = time_left()
+    if left is not None:
+        if left <= 0.05:
+            return "deadline"
+        seconds = min(seconds, left)
     try:
         ctx = multiprocessing.get_context("fork")
     except ValueError:  # no fork on this platform: random testing alone decides
@@ -283,6 +320,8 @@ def equivalent(
     claimed, expected = canonical(as_basic(claimed)), canonical(as_basic(expected))
     if claimed == expected:
         return Decision(True, "structural identity", "the two formulas are identical")
+    if deadline_reached():
+        return Decision(None, "undecided", DEADLINE_REACHED)
     if not domain.integer and has_integer_structure(claimed, expected):
         domain = Domain(True, domain.positive, domain.nonnegative, domain.constraints,
                         domain.time, domain.limits)
@@ -299,6 +338,8 @@ def equivalent(
     for attempt in range(MAX_TRIES):
         if agreed >= points:
             break
+        if attempt % 64 == 63 and deadline_reached():
+            return Decision(None, "undecided", DEADLINE_REACHED, points=agreed)
         point = _sample(names, domain, rng, small=attempt < points // 2 and not narrow,
                         narrow=narrow, wide=agreed >= points // 2)
         if not _satisfies(point, domain):
@@ -364,6 +405,9 @@ def equivalent(
             return Decision(True, "symbolic simplification",
                             f"simplify(expected - claimed) = 0 (random testing not possible: "
                             f"{reason})", points=agreed)
+        if verdict == "deadline":
+            return Decision(None, "undecided", f"random testing not possible ({reason}); "
+                            f"{DEADLINE_REACHED}", points=agreed)
         return Decision(None, "undecided",
                         f"random testing not possible ({reason}); symbolic simplification: "
                         f"{verdict}", points=agreed)
@@ -376,8 +420,9 @@ def equivalent(
         return Decision(True, "symbolic simplification",
                         f"equal at {agreed} random {kind} points ({arithmetic} arithmetic), "
                         "confirmed: simplify(expected - claimed) = 0", points=agreed)
-    note = {"timeout": f"timed out after {seconds:g} s", "nonzero": "inconclusive "
-            "(simplify left a non-zero residue)"}.get(verdict, verdict)
+    note = {"timeout": f"timed out after {seconds:g} s",
+            "deadline": "skipped (the claims file's time budget was spent)",
+            "nonzero": "inconclusive (simplify left a non-zero residue)"}.get(verdict, verdict)
     return Decision(True, f"random {kind} points",
                     f"equal at {agreed} random {kind} points ({arithmetic} arithmetic); "
                     f"symbolic confirmation {note}", points=agreed)
