@@ -23,6 +23,7 @@ import numpy as np
 from derive import capacity as C
 from derive.answers import Answer, problem
 from derive.checking import Check, relative_error
+from derive.report.render import latex_number
 
 SETUP = {"D": 5, "K": 4, "O": 3, "n": 3, "batch": 16, "steps": 25}
 LR = 0.05
@@ -80,8 +81,10 @@ def blocks(net: C.MLP) -> dict[str, tuple[int, slice, slice]]:
     return out
 
 
-def _tex_escape(name: str) -> str:
-    return name.replace("_", "\\_")
+def _tex_block(name: str) -> str:
+    """``W_in into new units`` as ``$W^{(in)}$ into new units``: the statement's names."""
+    matrix, _, rest = name.partition(" ")
+    return f"$W^{{({matrix.removeprefix('W_')})}}$ {rest}"
 
 
 def _block_norms(net: C.MLP, arrays: list[np.ndarray]) -> dict[str, float]:
@@ -137,25 +140,39 @@ def answer_3a(pid: str) -> Answer:
         f"the old blocks match the narrow network trained alone to {trajectory:.1e}; the loss "
         f"went {log['losses'][0]:.4f} -> {log['losses'][-1]:.4f}."
     )
+    grad_max = max(log["new_grad_max"])
     latex = (
-        "Write a widened layer as $z = \\begin{pmatrix} W & B\\\\ C & D\\end{pmatrix}"
-        "\\begin{pmatrix} h \\\\ h' \\end{pmatrix}$ with the new blocks $B=C=D=0$ (and new "
-        "rows of $W_{in}$, new columns of $W_{out}$ zero). Then a new unit has "
-        "$z' = 0$, $h' = \\mathrm{ReLU}(0) = 0$, and\n"
-        "\\[ \\frac{\\partial L}{\\partial B} = \\delta\\, h'^{\\top} = 0, \\qquad "
-        "\\delta' = \\mathrm{ReLU}'(z') \\odot \\bigl(B^{\\top}\\delta + D^{\\top}\\delta_{+}"
-        "\\bigr) = 0, \\qquad \\frac{\\partial L}{\\partial C} = \\delta' h^{\\top} = 0, "
-        "\\quad \\frac{\\partial L}{\\partial D} = \\delta' h'^{\\top} = 0, \\]\n"
-        "whatever value $\\mathrm{ReLU}'(0)$ takes. An SGD step leaves every new block at "
+        "Write the widened matrix reading layer $j$ as $\\begin{pmatrix} W^{(j)} & B^{(j)}"
+        "\\\\ C^{(j)} & D^{(j)}\\end{pmatrix}$, acting on $\\begin{pmatrix} h^{(j)} \\\\ "
+        "h'^{(j)} \\end{pmatrix}$ (old units, new units), with the new blocks "
+        "$B^{(j)} = C^{(j)} = D^{(j)} = 0$ (and the new rows of $W^{(in)}$ and new columns of "
+        "$W^{(out)}$ zero). Then every new unit has $z'^{(j)} = 0$ and $h'^{(j)} = "
+        "\\mathrm{ReLU}(0) = 0$. With $\\delta^{(j)} = \\partial L/\\partial z^{(j)}$ "
+        "(old units) and $\\delta'^{(j)} = \\partial L/\\partial z'^{(j)}$ (new units), "
+        "backpropagation through the widened network reads\n"
+        "\\begin{align*}\n"
+        "\\delta'^{(j)} &= \\mathrm{ReLU}'\\bigl(z'^{(j)}\\bigr) \\odot \\bigl("
+        "B^{(j)\\top} \\delta^{(j+1)} + D^{(j)\\top} \\delta'^{(j+1)}\\bigr) = 0, \\\\\n"
+        "\\frac{\\partial L}{\\partial B^{(j)}} &= \\delta^{(j+1)}\\, h'^{(j)\\top} = 0, "
+        "\\\\\n\\frac{\\partial L}{\\partial C^{(j)}} &= \\delta'^{(j+1)}\\, "
+        "h^{(j)\\top} = 0, \\\\\n\\frac{\\partial L}{\\partial D^{(j)}} &= "
+        "\\delta'^{(j+1)}\\, h'^{(j)\\top} = 0,\n"
+        "\\end{align*}\n"
+        "the first because every weight out of a new unit ($B^{(j)}$, $D^{(j)}$, and the new "
+        "columns of $W^{(out)}$ for the last layer) is $0$, whatever value "
+        "$\\mathrm{ReLU}'(0)$ takes. An SGD step leaves every new block at "
         "$0$, so by induction the gradients vanish at every step: the new units are dead "
         "paths and the old weights train exactly as the narrow network would.\n\n"
-        f"\\textbf{{Measured}} ($D={SETUP['D']}$, $K={K}$, $n={SETUP['n']}$, batch "
-        f"{SETUP['batch']}, {SETUP['steps']} SGD steps, learning rate {LR}): the largest "
-        f"$|\\partial L/\\partial\\theta|$ over new parameters is "
-        f"${max(log['new_grad_max']):g}$ at every step; the new parameters are "
-        f"${after:g}$ after training; the old blocks match the narrow network trained alone "
-        f"to ${trajectory:.1e}$; the loss fell from ${log['losses'][0]:.4f}$ to "
-        f"${log['losses'][-1]:.4f}$."
+        f"\\textbf{{Measured}} (input dimension {SETUP['D']}, output dimension {SETUP['O']}, "
+        f"$K={K}$, $n={SETUP['n']}$ hidden layers, batch {SETUP['batch']}, {SETUP['steps']} "
+        f"SGD steps, learning rate {LR}): the largest $|\\partial L/\\partial\\theta|$ over "
+        "the new parameters is "
+        + ("exactly $0$ at every step" if grad_max == 0 else
+           f"${latex_number(grad_max, 3)}$") + "; the new parameters are "
+        + ("exactly $0$" if after == 0 else f"${latex_number(after, 3)}$")
+        + " after training; the old blocks match the narrow network trained alone "
+        + ("exactly" if trajectory == 0 else f"to ${latex_number(trajectory)}$")
+        + f"; the loss fell from ${log['losses'][0]:.4f}$ to ${log['losses'][-1]:.4f}$."
     )
     results = {
         "setup": dict(SETUP),
@@ -199,7 +216,7 @@ def answer_3b(pid: str) -> Answer:
         Check.exact("weights out of new units: non-zero gradient at step 0",
                     "> 0", all(step0[b] > 0 for b in out_blocks),
                     ", ".join(f"{b}: {step0[b]:.2e}" for b in out_blocks)),
-        Check.exact("weights into new units: zero gradient at step 0 (delta' = 0)",
+        Check.exact("weights into new units: zero gradient at step 0 (no error reaches them)",
                     "0.0 exactly", all(step0[b] == 0.0 for b in in_blocks)),
         Check.exact("training moves every new block", "> 0",
                     all(v > 0 for v in moved.values()),
@@ -249,31 +266,43 @@ def answer_3b(pid: str) -> Answer:
         f"{untied:.2e}"
     )
     rows = "\n".join(
-        f"{_tex_escape(b)} & {step0[b]:.3e} & {moved[b]:.3e} \\\\" for b in step0)
+        f"{_tex_block(b)} & ${latex_number(step0[b], 3)}$ & ${latex_number(moved[b], 3)}$ \\\\"
+        for b in step0)
     latex = (
-        "Widen each layer as $\\begin{pmatrix} W & B\\\\ C & D\\end{pmatrix}$ with $C, D$ "
-        "(and the new rows of $W_{in}$) random, and $B = 0$ and the new columns of "
-        "$W_{out}$ zero: every weight \\emph{out of} a new unit is zero, so the old units and "
-        "$y$ are unchanged and the function is preserved exactly. The new units are alive, "
-        "$h' = \\mathrm{ReLU}(C h + D h'_{-}) \\ne 0$, so\n"
-        "\\[ \\frac{\\partial L}{\\partial B} = \\delta\\, h'^{\\top} \\ne 0, \\qquad "
-        "\\frac{\\partial L}{\\partial W_{out}'} = \\delta_y h_n'^{\\top} \\ne 0 \\]\n"
-        "at the first step; once $B$ and $W_{out}'$ are non-zero, $\\delta' = "
-        "\\mathrm{ReLU}'(z')\\odot(B^{\\top}\\delta + \\dots) \\ne 0$ and $C, D$ train too. "
+        "Widen each matrix as $\\begin{pmatrix} W^{(j)} & B^{(j)}\\\\ C^{(j)} & D^{(j)}"
+        "\\end{pmatrix}$ (notation of (a)) with $C^{(j)}, D^{(j)}$ (and the new rows of "
+        "$W^{(in)}$) random, and $B^{(j)} = 0$ and the new columns of $W^{(out)}$ zero: every "
+        "weight \\emph{out of} a new unit is zero, so the old units and $y$ are unchanged and "
+        "the function is preserved exactly. The new units are alive, "
+        "$h'^{(j+1)} = \\mathrm{ReLU}\\bigl(C^{(j)} h^{(j)} + D^{(j)} h'^{(j)}\\bigr) \\ne 0$, "
+        "so\n"
+        "\\[ \\frac{\\partial L}{\\partial B^{(j)}} = \\delta^{(j+1)}\\, h'^{(j)\\top} "
+        "\\ne 0, \\qquad \\frac{\\partial L}{\\partial W'^{(out)}} = \\delta_y\\, "
+        "h'^{(n)\\top} \\ne 0 \\]\n"
+        "at the first step, where $W'^{(out)}$ are the new columns of $W^{(out)}$ and "
+        "$\\delta_y = \\partial L/\\partial y$. At that step "
+        "$\\delta'^{(j)} = 0$ still (every weight out of a new unit is $0$), so the weights "
+        "into new units get no gradient yet; once $B^{(j)}$ and $W'^{(out)}$ are non-zero, "
+        "$\\delta'^{(j)} = \\mathrm{ReLU}'\\bigl(z'^{(j)}\\bigr) \\odot \\bigl("
+        "B^{(j)\\top}\\delta^{(j+1)} + D^{(j)\\top}\\delta'^{(j+1)}\\bigr) \\ne 0$ and "
+        "$C^{(j)}, D^{(j)}$ train too. "
         "Random incoming weights also break the symmetry between units. The Net2Net split "
         "(copy a unit, halve the outgoing weights of both copies) preserves the function "
         "and has non-zero gradients too, but a unit and its copy get identical gradients "
         f"and stay identical (measured difference after {SETUP['steps']} steps: "
-        f"${symmetry:.1e}$) unless noise breaks the tie. Splitting with random shares "
+        + ("exactly $0$" if symmetry == 0 else f"${latex_number(symmetry)}$")
+        + ") unless noise breaks the tie. Splitting with random shares "
         "(the copy takes $s_i \\in (0.2, 0.8)$ of unit $i$'s outgoing weights, the original "
         "keeps $1-s_i$) preserves the function, gives every new parameter a non-zero "
         "gradient at the first step (smallest block maximum "
-        f"${min(random_step0.values()):.2e}$), and unties the copies (difference "
-        f"${untied:.2e}$ after training).\n\n"
-        f"\\textbf{{Measured.}} Output difference against the narrow network: "
-        f"${errors['random_in_zero_out']:.1e}$ (random in, zero out), "
-        f"${errors['split']:.1e}$ (split), ${errors['split_random']:.1e}$ (random-share "
-        "split). Per new block, the largest gradient at step 0 "
+        f"${latex_number(min(random_step0.values()), 3)}$), and unties the copies (difference "
+        f"${latex_number(untied, 3)}$ after training).\n\n"
+        "\\textbf{Measured.} Output difference against the narrow network: "
+        + ", ".join(("exactly $0$" if errors[k] == 0 else f"${latex_number(errors[k])}$")
+                    + f" ({label})" for k, label in (
+                        ("random_in_zero_out", "random in, zero out"), ("split", "split"),
+                        ("split_random", "random-share split")))
+        + ". Per new block, the largest gradient at step 0 "
         f"and the largest change after {SETUP['steps']} SGD steps:\n\n"
         "\\begin{tabular}{lrr}\n\\toprule\nblock & $\\max|\\partial L/\\partial\\theta|$ at "
         "step 0 & $\\max|\\Delta\\theta|$ \\\\\n\\midrule\n" + rows
