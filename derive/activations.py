@@ -81,10 +81,14 @@ def superposition_error(act: Activation, seed: int = 0, width: int = 8) -> float
 
 def bn_parameter_gradients(act: Activation, z: np.ndarray, seed: int = 0) -> dict[str, float]:
     """|dL/dgamma| and |dL/dbeta| at ``gamma=1, beta=0`` for ``L = sum_i c_i act(gamma z_i +
-    beta)`` with random upstream ``c``: can BN's own parameters learn to compensate?"""
+    beta)`` with random upstream ``c`` (and ``||c||``, their scale): can BN's own parameters
+    learn to compensate?"""
     c = np.random.default_rng(seed + 1).normal(size=z.shape)
     slope = act.df(z)
-    return {"gamma": float(abs(np.sum(c * slope * z))), "beta": float(abs(np.sum(c * slope)))}
+    # ||c|| gives the sums a scale: |dL/dbeta| / ||c|| is about the RMS slope when
+    # gradient flows, and 0 when none does
+    return {"gamma": float(abs(np.sum(c * slope * z))), "beta": float(abs(np.sum(c * slope))),
+            "upstream_norm": float(np.linalg.norm(c))}
 
 
 def measure(name: str, n: int = 200_000, seed: int = 0) -> dict:

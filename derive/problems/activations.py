@@ -17,6 +17,7 @@ import numpy as np
 from derive import activations as A
 from derive.answers import Answer, problem
 from derive.checking import Check, relative_error
+from derive.report.render import latex_number
 
 SAMPLES = 200_000
 TAIL_10 = 0.5 * math.erfc(10 / math.sqrt(2))  # P(z > 10) for z ~ N(0, 1)
@@ -40,6 +41,27 @@ NOTES = {
     "unit, and gamma sets how non-linear the unit is.",
     "sign": "Derivative zero everywhere except at 0 (where it is undefined): no gradient "
     "reaches the layer's weights, BN's gamma and beta, or anything below.",
+}
+
+
+# The same reasons for the answer key, typeset.
+NOTES_LATEX = {
+    "min0": r"$\min(0, x) = -\mathrm{ReLU}(-x)$: a mirrored ReLU. The sign is absorbed by "
+    r"the next layer's weights (and by BN's $\gamma$, whose sign is free), so it is exactly as "
+    r"expressive as ReLU, with the same half of the inputs passing gradient.",
+    "scaled": r"Linear. $\mathrm{Linear} \to \mathrm{BN} \to x/\sqrt{2} \to "
+    r"\mathrm{Linear}$ is an affine map at inference (BN with fixed statistics is affine), so "
+    r"stacking such layers adds no expressive power; BN's $\gamma$ and $\beta$ are affine "
+    r"and cannot add non-linearity.",
+    "relu_shift": r"BN makes the input standard: $P(z > 10) = " + latex_number(TAIL_10)
+    + r"$, so the unit outputs $0$ and passes zero gradient for essentially every input. "
+    r"Setting BN's $\beta = 10$ would compensate, but $\partial L/\partial\beta$ is exactly "
+    r"$0$ too, so $\beta$ never moves: the unit is dead.",
+    "sigmoid": r"The input BN was designed for: standardised inputs sit in the sigmoid's "
+    r"non-saturated range ($\sigma'(z) > 0.01$ for $|z| < " + f"{SATURATION_Z:.2f}"
+    + r"$), gradients never vanish at a unit, and $\gamma$ sets how non-linear the unit is.",
+    "sign": r"Derivative zero everywhere except at $0$ (where it is undefined): no gradient "
+    r"reaches the layer's weights, BN's $\gamma$ and $\beta$, or anything below.",
 }
 
 
@@ -89,7 +111,7 @@ def answer_2(pid: str) -> Answer:
         Check.exact("ReLU(x-10), sign: BN's gamma and beta get zero gradient", "0.0 exactly",
                     all(m[n]["bn_gradients"][p] == 0.0
                         for n in ("relu_shift", "sign") for p in ("gamma", "beta"))),
-        Check.exact("sigmoid: almost no input saturated", "sigma' < 0.01 on < 0.1%",
+        Check.exact("sigmoid: almost no input saturated", "slope below 0.01 on under 0.1%",
                     m["sigmoid"]["saturated_fraction"] < 1e-3,
                     f"{m['sigmoid']['saturated_fraction']:.2e}"),
     ]
@@ -123,35 +145,34 @@ def answer_2(pid: str) -> Answer:
         f"${_latex_number(m[n]['zero_gradient_fraction'])}$ & "
         f"${_latex_number(m[n]['mean_abs_derivative'])}$ & "
         f"${_latex_number(m[n]['superposition_error'])}$ & "
-        f"${_latex_number(m[n]['bn_gradients']['beta'])}$ \\\\"
+        f"${_latex_number(m[n]['bn_gradients']['beta'] / m[n]['bn_gradients']['upstream_norm'])}$"
+        " \\\\"
         for n in m
     )
     items = "\n".join(
         f"\\item ${A.ACTIVATIONS[n].latex}$: \\textbf{{{verdicts[A.ACTIVATIONS[n].label]}}}. "
-        + _tex_text(NOTES[n]) for n in m
+        + NOTES_LATEX[n] for n in m
     )
+    relu_dead = baseline["zero_gradient_fraction"]
     latex = (
         "After $\\mathrm{Linear}\\to\\mathrm{BN}$ the activation sees $\\gamma z + \\beta$ "
         "with $z$ standardised. Measured on "
-        f"{SAMPLES} standardised inputs at $\\gamma=1,\\beta=0$: the fraction of inputs with "
+        f"{SAMPLES:,} standardised inputs at $\\gamma=1,\\beta=0$: the fraction of inputs with "
         "zero derivative, the mean $|f'|$, the superposition error of "
-        "$g(u)=W_2 f(W_1 u)$ (zero iff $g$ is linear), and $|\\partial L/\\partial\\beta|$ "
-        "for a random upstream gradient:\n\n"
+        "$g(u)=W_2 f(W_1 u)$ (zero iff $g$ is linear), and the gradient reaching BN's "
+        "$\\beta$ for $L = \\sum_i c_i f(\\gamma z_i + \\beta)$ with random upstream "
+        "gradients $c_i \\sim \\mathcal{N}(0, 1)$, as $|\\partial L/\\partial\\beta| / "
+        "\\|c\\|$ (about the root-mean-square slope when gradient flows, $0$ when none "
+        "does):\n\n"
         "\\begin{tabular}{llrrrr}\n\\toprule\nactivation & verdict & zero $f'$ & "
-        "mean $|f'|$ & superposition & $|\\partial L/\\partial \\beta|$ \\\\\n\\midrule\n"
+        "mean $|f'|$ & superposition & $|\\partial L/\\partial \\beta| / \\|c\\|$ "
+        "\\\\\n\\midrule\n"
         + rows + "\n\\bottomrule\n\\end{tabular}\n\n"
-        f"(ReLU for comparison: zero $f'$ on "
-        f"${_latex_number(baseline['zero_gradient_fraction'])}$.)\n"
-        "\\begin{itemize}\n" + items + "\n\\end{itemize}\n"
-        f"Also verified: $W\\min(0,x) = (-W)\\,\\mathrm{{ReLU}}(-x)$ to "
-        f"${_latex_number(mirrored)}$."
+        f"For comparison, ReLU has $f' = 0$ on {relu_dead:.0%} of inputs.".replace("%", "\\%")
+        + "\n\\begin{itemize}\n" + items + "\n\\end{itemize}\n"
+        "Also verified: $W\\min(0,x) = (-W)\\,\\mathrm{ReLU}(-x)$ "
+        + ("exactly" if mirrored == 0 else f"to ${_latex_number(mirrored)}$")
+        + " for a random $W$ and $x$."
     )
     return Answer(pid, results, text, latex, checks)
 
-
-def _tex_text(s: str) -> str:
-    """Plain prose with the few symbols it uses made safe for LaTeX."""
-    out = s.replace("\\", "\\textbackslash{}").replace("%", "\\%").replace("_", "\\_")
-    out = out.replace("^", "\\^{}").replace("~", "\\~{}").replace("&", "\\&")
-    out = out.replace("->", "$\\to$").replace("<", "$<$").replace(">", "$>$")
-    return out.replace("|", "$|$")
