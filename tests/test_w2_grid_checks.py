@@ -124,3 +124,32 @@ def test_pixelcnn_receptive_field_matches_the_graph():
             field = pixelcnn.receptive_field(rows, cols, layers, kernel, i, j)
             expected = {(a, b) for kind, a, b in ancestors(graph, (layers, i, j)) if kind == "x"}
             assert {tuple(p) for p in np.argwhere(field)} == expected
+
+
+def test_6e_numbers_each_checked():
+    from derive.grid import image_rnn
+    from derive.problems.grid_rnns import pros_cons_checks
+
+    c = image_rnn.Cs
+    numbers = {"ratio": sp.Rational(4, 9), "last_field": 20, "weights": 4 * c**2,
+               "conv_weights": 9 * c**2 + c}
+    assert all(x.passed for x in pros_cons_checks(numbers))
+    planted = [{**numbers, "ratio": sp.Rational(1, 2)}, {**numbers, "last_field": 9},
+               {**numbers, "weights": 2 * c**2}, {**numbers, "conv_weights": 9 * c**2}]
+    for bad, index in zip(planted, (3, 0, 1, 2), strict=True):
+        passed = [x.passed for x in pros_cons_checks(bad)]
+        assert passed.count(False) == 1 and not passed[index], bad
+
+
+def test_6a_6b_print_the_checked_code():
+    import inspect
+
+    import derive
+    from derive.grid import image_rnn
+
+    for pid, fn in (("cmsc25500-midterm/6a", image_rnn.forward),
+                    ("cmsc25500-midterm/6b", image_rnn.backward)):
+        a = derive.answer(pid)
+        source = inspect.getsource(fn).rstrip()
+        assert a.results["source"] == source and source in a.latex
+        assert "HB[:, -1]" not in a.latex and "(B, H" not in a.latex

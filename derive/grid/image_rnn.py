@@ -1,9 +1,9 @@
 """The row-then-column image RNN (cmsc25500-midterm/6): forward and backward passes in NumPy.
 
-``X`` is ``(B, H, W, C)``. RNN A runs along every row, left to right:
-``hA[i, j] = tanh(W_hh^A hA[i, j-1] + W_xh^A x[i, j])`` with ``hA[i, -1] = 0``; ``Y = H^A``.
+``X`` is ``(N, H, W, C)`` (``N`` examples). RNN A runs along every row, left to right:
+``hA[i, j] = tanh(W_hh^A hA[i, j-1] + W_xh^A x[i, j])`` from a zero state; ``Y = H^A``.
 RNN B runs along every column of ``Y``, top to bottom:
-``hB[i, j] = tanh(W_hh^B hB[i-1, j] + W_yh^B y[i, j])`` with ``hB[-1, j] = 0``; the output is
+``hB[i, j] = tanh(W_hh^B hB[i-1, j] + W_yh^B y[i, j])`` from a zero state; the output is
 ``H^B``. Vectors are columns, so a batch of states ``h`` (rows) is multiplied as ``h @ W.T``.
 Each step is vectorised over the batch and over all rows (RNN A) or all columns (RNN B);
 only the scan along a row or a column is a Python loop. The kernels accept complex arrays
@@ -30,7 +30,7 @@ PARAMS = ("W_hh_A", "W_xh_A", "W_hh_B", "W_yh_B")
 
 def _validate(x: np.ndarray, params: dict[str, np.ndarray]) -> int:
     if x.ndim != 4:
-        raise DeriveError(f"X must have shape (B, H, W, C), got shape {x.shape}")
+        raise DeriveError(f"X must have shape (N, H, W, C), got shape {x.shape}")
     c = x.shape[3]
     for name in PARAMS:
         if name not in params:
@@ -40,62 +40,60 @@ def _validate(x: np.ndarray, params: dict[str, np.ndarray]) -> int:
     return c
 
 
-def forward(x: np.ndarray, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(H^A, H^B)``, each ``(B, H, W, C)``."""
+def forward(
+    x: np.ndarray, params: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(Y, HB) = (H^A, H^B), each (N, H, W, C), for X of shape (N, H, W, C)."""
     _validate(x, params)
-    batch, rows, cols, c = x.shape
+    n, rows, cols, c = x.shape
     dtype = np.result_type(x, *params.values())
-    ha = np.zeros(x.shape, dtype=dtype)
-    state = np.zeros((batch, rows, c), dtype=dtype)  # every row's RNN A state at once
-    for j in range(cols):
-        state = np.tanh(state @ params["W_hh_A"].T + x[:, :, j, :] @ params["W_xh_A"].T)
-        ha[:, :, j, :] = state
+    y = np.zeros(x.shape, dtype=dtype)
+    h = np.zeros((n, rows, c), dtype=dtype)  # RNN A: every row's state
+    for j in range(cols):  # left to right
+        h = np.tanh(h @ params["W_hh_A"].T + x[:, :, j] @ params["W_xh_A"].T)
+        y[:, :, j] = h
     hb = np.zeros(x.shape, dtype=dtype)
-    state = np.zeros((batch, cols, c), dtype=dtype)  # every column's RNN B state at once
-    for i in range(rows):
-        state = np.tanh(state @ params["W_hh_B"].T + ha[:, i, :, :] @ params["W_yh_B"].T)
-        hb[:, i, :, :] = state
-    return ha, hb
+    h = np.zeros((n, cols, c), dtype=dtype)  # RNN B: every column's state
+    for i in range(rows):  # top to bottom
+        h = np.tanh(h @ params["W_hh_B"].T + y[:, i] @ params["W_yh_B"].T)
+        hb[:, i] = h
+    return y, hb
 
 
 def backward(
-    x: np.ndarray, params: dict[str, np.ndarray], upstream: np.ndarray
+    x: np.ndarray, params: dict[str, np.ndarray], g: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Gradients of ``L = sum(upstream * H^B)`` with respect to ``X`` and every weight.
-
-    BPTT through RNN B (up each column), whose input gradient is the upstream of ``Y = H^A``;
-    then BPTT through RNN A (right to left along each row)."""
-    ha, hb = forward(x, params)
-    if upstream.shape != hb.shape:
-        raise DeriveError(f"upstream G must have shape {hb.shape}, got {upstream.shape}")
-    batch, rows, cols, c = x.shape
-    grads = {name: np.zeros_like(params[name], dtype=np.result_type(ha, upstream))
-             for name in PARAMS}
-    bar_y = np.zeros_like(ha, dtype=grads["W_hh_A"].dtype)
-    carry = np.zeros((batch, cols, c), dtype=bar_y.dtype)  # dL/dhB[i] via hB[i+1]
-    for i in reversed(range(rows)):
-        bar_pre = (upstream[:, i] + carry) * (1 - hb[:, i] ** 2)  # through tanh
-        prev = hb[:, i - 1] if i > 0 else np.zeros_like(hb[:, 0])
-        grads["W_hh_B"] += np.einsum("bjk,bjl->kl", bar_pre, prev)
-        grads["W_yh_B"] += np.einsum("bjk,bjl->kl", bar_pre, ha[:, i])
-        bar_y[:, i] = bar_pre @ params["W_yh_B"]
-        carry = bar_pre @ params["W_hh_B"]
-    bar_x = np.zeros_like(bar_y)
-    carry = np.zeros((batch, rows, c), dtype=bar_y.dtype)
-    for j in reversed(range(cols)):
-        bar_pre = (bar_y[:, :, j] + carry) * (1 - ha[:, :, j] ** 2)
-        prev = ha[:, :, j - 1] if j > 0 else np.zeros_like(ha[:, :, 0])
-        grads["W_hh_A"] += np.einsum("bik,bil->kl", bar_pre, prev)
-        grads["W_xh_A"] += np.einsum("bik,bil->kl", bar_pre, x[:, :, j])
-        bar_x[:, :, j] = bar_pre @ params["W_xh_A"]
-        carry = bar_pre @ params["W_hh_A"]
-    grads["X"] = bar_x
-    return grads
+    """Gradients of L = sum(G * H^B) with respect to every weight and X."""
+    y, hb = forward(x, params)
+    if g.shape != hb.shape:
+        raise DeriveError(f"upstream G must have shape {hb.shape}, got {g.shape}")
+    n, rows, cols, c = x.shape
+    dtype = np.result_type(y, g)
+    grads = {name: np.zeros((c, c), dtype=dtype) for name in PARAMS}
+    bar_y = np.zeros(y.shape, dtype=dtype)
+    carry = np.zeros((n, cols, c), dtype=dtype)  # from hB one row below
+    for i in reversed(range(rows)):  # RNN B, bottom to top
+        a = (g[:, i] + carry) * (1 - hb[:, i] ** 2)  # through tanh
+        prev = hb[:, i - 1] if i > 0 else np.zeros_like(hb[:, 0])  # h0 = 0
+        grads["W_hh_B"] += np.einsum("njk,njl->kl", a, prev)
+        grads["W_yh_B"] += np.einsum("njk,njl->kl", a, y[:, i])
+        bar_y[:, i] = a @ params["W_yh_B"]
+        carry = a @ params["W_hh_B"]
+    bar_x = np.zeros(x.shape, dtype=dtype)
+    carry = np.zeros((n, rows, c), dtype=dtype)  # from hA one column right
+    for j in reversed(range(cols)):  # RNN A, right to left
+        a = (bar_y[:, :, j] + carry) * (1 - y[:, :, j] ** 2)
+        prev = y[:, :, j - 1] if j > 0 else np.zeros_like(y[:, :, 0])
+        grads["W_hh_A"] += np.einsum("nik,nil->kl", a, prev)
+        grads["W_xh_A"] += np.einsum("nik,nil->kl", a, x[:, :, j])
+        bar_x[:, :, j] = a @ params["W_xh_A"]
+        carry = a @ params["W_hh_A"]
+    return {**grads, "X": bar_x}
 
 
 def random_instance(batch: int, rows: int, cols: int, c: int, seed: int = 0) -> tuple:
     """``(X, params, G)`` with weights scaled so the states stay away from saturation."""
-    batch, rows, cols = positive_int("B", batch), positive_int("H", rows), positive_int("W", cols)
+    batch, rows, cols = positive_int("N", batch), positive_int("H", rows), positive_int("W", cols)
     c = positive_int("C", c)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, rows, cols, c))

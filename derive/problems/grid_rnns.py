@@ -7,14 +7,18 @@ Result keys (formulas are SymPy objects in the catalogue's symbols):
 * ``2b``: ``steps`` (formula in ``G``), ``steps_by_G`` (longest path of the dependency graph,
   per ``G``), ``schedule`` (text), ``explanation``.
 * ``2c``: ``advantage``, ``disadvantage``, ``numbers`` (a concrete comparison).
-* ``rnn-cnn-hw/4.1``: ``connections`` (exact, for ``H, W > (k-1)/2``), ``connections_interior``,
+* ``rnn-cnn-hw/4.1``: ``connections`` (exact, for ``H, W > (k-1)/2``), ``connections_grouped``
+  (and ``connections_grouped_latex``), ``connections_interior``,
   ``connections_order``, ``training_steps``, ``generation_steps_raster``,
   ``generation_steps_min`` (wavefront; for ``W >= (k+1)/2``), ``explanation``.
-* ``4.2``: ``connections``, ``connections_order``, ``weights``, ``steps``, ``explanation``.
+* ``4.2``: ``connections``, ``connections_order``, ``weights``, ``steps``,
+  ``generation_steps`` (anti-diagonal wavefront), ``explanation``.
 * ``4.3``: ``sizes`` (the concrete instance), ``pixelcnn`` and ``mdrnn`` (numbers),
   ``comparison`` (text per aspect).
-* ``cmsc25500-midterm/6a``: ``pseudocode``, ``equations``, ``implementation``.
-* ``6b``: ``pseudocode``, ``implementation``, ``complex_step_error``, ``central_error``.
+* ``cmsc25500-midterm/6a``: ``source`` (of the checked forward), ``equations``,
+  ``implementation``.
+* ``6b``: ``source`` (of the checked backward), ``implementation``, ``complex_step_error``,
+  ``central_error``.
 * ``6c``: ``receptive_field_size`` (formula in ``i, j``, 0-based), ``receptive_field``,
   ``scalars`` (times ``C``).
 * ``6d``: ``flops``, ``flops_min``, ``conv3x3_flops``, ``ratio``, ``sequential_steps``,
@@ -25,6 +29,7 @@ Result keys (formulas are SymPy objects in the catalogue's symbols):
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 from collections.abc import Callable
 
@@ -68,16 +73,17 @@ def _tuples(samples: list) -> str:
     return f"({names}) = {values}" if len(samples[0][0]) > 1 else f"{names} = {values}"
 
 
-def agree(name: str, against: str, formula: sp.Expr, samples: list, where: str = "") -> Check:
+def agree(name: str, against: str, formula: sp.Expr, samples: list, where: str = "",
+          unit: str = "size") -> Check:
     """A claimed formula against measured ``(point, value)`` samples: exact on every one.
-    ``where`` describes the samples (default: they are listed)."""
+    ``where`` describes the samples (default: they are listed), ``unit`` names one."""
     for point, value in samples:
         claimed = formula.subs(point)
         if claimed != value:
             return Check.exact(name, against, False, f"at {_point(point)}: the formula gives "
                                f"{claimed}, measured {value}")
     where = where or (_tuples(samples) if len(samples) <= 4 else "")
-    return Check.exact(name, against, True, f"equal at {_plural(len(samples), 'size')}"
+    return Check.exact(name, against, True, f"equal at {_plural(len(samples), unit)}"
                        + (f": {where}" if where else ""))
 
 
@@ -769,38 +775,6 @@ def answer_4_3(pid: str) -> Answer:
 
 # ---------------------------------------------------------------- cmsc25500-midterm/6
 
-FORWARD_PSEUDOCODE = """\
-forward(X):                        # X: (B, H, W, C)
-    hA = zeros(B, H, C)            # one RNN A state per row
-    for j in 0 .. W-1:             # all rows at once
-        hA = tanh(hA @ W_hh_A^T + X[:, :, j] @ W_xh_A^T)
-        Y[:, :, j] = hA
-    hB = zeros(B, W, C)            # one RNN B state per column
-    for i in 0 .. H-1:             # all columns at once
-        hB = tanh(hB @ W_hh_B^T + Y[:, i] @ W_yh_B^T)
-        HB[:, i] = hB
-    return HB"""
-
-BACKWARD_PSEUDOCODE = """\
-backward(X, G):                    # G = dL/dH^B, (B, H, W, C)
-    Y, HB = forward(X)
-    carry = zeros(B, W, C)
-    for i in H-1 .. 0:             # BPTT of RNN B, all columns at once
-        a = (G[:, i] + carry) * (1 - HB[:, i]^2)        # through tanh
-        dW_hh_B += sum_b,j a^T HB[:, i-1]    (HB[:, -1] = 0)
-        dW_yh_B += sum_b,j a^T Y[:, i]
-        dY[:, i] = a @ W_yh_B
-        carry = a @ W_hh_B
-    carry = zeros(B, H, C)
-    for j in W-1 .. 0:             # BPTT of RNN A, all rows at once
-        a = (dY[:, :, j] + carry) * (1 - Y[:, :, j]^2)
-        dW_hh_A += sum_b,i a^T Y[:, :, j-1]  (Y[:, :, -1] = 0)
-        dW_xh_A += sum_b,i a^T X[:, :, j]
-        dX[:, :, j] = a @ W_xh_A
-        carry = a @ W_hh_A
-    return dX, dW_hh_A, dW_xh_A, dW_hh_B, dW_yh_B"""
-
-
 def _scan_reference(x: np.ndarray, params: dict) -> np.ndarray:
     """One sequence at a time (no vectorisation): the check of the vectorised forward."""
     batch, rows, cols, c = x.shape
@@ -821,8 +795,13 @@ def _scan_reference(x: np.ndarray, params: dict) -> np.ndarray:
     return out
 
 
+def _source(fn: Callable) -> str:
+    """The code the checks run, as printed in the answer."""
+    return inspect.getsource(fn).rstrip()
+
+
 def _verbatim(code: str) -> str:
-    return "\\begin{verbatim}\n" + code + "\n\\end{verbatim}"
+    return "{\\small\n\\begin{verbatim}\n" + code + "\n\\end{verbatim}\n}"
 
 
 @problem("cmsc25500-midterm/6a")
@@ -830,21 +809,26 @@ def answer_6a(pid: str) -> Answer:
     x, params, _ = image_rnn.random_instance(2, 3, 4, 3, seed=1)
     _, hb = image_rnn.forward(x, params)
     err = relative_error(hb, _scan_reference(x, params))
-    checks = [Check("vectorised forward (B=2, H=3, W=4, C=3)",
-                    "one-sequence-at-a-time scan", err, 1e-14)]
-    equations = ("hA[i,j] = tanh(W_hh^A hA[i,j-1] + W_xh^A x[i,j]), hA[i,-1] = 0; Y = H^A; "
-                 "hB[i,j] = tanh(W_hh^B hB[i-1,j] + W_yh^B y[i,j]), hB[-1,j] = 0")
-    results = {"equations": equations, "pseudocode": FORWARD_PSEUDOCODE,
+    checks = [Check("vectorised forward (N = 2, H = 3, W = 4, C = 3)",
+                    "one sequence at a time", err, 1e-14)]
+    source = _source(image_rnn.forward)
+    equations = ("hA[i,j] = tanh(W_hh^A hA[i,j-1] + W_xh^A x[i,j]); Y = H^A; "
+                 "hB[i,j] = tanh(W_hh^B hB[i-1,j] + W_yh^B y[i,j]); zero initial states "
+                 "(before j = 0 and before i = 0)")
+    results = {"equations": equations, "source": source,
                "implementation": "derive.grid.image_rnn.forward"}
     text = (f"{equations}\nRNN A left to right along every row, RNN B top to bottom along every"
-            f" column; each scan step is vectorised over the batch and all rows (columns).\n\n"
-            f"{FORWARD_PSEUDOCODE}")
+            f" column; each scan step is vectorised over the N examples and all rows "
+            f"(columns).\n\n{source}")
     latex = (
         "RNN A runs left to right along every row, RNN B top to bottom along every column:"
         " \\[ h^A_{i,j} = \\tanh(W^A_{hh} h^A_{i,j-1} + W^A_{xh} x_{i,j}),\\quad "
         "Y = H^A,\\quad h^B_{i,j} = \\tanh(W^B_{hh} h^B_{i-1,j} + W^B_{yh} y_{i,j}), \\] "
-        "with zero initial states. Each step of a scan is one batched product over all rows "
-        "(columns):\n" + _verbatim(FORWARD_PSEUDOCODE))
+        "with zero initial states ($h^A_{i,-1} = h^B_{-1,j} = 0$). In NumPy, with a batch of "
+        "$N$ examples, \\texttt{x} of shape $(N, H, W, C)$ and states stored as rows (so "
+        "$W h$ is \\texttt{h @ W.T}), each step of a scan is one batched product over all "
+        "rows (RNN A) or all columns (RNN B). This is the implementation the checks run:\n"
+        + _verbatim(source))
     return Answer(pid, results, text, latex, checks)
 
 
@@ -873,10 +857,11 @@ def gradient_checks(backward: Callable[..., dict] = image_rnn.backward) -> list[
             cd[idx] = (values[0] - values[1]) / 2e-6
         complex_err = max(complex_err, relative_error(grads[name], cs))
         central_err = max(central_err, relative_error(grads[name], cd))
+    size = "N = 2, H = 3, W = 4, C = 2"
     return [
-        Check("backward, all 5 gradients (B=2, H=3, W=4, C=2)", "complex-step, h = 1e-30",
-              complex_err, 1e-12),
-        Check("backward, all 5 gradients (B=2, H=3, W=4, C=2)", "central differences, h = 1e-6",
+        Check(f"backward, all 5 gradients ({size})", "complex-step, h = 1e-30", complex_err,
+              1e-12),
+        Check(f"backward, all 5 gradients ({size})", "central differences, h = 1e-6",
               central_err, 1e-7),
     ]
 
@@ -884,22 +869,24 @@ def gradient_checks(backward: Callable[..., dict] = image_rnn.backward) -> list[
 @problem("cmsc25500-midterm/6b")
 def answer_6b(pid: str) -> Answer:
     checks = gradient_checks()
-    results = {"pseudocode": BACKWARD_PSEUDOCODE,
-               "implementation": "derive.grid.image_rnn.backward",
+    source = _source(image_rnn.backward)
+    results = {"source": source, "implementation": "derive.grid.image_rnn.backward",
                "complex_step_error": checks[0].error, "central_error": checks[1].error}
     text = ("Backpropagate through RNN B first (bottom to top along every column), whose input "
             "gradient is the upstream gradient of Y = H^A, then through RNN A (right to left "
-            "along every row).\n\n" + BACKWARD_PSEUDOCODE)
+            "along every row).\n\n" + source)
     latex = (
-        "With $a = \\overline{\\text{pre}}$ the gradient through $\\tanh$, "
-        "$\\overline{h^B_{i,j}} = G_{i,j} + (W^B_{hh})^\\top a^B_{i+1,j}$, "
+        "With $a$ the gradient of the loss with respect to a pre-activation (through "
+        "$\\tanh$): $\\overline{h^B_{i,j}} = G_{i,j} + (W^B_{hh})^\\top a^B_{i+1,j}$, "
         "$a^B_{i,j} = \\overline{h^B_{i,j}} \\odot (1 - (h^B_{i,j})^2)$, "
         "$\\overline{y_{i,j}} = (W^B_{yh})^\\top a^B_{i,j}$; then "
         "$\\overline{h^A_{i,j}} = \\overline{y_{i,j}} + (W^A_{hh})^\\top a^A_{i,j+1}$, "
         "$a^A_{i,j} = \\overline{h^A_{i,j}}\\odot(1-(h^A_{i,j})^2)$, "
         "$\\overline{x_{i,j}} = (W^A_{xh})^\\top a^A_{i,j}$, and each weight gradient sums "
-        "$a\\,(\\text{its input})^\\top$ over batch, rows and columns:\n"
-        + _verbatim(BACKWARD_PSEUDOCODE))
+        "$a\\,(\\text{its input})^\\top$ over the examples, rows and columns (the input of "
+        "$W_{hh}$ is the previous state, zero at $i = 0$ or $j = 0$). The implementation the "
+        "checks run (\\texttt{g} is $G$, \\texttt{carry} the gradient arriving from the "
+        "next step of the scan):\n" + _verbatim(source))
     return Answer(pid, results, text, latex, checks)
 
 
@@ -927,7 +914,8 @@ def receptive_checks(size: sp.Expr) -> list[Check]:
                 shape_bad.append((a, b))
     return [
         agree(f"receptive field size, every output ({rows} x {cols}, C = {c})",
-              "perturbation of every input location", size, samples),
+              "perturbation of every input location", size, samples,
+              f"every (i, j) of a {rows} by {cols} image", unit="output"),
         Check.exact(f"receptive field region, every output ({rows} x {cols}, C = {c})",
                     "perturbation of every input location", not shape_bad,
                     f"differs at {shape_bad}" if shape_bad else
@@ -947,7 +935,8 @@ def answer_6c(pid: str) -> Answer:
     latex = (
         "$h^A_{i',j}$ depends on $x_{i',0..j}$ and $h^B_{i,j}$ on $y_{0..i,j} = h^A_{0..i,j}$, "
         "so output $(i,j)$ (0-based) sees $\\{(i',j') : i'\\le i,\\ j'\\le j\\}$,"
-        f" \\[ {_latex(size)} \\text{{ locations}},\\quad (i+1)(j+1)C \\text{{ scalars}}, \\]"
+        f" \\[ {_latex(size)} \\text{{ locations}},\\quad {_latex(results['scalars'])}"
+        " \\text{ scalars}, \\]"
         " confirmed by perturbing every input location. The field is one-sided.")
     return Answer(pid, results, text, latex, checks)
 
@@ -1005,34 +994,93 @@ def answer_6d(pid: str) -> Answer:
     return Answer(pid, results, text, latex, checks)
 
 
+WEIGHT_GRID = {image_rnn.Cs: (1, 2, 3, 4)}
+
+
+@functools.cache
+def _weight_counts() -> dict[str, list]:
+    """Weights of the built module and of a built 3x3 conv (with bias), C = 1..4."""
+    def module(c: int) -> int:
+        return sum(int(w.size) for w in image_rnn.random_instance(1, 1, 1, c)[1].values())
+
+    def conv3x3(c: int) -> int:
+        table = account(f"conv {c} 3x3 same", (3, 3, c))
+        return naive_counts(table.layers, (3, 3, c))[0]["params"]
+
+    return {"module": grid_samples(WEIGHT_GRID, module),
+            "conv": grid_samples(WEIGHT_GRID, conv3x3)}
+
+
+def pros_cons_checks(numbers: dict) -> list[Check]:
+    """6e's numbers: the last output's field, both weight counts, the FLOP ratio."""
+    rows, cols, _ = FIELD_SIZE
+    counts, flops = _weight_counts(), _image_counts()
+    measured_ratios = {sp.Rational(image_rnn.naive_flops(p[image_rnn.Hs], p[image_rnn.Ws],
+                                                         p[image_rnn.Cs]), n)
+                       for p, n in flops["conv"]}
+    ratio_ok = measured_ratios == {numbers["ratio"]}
+    return [
+        claim(f"receptive field of the last output ({rows} by {cols})",
+              "perturbation of every input location", numbers["last_field"],
+              int(_image_fields()[rows - 1, cols - 1].sum())),
+        agree_on_grid("module weights", "arrays of the built module", numbers["weights"],
+                      WEIGHT_GRID, counts["module"]),
+        agree_on_grid("3x3 conv weights (with bias)", "weights read by naive conv loops",
+                      numbers["conv_weights"], WEIGHT_GRID, counts["conv"]),
+        Check.exact("FLOP ratio, module to 3x3 conv", "instrumented naive loops, both",
+                    ratio_ok, f"claimed {numbers['ratio']}, measured "
+                    + ", ".join(str(r) for r in sorted(measured_ratios))
+                    + f" at {_plural(len(flops['conv']), 'size')}"),
+    ]
+
+
 @problem("cmsc25500-midterm/6e")
 def answer_6e(pid: str) -> Answer:
-    ratio = sp.simplify(image_rnn.flops_formula() / image_rnn.conv3x3_flops_formula())
+    c = image_rnn.Cs
     rows, cols, _ = FIELD_SIZE
-    largest = int(_image_fields()[rows - 1, cols - 1].sum())
+    size, _ = image_rnn.receptive_field_formula()
+    i, j = sorted(size.free_symbols, key=str)
+    numbers = {"ratio": sp.simplify(image_rnn.flops_formula()
+                                    / image_rnn.conv3x3_flops_formula()),
+               "last_field": int(size.subs({i: rows - 1, j: cols - 1})),
+               "weights": 4 * c**2,  # four C x C matrices
+               "conv_weights": 9 * c**2 + c}  # C filters of 3 x 3 x C, and C biases
+    checks = pros_cons_checks(numbers)
+    ratio, w, wc = (_latex(numbers[key]) for key in ("ratio", "weights", "conv_weights"))
     pros = [
         f"Global context in one layer: output (i, j) sees (i+1)(j+1) input locations (all "
-        f"{largest} of a {rows} x {cols} input for the last one) against 9 for a 3x3 conv.",
-        f"Fewer FLOPs ({ratio} of a 3x3 conv with C channels) and fewer weights (4C^2 against "
-        "9C^2 + C).",
+        f"{numbers['last_field']} of a {rows} x {cols} input for the last one) against 9 for a "
+        "3x3 conv.",
+        f"Fewer FLOPs ({numbers['ratio']} of a 3x3 conv with C channels) and fewer weights "
+        "(4C^2 against 9C^2 + C).",
     ]
     cons = [
         "Sequential: W + H dependent steps (RNN A then RNN B) where a conv is one parallel step.",
         "One-sided, position-dependent context: nothing below or right of (i, j) is seen, and "
         "the field depends on the distance to the top-left border (no translation "
-        "equivariance); running the RNNs in the four directions fixes the first at 4x the cost.",
+        "equivariance). Four such modules, scanning from the four corners, give every output "
+        "the whole image, at four times the cost.",
         "Long recurrent paths make gradients vanish or explode across the image.",
     ]
-    checks = [Check.exact("receptive field of the last output", "perturbation",
-                          largest == rows * cols, f"{largest} of {rows * cols} locations")]
+    pros_tex = [
+        f"Global context in one layer: output $(i,j)$ sees ${_latex(size)}$ input locations "
+        f"(all ${numbers['last_field']}$ of a ${rows}\\times{cols}$ input for the last one) "
+        "against $9$ for a $3\\times3$ conv.",
+        f"Fewer FLOPs (${ratio}$ of those of a $3\\times3$ conv with $C$ input and output "
+        f"channels) and fewer weights (${w}$ against ${wc}$).",
+    ]
+    cons_tex = [
+        "Sequential: $H + W$ dependent steps (RNN A, then RNN B) where a conv layer is one "
+        "parallel step.",
+        "One-sided, position-dependent context: nothing below or to the right of $(i,j)$ is "
+        "seen, and the field's size depends on the distance to the top-left corner (no "
+        "translation equivariance). Four such modules, scanning from the four corners, give "
+        "every output the whole image as context, at four times the cost.",
+        "Long recurrent paths make gradients vanish or explode across the image.",
+    ]
     text = "Pros:\n" + "\n".join(f"- {p}" for p in pros) + "\nCons:\n" + "\n".join(
         f"- {c_}" for c_ in cons)
-
-    def tex(s: str) -> str:
-        return (s.replace("^2", "$^2$").replace(" x ", " $\\times$ ").replace("3x3", "$3\\times3$")
-                .replace("4x", "$4\\times$"))
-
-    latex = ("\\textbf{Pros.}\n\\begin{itemize}\n" + "\n".join(f"\\item {tex(p)}" for p in pros)
+    latex = ("\\textbf{Pros.}\n\\begin{itemize}\n" + "\n".join(f"\\item {p}" for p in pros_tex)
              + "\n\\end{itemize}\n\\textbf{Cons.}\n\\begin{itemize}\n"
-             + "\n".join(f"\\item {tex(c_)}" for c_ in cons) + "\n\\end{itemize}")
-    return Answer(pid, {"pros": pros, "cons": cons}, text, latex, checks)
+             + "\n".join(f"\\item {c_}" for c_ in cons_tex) + "\n\\end{itemize}")
+    return Answer(pid, {"pros": pros, "cons": cons, "numbers": numbers}, text, latex, checks)
