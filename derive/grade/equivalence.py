@@ -100,6 +100,9 @@ class Decision:
 
 def canonical(expr: sp.Basic) -> sp.Basic:
     """Symbols by name only (assumptions dropped); a named sigmoid as ``1/(1+exp(-z))``."""
+    indexed = {a: sp.Function(str(a.base.label))(*a.indices) for a in expr.atoms(sp.Indexed)}
+    if indexed:  # h[t] (an IndexedBase) is the indexed quantity h(t), as the parser reads it
+        expr = expr.xreplace(indexed)
     plain = {s: sp.Symbol(s.name) for s in expr.atoms(sp.Symbol)}  # bound ones too
     expr = expr.xreplace(plain)
     sig = {a: sigmoid(a.args[0]) for a in expr.atoms(sp.Function)

@@ -71,6 +71,9 @@ FUNCTIONS: dict[str, tuple[int, object]] = {
     "ceil": (1, sp.ceiling),
     "ceiling": (1, sp.ceiling),
     "abs": (1, sp.Abs),
+    "Abs": (1, sp.Abs),
+    "Max": (-1, sp.Max),
+    "Min": (-1, sp.Min),
     "sign": (1, sp.sign),
     "relu": (1, lambda z: sp.Max(0, z)),
     "ReLU": (1, lambda z: sp.Max(0, z)),
@@ -114,7 +117,7 @@ _TOKEN = re.compile(
       (?P<num>\d+(?:\.\d+)?|\.\d+)
     | (?P<cmd>\\(?:[A-Za-z]+|[,;:!{}|\s]))
     | (?P<name>[A-Za-z][A-Za-z0-9]*)
-    | (?P<op><=|>=|[-+*/^()\[\]{}=<>,|_'])
+    | (?P<op><=|>=|\*\*|[-+*/^()\[\]{}=<>,|_'])
     )""",
     re.VERBOSE,
 )
@@ -182,11 +185,15 @@ class SymbolTable:
             return
         if not isinstance(expr, sp.Basic):
             return
+        indexed = expr.atoms(sp.Indexed)
+        bases = {str(a.base.label) for a in indexed}
         for s in expr.free_symbols:
-            if isinstance(s, sp.Symbol):
+            if isinstance(s, sp.Symbol) and s.name not in bases:
                 self.symbols.setdefault(s.name, s)
         for a in expr.atoms(AppliedUndef):
             self.functions.setdefault(a.func.__name__, a.func)
+        for name in bases:  # h[t] in the answer is the quantity h indexed by t: h(t) here
+            self.functions.setdefault(name, sp.Function(name))
 
     def symbol(self, name: str) -> sp.Symbol:
         if name not in self.symbols:
@@ -304,6 +311,12 @@ class _Parser:
                     raise ParseError(f"division by zero at position {self.tok.pos}")
                 value = value / den
             elif self.starts_factor():
+                if self.tok.text == "[" and self.tokens[self.i - 1].text != "\\left":
+                    # "h [t]" or "(a) [b]": an index must follow its name directly, and
+                    # square brackets are never a silent product
+                    raise ParseError(f"'[' at position {self.tok.pos}: an index is written "
+                                     "directly after its name (h[t]); use parentheses for "
+                                     "a product")
                 value = value * self.unary()
             else:
                 return value
@@ -336,7 +349,7 @@ class _Parser:
     def power(self) -> sp.Expr:
         start = self.tok.pos
         base = self.primary()
-        if self.at("^"):
+        if self.at("^", "**"):  # "**" is how Python (and SymPy's printer) writes a power
             self.advance()
             exp = self.exponent()
             if base == 0 and exp.is_number and exp.is_negative:
@@ -497,17 +510,79 @@ class _Parser:
         if sub.kind != "name" or len(sub.text) != 1 or f"{base}_{sub.text}" in \
                 self.table.symbols:
             return None
+        after = self.tokens[min(self.i + (4 if braced else 2), len(self.tokens) - 1)]
+        last = self.tokens[self.i + (3 if braced else 1)]
+        if after.text == "[" and after.pos == last.pos + len(last.text):
+            return None  # a_i[t]: the bracket index reads both (bracket_index)
         if sub.text == "t" or (base in self.table.functions and sub.text in self.table.symbols):
             for _ in range(4 if braced else 2):
                 self.advance()
             return self.table.symbol(sub.text)
         return None
 
+    def adjacent_bracket(self) -> bool:
+        """A ``[`` directly after the previous token (no space): ``h[t]``, an index."""
+        prev = self.tokens[self.i - 1] if self.i else None
+        return self.tok.kind == "op" and self.tok.text == "[" and prev is not None and \
+            prev.pos + len(prev.text) == self.tok.pos
+
+    def bracket_index(self, name: str, pos: int) -> sp.Expr:
+        """``h[t]`` -> ``h(t)``, ``x[i, j]`` -> ``x(i, j)``: the indexed quantity, like
+        ``h^{(t)}``. ``a_i[t]`` is ``a(i, t)`` when the answer indexes ``a`` by ``(i, t)``."""
+        self.advance()  # "["
+        args = [self.expr()]
+        while self.at(","):
+            self.advance()
+            args.append(self.expr())
+        self.expect("]")
+        if len(args) > 4:
+            raise ParseError(f"{name}[...] at position {pos} has more than 4 indices")
+        if name not in self.table.functions and "_" in name:
+            head, sub = name.split("_", 1)
+            if head in self.table.functions and re.fullmatch(r"[A-Za-z]|\d+", sub):
+                first = sp.Integer(int(sub)) if sub.isdigit() else self.table.symbol(sub)
+                return self.table.functions[head](first, *args)
+        return self.table.function(name)(*args)
+
+    def sympy_sum(self, pos: int) -> sp.Expr:
+        """``Sum(body, (t, 1, T))``: the form SymPy prints (and derive shows), read by this
+        parser like ``\\sum_{t=1}^{T} body``."""
+        self.expect("(")
+        body = self.expr()
+        limits = []
+        while self.at(","):
+            self.advance()
+            self.expect("(")
+            var_tok = self.advance()
+            if var_tok.kind != "name":
+                raise ParseError(f"Sum index at position {var_tok.pos} must be a name")
+            var = self.table.symbol(_check_name(var_tok.text, var_tok.pos))
+            self.expect(",")
+            lower = self.expr()
+            self.expect(",")
+            upper = self.expr()
+            self.expect(")")
+            span = upper - lower
+            if span.is_number and span + 1 > MAX_SUM_TERMS:
+                raise ParseError(f"Sum at position {pos} has more than {MAX_SUM_TERMS} terms")
+            limits.append((var, lower, upper))
+        self.expect(")")
+        if not limits or len(limits) > 4:
+            raise ParseError(f"Sum at position {pos} needs one to four limits (t, 1, T)")
+        return sp.Sum(body, *limits)
+
     def _named(self, tok: Token, base: str) -> sp.Expr:
         sub_index = self.subscript_index(base)
         if sub_index is not None:
+            if self.adjacent_bracket():
+                raise ParseError(f"{base} at position {tok.pos} has two indices (a subscript "
+                                 "and [...])")
             return self.table.function(_check_name(base, tok.pos))(sub_index)
         name = self.full_name(base, tok.pos)
+        if self.adjacent_bracket():
+            return self.bracket_index(name, tok.pos)
+        if name == "Sum" and self.at("(") and "Sum" not in self.table.functions:
+            return self.sympy_sum(tok.pos)
         if name == "e" and "e" not in self.table.symbols and not self.at("("):
             return sp.E  # e^{-x}: Euler's number, unless the answer has a symbol e
         if self.at("'") and name in PRIMED:

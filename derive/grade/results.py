@@ -142,6 +142,8 @@ def lhs_name(eq: Any) -> str:
     lhs = eq.lhs if isinstance(eq, sp.Eq) else eq
     if isinstance(lhs, AppliedUndef):
         return lhs.func.__name__
+    if isinstance(lhs, sp.Indexed):
+        return str(lhs.base.label)
     if isinstance(lhs, sp.Symbol):
         return lhs.name
     return str(lhs)

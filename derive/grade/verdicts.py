@@ -537,6 +537,8 @@ def _strip_order(text: str) -> tuple[str, bool]:
 
 
 def canon_name(e: Any) -> str:
+    if isinstance(e, sp.Indexed):  # h[t] and h(t) name one quantity
+        return f"{e.base.label}{tuple(e.indices)}"
     if isinstance(e, AppliedUndef):
         return f"{e.func.__name__}{e.args}"
     return str(e)
