@@ -109,9 +109,15 @@ def test_check_conv1d_conv2d(capsys):
         checks = doc[name]
         assert all(c["passed"] for c in checks)
         against = " ".join(c["against"] for c in checks)
-        for word in ("sympy elementwise diff", "complex step", "central differences",
-                     "independent loop implementation", "brute-force window enumeration"):
+        for word in ("SymPy's entry-by-entry derivatives", "complex step",
+                     "central differences", "independent loop implementation",
+                     "brute-force window enumeration"):
             assert word in against
+        # every row of `derive check` says what it checks and how: no two share a name
+        names = [c["name"] for c in checks]
+        assert len(set(names)) == len(names), names
+        for how in ("complex step", "central differences", "plain loops", "general formula"):
+            assert sum(how in n for n in names) >= 2, (how, names)
 
 
 @pytest.mark.parametrize("pid", ["dsga1008-hw2/1.1a", "dsga1008-hw2/1.1b", "dsga1008-hw2/1.1c"])
@@ -122,7 +128,8 @@ def test_answer_formats(capsys, pid):
     assert doc["id"] == pid
     if pid.endswith("a"):
         assert doc["answer"]["spatial_shape"] == [5, 2]
-        assert doc["answer"]["output_shape"] == ["F", 5, 2]
+        assert doc["answer"]["output_shape"] == [5, 2]
+        assert doc["answer"]["output_shape_formula"] == ["F", 5, 2]
     if pid.endswith("c"):
         assert doc["answer"]["iv"]["dimension"] == [1, 5, 3]
         assert doc["answer"]["i"]["array"][0][0].startswith("W[0, 0, 0]*x[0, 0]")

@@ -29,7 +29,7 @@ from derive.conv.jacobians import (
 )
 from derive.conv.spec import ConvSpec
 from derive.errors import DeriveError
-from derive.problems.convolution import SPEC_1C, _check_swapped_roles
+from derive.problems.convolution import EXACT_SPECS_1C, SPEC_1C, _check_swapped_roles
 from test_conv_shapes import assert_latex_balanced
 
 SPEC_D2 = ConvSpec(2, (9,), 3, 2, 2, 1, 2)   # stride, dilation and padding > 1
@@ -141,6 +141,28 @@ def test_exact_check_catches_a_dropped_padding_term():
     wrong = general(1)["dy_dW"].rhs.xreplace({P: 0})
     assert verify.check_exact(1, specs=(SPEC_1C,), results=_planted("dy_dW", wrong))[0].passed
     assert not verify.check_exact(1, specs=(SPEC_D2,), results=_planted("dy_dW", wrong))[0].passed
+
+
+def test_1_1c_general_formulas_checked_at_two_sizes():
+    a = answer("dsga1008-hw2/1.1c")
+    exact = [ch for ch in a.checks if ch.name.endswith("the general formula")]
+    assert len(exact) == 4 and all(ch.passed for ch in exact)
+    for ch in exact:
+        assert "at 2 sizes (C = 5, L = 7, K = 3, S = 2, D = 1, P = 0, F = 1; " \
+               "C = 2, L = 9, K = 3, S = 2, D = 2, P = 1, F = 2)" in ch.detail, ch.detail
+    # errors the 1.1c sizes alone cannot see (P = 0, D = 1), caught at the second size
+    for key, wrong in (("dy_dW", general(1)["dy_dW"].rhs.xreplace({P: 0})),
+                       ("dl_dx", general(1)["dl_dx"].rhs.xreplace({D: 1}))):
+        assert verify.check_exact(1, specs=(SPEC_1C,), results=_planted(key, wrong))[0].passed
+        checks = verify.check_exact(1, specs=EXACT_SPECS_1C, results=_planted(key, wrong))
+        assert not checks[0].passed and "differ" in checks[0].detail
+
+
+def test_check_details_count_in_words():
+    assert verify._count(1, "size") == "1 size" and verify._count(2, "size") == "2 sizes"
+    assert verify._count(1, "entry", "entries") == "1 entry"
+    detail = verify.check_exact(1, specs=(SPEC_1C,), results={"dl_dW": general(1)["dl_dW"]})[0]
+    assert detail.detail.startswith("15 entries at 1 size (C = 5, L = 7,"), detail.detail
 
 
 def test_exact_check_catches_a_wrong_dilation():

@@ -100,8 +100,12 @@ def test_formula_check_catches_planted_errors(wrong):
 def test_answer_1_1a():
     a = answer("dsga1008-hw2/1.1a")
     assert a.results["spatial_shape"] == [5, 2]
-    assert a.results["output_shape"][1:] == [5, 2]
-    assert str(a.results["output_shape"][0]) == "F"
+    # a shape is a list of integers; the unknown filter count lives in its own fields
+    assert a.results["output_shape"] == [5, 2]
+    assert all(type(n) is int for n in a.results["output_shape"])
+    assert a.results["channels"] == "F"
+    assert a.results["output_shape_formula"][1:] == [5, 2]
+    assert str(a.results["output_shape_formula"][0]) == "F"
     assert a.results["output_shape_one_filter"] == [1, 5, 2]
     assert a.results["window_rows"] == [0, 4, 8, 12, 16]
     assert a.results["window_cols"] == [0, 4]
@@ -150,3 +154,20 @@ def assert_latex_balanced(latex: str) -> None:
 def test_latex_balance_check_catches_errors(bad):
     with pytest.raises(AssertionError):
         assert_latex_balanced(bad)
+
+
+def test_output_size_printed_in_textbook_order():
+    from derive.conv import printing
+    from derive.conv.shapes import output_size_formula
+
+    assert printing.text(output_size_formula()) == "floor((n + 2*P - D*(K - 1) - 1)/S) + 1"
+    a = answer("dsga1008-hw2/1.1b")
+    assert "H_out = floor((H + 2*P - D*(K - 1) - 1)/S) + 1" in a.text
+    assert "F x (H - K + 1) x (W - K + 1)" in a.text
+    assert r"\frac{H + 2 P - D \left(K - 1\right) - 1}{S}" in a.latex
+    assert "-D" not in a.latex and "(-" not in a.text
+    # only the order of the terms changes: the printed text reads back as the same formula
+    h_out = a.results["H_out"]
+    plain = {s: sp.Symbol(str(s)) for s in h_out.free_symbols}
+    assert sp.sympify(printing.text(h_out), locals={str(s): s for s in plain.values()}) == \
+        h_out.xreplace(plain)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from derive.conv import printing
 from derive.conv.jacobians import (
     Result,
     forward,
@@ -58,7 +59,7 @@ def lhs_text(result: Result) -> str:
 
 def lhs_latex(result: Result) -> str:
     expr, (var, _) = result.lhs.args[0], result.lhs.args[1]
-    return rf"\frac{{\partial {sp.latex(expr)}}}{{\partial {sp.latex(var)}}}"
+    return rf"\frac{{\partial {printing.latex(expr)}}}{{\partial {printing.latex(var)}}}"
 
 
 def output_rank(result: Result, rank: int) -> int:
@@ -84,7 +85,7 @@ def dimension_text(result: Result, rank: int, spec: ConvSpec | None = None) -> s
 
 def dimension_latex(result: Result, rank: int, spec: ConvSpec | None = None) -> str:
     dims = dimension(result, spec)
-    parts = [sp.latex(sp.Symbol(d)) if isinstance(d, str) else str(d) for d in dims]
+    parts = [printing.latex(sp.Symbol(d)) if isinstance(d, str) else str(d) for d in dims]
     k = output_rank(result, rank)
     if not k:
         return r"\mathbb{R}^{" + r" \times ".join(parts) + "}"
@@ -96,9 +97,9 @@ def math_latex(expr: sp.Expr) -> str:
     """LaTeX with a sum over several indices written as nested sums (``\\sum_c \\sum_m``),
     which reads better than one sum under a stack of limits."""
     if not isinstance(expr, sp.Sum):
-        return sp.latex(expr)
-    sums = " ".join(rf"\sum_{{{sp.latex(v)}={sp.latex(lo)}}}^{{{sp.latex(hi)}}}"
-                    for v, lo, hi in expr.limits)
+        return printing.latex(expr)
+    tex = printing.latex
+    sums = " ".join(rf"\sum_{{{tex(v)}={tex(lo)}}}^{{{tex(hi)}}}" for v, lo, hi in expr.limits)
     body = math_latex(expr.function)
     if isinstance(expr.function, sp.Add):
         body = rf"\left({body}\right)"
@@ -138,18 +139,19 @@ def describe(rank: int, spec: ConvSpec | None = None) -> dict:
 
 def as_text(rank: int, spec: ConvSpec | None = None) -> str:
     fwd = forward(rank)
+    txt = printing.text
     lines = [f"{rank}-D cross-correlation layer ({convention(rank)})",
-             f"  {fwd.lhs} = {fwd.rhs}"]
+             f"  {fwd.lhs} = {txt(fwd.rhs)}"]
     for a, (k, v) in enumerate(out_size_formulas(rank).items()):
-        lines.append(f"  {k} = {v}" + (f" = {spec.out_sizes[a]}" if spec else ""))
+        lines.append(f"  {k} = {txt(v)}" + (f" = {spec.out_sizes[a]}" if spec else ""))
     for key, result in general(rank).items():
         dim = dimension_text(result, rank)
         if spec is not None:
             dim += f" = {dimension_text(result, rank, spec)}"
         lines += [f"{key}: {TITLES[key]}, dimension {dim}",
-                  f"  {lhs_text(result)} = {result.rhs}"]
+                  f"  {lhs_text(result)} = {txt(result.rhs)}"]
         if spec is not None:
-            lines.append(f"  at {spec.dims}: {at_sizes(result.rhs, spec)}")
+            lines.append(f"  at {spec.dims}: {txt(at_sizes(result.rhs, spec))}")
         if key in NAMED:
             lines.append(f"  that is {NAMED[key]}")
     return "\n".join(lines)
@@ -160,8 +162,8 @@ def as_latex(rank: int, spec: ConvSpec | None = None) -> str:
     parts = [rf"A {rank}-D cross-correlation layer (indices from $0$; $x$ is zero outside the "
              r"input: zero padding $P$; $\bar{y} = \partial l/\partial y$ is the upstream "
              r"gradient and $l = \sum \bar{y} \odot y$):",
-             r"\[ " + sp.latex(fwd.lhs) + " = " + math_latex(fwd.rhs) + r" \]",
-             r"\[ " + r",\quad ".join(f"{sp.latex(k)} = {sp.latex(v)}"
+             r"\[ " + printing.latex(fwd.lhs) + " = " + math_latex(fwd.rhs) + r" \]",
+             r"\[ " + r",\quad ".join(f"{printing.latex(k)} = {printing.latex(v)}"
                                       for k, v in out_size_formulas(rank).items()) + r" \]"]
     for key, result in general(rank).items():
         dim = dimension_latex(result, rank)

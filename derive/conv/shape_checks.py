@@ -40,7 +40,7 @@ def valid_grid():
 
 
 def check_formula(formula: sp.Expr | None = None, against=window_positions,
-                  name: str = "brute-force window enumeration") -> Check:
+                  name: str = "brute-force window enumeration", short: str = "") -> Check:
     """``formula`` (SymPy, in n, K, P, S, D) == ``against`` at every valid grid point; the
     integer path of ``output_size`` must agree too."""
     formula = output_size_formula() if formula is None else formula
@@ -52,9 +52,13 @@ def check_formula(formula: sp.Expr | None = None, against=window_positions,
         expected = against(*point)
         if value != expected or output_size(*point[:2], *point[2:]) != expected:
             bad += 1
-            first = first or f"(n,K,P,S,D)={point}: formula {value}, {name} {expected}"
-    detail = f"{total} valid (n,K,P,S,D) in n<=12, K<=5, P<=3, S<=4, D<=3"
-    return Check.exact("output size formula", name, bad == 0,
+            first = first or (f"n = {point[0]}, K = {point[1]}, P = {point[2]}, "
+                              f"S = {point[3]}, D = {point[4]}: formula {value}, "
+                              f"{name} {expected}")
+    detail = (f"all {total} sizes with 1 ≤ n ≤ 12, 1 ≤ K ≤ 5, 0 ≤ P ≤ 3, 1 ≤ S ≤ 4, "
+              f"1 ≤ D ≤ 3 where the dilated kernel fits")
+    short = short or ("window enumeration" if against is window_positions else name)
+    return Check.exact(f"output size formula vs {short}", name, bad == 0,
                        detail + (f"; {bad} differ, first {first}" if bad else ", all agree"))
 
 
@@ -71,7 +75,7 @@ def check_conv_shape(rank: int) -> Check:
         want = tuple(numpy_windows(m, K, P, S, D) for m in sizes)
         total += 1
         bad += y.shape[1:] != want
-    return Check.exact(f"{rank}-D output shape of the kernel", "NumPy sliding windows",
+    return Check.exact(f"{rank}-D output shape of the NumPy layer", "NumPy sliding windows",
                        bad == 0, f"{total} layers, {bad} differ")
 
 

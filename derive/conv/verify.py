@@ -47,7 +47,19 @@ def random_instance(spec: ConvSpec, seed: int = 0, dtype=float):
 
 
 def _sizes(specs) -> str:
-    return "; ".join(",".join(f"{k}={v}" for k, v in s.dims.items()) for s in specs)
+    """``C = 5, L = 7, K = 3, ...; C = 2, ...``: the sizes of each layer checked."""
+    return "; ".join(", ".join(f"{k} = {v}" for k, v in s.dims.items()) for s in specs)
+
+
+def _count(n: int, what: str, plural: str = "") -> str:
+    return f"{n:,d} {what if n == 1 else plural or what + 's'}"
+
+
+def _name(key: str) -> str:
+    """``dl_dW`` -> ``dl/dW``, ``y`` -> ``y``."""
+    return key.replace("_d", "/d")
+
+
 
 
 def check_exact(rank: int, specs=None, results: dict[str, Result] | None = None) -> list[Check]:
@@ -70,8 +82,10 @@ def check_exact(rank: int, specs=None, results: dict[str, Result] | None = None)
                     mismatches += 1
                     first = first or f"entry {idx} at {spec.dims}: {a} vs {b}"
         outcome = f"; {mismatches} differ, first {first}" if mismatches else ", all differ by 0"
-        detail = f"{total} entries at {len(specs)} sizes ({_sizes(specs)}){outcome}"
-        checks.append(Check.exact(f"{key} general formula", "sympy elementwise diff",
+        detail = (f"{_count(total, 'entry', 'entries')} at "
+                  f"{_count(len(specs), 'size')} ({_sizes(specs)}){outcome}")
+        checks.append(Check.exact(f"{_name(key)}: the general formula",
+                                  "SymPy's entry-by-entry derivatives",
                                   mismatches == 0, detail))
     return checks
 
@@ -89,7 +103,8 @@ def check_kernels_vs_formulas(rank: int, specs=None, grads: GradFn = kernels.gra
         for key in err:
             formula = np.array(instantiate(results[key], spec, arrays).tolist(), dtype=float)
             err[key] = max(err[key], relative_error(got[key], formula))
-    return [Check(f"{key} kernel", "general formula evaluated", e, NUMERIC_TOL,
+    return [Check(f"{_name(key)} (NumPy) vs the general formula",
+                  "the general formula evaluated at random numbers", e, NUMERIC_TOL,
                   f"at {_sizes(specs)}") for key, e in err.items()]
 
 
@@ -133,7 +148,8 @@ def _difference_check(rank, specs, grads, seed, how, tol) -> list[Check]:
                     ld = _loss(*({**values, name: down}[k] for k in ("W", "x")), ybar, spec)
                     numeric[idx] = (lu - ld) / (2 * CENTRAL_STEP)
             err[name] = max(err[name], relative_error(got[name], numeric))
-    return [Check(f"dl_d{name} kernel", how, e, tol, f"at {_sizes(specs)}")
+    return [Check(f"dl/d{name} (NumPy) by {how}",
+                  f"{how}, every entry of {name} perturbed", e, tol, f"at {_sizes(specs)}")
             for name, e in err.items()]
 
 
@@ -150,8 +166,9 @@ def check_loops(rank: int, specs=None, forward=kernels.forward,
                                                 reference.loop_forward(W, x, spec)))
         err["dl_dW"] = max(err["dl_dW"], relative_error(gW, lW))
         err["dl_dx"] = max(err["dl_dx"], relative_error(gx, lx))
-    return [Check(f"{key} kernel", "independent loop implementation", e, NUMERIC_TOL,
-                  f"{len(specs)} sizes: {_sizes(specs)}") for key, e in err.items()]
+    return [Check(f"{_name(key)} (NumPy) vs plain loops", "independent loop implementation",
+                  e, NUMERIC_TOL, f"{_count(len(specs), 'size')}: {_sizes(specs)}")
+            for key, e in err.items()]
 
 
 def check_named(rank: int, specs=None, grads: GradFn = kernels.grads,
@@ -167,10 +184,12 @@ def check_named(rank: int, specs=None, grads: GradFn = kernels.grads,
         err_x = max(err_x, relative_error(gx, reference.input_grad_as_transposed_conv(W, ybar,
                                                                                       spec)))
     return [
-        Check("dl_dW is a correlation", "corr(x_pad, ybar dilated by S), lags 0, D, ..",
-              err_w, NUMERIC_TOL, f"{len(specs)} sizes"),
-        Check("dl_dx is a transposed convolution", "crop_P(full conv(ybar dilated by S, "
-              "W dilated by D))", err_x, NUMERIC_TOL, f"{len(specs)} sizes"),
+        Check("dl/dW is a cross-correlation",
+              "padded x correlated with ybar dilated by S, read at lags 0, D, …, D(K − 1)",
+              err_w, NUMERIC_TOL, _count(len(specs), "size")),
+        Check("dl/dx is a transposed convolution",
+              "ybar dilated by S, fully convolved with W dilated by D, cropped by P",
+              err_x, NUMERIC_TOL, _count(len(specs), "size")),
     ]
 
 

@@ -3,8 +3,11 @@
 Result keys (``derive answer ID --format json``):
 
 ``1.1a``: ``input`` [H, W], ``kernel`` [K_h, K_w], ``stride``, ``padding``, ``dilation``;
-``spatial_shape`` [H_out, W_out]; ``output_shape`` [F, H_out, W_out] (``F`` the number of
-filters: a symbol); ``output_shape_one_filter``; ``window_rows`` / ``window_cols`` (the
+``output_shape`` [H_out, W_out] (integers: the map each filter produces; the question gives
+no filter count) and ``spatial_shape`` (the same); ``channels`` "F" (the output has one
+channel per filter); ``output_shape_formula`` [F, H_out, W_out] (a formula in the symbol F,
+to compare a full tensor shape with); ``output_shape_one_filter``; ``window_rows`` /
+``window_cols`` (the
 first input row / column of every window, enumerated); ``height_steps`` / ``width_steps``
 (the formula with the numbers put in); ``output_channels`` (why F and not C).
 
@@ -30,7 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from derive.answers import Answer, problem
 from derive.checking import Check, relative_error
-from derive.conv import kernels, render, shape_checks, verify
+from derive.conv import kernels, printing, render, shape_checks, verify
 from derive.conv.jacobians import (
     KER_IDX,
     OUT_IDX,
@@ -58,7 +61,7 @@ STRIDE_1A = 4
 
 
 def _steps(n: int, k: int, s: int) -> str:
-    return f"floor(({n} + 2*0 - 1*({k} - 1) - 1)/{s}) + 1 = floor({n - k}/{s}) + 1"
+    return f"floor(({n} + 2(0) - 1({k} - 1) - 1)/{s}) + 1 = floor({n - k}/{s}) + 1"
 
 
 @problem("dsga1008-hw2/1.1a")
@@ -75,7 +78,7 @@ def output_size_21x12(pid: str) -> Answer:
     checks = [
         Check.exact("H_out, W_out", "windows enumerated", (h_out, w_out) == (len(rows), len(cols)),
                     f"row starts {rows}, column starts {cols}"),
-        Check.exact("output shape", "NumPy convolution, C=3 channels, F=2 filters",
+        Check.exact("output shape", "NumPy convolution, C = 3 channels, F = 2 filters",
                     y.shape == (2, h_out, w_out), f"NumPy gives {list(y.shape)}"),
         shape_checks.check_formula(),
     ]
@@ -84,8 +87,10 @@ def output_size_21x12(pid: str) -> Answer:
     results = {
         "input": list(INPUT_1A), "kernel": list(KERNEL_1A), "stride": s, "padding": 0,
         "dilation": 1,
+        "output_shape": [h_out, w_out],
         "spatial_shape": [h_out, w_out],
-        "output_shape": [sp.Symbol("F"), h_out, w_out],
+        "channels": "F",
+        "output_shape_formula": [sp.Symbol("F"), h_out, w_out],
         "output_shape_one_filter": [1, h_out, w_out],
         "window_rows": rows, "window_cols": cols,
         "height_steps": f"H_out = {_steps(H, kh, s)} = {h_out}",
@@ -138,14 +143,17 @@ def output_size_general(pid: str) -> Answer:
                                          name="NumPy sliding windows"),
               shape_checks.check_conv_shape(2)]
     plain_h, plain_w = results["special_cases"]["stride_1_no_dilation_no_padding"][1:]
-    text = (f"Output: F x H_out x W_out with\n  H_out = {h_out}\n  W_out = {w_out}\n"
+    text = (f"Output: F x H_out x W_out with\n  H_out = {printing.text(h_out)}\n"
+            f"  W_out = {printing.text(w_out)}\n"
             f"  (the dilated kernel spans D(K-1)+1 inputs; C does not appear: each of the F "
             f"filters sums over all C input channels)\n"
-            f"  S=1, D=1, P=0: F x ({plain_h}) x ({plain_w}); S=1, 2P = D(K-1) (same "
+            f"  S=1, D=1, P=0: F x ({printing.text(plain_h)}) x ({printing.text(plain_w)}); "
+            f"S=1, 2P = D(K-1) (same "
             f"padding): F x H x W")
     latex = (
         r"The output is $F \times H_\text{out} \times W_\text{out}$ with"
-        "\n\\[ " + f"H_{{out}} = {sp.latex(h_out)},\\qquad W_{{out}} = {sp.latex(w_out)}" + " \\]\n"
+        "\n\\[ " + f"H_{{out}} = {printing.latex(h_out)},\\qquad "
+        f"W_{{out}} = {printing.latex(w_out)}" + " \\]\n"
         r"The dilated kernel spans $D(K-1)+1$ input positions, the padded input has $H+2P$ "
         r"(resp.\ $W+2P$), and windows start every $S$ positions. The number of input channels "
         r"$C$ does not appear: each of the $F$ filters sums over all $C$ channels. With "
@@ -158,6 +166,10 @@ def output_size_general(pid: str) -> Answer:
 
 # dsga1008-hw2/1.1c: x in R^{5x7}, one filter, kernel 3, stride 2, no dilation or padding.
 SPEC_1C = ConvSpec.from_dims(1)
+# The general formulas are proved at the 1.1c sizes and at sizes with F, D and P above their
+# 1.1c values (2 filters, dilation 2, padding 1): with P = 0 and D = 1 a dropped padding or
+# dilation term would go unseen.
+EXACT_SPECS_1C = (SPEC_1C, ConvSpec(2, (9,), 3, 2, 2, 1, 2))
 
 PART_KEYS = {"i": "y", "ii": "dy_dW", "iii": "dy_dx", "iv": "dl_dW", "dl_dx": "dl_dx"}
 
@@ -189,7 +201,7 @@ def _channel_generic(key: str, free: dict) -> sp.Expr:
 
 
 def _matrix_latex(rows) -> str:
-    body = r" \\ ".join(" & ".join(sp.latex(v) for v in row) for row in rows)
+    body = r" \\ ".join(" & ".join(printing.latex(v) for v in row) for row in rows)
     return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
 
 
@@ -246,9 +258,10 @@ def conv1d_jacobians(pid: str) -> Answer:
                    for k in range(spec.K))
         bad += any(sp.expand(shown["dl_dx"][k].xreplace({c: ch}) - ref["dl_dx"][ch, k]) != 0
                    for k in range(spec.sizes[0]))
-    checks = verify.check_exact(1, specs=(spec,))
-    checks.append(Check.exact("displayed entries", "sympy elementwise diff, every channel",
-                              bad == 0, f"{spec.C} channels"))
+    checks = verify.check_exact(1, specs=EXACT_SPECS_1C)
+    checks.append(Check.exact("the entries displayed for every channel c",
+                              "SymPy's entry-by-entry derivatives, channel by channel",
+                              bad == 0, f"{bad} differ over the {spec.C} channels"))
     checks += verify.check_complex_step(1, specs=(spec,))
     checks += verify.check_named(1, specs=(spec,))
     checks.append(_check_swapped_roles(spec))
@@ -270,7 +283,8 @@ def _check_swapped_roles(spec: ConvSpec, grads=kernels.grads, seed: int = 6) -> 
     via_forward = np.array([[kernels.forward(ybar[f][None, None, :], xp[ch][None, :],
                                              swapped)[0, :spec.K] for ch in range(spec.C)]
                             for f in range(spec.F)])
-    return Check("dl_dW vs part i", "forward layer with ybar as kernel, stride <-> dilation",
+    return Check("dl/dW is the forward layer of part (i) with ybar as the kernel",
+                 "the forward layer run on padded x, kernel ybar, stride and dilation exchanged",
                  relative_error(gW, via_forward), verify.NUMERIC_TOL, "random instance")
 
 
@@ -285,20 +299,21 @@ def _text(spec, results, shown, compare) -> str:
         extra = (f" (as a matrix {r['matrix_dimension'][0]} x {r['matrix_dimension'][1]})"
                  if "matrix_dimension" in r else "")
         lines.append(f"{label}: dimension {dim}{extra}")
-        lines.append(f"   {r['entry']} = {r['expression']}")
+        lines.append(f"   {r['entry']} = {printing.text(r['expression'])}")
         if "is" in r:
             lines.append(f"   that is {r['is']}")
     lines.append("   explicitly:")
-    lines += [f"   y[0, {k}] = {v}" for k, v in enumerate(shown["y"])]
-    lines += [f"   dl/dW[0, c, {k}] = {v}" for k, v in enumerate(shown["dl_dW"])]
-    lines += [f"   dl/dx[c, {k}] = {v}" for k, v in enumerate(shown["dl_dx"])]
+    txt = printing.text
+    lines += [f"   y[0, {k}] = {txt(v)}" for k, v in enumerate(shown["y"])]
+    lines += [f"   dl/dW[0, c, {k}] = {txt(v)}" for k, v in enumerate(shown["dl_dW"])]
+    lines += [f"   dl/dx[c, {k}] = {txt(v)}" for k, v in enumerate(shown["dl_dx"])]
     lines.append(f"   compare with i): {compare}")
     lines.append("Going beyond: general C, L, K, S, D, P, F")
-    lines.append(f"   L_out = {g['output_size']['L_out']}")
+    lines.append(f"   L_out = {printing.text(g['output_size']['L_out'])}")
     for part in labels:
         r = g[part]
         lines.append(f"   {labels[part]}: {' x '.join(r['dimension'])}; "
-                     f"{r['entry']} = {r['expression']}")
+                     f"{r['entry']} = {printing.text(r['expression'])}")
     return "\n".join(lines)
 
 
@@ -310,7 +325,7 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
     fwd = forward(1)
     gen = general(1)
     values = substitutions(spec)
-    pos = sp.latex((S * i + D * m - P).xreplace(values))
+    pos = printing.latex((S * i + D * m - P).xreplace(values))
     L = spec.sizes[0]
     times = r" \times "
     out = [r"Indices start at $0$; $\bar{y} = \partial l/\partial y$ is the given upstream "
@@ -320,12 +335,13 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
 
     out.append(r"\textbf{(i)} $f_W(x) = y \in \mathbb{R}^{" + rf"1 \times {L_out}" + "}$ with")
     positions = ", ".join(str(k) for k in range(L_out))
-    out.append(r"\[ " + sp.latex(fwd.lhs) + " = "
+    out.append(r"\[ " + printing.latex(fwd.lhs) + " = "
                + render.math_latex(fwd.rhs.xreplace(substitutions(spec)))
                + rf", \qquad i = {positions}. \]")
     out.append(r"that is")
     out.append("\\begin{align*}\n" + " \\\\\n".join(
-        rf"y_{{0,{k}}} &= {sp.latex(v)}" for k, v in enumerate(shown["y"])) + "\n\\end{align*}")
+        rf"y_{{0,{k}}} &= {printing.latex(v)}" for k, v in enumerate(shown["y"]))
+        + "\n\\end{align*}")
 
     def section(part, key, label, symbol):
         r = results[part]
@@ -355,7 +371,7 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
     section("iv", "dl_dW", "(iv)", r"\partial l/\partial W")
     out.append("that is, for every channel $c$,")
     out.append("\\begin{align*}\n" + " \\\\\n".join(
-        rf"\frac{{\partial l}}{{\partial W_{{0,c,{k}}}}} &= {sp.latex(v)}"
+        rf"\frac{{\partial l}}{{\partial W_{{0,c,{k}}}}} &= {printing.latex(v)}"
         for k, v in enumerate(shown["dl_dW"])) + "\n\\end{align*}")
     out.append(
         rf"Compared with (i): $\partial l/\partial W_{{0,c,m}} = \sum_i \bar{{y}}_{{0,i}}\, "
@@ -372,7 +388,7 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
     section("dl_dx", "dl_dx", "Going beyond:", r"\partial l/\partial x")
     out.append("that is, for every channel $c$,")
     out.append("\\begin{align*}\n" + " \\\\\n".join(
-        rf"\frac{{\partial l}}{{\partial x_{{c,{k}}}}} &= {sp.latex(v)}"
+        rf"\frac{{\partial l}}{{\partial x_{{c,{k}}}}} &= {printing.latex(v)}"
         for k, v in enumerate(shown["dl_dx"])) + "\n\\end{align*}")
     out.append("This is " + render.NAMED_LATEX["dl_dx"] + ".")
 
