@@ -101,19 +101,26 @@ def test_statements_split_parts_that_share_a_bullet():
     assert statement("cmsc25500-midterm/6a").latex == "Forward pass."
     assert "receptive field" in statement("cmsc25500-midterm/6c").latex.lower()
     assert "6c" not in statement("cmsc25500-midterm/6b").latex
-    # A nested list and the paragraph after it stay with their part.
+    # A nested list stays with its part; its roman labels print as (i) ... (iv), and the
+    # catalogue's note after it ("Going beyond: ...") is not part of the question.
     c = statement("dsga1008-hw2/1.1c").latex
-    assert r"\begin{itemize}" in c and "Going beyond" in c
+    assert r"\begin{itemize}" in c and r"\item (ii) the dimension" in c
+    assert "compare with (i)." in c and "Going beyond" not in c
 
 
-def test_statements_escape_text_and_set_code_in_typewriter():
-    assert inline("`a_b` costs 5% *more*") == r"\texttt{a\_b} costs 5\% \emph{more}"
-    assert r"\texttt{\textbackslash{}overline" in statement("csc421-hw4/1c").latex
+def test_statements_escape_text_and_set_formulas_as_math():
+    assert inline("`a_b` costs 5% *more*") == r"$a_{b}$ costs 5\% \emph{more}"
+    # a span the math converter does not understand stays escaped typewriter text
+    assert inline(r"`\input{x}` 100%") == r"\texttt{\textbackslash{}input\{x\}} 100\%"
+    assert r"$\overline{h^{(t)}}$" in statement("csc421-hw4/1c").latex
+    assert r"\texttt" not in statement("csc421-hw4/1c").latex
 
 
 def test_statements_follow_the_catalogues_cross_references():
     # rnn-cnn-hw/2 is "the same as csc421-hw4/1": it inherits the LSTM definitions ...
-    assert "sigma(w" in statement("rnn-cnn-hw/2.1").problem.preamble
+    # ... printed with its own, input-first weight names
+    preamble = statement("rnn-cnn-hw/2.1").problem.preamble
+    assert r"\sigma(w_{xi} x(t) + w_{hi} h(t-1))" in preamble and "w_{ix}" not in preamble
     # ... and 2.3 "is csc421-hw4/1c".
     assert "forget gates are near 1" in statement("rnn-cnn-hw/2.3").latex
 

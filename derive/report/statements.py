@@ -16,6 +16,7 @@ from functools import cache
 
 from derive.catalogue import PROBLEMS, catalogue_text
 from derive.errors import DeriveError
+from derive.report.mathtext import equations, to_math
 from derive.report.render import latex_escape
 
 _CODE = re.compile(r"`([^`]*)`")
@@ -23,6 +24,14 @@ _SET_HEADING = re.compile(r"^## Set `([^`]+)`")
 _PROBLEM_HEADING = re.compile(r"^### `([^`/]+)/([^`]+)`\s*(.*)$")
 _BULLET = re.compile(r"^(\s*)- (.*)$")
 _MISSING = re.compile(r"not in the source")
+_NOTE = "[catalogue:"
+_NOTE_BODY = re.compile(r"\[catalogue:((?:[^\[\]`]|`[^`]*`|\[[^\]]*\])*)\]")
+# Problem and set ids, part labels (``1a``, ``2.3``) and the catalogue's own placeholders.
+_ID = re.compile(
+    r"[a-z]+[0-9]*(?:-[a-z0-9]+)+(?:/[0-9][.0-9a-z]*)?|[0-9]+[a-z]|[0-9]+(?:\.[0-9]+)+[a-z]?"
+    r"|SET/PROBLEM"
+)
+_ROMAN = re.compile(r"`(i|ii|iii|iv|v|vi|vii|viii)`")
 
 
 @dataclass
@@ -47,6 +56,8 @@ class Problem:
     out_of_scope: list[tuple[str, str]] = field(default_factory=list)  # (number, LaTeX note)
     same_as: str | None = None  # "The same as `X`": X's definitions are appended
     aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # part -> (note, target)
+    blocks: list[tuple[str, object]] = field(default_factory=list)  # the parsed definitions
+    input_first: bool = False  # inherited weight names w_ix are printed w_xi
 
 
 @dataclass
@@ -62,28 +73,90 @@ class Statement:
         return self.part.latex
 
 
-def inline(text: str) -> str:
-    """One line of catalogue Markdown as LaTeX: escaped text, ``\\texttt`` code, emphasis."""
+def strip_notes(text: str) -> str:
+    """``text`` without its catalogue notes: ``[catalogue: ...]`` passages say what a complete
+    answer holds (or what the catalogue reconstructed); the student's question leaves them out."""
+    out, pos = [], 0
+    while True:
+        start = text.find(_NOTE, pos)
+        if start == -1:
+            out.append(text[pos:])
+            break
+        depth, k, in_code = 0, start, False
+        while k < len(text):
+            char = text[k]
+            in_code = not in_code if char == "`" else in_code
+            if not in_code and char == "[":
+                depth += 1
+            elif not in_code and char == "]":
+                depth -= 1
+                if depth == 0:
+                    break
+            k += 1
+        out.append(text[pos:start].rstrip(" "))
+        pos = k + 1
+    joined = "".join(out)
+    joined = re.sub(r"\s+([.,;:)])", r"\1", joined)  # a note removed before punctuation
+    return re.sub(r"\(\s*\)|^\s*[.;,]\s*", "", joined).strip()
+
+
+def note_text(text: str) -> list[str]:
+    """The catalogue notes of ``text`` (their bodies)."""
+    return [m.group(1).strip() for m in _NOTE_BODY.finditer(text)]
+
+
+def code_span(code: str, labels: frozenset[str] = frozenset()) -> str:
+    """One code span: a problem id as an id, a part label as ``(ii)``, a formula as inline
+    math; anything the math converter does not understand stays escaped typewriter text."""
+    if code in labels:
+        return f"({code})"
+    if _ID.fullmatch(code) or code.endswith((".txt", "/")):
+        return r"\dvid{" + latex_escape(code) + "}"
+    math = to_math(code)
+    return f"${math}$" if math else r"\texttt{" + latex_escape(code) + "}"
+
+
+def _prose(text: str) -> str:
+    escaped = latex_escape(text)
+    escaped = re.sub(r"\*\*(\S(?:.*?\S)?)\*\*", r"\\textbf{\1}", escaped)
+    escaped = re.sub(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])", r"\\emph{\1}", escaped)
+    escaped = re.sub(r'"([^"]*)"', r"``\1''", escaped)  # TeX quotes, not two closing ones
+    return re.sub(r"\b(\d+)x(\d+)\b", r"$\1\\times \2$", escaped)  # a 3x3 kernel
+
+
+def inline(text: str, labels: frozenset[str] = frozenset()) -> str:
+    """One line of catalogue Markdown as LaTeX: catalogue notes dropped, escaped prose, code
+    spans as math where they are formulas, emphasis; ``labels`` are item labels (``ii``)."""
+    text = strip_notes(text)
     out = []
     for i, piece in enumerate(_CODE.split(text)):
-        if i % 2:
-            out.append(r"\texttt{" + latex_escape(piece) + "}")
-        else:
-            escaped = latex_escape(piece)
-            escaped = re.sub(r"\*\*(\S(?:.*?\S)?)\*\*", r"\\textbf{\1}", escaped)
-            escaped = re.sub(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])", r"\\emph{\1}", escaped)
-            out.append(escaped)
+        out.append(code_span(piece, labels) if i % 2 else _prose(piece))
     return "".join(out)
 
 
-def code_block(lines: list[str]) -> str:
-    """A fenced code block as a typewriter block that keeps its spacing."""
+def code_block(lines: list[str], rename: dict[str, str] | None = None) -> str:
+    """A fenced code block: equations as an aligned display when every line parses, else a
+    typewriter block that keeps its spacing. ``rename`` maps weight names (w_ix -> w_xi)."""
+    if rename:
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, rename)) + r")\b")
+        lines = [pattern.sub(lambda m: rename[m.group(1)], line) for line in lines]
+    display = equations(lines)
+    if display:
+        return display
     rows = [latex_escape(line).replace(" ", "\\ ") or r"\mbox{}" for line in lines]
     return "\\begin{statementcode}\n" + "\\\\\n".join(rows) + "\n\\end{statementcode}"
 
 
 def _missing_clause(text: str) -> str:
-    """The catalogue's words about a figure the source lacks ('' when none)."""
+    """The catalogue's words about a figure the source lacks ('' when none), as plain text
+    (the template escapes it)."""
+    for note in note_text(text):
+        if _MISSING.search(note):
+            return note
+    return _missing_words(strip_notes(text))
+
+
+def _missing_words(text: str) -> str:
     match = _MISSING.search(text)
     if not match:
         return ""
@@ -109,17 +182,30 @@ def _join(lines: list[str]) -> str:
     return " ".join(line.strip() for line in lines if line.strip())
 
 
-def _blocks_to_latex(blocks: list[tuple[str, object]]) -> str:
+def _blocks_to_latex(blocks: list[tuple[str, object]], rename: dict[str, str] | None = None,
+                     labels: frozenset[str] = frozenset()) -> str:
     out = []
     for kind, value in blocks:
         if kind == "text":
-            out.append(inline(value))  # type: ignore[arg-type]
+            text = inline(value, labels)  # type: ignore[arg-type]
+            out += [text] if text else []
         elif kind == "code":
-            out.append(code_block(value))  # type: ignore[arg-type]
+            out.append(code_block(value, rename))  # type: ignore[arg-type]
         elif kind == "items":
-            rows = "\n".join(r"\item " + inline(item) for item in value)  # type: ignore[union-attr]
+            rows = "\n".join(r"\item " + inline(item, labels)  # type: ignore[union-attr]
+                             for item in value)  # type: ignore[union-attr]
             out.append("\\begin{itemize}\n" + rows + "\n\\end{itemize}")
     return "\n\n".join(out)
+
+
+def _labels(blocks: list[tuple[str, object]]) -> frozenset[str]:
+    """The roman labels that open a problem's nested items (``- `ii` the dimension ...``)."""
+    found = set()
+    for kind, value in blocks:
+        for item in value if kind == "items" else []:  # type: ignore[union-attr]
+            match = _ROMAN.match(str(item))
+            found |= {match.group(1)} if match else set()
+    return frozenset(found)
 
 
 def _resolve(set_id: str, number: str, code: str) -> str | None:
@@ -226,16 +312,20 @@ def _parse_problem(set_id: str, number: str, title: str, lines: list[str]) -> Pr
             continue
         if pid in part_blocks:
             raw = " ".join(str(v) for k, v in part_blocks[pid] if k in ("text", "items"))
-            parts[pid] = Part(pid, _blocks_to_latex(part_blocks[pid]), _missing_clause(raw))
+            blocks = part_blocks[pid]
+            parts[pid] = Part(pid, _blocks_to_latex(blocks, labels=_labels(blocks)),
+                              _missing_clause(raw))
         elif pid == prefix:
             parts[pid] = Part(pid, "", "")
         else:
             parts[pid] = Part(pid, inline(PROBLEMS[pid]) + ".", "")
     problem = Problem(set_id, number, title, "", parts, _missing_clause(preamble_raw))
     problem.preamble = _blocks_to_latex(preamble)
+    problem.blocks = preamble
     problem.out_of_scope = [_out_of_scope(text) for text in trailing]
     problem.aliases = _aliases(preamble_raw)
     problem.same_as = _same_as(preamble_raw)
+    problem.input_first = _input_first(preamble_raw)
     return problem
 
 
@@ -249,6 +339,20 @@ def _aliases(text: str) -> dict[str, tuple[str, str]]:
     """``"`2.3` (extra credit) is `X/1c`"`` -> {"2.3": ("(extra credit)", "X/1c")}."""
     found = re.finditer(r"`([^`/]+)`([^`]*?)\bis `([^`]+/[^`]+)`", text)
     return {m.group(1): (m.group(2).strip(), m.group(3)) for m in found}
+
+
+def _input_first(text: str) -> bool:
+    """Whether the problem renames the inherited weights ``weights named `w_xi, ...`
+    (input-first order)``."""
+    return re.search(r"weights\s+named `[^`]*` \(input-first order\)", text) is not None
+
+
+def _swap_names(blocks: list[tuple[str, object]]) -> dict[str, str]:
+    """The two-index weight names of ``blocks``' code with their indices swapped
+    (``w_ix`` -> ``w_xi``): the input-first names of the same weights."""
+    lines = [line for kind, value in blocks if kind == "code" for line in value]  # type: ignore[union-attr]
+    names = set(re.findall(r"\bw_[a-z]{2}\b", "\n".join(lines)))
+    return {name: f"w_{name[3]}{name[2]}" for name in names}
 
 
 def _same_as(text: str) -> str | None:
@@ -301,24 +405,30 @@ def _link(sets: dict[str, list[Problem]]) -> None:
             if same:
                 for other in sets.get(same.split("/")[0], []):
                     if f"{other.set_id}/{other.number}" == same and other.preamble:
-                        problem.preamble += "\n\n" + other.preamble
+                        rename = _swap_names(other.blocks) if problem.input_first else None
+                        inherited = _blocks_to_latex(other.blocks, rename)
+                        own = [problem.preamble] if problem.preamble else []
+                        problem.preamble = "\n\n".join([*own, inherited])
             for code, (note, target) in problem.aliases.items():
                 pid = f"{problem.set_id}/{code}"
                 found = _find(sets, target)
                 if pid in problem.parts and found:
-                    lead = inline(f"{note} The same as `{target}`:".strip())
-                    problem.parts[pid].latex = lead + " " + found[1].latex
+                    lead = _sentence(note.strip("() ")) if note else ""
+                    problem.parts[pid].latex = (f"({lead}) " if lead else "") + found[1].latex
                     problem.parts[pid].figure_missing = found[1].figure_missing
 
 
 def conventions() -> str:
-    """The catalogue's conventions paragraph (time steps, the loss, the bar notation), as LaTeX."""
+    """The catalogue's conventions paragraph (time steps, the loss, the bar notation), as LaTeX,
+    without its lead-in (the report prints its own heading)."""
     text = catalogue_text()
-    start = text.find("Conventions used throughout")
+    lead = "Conventions used throughout:"
+    start = text.find(lead)
     if start == -1:
         return ""
     end = text.find("\n\n", start)
-    return inline(_join(text[start : end if end != -1 else len(text)].splitlines()))
+    body = _join(text[start + len(lead) : end if end != -1 else len(text)].splitlines())
+    return _sentence(inline(body))
 
 
 def statement(pid: str) -> Statement:
