@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import unicodedata
 
 import pytest
 
@@ -145,3 +146,20 @@ def test_a_set_of_registered_answers_compiles(tmp_path):
 def test_every_set_of_registered_answers_compiles(tmp_path, set_id):
     # ... and the other sets in the slow run (make test-slow; make report builds all four).
     _compile_registry_set(set_id, tmp_path)
+
+
+def test_escape_filter_never_breaks_the_build(tmp_path):
+    # Greek, CJK, an emoji, control and format characters, accents: pdflatex must not stop
+    # ("Unicode character ... not set up"); what it cannot typeset shows as a placeholder.
+    from derive.report.render import render
+
+    hostile = "claim \u03a9 \u4e2d \U0001f600 \x07\x1b\x00 \u200b\u2028 caf\u00e9 \u03c3(x) \u211d"
+    escaped = latex_escape(hostile)
+    assert "[U+4E2D]" in escaped.replace("{[}", "[").replace("{]}", "]")
+    assert not any(ord(c) < 32 or ord(c) > 126 for c in escaped)
+    tex = tmp_path / "hostile.tex"
+    preamble = render("preamble.tex")
+    tex.write_text(preamble + "\\begin{document}\nX" + escaped + "Y\n\\end{document}\n")
+    text = _pdf_text(latexmk.compile_pdf(tex))
+    compact = unicodedata.normalize("NFC", "".join(text.split()))  # é may come back decomposed
+    assert "XclaimΩ[U+4E2D][U+1F600]café" in compact and "σ(x)" in compact
