@@ -233,3 +233,36 @@ def test_latex_bodies_and_figures_compile(tmp_path):
                            "-no-shell-escape", "answers.tex"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_uniform_exact_formula_holds_for_every_T_and_its_check_can_fail():
+    from derive.problems import memory_bptt as P
+
+    assert all(c.passed for c in P._uniform_closed_form_checks())
+    assert P.UNIFORM_EXACT.subs({P.T_: 10, P.M_: 4}) == 18 == S.uniform_steps(10, 4)
+    # the M | T form is not exact in general (T = 10, M = 4 gives 15, not 18)
+    assert P.UNIFORM_DIVISIBLE.subs({P.T_: 10, P.M_: 4}) == 15
+    wrong = P._uniform_closed_form_checks(exact=P.UNIFORM_DIVISIBLE)
+    assert not wrong[1].passed and wrong[0].passed and wrong[2].passed
+    off = P._uniform_closed_form_checks(divisible=P.UNIFORM_DIVISIBLE + 1)
+    assert not off[2].passed
+
+
+def test_5a_prints_the_code_the_checks_run():
+    import inspect
+
+    import derive
+    from derive.problems import memory_bptt as P
+
+    a = derive.answer("cmsc25500-midterm/5a")
+    for fn in (S.bisection_bptt, S.revolve_bptt, S.RNNCell.reverse):
+        printed = P._source(fn)
+        assert printed in a.latex
+        # every line of the function but its docstring is printed
+        code = [ln.strip() for ln in inspect.getsource(fn).splitlines()]
+        doc = [ln.strip() for ln in (fn.__doc__ or "").splitlines()]
+        kept = [ln for ln in code if ln and ln.strip('"') not in doc and '"""' not in ln]
+        assert all(ln in printed for ln in kept), fn.__name__
+    assert "e+" not in a.latex and "e-0" not in a.latex  # no e-notation in the key
+    b = derive.answer("cmsc25500-midterm/5b")
+    assert "\\lceil T/M\\rceil" in b.latex and "e+" not in b.latex

@@ -8,7 +8,8 @@ Result keys (``derive answer ID --format json``):
 ``bisection_steps``, ``bisection_slots``, ``revolve_steps`` (revolve with the same number of
 slots), ``plain_steps``), ``gradient_error`` (max relative error against plain BPTT).
 
-5b: ``cost_model``, ``uniform_steps`` (formula in ``T, M`` for ``M | T``),
+5b: ``cost_model``, ``uniform_steps`` (exact formula in ``T, M``, with ceilings),
+``uniform_steps_divisible`` (the same when ``M`` divides ``T``),
 ``uniform_steps_m1`` and ``evaluations_m1`` (formulas in ``T``), ``revolve_steps``
 (formula in ``T, M, r``), ``revolve_r`` (text), ``ratio_to_full_memory`` (text), ``table``
 (rows with integer keys ``T``, ``M``, ``uniform_steps``, ``revolve_steps``, ``plain_steps``,
@@ -20,6 +21,9 @@ store); the checks compare it with the closed form.
 
 from __future__ import annotations
 
+import inspect
+import re
+import textwrap
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +32,7 @@ import sympy as sp
 from derive import schedules as S
 from derive.answers import Answer, problem
 from derive.checking import Check, relative_error
+from derive.report.render import latex_number
 
 T_, M_, r_ = sp.symbols("T M r", positive=True, integer=True)
 
@@ -42,20 +47,43 @@ COST_MODEL = (
     "cell outside reverse steps; cell evaluations = forward steps + T."
 )
 
-PSEUDOCODE = """\
-reverse(s, e):            # h_s is held; reverse steps s+1..e
-    if e - s == 1:
-        reverse_step(h_s, e); return
-    m = s + floor((e - s)/2)
-    h_m = advance(h_s, s -> m)          # floor((e-s)/2) forward steps
-    store h_m; reverse(m, e); free h_m  # right half first: bar h flows backwards
-    reverse(s, m)
-reverse_step(h_{t-1}, t):
-    h_t = tanh(W_hh h_{t-1} + W_xh x_t)
-    da = (dL_t/dh_t + bar h) * (1 - h_t^2)
-    bar W_hh += da h_{t-1}^T;  bar W_xh += da x_t^T;  bar x_t = W_xh^T da
-    bar h = W_hh^T da                   # becomes dL/dh_{t-1}
-store h_0; reverse(0, T); bar h_0 = bar h"""
+SLOTS = (
+    "A slot holds one stored hidden state h_t, h_0 included (it is the restart point of "
+    "the first segment); the state being advanced and bar h are working memory."
+)
+
+
+def _source(*functions: Callable) -> str:
+    """The code the checks run, as printed in the answer (docstrings left out: they are
+    written for the library's reader, and the answer says the same in prose)."""
+    out = []
+    for fn in functions:
+        code = textwrap.dedent(inspect.getsource(fn)).rstrip()
+        out.append(re.sub(r'\n\s*"""[\s\S]*?"""', "", code, count=1))
+    return "\n\n".join(out)
+
+
+def _ordered_latex(expr: sp.Expr, later: tuple[sp.Symbol, ...] = (),
+                   earlier: tuple[sp.Symbol, ...] = ()) -> str:
+    """``expr`` with the given symbols sorted after (or before) the others, as textbooks
+    write them: ``T (T + M - 2)``, ``r T``."""
+    rename = {v: sp.Symbol(f"zz{v.name}", **v.assumptions0) for v in later}
+    rename |= {v: sp.Symbol(f"AA{v.name}", **v.assumptions0) for v in earlier}
+    return sp.latex(expr.xreplace(rename),
+                    symbol_names={new: sp.latex(old) for old, new in rename.items()})
+
+
+PSEUDOCODE = _source(S._advance, S.bisection_bptt, S.RNNCell.reverse)
+REVOLVE_CODE = _source(S.revolve_bptt, S.revolve_split)
+
+
+def _verbatim(code: str) -> str:
+    return "{\\footnotesize\n\\begin{verbatim}\n" + code + "\n\\end{verbatim}\n}"
+
+
+def _exactly(value: float) -> str:
+    """A measured error in prose: ``exactly 0`` or a typeset power of ten."""
+    return "exactly $0$" if value == 0 else f"${latex_number(value)}$"
 
 
 # ----------------------------------------------------------------------------- checks
@@ -112,17 +140,32 @@ def counts_check(name: str, measured: list[tuple[tuple, int]], closed_form: Call
     return Check.exact(name, formula, not wrong, detail)
 
 
-def _uniform_closed_form_checks() -> list[Check]:
+# uniform checkpoints: segments of L steps, n of them, the last of l steps; reversing a
+# segment of L steps recomputes 0 + 1 + ... + (L-1) states, and reaching the next
+# checkpoint costs L more
+L_, N_, LAST_ = sp.symbols("L n l", positive=True, integer=True)
+UNIFORM_SEGMENTS = (N_ - 1) * L_ * (L_ + 1) / 2 + LAST_ * (LAST_ - 1) / 2
+UNIFORM_EXACT = UNIFORM_SEGMENTS.subs(LAST_, T_ - (N_ - 1) * L_).subs(
+    N_, sp.ceiling(T_ / L_)).subs(L_, sp.ceiling(T_ / M_))
+UNIFORM_DIVISIBLE = sp.factor(UNIFORM_SEGMENTS.subs(LAST_, T_ - (N_ - 1) * L_).subs(
+    {N_: M_, L_: T_ / M_}))
+
+
+def _uniform_closed_form_checks(exact: sp.Expr = UNIFORM_EXACT,
+                                divisible: sp.Expr = UNIFORM_DIVISIBLE) -> list[Check]:
     """The symbolic forms agree with the exact count function where they apply."""
     ok_m1 = all(S.uniform_steps(T, 1) == T * (T - 1) // 2 for T in range(2, 300))
-    form = T_ * (T_ - M_) / (2 * M_) + T_ - T_ / M_
-    ok_div = all(
-        S.uniform_steps(T, M) == form.subs({T_: T, M_: M})
-        for M in range(1, 12) for T in range(2 * M, 200, M)
-    )
+    ok_exact = all(S.uniform_steps(T, M) == exact.subs({T_: T, M_: M})
+                   for M in range(1, 12) for T in range(M + 1, 120))
+    ok_div = all(S.uniform_steps(T, M) == divisible.subs({T_: T, M_: M})
+                 for M in range(1, 12) for T in range(2 * M, 200, M))
     return [
         Check.exact("uniform steps, M=1", "T(T-1)/2, T=2..299", ok_m1),
-        Check.exact("uniform steps, M divides T", str(form), ok_div),
+        Check.exact("uniform steps, exact formula (any T > M)",
+                    "(n-1)L(L+1)/2 + l(l-1)/2, M < T < 120", ok_exact,
+                    "L = ceil(T/M) steps per segment, n = ceil(T/L) segments, "
+                    "l = T - (n-1)L in the last"),
+        Check.exact("uniform steps, M divides T", "T(T+M-2)/(2M)", ok_div),
     ]
 
 
@@ -171,7 +214,7 @@ def _figure(rows: list[dict], M: int) -> str:
         f"\\addplot coordinates {{{coords('uniform_steps')}}};\n"
         f"\\addplot coordinates {{{coords('revolve_steps')}}};\n"
         f"\\addplot coordinates {{{coords('plain_steps')}}};\n"
-        "\\legend{uniform, revolve, all states stored}\n"
+        "\\legend{uniform, revolve, plain}\n"
         "\\end{loglogaxis}\n\\end{tikzpicture}"
     )
 
@@ -209,7 +252,7 @@ def answer_5a(pid: str) -> Answer:
         counts_check(
             "bisection forward steps (measured)",
             [((T,), S.trace("bisection", T).forward_steps) for T in range(1, 300)],
-            S.bisection_steps, "sum_{i<T} popcount(i), T=1..299"),
+            S.bisection_steps, "sum of popcount(i) over i < T, T=1..299"),
         counts_check(
             "bisection peak slots (measured)",
             [((T,), S.trace("bisection", T).peak_slots) for T in range(1, 300)],
@@ -221,42 +264,65 @@ def answer_5a(pid: str) -> Answer:
         counts_check(
             "bisection steps at T = 2^k",
             [((2**k,), S.trace("bisection", 2**k).forward_steps) for k in range(0, 13)],
-            lambda T: int(power_form.subs(T_, T)), str(power_form) + ", T=1..4096"),
+            lambda T: int(power_form.subs(T_, T)), "(T/2) log2 T, T=1..4096"),
     ]
-    error = max(c.error for c in checks if c.name.startswith("bisection gradients"))
+    revolve_checks = [gradient_check("revolve", S.revolve_bptt, instance,
+                                     S.bisection_slots(instance.x.shape[0]))]
+    checks += revolve_checks
+    error = max(c.error for c in checks if "gradients (" in c.name)
     keys = ["T", "bisection_steps", "bisection_slots", "revolve_steps", "plain_steps"]
+    saving = rows[Ts.index(1000)]
     text = (
         "Recursive O(log T)-memory BPTT (bisection), exact.\n\n"
-        f"Cost model: {COST_MODEL}\n\n{PSEUDOCODE}\n\n"
+        f"Cost model: {COST_MODEL} {SLOTS}\n\nThe implementation the checks run:\n\n"
+        f"{PSEUDOCODE}\n\n"
         "Forward steps: F(1) = 0, F(T) = floor(T/2) + F(floor(T/2)) + F(ceil(T/2)); "
         "solution F(T) = sum_{i=0}^{T-1} popcount(i), = (T/2) log2 T for T = 2^k, i.e. "
-        "O(T log T). Peak slots: max(1, ceil(log2 T)) (the last step of a segment needs no "
-        "slot). Revolve with the same slots is cheaper still (binomial schedule, see 5b).\n\n"
+        "O(T log T), with max(1, ceil(log2 T)) slots (the last step of a segment needs no "
+        "slot). Bisection is not the fewest forward steps for that many slots: the binomial "
+        "schedule (revolve) is the optimum for any given number of slots, also recursive "
+        f"(T = 1000 with {saving['bisection_slots']} slots: {saving['revolve_steps']} forward "
+        f"steps against bisection's {saving['bisection_steps']}):\n\n{REVOLVE_CODE}\n\n"
         + _text_table(keys, rows)
         + f"\n\nGradients (W_hh, W_xh, h_0, x) equal plain BPTT: max relative error {error:.1e}."
     )
     latex = (
-        "\\textbf{Cost model.} Memory slots hold hidden states $h_t$; the state being "
-        "advanced and $\\overline{h}$ are working memory. The reverse step of step $t$ "
+        "\\textbf{Cost model.} A memory slot holds one stored hidden state $h_t$, and $h_0$ "
+        "counts as one (it is where the first recomputation starts); the state being "
+        "advanced and $\\overline{h}$ are working memory. The cost is the number of forward "
+        "steps $h_{t-1} \\to h_t$ outside reverse steps. The reverse step of step $t$ "
         "takes $h_{t-1}$, re-evaluates $h_t$ (needed for $\\tanh'$), and sets "
         "$\\delta = (\\partial L_t/\\partial h_t + \\overline{h})\\odot(1-h_t^{2})$, "
         "$\\overline{W_{hh}} \\mathrel{+}= \\delta h_{t-1}^{\\top}$, "
         "$\\overline{W_{xh}} \\mathrel{+}= \\delta x_t^{\\top}$, "
         "$\\overline{x_t} = W_{xh}^{\\top}\\delta$, $\\overline{h} \\leftarrow "
         "W_{hh}^{\\top}\\delta$.\n\n"
-        "\\textbf{Schedule (bisection).} To reverse steps $s+1..e$ from a stored $h_s$: if "
-        "$e-s=1$ do the reverse step; otherwise advance to the midpoint "
-        "$m = s + \\lfloor (e-s)/2 \\rfloor$, store $h_m$, reverse $m+1..e$ (right half "
-        "first, since $\\overline{h}$ flows backwards), free $h_m$, reverse $s+1..m$.\n\n"
+        "\\textbf{Schedule (bisection).} To reverse steps $s+1, \\dots, e$ from a stored "
+        "$h_s$: if $e-s=1$ do the reverse step; otherwise advance to the midpoint "
+        "$m = s + \\lfloor (e-s)/2 \\rfloor$, store $h_m$, reverse $m+1, \\dots, e$ (right "
+        "half first, since $\\overline{h}$ flows backwards), free $h_m$, reverse "
+        "$s+1, \\dots, m$. As code (the implementation the checks run; a slot store "
+        "\\texttt{slots} records the peak number of states held):\n"
+        + _verbatim(PSEUDOCODE) + "\n"
         "\\textbf{Cost.} Forward steps satisfy\n"
         "\\[ F(1)=0,\\qquad F(T) = \\lfloor T/2\\rfloor + F(\\lfloor T/2\\rfloor) + "
         "F(\\lceil T/2\\rceil), \\]\n"
         "solved by $F(T)=\\sum_{i=0}^{T-1}\\operatorname{popcount}(i)$; for $T=2^k$, "
-        f"$F(T) = {sp.latex(power_form)} = \\tfrac{{T}}{{2}}\\log_2 T$. Peak slots: "
-        "$\\max(1,\\lceil\\log_2 T\\rceil)$. Measured counts (revolve given the same number "
-        "of slots as bisection; plain stores every state):\n\n"
+        "$F(T) = \\tfrac{T}{2}\\log_2 T$: $O(T \\log T)$ time with "
+        "$\\max(1,\\lceil\\log_2 T\\rceil)$ slots, $O(\\log T)$.\n\n"
+        "\\textbf{As efficient as possible.} Bisection is the simplest recursive answer, "
+        "but not the fewest forward steps for its number of slots. The binomial schedule "
+        "(revolve, Griewank) is the optimum for any given number of slots $M$; it is also "
+        "recursive, placing the first checkpoint where the remaining budget of "
+        "recomputations is best spent (the position comes from binomial coefficients, see "
+        "(b)). Given the same "
+        f"{saving['bisection_slots']} slots at $T = 1000$ it needs {saving['revolve_steps']} "
+        f"forward steps against bisection's {saving['bisection_steps']}:\n"
+        + _verbatim(REVOLVE_CODE) + "\n"
+        "Measured forward steps (revolve given the same number of slots as bisection; "
+        "plain stores every state and makes $T-1$ forward steps):\n\n"
         + _latex_table(["$T$", "bisection", "slots", "revolve", "plain"], keys, rows)
-        + f"\n\nGradients equal plain BPTT to a relative error of ${error:.1e}$."
+        + "\n\nGradients equal plain BPTT: largest relative error " + _exactly(error) + "."
     )
     results = {
         "cost_model": COST_MODEL,
@@ -287,7 +353,7 @@ def answer_5b(pid: str) -> Answer:
         counts_check("uniform forward steps (measured)",
                      [((T, M), S.trace("uniform", T, M).forward_steps) for T, M in small]
                      + [((r["T"], r["M"]), r["uniform_steps"]) for r in rows],
-                     S.uniform_steps, "(n-1)L + (n-1)L(L-1)/2 + l(l-1)/2"),
+                     S.uniform_steps, "the exact formula of the text"),
         counts_check("revolve forward steps (measured)",
                      [((T, M), S.trace("revolve", T, M).forward_steps) for T, M in small]
                      + [((r["T"], r["M"]), r["revolve_steps"]) for r in rows],
@@ -301,7 +367,6 @@ def answer_5b(pid: str) -> Answer:
         *_uniform_closed_form_checks(),
     ]
     error = max(c.error for c in grad_checks)
-    uniform_div = T_ * (T_ - M_) / (2 * M_) + T_ - T_ / M_
     revolve_form = r_ * T_ - sp.binomial(M_ + r_, M_ + 1)
     keys = ["T", "M", "uniform_steps", "revolve_steps", "plain_steps"]
     ratio_text = (
@@ -313,36 +378,50 @@ def answer_5b(pid: str) -> Answer:
         "T^(1+1/M) (M!)^(1/M) steps, still superlinear for constant M, but sub-quadratic "
         "for M >= 2; with M ~ log2 T slots it is O(T log T)."
     )
+    uniform_words = (
+        "Uniform checkpoints: L = ceil(T/M) steps per segment, n = ceil(T/L) segments, "
+        "the last of l = T - (n-1) L steps; forward steps (n-1) L (L+1)/2 + l (l-1)/2 "
+        f"for every T > M, which is {UNIFORM_DIVISIBLE} when M divides T "
+        "(e.g. T = 10, M = 4: L = 3, n = 4, l = 1, 18 steps)."
+    )
     text = (
         "Constant memory M: cost of exact BPTT for large T.\n\n"
-        f"Cost model: {COST_MODEL}\n\n"
-        "Uniform checkpoints (every L = ceil(T/M) steps, recompute from the nearest): "
-        f"{uniform_div} forward steps when M divides T.\n"
+        f"Cost model: {COST_MODEL} {SLOTS}\n\n{uniform_words}\n"
         "Binomial (revolve, optimal): t(T, M) = r T - beta(M+1, r-1), beta(s, r) = "
         "C(s+r, s), r the unique integer with beta(M, r-1) < T <= beta(M, r).\n\n"
         f"{ratio_text}\n\n" + _text_table(keys, rows)
         + f"\n\nGradients equal plain BPTT: max relative error {error:.1e}."
     )
     latex = (
-        "\\textbf{Uniform checkpoints.} Store $h_0, h_L, h_{2L}, \\dots$ with "
-        "$L=\\lceil T/M\\rceil$ during the forward pass; to reverse step $t$, recompute "
-        "$h_{t-1}$ from the nearest checkpoint before it. When $M \\mid T$ the forward "
-        "steps are\n"
-        f"\\[ {sp.latex(uniform_div)} \\approx \\frac{{T^2}}{{2M}}, \\]\n"
-        "so for $M=1$: $T(T-1)/2$ forward steps, $T(T+1)/2$ cell evaluations. Against "
-        "$M=T$ (one forward pass, $T-1$ steps) the cost grows by a factor of about "
-        "$T/(2M)$: quadratic instead of linear in $T$.\n\n"
+        "\\textbf{Uniform checkpoints.} Slots count stored states, $h_0$ included. Store "
+        "$h_0, h_L, h_{2L}, \\dots$ with $L=\\lceil T/M\\rceil$ during the forward pass: "
+        "$n = \\lceil T/L\\rceil \\le M$ segments, the last of $l = T - (n-1)L$ steps. To "
+        "reverse step $t$, recompute $h_{t-1}$ from the nearest checkpoint before it. A "
+        "full segment costs $0 + 1 + \\dots + (L-1)$ recomputations plus $L$ steps to reach "
+        "the next checkpoint, so the forward steps are, for every $T > M$,\n"
+        "\\[ \\frac{(n-1)\\,L(L+1)}{2} + \\frac{l(l-1)}{2}, \\qquad "
+        f"\\text{{and}} \\quad {_ordered_latex(UNIFORM_DIVISIBLE, later=(M_,))} "
+        "\\approx \\frac{T^2}{2M} "
+        "\\quad \\text{when } M \\mid T \\]\n"
+        "(for instance $T = 10$, $M = 4$: $L = 3$, $n = 4$, $l = 1$, "
+        f"{S.uniform_steps(10, 4)} steps). For $M=1$: $T(T-1)/2$ forward steps, "
+        "$T(T+1)/2$ cell evaluations. Against $M=T$ (one forward pass, $T-1$ steps) the "
+        "cost grows by a factor of about $T/(2M)$: quadratic instead of linear in $T$.\n\n"
         "\\textbf{Optimal (binomial, revolve).} With $\\beta(s,r)=\\binom{s+r}{s}$ and $r$ "
         "the integer with $\\beta(M,r-1) < T \\le \\beta(M,r)$, the fewest forward steps are\n"
-        f"\\[ t(T,M) = {sp.latex(revolve_form)} = rT - \\beta(M+1, r-1), \\]\n"
+        f"\\[ t(T,M) = {_ordered_latex(r_ * T_, earlier=(r_,))} - "
+        f"{sp.latex(sp.binomial(M_ + r_, M_ + 1))} "
+        "= rT - \\beta(M+1, r-1), \\]\n"
         "about $(M!)^{1/M}\\,T^{1+1/M}$ for constant $M$: still superlinear, but far below "
-        "$T^2/(2M)$ for $M\\ge 2$. Measured forward steps (peak slots never exceed $M$):\n\n"
+        "$T^2/(2M)$ for $M\\ge 2$. Measured forward steps (peak slots never exceed $M$; "
+        "plain stores every state):\n\n"
         + _latex_table(["$T$", "$M$", "uniform", "revolve", "plain"], keys, rows)
-        + f"\n\nGradients equal plain BPTT to a relative error of ${error:.1e}$."
+        + "\n\nGradients equal plain BPTT: largest relative error " + _exactly(error) + "."
     )
     results = {
         "cost_model": COST_MODEL,
-        "uniform_steps": uniform_div,
+        "uniform_steps": UNIFORM_EXACT,
+        "uniform_steps_divisible": UNIFORM_DIVISIBLE,
         "uniform_steps_m1": T_ * (T_ - 1) / 2,
         "evaluations_m1": T_ * (T_ + 1) / 2,
         "revolve_steps": revolve_form,
@@ -351,4 +430,5 @@ def answer_5b(pid: str) -> Answer:
         "table": rows,
         "gradient_error": error,
     }
-    return Answer(pid, results, text, latex, checks, {"forward_steps_M4": _figure(rows, 4)})
+    return Answer(pid, results, text, latex, checks,
+                  {"Forward steps against T with M = 4 slots": _figure(rows, 4)})
