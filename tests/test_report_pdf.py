@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import subprocess
+import time
 import unicodedata
 
 import pytest
@@ -163,3 +165,46 @@ def test_escape_filter_never_breaks_the_build(tmp_path):
     text = _pdf_text(latexmk.compile_pdf(tex))
     compact = unicodedata.normalize("NFC", "".join(text.split()))  # é may come back decomposed
     assert "XclaimΩ[U+4E2D][U+1F600]café" in compact and "σ(x)" in compact
+
+
+def _tex_processes(name: str) -> list[int]:
+    """The pids of live processes whose command line names ``name``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as handle:
+                zombie = handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if name in cmdline and not zombie:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc to find pdflatex")
+def test_a_timeout_ends_pdflatex_too(tmp_path):
+    name = f"loop{os.getpid()}x{time.monotonic_ns()}"
+    tex = tmp_path / f"{name}.tex"
+    tex.write_text("\\documentclass{article}\n\\def\\a{\\a}\\a\n\\begin{document}x\\end{document}\n")
+    with pytest.raises(DeriveError, match="did not finish"):
+        latexmk.compile_pdf(tex, timeout=3)
+    for _ in range(50):  # SIGKILL is delivered at once; give the kernel a moment to reap
+        if not _tex_processes(name):
+            break
+        time.sleep(0.1)
+    assert _tex_processes(name) == []
+
+
+def test_a_latexmkrc_beside_the_tex_is_ignored(tmp_path):
+    # a latexmkrc could set $pdflatex to a command with shell escape; -norc ignores it
+    for rc in ("latexmkrc", ".latexmkrc"):
+        (tmp_path / rc).write_text("system('touch pwned'); $pdflatex = 'touch pwned2';\n")
+    tex = tmp_path / "doc.tex"
+    tex.write_text("\\documentclass{article}\n\\begin{document}x\\end{document}\n")
+    assert latexmk.compile_pdf(tex).exists()
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+    assert "-norc" in latexmk.command(tex)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def command(tex: Path) -> list[str]:
     """The latexmk argument list for ``tex`` (run with the .tex's folder as working directory)."""
     return [
         "latexmk",
+        "-norc",  # no latexmkrc (in the output folder or home) may re-enable shell escape
         "-pdf",
         "-interaction=nonstopmode",
         "-halt-on-error",
@@ -45,22 +47,30 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
     tex = tex.resolve()
     env = dict(os.environ, openin_any="p", openout_any="p")
     try:
-        done = subprocess.run(
+        # a session of its own, so that a timeout can end pdflatex too, not only latexmk
+        process = subprocess.Popen(
             command(tex),
             cwd=tex.parent,
             env=env,
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
+    except OSError as exc:
+        raise DeriveError(f"could not run latexmk for {tex}: {exc}") from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill_group(process)
         raise DeriveError(
             f"latexmk did not finish {tex.name} within {timeout:g} s; kept {tex}"
         ) from None
-    except OSError as exc:
-        raise DeriveError(f"could not run latexmk for {tex}: {exc}") from None
+    except BaseException:  # e.g. Ctrl-C: no TeX process may outlive the build
+        _kill_group(process)
+        raise
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     pdf = tex.with_suffix(".pdf")
     if done.returncode != 0 or not pdf.exists():
         pdf.unlink(missing_ok=True)  # a PDF of an earlier run must not pass for this one
@@ -71,6 +81,15 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
             + failing_lines(text, tex)
         )
     return pdf
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """End latexmk and every process it started (pdflatex), then reap latexmk."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+    process.communicate()
 
 
 def failing_lines(log: str, tex: Path | None = None, context: int = 3) -> str:
