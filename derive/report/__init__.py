@@ -15,7 +15,7 @@ from derive.report import latexmk
 from derive.report.document import Document, PartOutcome, build, load_answer_modules
 from derive.report.errata import Errata, build_errata, claims_for_sets, write_errata
 
-__all__ = ["main", "resolve_sets", "write"]
+__all__ = ["closest_sets", "main", "resolve_sets", "write"]
 
 
 def resolve_sets(names: list[str]) -> list[str]:
@@ -28,12 +28,27 @@ def resolve_sets(names: list[str]) -> list[str]:
                 f"{name.split('/')[0]}? ('derive answer {name}' shows one answer)"
             )
         if name not in SETS:
-            close = difflib.get_close_matches(name, list(SETS), n=3, cutoff=0.4)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            close = closest_sets(name)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
             raise DeriveError(
                 f"unknown problem set {name!r}{hint} (sets: {', '.join(SETS)})"
             )
     return list(dict.fromkeys(names)) or list(SETS)
+
+
+def closest_sets(name: str, cutoff: float = 0.4) -> list[str]:
+    """The set ids most like ``name``, best first. A set id is also compared by its course
+    code alone (``csc421`` of ``csc421-hw4``): a mistyped number (``csc999``) is too short to
+    resemble the whole id."""
+
+    def score(set_id: str) -> float:
+        return max(difflib.SequenceMatcher(None, name.lower(), candidate).ratio()
+                   for candidate in (set_id, set_id.split("-")[0]))
+
+    ranked = sorted(SETS, key=score, reverse=True)
+    best = score(ranked[0])
+    # a second id only when it is about as close (cmsc25500 vs csc421 for "csc")
+    return [s for s in ranked if score(s) >= max(cutoff, best - 0.05)][:2]
 
 
 def output_folder(out: str | os.PathLike) -> Path:
