@@ -187,7 +187,7 @@ def exact_checks(backward: list[sp.Eq] | None = None,
     checks = [Check.exact(
         f"closed form of the gradient = SymPy derivative (T={sizes[0]}..{sizes[-1]})",
         "SymPy's derivative of the loss, exact", not bad,
-        "mismatch: " + ", ".join(bad) if bad else "hbar(s), gamma_bar, beta_bar all equal")]
+        "mismatch: " + ", ".join(bad) if bad else "gradients of h, gamma and beta all equal")]
     # the statistics' identity the derivation uses: d sigma2(t) / d mu(t) = 0
     c = concrete(4)
     m = sp.Symbol("m")
@@ -353,7 +353,7 @@ def numeric_checks(backward: Callable = causal_backward_np, seed: int = 0, n: in
     return [
         Check(f"causal backward vs complex step (T={n}, K={k})", "complex-step, step 1e-30",
               relative_error(got, cs), COMPLEX_STEP_TOLERANCE,
-              "hbar, gamma_bar, beta_bar; relative error max(1, |expected|)-scaled"),
+              "gradients of h, gamma and beta; error relative to max(1, |expected|)"),
         Check(f"causal backward vs central differences (T={n}, K={k})",
               "central differences, step 1e-6", relative_error(got, cd), CENTRAL_TOLERANCE),
     ]

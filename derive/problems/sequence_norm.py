@@ -391,7 +391,8 @@ def transformer(pid: str) -> Answer:
     latex = "\n".join([
         r"\textbf{Verdict.} " + verdict,
         "",
-        argument.replace("1..t", r"$1, \dots, t$").replace("y(1) =\nbeta", r"$y_1 = \beta$")
+        argument.replace("position t ", "position $t$ ").replace("output at t ", "output at $t$ ")
+        .replace("1..t", r"$1, \dots, t$").replace("y(1) =\nbeta", r"$y_1 = \beta$")
         .replace("y(1) = beta", r"$y_1 = \beta$"),
         "",
         r"\textbf{Instead.} " + recommendation,
