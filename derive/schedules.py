@@ -277,7 +277,7 @@ def revolve_bptt(cell, M: int) -> Counts:
     slots = Slots(M)
 
     def reverse(start: int, stop: int, free: int) -> None:
-        # h_start is in a slot; ``free`` more slots may be used; reverse start+1..stop
+        # h_start is in a slot; free = how many more slots may be used; reverse start+1..stop
         while stop - start > 0:
             length = stop - start
             if length == 1:
