@@ -280,15 +280,16 @@ def inverse_checks(inverse: dict | None = None, seed: int = 0) -> list[Check]:
     # f^-1(f(s)) = s: substitute s(k+1) = f(s(k)) into the inverse
     back = [sp.expand(inv[v].xreplace(forward) - v) for v in (THETA, P)]
     checks.append(Check.exact(
-        "inverse: f^-1(f(s)) = s symbolically", "SymPy, vector stand-ins",
-        all(sp.simplify(e) == 0 for e in back), f"residuals {back}"))
+        "undoing a step returns the state, symbolically", "SymPy, one symbol per vector",
+        all(sp.simplify(e) == 0 for e in back), _residual_words(back)))
     # f(f^-1(s')) = s': the forward step applied to the inverse's output
     fwd_of_inv = {THETA: inv[THETA], P: inv[P]}
     p_new = p_update.rhs.xreplace(fwd_of_inv)
     res = [sp.expand(p_new - P_NEXT), sp.expand(inv[THETA] + p_new - THETA_NEXT)]
     checks.append(Check.exact(
-        "inverse: f(f^-1(s')) = s' symbolically", "SymPy, vector stand-ins",
-        all(sp.simplify(e) == 0 for e in res), f"residuals {res}"))
+        "stepping after undoing returns the state, symbolically",
+        "SymPy, one symbol per vector",
+        all(sp.simplify(e) == 0 for e in res), _residual_words(res)))
     checks.append(component_inverse_check(inv))
     # numerically for a non-quadratic J at a random D
     obj = nonquadratic_objective(seed)
@@ -303,10 +304,18 @@ def inverse_checks(inverse: dict | None = None, seed: int = 0) -> list[Check]:
         t2, p2 = step(tb, pb, a, b, obj.grad)
         errs.append(relative_error(np.concatenate([t2, p2]), np.concatenate([t1, p1])))
     checks.append(Check(
-        f"inverse: f^-1(f(s)) = s and f(f^-1(s')) = s' numerically (D={obj.D})",
-        "log-cosh + quartic J, 5 random states", max(errs), NUMERIC_TOLERANCE,
-        "max relative error over both compositions"))
+        f"undoing then stepping and stepping then undoing, double precision (D = {obj.D})",
+        "a log-cosh plus quartic objective, 5 random states", max(errs), NUMERIC_TOLERANCE,
+        "largest relative error of the two compositions"))
     return checks
+
+
+def _residual_words(residuals: list) -> str:
+    zero = [sp.simplify(e) == 0 for e in residuals]
+    if all(zero):
+        return "both components simplify to 0"
+    return "does not simplify to 0: " + " and ".join(
+        name for name, ok in zip(("theta", "p"), zero, strict=True) if not ok)
 
 
 def _component(expr: sp.Expr, i: int, field: list, theta_next: list, p_next: list) -> sp.Expr:
@@ -335,12 +344,12 @@ def component_inverse_check(inverse: dict, dims: Sequence[int] = range(1, 7)) ->
         theta_next = [th[i] + p_next[i] for i in range(d)]
         for i in range(d):
             if sp.expand(_component(inverse[THETA], i, g, theta_next, p_next) - th[i]) != 0:
-                bad.append(f"theta_{i + 1} at D={d}")
+                bad.append(f"component {i + 1} of theta at D = {d}")
             if sp.expand(_component(inverse[P], i, g, theta_next, p_next) - pp[i]) != 0:
-                bad.append(f"p_{i + 1} at D={d}")
+                bad.append(f"component {i + 1} of p at D = {d}")
     return Check.exact(
-        f"inverse: f^-1(f(s)) = s in components (D={dims[0]}..{dims[-1]})",
-        "SymPy, an arbitrary vector field for grad_J", not bad,
+        f"undoing a step returns the state, in components (D = {dims[0]} to {dims[-1]})",
+        "SymPy, an arbitrary vector field in place of the gradient", not bad,
         "mismatch: " + ", ".join(bad[:4]) if bad else "every component")
 
 
@@ -379,21 +388,26 @@ def determinant_checks(determinant: sp.Expr | None = None, seed: int = 0,
             direct = jac.det(method="domain-ge")
             direct_ok &= sp.expand(direct - claimed) == 0
         schur_ok &= ok
-        detail.append(f"D={d}: {by_schur}")
+        if sp.simplify(by_schur - beta**d) != 0:
+            detail.append(f"differs from beta to the power {d} at D = {d}")
     checks.append(Check.exact(
-        "jacobian: ds(k+1)/ds(k) = J2 J1 (D=1..6, symbolic Hessian)",
-        "SymPy jacobian of the component map", bool(product_ok and factor_ok),
-        "blocks instantiated with a symmetric matrix of symbols H_ij"))
+        f"the Jacobian of the step is J2 J1 (D = {dims[0]} to {dims[-1]}, symbolic Hessian)",
+        "SymPy Jacobian of the step written in components", bool(product_ok and factor_ok),
+        "the blocks written out with a symmetric matrix of Hessian symbols"))
     checks.append(Check.exact(
-        "determinant: det J1 det J2 and Schur complement (D=1..6)",
-        "SymPy determinants with a symbolic Hessian", bool(schur_ok), "; ".join(detail)))
+        f"det J1 det J2 and the Schur complement (D = {dims[0]} to {dims[-1]})",
+        "SymPy determinants with a symbolic Hessian", bool(schur_ok),
+        "; ".join(detail) or "both equal beta to the power D at every D"))
     checks.append(Check.exact(
-        "determinant: direct det of the full Jacobian (D=1..3)", "SymPy domain-ge determinant",
-        bool(direct_ok)))
-    general = sp.simplify(_det(full_jacobian()) - det) == 0
+        "the determinant of the whole Jacobian, directly (D = 1 to 3)",
+        "SymPy determinant by Gaussian elimination", bool(direct_ok)))
+    block_det = _det(full_jacobian())
+    general = sp.simplify(block_det - det) == 0
     checks.append(Check.exact(
-        "determinant: block determinant for symbolic D", "SymPy BlockMatrix det (Schur)",
-        bool(general), f"det(J2 J1) = {_det(full_jacobian())}"))
+        "the block determinant for symbolic D", "SymPy determinant of the 2 by 2 block "
+        "matrix (Schur complement)", bool(general),
+        "beta to the power D" if sp.simplify(block_det - beta**D) == 0
+        else "not beta to the power D"))
     # numerically: finite-difference Jacobian of f for a nonlinear J
     obj = nonquadratic_objective(seed)
     rng = np.random.default_rng(seed + 2)
@@ -408,40 +422,74 @@ def determinant_checks(determinant: sp.Expr | None = None, seed: int = 0,
     claimed = float(det.subs({D: obj.D, beta: b}))
     fd_det = float(np.linalg.det(fd))
     checks.append(Check(
-        f"determinant: finite-difference det ds(k+1)/ds(k) (D={obj.D})",
+        f"the determinant of a finite-difference Jacobian of the step (D = {obj.D})",
         "central differences, step 1e-5", abs(fd_det - claimed) / max(abs(claimed), 1e-300),
-        FD_TOLERANCE, f"det = {np.linalg.det(fd):.12g}, claimed {claimed:.12g}"))
+        FD_TOLERANCE, f"measured {fd_det:.12g}, derived {claimed:.12g}"))
     hess = obj.hessian(s0[: obj.D])
     e1 = np.block([[np.eye(obj.D), np.zeros((obj.D, obj.D))], [-a * hess, b * np.eye(obj.D)]])
     e2 = np.block([[np.eye(obj.D), np.eye(obj.D)], [np.zeros((obj.D, obj.D)), np.eye(obj.D)]])
     checks.append(Check(
-        f"jacobian: finite differences = J2 J1 (D={obj.D})", "central differences, step 1e-5",
-        relative_error(fd, e2 @ e1), FD_TOLERANCE, "J1, J2 evaluated with the SymPy Hessian"))
+        f"a finite-difference Jacobian of the step equals J2 J1 (D = {obj.D})",
+        "central differences, step 1e-5", relative_error(fd, e2 @ e1), FD_TOLERANCE,
+        "J1 and J2 evaluated with the objective's Hessian"))
     return checks
 
 
 # ---------------------------------------------------------------- rendering
+# Plain names for the printer, so that a product sorts as the textbook writes it (beta before
+# p, alpha before grad J); ``symbol_names`` then typesets them in the course's notation.
+_SHOWN = {THETA: sp.Symbol("theta_k"), P: sp.Symbol("p_k"),
+          THETA_NEXT: sp.Symbol("theta_k1"), P_NEXT: sp.Symbol("p_k1")}
 _LATEX_NAMES = {
-    THETA: sp.Symbol(r"\boldsymbol{\theta}^{(k)}"),
-    P: sp.Symbol(r"\mathbf{p}^{(k)}"),
-    THETA_NEXT: sp.Symbol(r"\boldsymbol{\theta}^{(k+1)}"),
-    P_NEXT: sp.Symbol(r"\mathbf{p}^{(k+1)}"),
+    _SHOWN[THETA]: r"\boldsymbol{\theta}^{(k)}",
+    _SHOWN[P]: r"\mathbf{p}^{(k)}",
+    _SHOWN[THETA_NEXT]: r"\boldsymbol{\theta}^{(k+1)}",
+    _SHOWN[P_NEXT]: r"\mathbf{p}^{(k+1)}",
 }
+_STATE_RANK = {_SHOWN[THETA]: 0, _SHOWN[THETA_NEXT]: 0, _SHOWN[P]: 1, _SHOWN[P_NEXT]: 1}
+
+
+def _term_rank(term: sp.Expr) -> tuple[int, int]:
+    """Textbook order of a sum: positive terms first, a bare theta, then a bare p, then the
+    rest (``theta + p``, ``beta p - alpha grad J``, ``p + alpha grad J(...)``)."""
+    return int(term.could_extract_minus_sign()), _STATE_RANK.get(term, 2)
+
+
+def _textbook(expr: sp.Basic) -> sp.Basic:
+    """``expr`` rebuilt unevaluated with every sum's terms in textbook order."""
+    if not expr.args:
+        return expr
+    args = [_textbook(a) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return sp.Add(*sorted(args, key=_term_rank), evaluate=False)
+    if isinstance(expr, sp.Mul):
+        return sp.Mul(*args, evaluate=False)
+    return expr.func(*args)
 
 
 def to_latex(expr: sp.Basic) -> str:
-    """LaTeX of a stand-in expression, in the course's vector notation."""
-    shown = expr.xreplace(_LATEX_NAMES).replace(grad_J, sp.Function(r"\nabla\mathcal{J}"))
-    return sp.latex(shown)
+    """LaTeX of a stand-in expression, in the course's vector notation and textbook order."""
+    shown = expr.xreplace(_SHOWN).replace(grad_J, sp.Function(r"\nabla\mathcal{J}"))
+    return sp.latex(_textbook(shown), symbol_names=_LATEX_NAMES, order="none")
 
 
 def block_latex(block: sp.BlockMatrix) -> str:
-    """A 2x2 block matrix as ``bmatrix`` with ``I`` and ``0`` blocks."""
+    """A 2x2 block matrix as ``bmatrix`` with ``I`` and ``0`` blocks; in a sum of blocks the
+    identity comes first (``I - alpha H``)."""
+
+    def term(b: sp.Expr) -> str:
+        return sp.latex(b).replace(r"\mathbb{I}", "I")
 
     def one(b: sp.Expr) -> str:
         if isinstance(b, sp.ZeroMatrix):
             return "0"
-        return sp.latex(b).replace(r"\mathbb{I}", "I")
+        if not isinstance(b, sp.MatAdd):
+            return term(b)
+        parts = [term(a) for a in sorted(b.args, key=lambda a: not isinstance(a, sp.Identity))]
+        out = parts[0]
+        for part in parts[1:]:
+            out += f" - {part[1:].lstrip()}" if part.startswith("-") else f" + {part}"
+        return out
 
     rows = [" & ".join(one(block.blocks[i, j]) for j in range(2)) for i in range(2)]
     return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
