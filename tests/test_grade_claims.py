@@ -137,14 +137,33 @@ def test_shapes_choices_sets_and_orders(fake, tmp_path):
     assert got[3][1].evidence == ["missing: 5"]
 
 
-def test_unknown_result_key_is_not_checkable(fake, tmp_path):
+def test_unknown_result_key_is_an_error_at_load_time(fake, tmp_path):
+    # a result the answer does not have is a transcription typo, not a verdict
     path = write(tmp_path, '''
         [["dsga1008-hw2/1.1b"]]
         result = "no_such_key"
         number = 3
     ''')
-    ((status, v),) = statuses(path)
-    assert status == "not checkable" and "output_shape" in v.reason
+    with pytest.raises(DeriveError) as exc:
+        grade(path)
+    assert "no_such_key" in str(exc.value) and "output_shape" in str(exc.value)
+    assert "line 2" in str(exc.value)
+
+
+def test_bom_folder_and_empty_files(fake, tmp_path):
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + b'[["cmsc25500-midterm/1a"]]\nresult = "total_params"\n'
+                    b"number = 9904\n")
+    ((status, _),) = statuses(bom)
+    assert status == "correct"
+    with pytest.raises(DeriveError, match="is a folder"):
+        load_claims(tmp_path)
+    empty = write(tmp_path, "", name="empty.toml")
+    with pytest.raises(DeriveError, match="no claims"):
+        load_claims(empty)
+    only_meta = write(tmp_path, 'title = "x"\n', name="meta.toml")
+    with pytest.raises(DeriveError, match="no claims"):
+        load_claims(only_meta)
 
 
 HOSTILE_CLAIMS = [

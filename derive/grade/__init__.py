@@ -43,6 +43,7 @@ def grade(path: str | Path, budget: float | None = None) -> Report:
 
     budget = BUDGET_SECONDS if budget is None else budget
     claims_file = load_claims(path)
+    check_result_paths(claims_file)
     deadline = time.monotonic() + budget
     verdicts: list[Verdict] = []
     seen: dict[str, Verdict] = {}
@@ -66,6 +67,36 @@ def grade(path: str | Path, budget: float | None = None) -> Report:
             seen[key] = verdict
     _carried_totals(verdicts)
     return Report(claims_file, verdicts)
+
+
+def check_result_paths(claims_file: ClaimsFile) -> None:
+    """A ``result`` or ``explain`` path the derived answer does not have is a transcription
+    typo: a ``DeriveError`` naming the file, line and key before anything is graded (a claim
+    whose answer is not derived yet is left to its verdict)."""
+    from derive.errors import DeriveError
+    from derive.grade import verdicts as verdicts_module
+    from derive.grade.results import resolve
+
+    answers: dict[str, object] = {}
+    for claim in claims_file.claims:
+        for key in ("result", "explain"):
+            path = getattr(claim, key)
+            if not path:
+                continue
+            if claim.problem not in answers:
+                answers[claim.problem] = verdicts_module.answer_or_reason(claim.problem)[0]
+            answer = answers[claim.problem]
+            if answer is None:
+                continue
+            try:
+                resolve(answer.results, path)  # type: ignore[attr-defined]
+            except (KeyError, IndexError) as exc:
+                results = answer.results  # type: ignore[attr-defined]
+                keys = ", ".join(map(str, results)) if isinstance(results, dict) else ""
+                raise DeriveError(
+                    f"{claims_file.path}: line {claim.line}, [[{claim.problem!r}]], key {key!r}: "
+                    f"the derived answer has no result {path!r} ({str(exc).strip(chr(34))}"
+                    f"{'; its results: ' + keys if keys else ''})") from None
 
 
 def _carried_totals(verdicts: list[Verdict]) -> None:

@@ -130,12 +130,15 @@ def load_claims(path: str | Path) -> ClaimsFile:
 
     path = Path(path)
     name = str(path)
+    if path.is_dir():
+        raise DeriveError(f"claims file {name!r} is a folder, not a claims file (give one "
+                          "*.toml file of it)")
     if not path.is_file():
         raise DeriveError(f"claims file {name!r} not found")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise DeriveError(f"claims file {name!r} is larger than {MAX_FILE_BYTES} bytes")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not content
     except UnicodeDecodeError as exc:
         raise DeriveError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
@@ -180,6 +183,8 @@ def load_claims(path: str | Path) -> ClaimsFile:
             claims.append(_claim(top, index, entry, where, headers))
             if len(claims) > MAX_CLAIMS:
                 raise DeriveError(f"{name}: more than {MAX_CLAIMS} claims")
+    if not claims:
+        raise DeriveError(f"{name}: no claims (expected [[\"SET/ID\"]] tables, one per claim)")
     return ClaimsFile(name, meta.get("title", path.stem), meta.get("source", ""),
                       meta.get("student", ""), claims)
 

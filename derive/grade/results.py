@@ -100,6 +100,34 @@ def parts_of(results: Any, right: Fraction) -> list[tuple[str, int]]:
     return found
 
 
+def layer_biases(record: Any) -> int | None:
+    """The biases of one layer record of a CNN table: one per filter (a conv) or per output
+    unit (an fc), i.e. the output's channels, the last axis of its shape. None for layers
+    without parameters (pool, ReLU, softmax) or records that are not layers."""
+    if not isinstance(record, dict) or record.get("kind") not in ("conv", "fc"):
+        return None
+    if isinstance(record.get("filters"), int):
+        return int(record["filters"])
+    shape = record.get("shape")
+    if isinstance(shape, list | tuple) and shape and isinstance(shape[-1], int):
+        return int(shape[-1])
+    return None
+
+
+def biases_of(results: Any) -> list[tuple[str, int]]:
+    """Every layer's bias count (label, biases) in the results' layer table, for a total."""
+    if not isinstance(results, dict):
+        return []
+    for key, value in results.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            counts = [layer_biases(v) for v in value]
+            if any(c is not None for c in counts):
+                labels = row_labels(results, f"{key}[*]")
+                return [(labels[i] or f"{key}[{i}]", c) for i, c in enumerate(counts)
+                        if c is not None]
+    return []
+
+
 def as_fraction(value: Any) -> Fraction | None:
     if isinstance(value, bool):
         return None

@@ -33,6 +33,8 @@ class NumberContext:
     index: int | None = None
     labels: Sequence[str] = ()
     parts: Sequence[tuple[str, int]] = ()
+    biases: int | None = None  # the bias count of the row's layer (its filters or units)
+    layer_biases: Sequence[tuple[str, int]] = ()  # every layer's, for a total
 
 
 def _label(ctx: NumberContext, j: int) -> str:
@@ -69,6 +71,9 @@ def number_slip(claimed: Fraction, right: Fraction, ctx: NumberContext | None = 
                 return f"a factor of {k}: the claim is {k} times the right value"
             if ratio == Fraction(1, k):
                 return f"a factor of {k}: the claim is 1/{k} of the right value"
+    bias = _bias_slip(claimed, right, ctx)
+    if bias:
+        return bias
     digits = _digits_slip(int(claimed), int(right)) if claimed.denominator == 1 and \
         right.denominator == 1 else None
     if digits and digits.startswith("transposed"):
@@ -104,6 +109,23 @@ def number_slip(claimed: Fraction, right: Fraction, ctx: NumberContext | None = 
         return digits
     if claimed == -right:
         return "a flipped sign"
+    return None
+
+
+def _bias_slip(claimed: Fraction, right: Fraction, ctx: NumberContext) -> str | None:
+    """A parameter count without the biases: the layer's own (one per filter or unit), or,
+    for a total, one layer's or every layer's."""
+    if ctx.biases and claimed == right - ctx.biases:
+        return (f"a dropped bias: {ctx.biases} less, the layer's {ctx.biases} biases (one per "
+                "filter or output unit)")
+    if ctx.layer_biases:
+        every = sum(b for _, b in ctx.layer_biases)
+        if claimed == right - every:
+            return (f"dropped biases: {every} less, the biases of every layer "
+                    f"({' + '.join(str(b) for _, b in ctx.layer_biases)})")
+        for name, b in ctx.layer_biases:
+            if claimed == right - b:
+                return f"a dropped bias: {b} less, the {b} biases of {name}"
     return None
 
 

@@ -28,9 +28,11 @@ from derive.grade.equivalence import (
 from derive.grade.parse import MAX_CHARS, ParseError, SymbolTable, parse_formula, parse_number
 from derive.grade.results import (
     as_fraction,
+    biases_of,
     equation_key,
     expand_gates,
     gate_definitions,
+    layer_biases,
     lhs_name,
     model_definitions,
     parts_of,
@@ -304,7 +306,11 @@ def _grade_number(claim: Claim, expected: Any, results: Any, table: SymbolTable,
     if claimed == right:
         return Verdict(claim, CORRECT, f"{_fmt(claimed)} is right", claimed=claimed,
                        expected=right, method="exact", evidence=evidence)
-    ctx = NumberContext(row=record_of(results, path), parts=parts_of(results, right))
+    row = record_of(results, path)
+    params = path.rsplit(".", 1)[-1] == "params" or "param" in path
+    ctx = NumberContext(row=row, parts=parts_of(results, right),
+                        biases=layer_biases(row) if params else None,
+                        layer_biases=biases_of(results) if params else ())
     slip = number_slip(claimed, right, ctx) or ""
     return Verdict(claim, WRONG, f"claimed {_fmt(claimed)}, the right value is {_fmt(right)}",
                    claimed=claimed, expected=right, method="exact", slip=slip,
@@ -333,7 +339,8 @@ def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable
             continue
         row = record_of(results, f"{base}[{i}]{rest}") if rest else {}
         ctx = NumberContext(row=row, column=right, claimed_column=claimed, index=i,
-                            labels=labels)
+                            labels=labels,
+                            biases=layer_biases(row) if rest.endswith("params") else None)
         slip = number_slip(c, r, ctx) if isinstance(c, Fraction) and \
             isinstance(r, Fraction) else None
         name = f"row {i + 1}" + (f" ({labels[i]})" if i < len(labels) and labels[i] else "")
