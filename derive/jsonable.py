@@ -31,3 +31,19 @@ def to_json(value: Any) -> Any:
     if hasattr(value, "as_json"):
         return value.as_json()
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+# Catalogue names that SymPy's namespace already uses: beta and gamma are functions, S the
+# singleton registry, I the imaginary unit, E Euler's number, N and O functions, Q the
+# assumptions. A consumer of `derive answer --format json` reads them as plain symbols.
+CATALOGUE_LOCALS = ("beta", "gamma", "S", "I", "E", "N", "O", "Q")
+
+
+def read_formula(text: str) -> sp.Basic:
+    """A formula string of ``derive answer --format json`` back as a SymPy object, with the
+    catalogue's names (``beta``, ``S``, ``I``, ...) as symbols.
+
+    For the toolkit's own JSON output only: like ``sympify`` it evaluates its input, so
+    never give it text from users (claims go through ``derive.grade``'s parser).
+    """
+    return sp.sympify(text, locals={name: sp.Symbol(name) for name in CATALOGUE_LOCALS})

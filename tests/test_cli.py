@@ -88,3 +88,23 @@ def test_momentum_show_substitutes_beta():
     proc = run("show", "momentum", "--dim", "beta=0.5")
     assert proc.returncode == 0, proc.stderr
     assert "(1/2)**D" in proc.stdout
+
+
+@pytest.mark.parametrize("pid, key, symbols", [
+    ("csc421-hw4/3b", "determinant", {"beta", "D"}),
+    ("dsga1008-hw2/1.1b", "H_out", {"H", "K", "P", "S", "D"}),
+])
+def test_answer_json_formulas_read_back_with_the_catalogue_names(pid, key, symbols):
+    import json
+
+    import sympy as sp
+
+    from derive.jsonable import read_formula
+
+    proc = run("answer", pid, "--format", "json")
+    text = json.loads(proc.stdout)["answer"][key]
+    with pytest.raises((TypeError, sp.SympifyError)):
+        sp.sympify(text)  # SymPy's own beta and S: why read_formula exists
+    formula = read_formula(text)
+    assert {s.name for s in formula.free_symbols} == symbols
+    assert str(formula) == text
