@@ -190,3 +190,12 @@ def test_margin_catches_weights_that_sit_on_the_threshold(found):
     v0, v1 = adder.verify(w, 8, 0), adder.verify(w, 8, 1)
     assert v0.min_margin == 0.0 or v1.min_margin == 0.0
     assert not (v0.passed and v1.passed)  # the convention at 0 now decides the output
+
+
+def test_margin_check_reads_measured_value_and_threshold():
+    from derive.problems.binary_addition import margin_check
+
+    good = margin_check(0.5)
+    assert good.passed and good.error == 2.0 and good.tolerance == 2.0
+    assert not margin_check(0.25).passed  # a pre-activation closer to 0 than 1/2
+    assert not margin_check(0.0).passed  # step(0) is evaluated: the convention matters
