@@ -101,3 +101,11 @@ def test_every_sets_statements_compile(set_id, tmp_path):
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                               check=True).stdout
         assert "\\" not in text and "`" not in text
+
+
+def test_overview_titles_set_their_formulas_as_math():
+    from derive.report.statements import title
+
+    assert title("Gated RNN: dl/dW_x") == r"Gated RNN: $\partial l/\partial W_{x}$"
+    assert title("LSTM: update equation of w_xi") == r"LSTM: update equation of $w_{xi}$"
+    assert title("size: 21 x 12 input & 5%") == r"size: $21 \times 12$ input \& 5\%"

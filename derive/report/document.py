@@ -11,7 +11,7 @@ from derive.answers import Answer
 from derive.catalogue import PROBLEMS, SETS, problem_ids
 from derive.checking import Check
 from derive.report.render import latex_number, render
-from derive.report.statements import catalogue, conventions
+from derive.report.statements import catalogue, conventions, title
 
 # How a part's answer is found: the registry in normal use, fakes in tests.
 AnswerSource = Callable[[str], Answer | None]
@@ -124,7 +124,7 @@ def build(
             start = time.perf_counter()
             entry: dict[str, object] = {
                 "pid": pid,
-                "title": PROBLEMS[pid],
+                "title": title(PROBLEMS[pid]),  # LaTeX
                 "label": _label(pid, problem.number),
                 "statement": part.latex,
                 "figure_missing": part.figure_missing,

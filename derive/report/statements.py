@@ -134,6 +134,18 @@ def inline(text: str, labels: frozenset[str] = frozenset()) -> str:
     return "".join(out)
 
 
+# Formula-like words of a short title (``dl/dW_x``, ``w_ix``, ``c[t]``, ``21 x 12``, ``O(log T)``).
+_TITLE_MATH = re.compile(
+    r"\bd\w+(?:\[[^\]\s]*\])?/d\w+(?:\[[^\]\s]*\])?|\b[A-Za-z]+_[A-Za-z0-9]+\b"
+    r"|\b[a-z]\[[a-z0-9+-]+\](?!\w)|\b\d+ x \d+\b|\bO\([^()]*\)"
+)
+
+
+def title(text: str) -> str:
+    """A part's short title (``PROBLEMS``) as LaTeX, its formula-like words as math."""
+    return inline(_TITLE_MATH.sub(lambda m: f"`{m.group()}`", text))
+
+
 def code_block(lines: list[str], rename: dict[str, str] | None = None) -> str:
     """A fenced code block: equations as an aligned display when every line parses, else a
     typewriter block that keeps its spacing. ``rename`` maps weight names (w_ix -> w_xi)."""
