@@ -52,8 +52,9 @@ def backprop_check(placement: str, depth: int = 3, width: int = 4, batch: int = 
                     w[l][k][idx] += sign * eps
                     num[idx] += sign * loss(x, w) / (2 * eps)
             error = max(error, relative_error(grads[l][k], num))
+    step = f"{eps:.0e}".replace("e-0", "e-")
     return Check(f"backprop, {placement} placement (depth {depth})", "central differences",
-                 error, FD_TOLERANCE, f"step {eps:g}; the input and every weight")
+                 error, FD_TOLERANCE, f"step {step}; the input and every weight")
 
 
 def comparison_checks(at: dict, pre_over_post: float, seeds: int) -> list[Check]:
@@ -66,14 +67,14 @@ def comparison_checks(at: dict, pre_over_post: float, seeds: int) -> list[Check]
     shrink = max(b / a for a, b in zip(post_skip, post_skip[1:], strict=False))
     plain = at[(100, "plain")]["full_ratio"]
     return [
-        Check("pre-activation: the skip path carries dL/dx_L unchanged",
+        Check("pre-activation: the skip path carries the top gradient unchanged",
               "share 1 at every depth", pre_skip, 1e-12, f"depths {depths}"),
         Check("post-activation: the skip path's share, deeper over shallower",
               "below 1: it shrinks with depth", shrink, 1.0,
               "shares " + ", ".join(f"{v:.3f}" for v in post_skip) + f" at depths {depths}"),
         Check(f"full gradient ratio at depth {depths[-1]}, pre-activation over post, "
               f"largest of {seeds} seeds", "below 1: post grows faster", pre_over_post, 1.0),
-        Check("plain net (no skip) at depth 100: |dL/dx_L| / |dL/dx_0|",
+        Check("plain net (no skip) at depth 100: top gradient over input gradient",
               "at most one millionth: the gradient explodes", 1 / plain, 1e-6),
     ]
 
@@ -93,7 +94,8 @@ def _figure(skip: dict[str, list[float]]) -> str:
                      ylabel=r"$\|\partial L/\partial x_l\|_{\text{skip}} / "
                             r"\|\partial L/\partial x_L\|$")
     # the share runs from 0 to 1: show the whole range (pgfplot takes no axis options)
-    return source.replace("[dvplot, ", "[dvplot, ymin=0, ymax=1.1, ", 1)
+    depth = len(next(iter(skip.values()))) - 1
+    return source.replace("[dvplot, ", f"[dvplot, xmin=0, xmax={depth}, ymin=0, ymax=1.1, ", 1)
 
 
 def _num(value: float) -> str:
