@@ -26,6 +26,13 @@ def _term_key(term: sp.Expr) -> tuple[int, int, str]:
 
 
 class _TextbookLatex(LatexPrinter):
+    def _print_Symbol(self, expr, style="plain"):  # noqa: ANN001, ANN202 (SymPy's hook)
+        # L_out, H_out: "out" is a word, set upright
+        base, _, sub = expr.name.rpartition("_")
+        if sub == "out" and base:
+            return rf"{base}_\text{{out}}"
+        return super()._print_Symbol(expr, style)
+
     def _as_ordered_terms(self, expr, order=None):  # noqa: ANN001, ANN202 (SymPy's hook)
         return sorted(expr.args, key=_term_key) if isinstance(expr, sp.Add) else \
             super()._as_ordered_terms(expr, order)

@@ -81,7 +81,8 @@ def check_exact(rank: int, specs=None, results: dict[str, Result] | None = None)
                 if sp.expand(a - b) != 0:
                     mismatches += 1
                     first = first or f"entry {idx} at {spec.dims}: {a} vs {b}"
-        outcome = f"; {mismatches} differ, first {first}" if mismatches else ", all differ by 0"
+        outcome = (f"; {mismatches} differ, first {first}" if mismatches
+                   else "; every difference simplifies to 0")
         detail = (f"{_count(total, 'entry', 'entries')} at "
                   f"{_count(len(specs), 'size')} ({_sizes(specs)}){outcome}")
         checks.append(Check.exact(f"{_name(key)}: the general formula",
@@ -183,13 +184,14 @@ def check_named(rank: int, specs=None, grads: GradFn = kernels.grads,
         err_w = max(err_w, relative_error(gW, reference.weight_grad_as_correlation(x, ybar, spec)))
         err_x = max(err_x, relative_error(gx, reference.input_grad_as_transposed_conv(W, ybar,
                                                                                       spec)))
+    where = f"{_count(len(specs), 'size')}: {_sizes(specs)}"
     return [
         Check("dl/dW is a cross-correlation",
-              "padded x correlated with ybar dilated by S, read at lags 0, D, …, D(K − 1)",
-              err_w, NUMERIC_TOL, _count(len(specs), "size")),
+              "padded x correlated with the upstream gradient dilated by S, read at lags 0, D, "
+              "…, D(K − 1)", err_w, NUMERIC_TOL, where),
         Check("dl/dx is a transposed convolution",
-              "ybar dilated by S, fully convolved with W dilated by D, cropped by P",
-              err_x, NUMERIC_TOL, _count(len(specs), "size")),
+              "the upstream gradient dilated by S, fully convolved with W dilated by D, "
+              "cropped by P", err_x, NUMERIC_TOL, where),
     ]
 
 

@@ -20,6 +20,8 @@ Result keys:
 
 from __future__ import annotations
 
+import re
+
 from derive.answers import Answer, problem
 from derive.checking import Check
 from derive.cnn.accounting import (
@@ -178,8 +180,9 @@ def answer_1b(pid: str) -> Answer:
     results["explanation"] = explanation
     checks = check_receptive(table.as_json()["layers"][1:], layers, MIDTERM_INPUT)
     checks.append(_window_agreement(table))
-    latex = explanation.replace("..", "\\,..\\,").replace(">=", "$\\ge$").replace(
-        " x ", " $\\times$ ")
+    # input ranges as math (a real minus sign for rows in the padding)
+    latex = re.sub(r"(-?\d+)\.\.(-?\d+)", r"$\1, \\dots, \2$", explanation)
+    latex = latex.replace(">=", "$\\ge$").replace(" x ", " $\\times$ ")
     return Answer(pid, results, explanation, latex, checks)
 
 
@@ -231,8 +234,9 @@ def answer_1c(pid: str) -> Answer:
         mismatched = not checks[-1].passed
         label = f"{extent}×{extent} replacements: "
         checks += _full_size_checks(new, label=label)
-        checks += check_receptive(new.as_json()["layers"][1:], new.layers, MIDTERM_INPUT,
-                                  label)
+        # the part claims where the whole input is first seen: coverage, not the windows
+        checks.append(check_receptive(new.as_json()["layers"][1:], new.layers, MIDTERM_INPUT,
+                                      label)[0])
         covering = new.first_covering()
         variants[extent] = (new, replaced, covering, not mismatched)
     new, replaced, covering, ok = variants[2]

@@ -76,10 +76,13 @@ def output_size_21x12(pid: str) -> Answer:
     y = np.einsum("chwab,fcab->fhw", sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::s, ::s],
                   w)
     checks = [
-        Check.exact("H_out, W_out", "windows enumerated", (h_out, w_out) == (len(rows), len(cols)),
-                    f"row starts {rows}, column starts {cols}"),
+        Check.exact("output height and width", "windows enumerated",
+                    (h_out, w_out) == (len(rows), len(cols)),
+                    f"windows start at rows {', '.join(map(str, rows))} and columns "
+                    f"{', '.join(map(str, cols))}"),
         Check.exact("output shape", "NumPy convolution, C = 3 channels, F = 2 filters",
-                    y.shape == (2, h_out, w_out), f"NumPy gives {list(y.shape)}"),
+                    y.shape == (2, h_out, w_out),
+                    f"NumPy gives {' × '.join(map(str, y.shape))}"),
         shape_checks.check_formula(),
     ]
     channels = ("the output has one channel per filter (F), not the C input channels: each "
@@ -152,8 +155,8 @@ def output_size_general(pid: str) -> Answer:
             f"padding): F x H x W")
     latex = (
         r"The output is $F \times H_\text{out} \times W_\text{out}$ with"
-        "\n\\[ " + f"H_{{out}} = {printing.latex(h_out)},\\qquad "
-        f"W_{{out}} = {printing.latex(w_out)}" + " \\]\n"
+        "\n\\[ " + f"H_\\text{{out}} = {printing.latex(h_out)},\\qquad "
+        f"W_\\text{{out}} = {printing.latex(w_out)}" + " \\]\n"
         r"The dilated kernel spans $D(K-1)+1$ input positions, the padded input has $H+2P$ "
         r"(resp.\ $W+2P$), and windows start every $S$ positions. The number of input channels "
         r"$C$ does not appear: each of the $F$ filters sums over all $C$ channels. With "
@@ -261,7 +264,8 @@ def conv1d_jacobians(pid: str) -> Answer:
     checks = verify.check_exact(1, specs=EXACT_SPECS_1C)
     checks.append(Check.exact("the entries displayed for every channel c",
                               "SymPy's entry-by-entry derivatives, channel by channel",
-                              bad == 0, f"{bad} differ over the {spec.C} channels"))
+                              bad == 0, f"all agree, for each of the {spec.C} channels"
+                              if bad == 0 else f"{bad} differ"))
     checks += verify.check_complex_step(1, specs=(spec,))
     checks += verify.check_named(1, specs=(spec,))
     checks.append(_check_swapped_roles(spec))
@@ -283,9 +287,10 @@ def _check_swapped_roles(spec: ConvSpec, grads=kernels.grads, seed: int = 6) -> 
     via_forward = np.array([[kernels.forward(ybar[f][None, None, :], xp[ch][None, :],
                                              swapped)[0, :spec.K] for ch in range(spec.C)]
                             for f in range(spec.F)])
-    return Check("dl/dW is the forward layer of part (i) with ybar as the kernel",
-                 "the forward layer run on padded x, kernel ybar, stride and dilation exchanged",
-                 relative_error(gW, via_forward), verify.NUMERIC_TOL, "random instance")
+    return Check("dl/dW is the forward layer of part (i), the upstream gradient as kernel",
+                 "the forward layer run on the padded x, stride and dilation exchanged",
+                 relative_error(gW, via_forward), verify.NUMERIC_TOL,
+                 "random W, x and upstream gradient")
 
 
 def _text(spec, results, shown, compare) -> str:
