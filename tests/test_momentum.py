@@ -150,3 +150,20 @@ def test_latex_bodies_compile(tmp_path):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "a.tex"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_latex_in_textbook_order():
+    a, b = answer("csc421-hw4/3a").latex, answer("csc421-hw4/3b").latex
+    assert r"\beta \mathbf{p}^{(k)} - \alpha \nabla\mathcal{J}" in a
+    assert r"\boldsymbol{\theta}^{(k)} + \mathbf{p}^{(k+1)}" in a
+    assert r"\boldsymbol{\theta}^{(k+1)} - \mathbf{p}^{(k+1)}" in a
+    assert r"I - \alpha H & \beta I" in b
+    assert r"\mathbf{p}^{(k)} \beta" not in a and r"- \alpha H + I" not in b
+    # the order is only the printing: the expressions are still the derived ones
+    assert m.derive_inverse()[m.THETA] == m.THETA_NEXT - m.P_NEXT
+
+
+def test_check_text_reads_as_words():
+    for c in [*answer("csc421-hw4/3a").checks, *answer("csc421-hw4/3b").checks]:
+        shown = c.name + c.against + c.detail
+        assert "**" not in shown and "^-1" not in shown and "domain-ge" not in shown
