@@ -50,7 +50,7 @@ def margin_check(min_margin: float) -> Check:
     measured value and the threshold stand in the table (at most 2: |z| >= 1/2)."""
     inverse = 1 / min_margin if min_margin > 0 else float("inf")
     return Check("1 / smallest |pre-activation| over every transition",
-                 "at most 2: every |z| is at least 1/2", inverse, 1 / MARGIN,
+                 "at most 2: every |z| is at least one half", inverse, 1 / MARGIN,
                  f"smallest |z| = {min_margin:g}")
 
 
