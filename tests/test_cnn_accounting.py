@@ -379,3 +379,21 @@ def test_answers_are_exact_integers_and_pass():
 def test_replace_on_layer_is_not_mutation():
     layers = midterm_table().layers
     assert replace(layers[0], filters=1).filters == 1 and layers[0].filters == 16
+
+
+def test_tables_show_the_asked_columns_and_clip_windows_wider_than_the_input():
+    from derive.cnn.accounting import format_latex, format_text
+
+    vgg = account(VGG_NET, VGG_INPUT)
+    full = format_text(vgg)
+    # the fc window (246 wide, in the padding) is "whole input"; no 246 on a 224 input
+    assert "whole input" in full and "246" not in full and "246" not in format_latex(vgg)
+    midterm = midterm_table()
+    text = format_text(midterm)
+    # layer 16 has a 46-wide window on a 32 input but does not cover it: its size is shown
+    assert [line for line in text.splitlines() if line.startswith(" 16 ")][0].count("46x46")
+    a = derive.answer("rnn-cnn-hw/3.1")
+    assert "\\begin{tabular}{rlrr}" in a.latex and "FLOPs" not in a.latex
+    b = derive.answer("cmsc25500-midterm/1a")
+    assert "\\begin{tabular}{rlrrr}" in b.latex and "RF" not in b.latex
+    assert not any("receptive" in c.name or "coverage" in c.name for c in b.checks)

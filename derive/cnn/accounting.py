@@ -29,9 +29,9 @@ from derive.errors import DeriveError
 
 CONVENTION = (
     "FLOPs count every scalar addition, multiplication, comparison, exponential and division: "
-    "a conv output costs 2*Kh*Kw*C_in (Kh*Kw*C_in multiplications, Kh*Kw*C_in - 1 additions, "
-    "1 bias addition; padded positions included), a ReLU 1 comparison per element, a KxK max "
-    "pool K^2 - 1 comparisons per output, an fc output from n inputs 2n (with its bias), a "
+    "a conv output costs 2 Kh Kw C_in (Kh Kw C_in multiplications, Kh Kw C_in - 1 additions, "
+    "1 bias addition; padded positions included), a ReLU 1 comparison per element, a Kh x Kw "
+    "max pool Kh Kw - 1 comparisons per output, an fc output from n inputs 2n (with its bias), a "
     "softmax over n entries 3n - 1 (n exp, n - 1 additions, n divisions). MACs are the "
     "multiplications of conv and fc layers."
 )
