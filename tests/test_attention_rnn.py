@@ -306,3 +306,66 @@ def test_latex_compiles(tmp_path):
                            "-no-shell-escape", "att.tex"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+# --- show carries the 1.2.2 answers; the REPL; CLI names ---------------------------------------
+
+def test_show_carries_the_answers_in_every_format():
+    m = derive.model("attention_rnn")
+    shown = m.show("text", {"k": 2})
+    assert shown.startswith("attention_rnn (k = 2): ")
+    assert "dimension of a(t): 3 (k + 1)" in shown
+    assert "for i in {1, ..., k}" in shown and "sum_{t > T} (dh(t)/dh(T))^T" in shown
+    tex = m.show("latex", {"k": 3})
+    assert r"a^{(t)} \in \mathbb{R}^{4}" in tex and r"\frac{dl}{dh^{(T)}}" in tex
+    assert r"\sum_{j=0}^{k} \exp w_j^{(t)}" in tex
+    out = m.show("json", {"k": 2, "n": 2})
+    assert out["model"] == "attention_rnn" and out["dims"] == {"k": 2, "n": 2}
+    assert out["dimension_of_a"] == 3 and len(out["system"]) == 5
+    assert set(out["dl_dh_T"]) == {"given_totals", "recursion"}
+    inf = derive.model("attention_rnn_inf").show("json", {"T": 2})
+    assert inf["model"] == "attention_rnn_inf" and inf["dims"] == {"T": 2, "n": 3}
+
+
+def test_repl_attributes_delegate_to_the_default_k():
+    m = derive.model("attention_rnn")
+    inner = m.model(m.default_k)
+    assert m.equations == inner.equations and m.adjoints == inner.adjoints
+    assert m.weight_grads == inner.weight_grads
+    assert m.jacobian("h", lag=2) == inner.jacobian("h", lag=2)
+    assert m._repr_latex_() == inner._repr_latex_()
+    inst = inner.random_instance(0, 3, {"n": 2})
+    assert np.array_equal(m.bptt(inst["params"], inst["inputs"], inst["upstream"],
+                                 dims={"n": 2}).grads["Q_1"],
+                          inner.bptt(inst["params"], inst["inputs"], inst["upstream"],
+                                     dims={"n": 2}).grads["Q_1"])
+
+
+def test_cli_names_the_model_asked_for():
+    bad = _cli("show", "attention_rnn", "--dim", "q=2")
+    assert bad.returncode == 2 and "attention_rnn has no dimension 'q'" in bad.stderr
+    assert "attention_rnn_2" not in bad.stderr and "k" in bad.stderr
+    bad = _cli("grad", "attention_rnn_inf", "--dim", "T=3", "--T", "2", "--json")
+    assert bad.returncode == 2 and bad.stderr.startswith("derive: error: --dim T")
+    assert "Traceback" not in bad.stderr
+    bad = _cli("grad", "attention_rnn_inf", "--dim", "m=3", "--json")
+    assert bad.returncode == 2 and "attention_rnn_inf has no dimension 'm'" in bad.stderr
+
+
+def test_total_derivative_form_check_catches_a_missing_transpose():
+    from derive.problems import attention_rnn as P
+
+    assert P.total_form_check().passed
+
+    def untransposed(direct, totals, later):
+        return direct + sum((D @ u for D, u in zip(totals, later, strict=True)),
+                            np.zeros_like(direct))
+
+    assert not P.total_form_check(form=untransposed).passed
+
+
+def test_lag2_jacobian_and_recursion_are_checked_at_n3():
+    names_e = [c.name for c in derive.answer(SET + "e").checks]
+    assert any("dh(t)/dh(t-2) elementwise" in name and "n=3" in name for name in names_e)
+    names_f = [c.name for c in derive.answer(SET + "f").checks]
+    assert "dl/dh(T) recursion at k=2 (n=3)" in names_f

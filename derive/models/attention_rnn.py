@@ -106,6 +106,7 @@ class AttentionRNN:
     def split_dims(self, dims: dict[str, int] | None) -> tuple[int, dict[str, int]]:
         dims = dict(dims or {})
         k = positive_int("--dim k", dims.pop("k", self.default_k))
+        _only_n(self.name, dims, "n, k")
         return k, dims
 
     @functools.cache  # noqa: B019 - one registered instance; derivations are pure
@@ -116,28 +117,85 @@ class AttentionRNN:
                               functools.partial(attention_cell, k),
                               default_dims={"n": self.default_n}, default_T=6)
 
+    # -- the REPL: the default AttentionRNN(k)'s derived objects, as for a fixed cell ----------
+
+    @property
+    def default(self) -> RecurrentModel:
+        return self.model(self.default_k)
+
+    @property
+    def cell(self) -> Cell:
+        return self.default.cell
+
+    @property
+    def equations(self) -> dict[str, sp.Eq]:
+        return self.default.equations
+
+    @property
+    def adjoints(self) -> dict[str, sp.Eq]:
+        return self.default.adjoints
+
+    @property
+    def weight_grads(self) -> dict[str, sp.Eq]:
+        return self.default.weight_grads
+
+    def jacobian(self, of: str = "h", wrt: str | None = None, lag: int = 1) -> sp.Basic:
+        """``d of(t) / d wrt(t - lag)`` of AttentionRNN(default k)."""
+        return self.default.jacobian(of, wrt, lag)
+
+    def bptt(self, *args, **kwargs):
+        """:meth:`RecurrentModel.bptt` of AttentionRNN(default k)."""
+        return self.default.bptt(*args, **kwargs)
+
+    def _repr_latex_(self) -> str:
+        return self.default._repr_latex_()
+
     SHOWN_JACOBIANS = 4  # dh(t)/dh(t - i) shown for i up to this many lags
 
     def show(self, fmt: str = "text", dims: dict[str, int] | None = None):
-        """The derived equations, then the one-step Jacobians dh(t)/dh(t - i)."""
+        """The derived equations, the one-step Jacobians dh(t)/dh(t - i), then the answers of
+        dsga1008-hw2/1.2.2 (the size of a(t), the system for symbolic k, dl/dh(T)), from the
+        same functions the answers are built with."""
         from derive.jacobian import matrix_jacobian
         from derive.latex import latex, text
+        from derive.problems import attention_rnn as answers
 
         k, rest = self.split_dims(dims)
         model = self.model(k)
         shown = model.show(fmt, rest)
         lags = range(1, min(k, self.SHOWN_JACOBIANS) + 1)
         jacobians = {lag: matrix_jacobian(model.cell, "h", "h", lag) for lag in lags}
+        size = answers.dimension_of_a(k)
+        forms = answers.loss_gradient_forms()
+        system = answers.system_lines(tied=False)
+        concrete = {str(d): v for d, v in model.dims_for(rest).items()}
         if fmt == "json":
-            return {**shown, "jacobians": {f"dh(t)/dh(t - {lag})": text(J)
-                                           for lag, J in jacobians.items()}}
+            return {**shown, "model": self.name, "dims": {"k": k, **concrete},
+                    "jacobians": {f"dh(t)/dh(t - {lag})": text(J)
+                                  for lag, J in jacobians.items()},
+                    "dimension_of_a": size, "dimension_of_a_general": "k + 1",
+                    "system": system,
+                    "dl_dh_T": {"given_totals": forms["total_text"],
+                                "recursion": forms["recursion_text"]}}
         if fmt == "latex":
             rows = [rf"\frac{{\partial h^{{(t)}}}}{{\partial h^{{(t-{lag})}}}} &= {latex(J)}"
                     for lag, J in jacobians.items()]
             return (shown + "\n\\paragraph{One-step Jacobians.}\n\\begin{align*}\n"
-                    + " \\\\\n".join(rows) + "\n\\end{align*}")
-        return shown + "\n\njacobians:\n" + "\n".join(
-            f"  dh(t)/dh(t - {lag}) = {text(J)}" for lag, J in jacobians.items())
+                    + " \\\\\n".join(rows) + "\n\\end{align*}"
+                    + f"\n\\paragraph{{Size of the attention.}} $a^{{(t)}} \\in "
+                    f"\\mathbb{{R}}^{{{size}}}$ for $k = {k}$; in general $k + 1$ entries.\n"
+                    "\\paragraph{AttentionRNN($k$), symbolic $k$.}\n"
+                    + answers.system_latex(tied=False)
+                    + "\n\\paragraph{Gradient of the loss.}\n"
+                    + f"\\[ {forms['total_latex']} \\]\n\\[ {forms['recursion_latex']} \\]\n"
+                    + f"\\[ {forms['local_latex']} \\]")
+        first, _, body = shown.partition("\n")
+        return (f"{self.name} (k = {k}): {model.summary}\n" + body
+                + "\n\njacobians:\n" + "\n".join(
+                    f"  dh(t)/dh(t - {lag}) = {text(J)}" for lag, J in jacobians.items())
+                + f"\n\ndimension of a(t): {size} (k + 1)"
+                + "\n\nsystem (symbolic k):\n" + "\n".join(f"  {line}" for line in system)
+                + "\n\ndl/dh(T):\n" + f"  {forms['total_text']}\n  {forms['recursion_text']}")
 
     def grad_instance(self, seed: int = 0, T: int | None = None,
                       dims: dict[str, int] | None = None) -> dict:
@@ -177,6 +235,14 @@ class AttentionRNN:
         return out
 
 
+def _only_n(name: str, dims: dict[str, int], known: str) -> None:
+    """Reject a dimension other than ``n``, naming the model the user asked for."""
+    for dim, value in dims.items():
+        if dim != "n":
+            raise DeriveError(f"--dim {dim}: {name} has no dimension {dim!r} (got {value}; "
+                              f"its dimensions: {known})")
+
+
 def _tagged(check: Check, tag: str) -> Check:
     return Check(tag + check.name, check.against, check.error, check.tolerance, check.detail)
 
@@ -199,19 +265,33 @@ class AttentionRNNInf:
 
     def split_dims(self, dims: dict[str, int] | None, T: int | None = None
                    ) -> tuple[int, dict[str, int]]:
+        """(steps, the other dims): show takes the steps as ``--dim T`` (it has no ``--T``)."""
         dims = dict(dims or {})
         if "k" in dims:
             raise DeriveError(f"--dim k: {self.name} attends over every past state; "
                               f"it has no dimension 'k' (got {dims['k']})")
-        steps = dims.pop("T", T if T is not None else self.default_T)
-        return positive_int("--T", steps), dims
+        steps = positive_int("--dim T", dims.pop("T")) if "T" in dims else \
+            positive_int("--T", T if T is not None else self.default_T)
+        _only_n(self.name, dims, "n, and T for show")
+        return steps, dims
 
     def show(self, fmt: str = "text", dims: dict[str, int] | None = None):
         steps, rest = self.split_dims(dims)
-        return self.model(steps).show(fmt, rest)
+        model = self.model(steps)
+        shown = model.show(fmt, rest)
+        if fmt == "json":
+            concrete = {str(d): v for d, v in model.dims_for(rest).items()}
+            return {**shown, "model": self.name, "dims": {"T": steps, **concrete}}
+        if fmt == "text":
+            first, _, body = shown.partition("\n")
+            return f"{self.name} (T = {steps}): {model.summary}\n" + body
+        return shown
 
     def grad_instance(self, seed: int = 0, T: int | None = None,
                       dims: dict[str, int] | None = None) -> dict:
+        if "T" in (dims or {}):  # grad has --T; two spellings of one number could disagree
+            raise DeriveError(f"--dim T: {self.name} takes the number of steps from --T "
+                              f"(got --dim T={dims['T']})")
         steps, rest = self.split_dims(dims, T)
         inner = self.model(steps).grad_instance(seed, 1, rest)
 

@@ -42,6 +42,20 @@ def _model(kk: int):
     return derive.model("attention_rnn").model(kk)
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
+def plain_formula(expr: sp.Expr) -> str:
+    """A formula for a table's plain text: ``3 n^2 (k + 1)``, not ``3*n**2*(k + 1)``."""
+    return sp.sstr(expr).replace("**", "^").replace("*", " ")
+
+
+def dimension_of_a(kk: int) -> int:
+    """The number of entries of a(t) in AttentionRNN(kk): its cell's softmax entries."""
+    return _softmax_entries(_model(kk).cell)
+
+
 # --- the symbolic-k template -------------------------------------------------------------------
 
 def _weight(group: str, index) -> sp.MatrixSymbol:
@@ -124,7 +138,7 @@ def _at_step(expr: sp.Basic, step: int) -> sp.Basic:
     return expr.xreplace(mapping)
 
 
-def _system_lines(tied: bool) -> list[str]:
+def system_lines(tied: bool) -> list[str]:
     sym = "1" if tied else "i"
     upper = "t-1" if tied else "k"
     return [
@@ -137,7 +151,7 @@ def _system_lines(tied: bool) -> list[str]:
     ]
 
 
-def _system_latex(tied: bool) -> str:
+def system_latex(tied: bool) -> str:
     sym = "1" if tied else "i"
     upper = "t-1" if tied else "k"
     rows = [
@@ -186,11 +200,11 @@ def _softmax_entries(cell: Cell) -> int:
 
 @problem("dsga1008-hw2/1.2.2b")
 def attention_dimension(pid: str) -> Answer:
-    count = _softmax_entries(_model(2).cell)
+    count = dimension_of_a(2)
     checks = [Check.exact(f"entries of a(t) in AttentionRNN({kk}) = k + 1",
                           "count of softmax entries in the derived cell",
-                          _softmax_entries(_model(kk).cell) == kk + 1,
-                          f"{_softmax_entries(_model(kk).cell)} entries")
+                          dimension_of_a(kk) == kk + 1,
+                          _count(dimension_of_a(kk), "entry", "entries"))
               for kk in TEMPLATE_KS]
     body = (rf"$a^{{(t)}} = \operatorname{{softargmax}}(w_0^{{(t)}}, w_1^{{(t)}}, "
             rf"w_2^{{(t)}})$ has one entry per score, so $a^{{(t)}} \in \mathbb{{R}}^{{{count}}}$ "
@@ -210,7 +224,8 @@ def weight_count_check(formula: sp.Expr, cells: dict[int, Cell], symbol) -> Chec
     """``formula`` (in ``symbol`` and ``n``) against the weights the engine's cells declare."""
     wrong = [f"{symbol}={key}, n={size}" for key, cell in cells.items() for size in (1, 2, 3)
              if _weight_count(cell, size) != formula.subs({symbol: key, n: size})]
-    return Check.exact(f"weight count {formula}", "entries of the cells' weight matrices",
+    return Check.exact(f"weight count {plain_formula(formula)}",
+                       "entries of the cells' weight matrices",
                        not wrong, f"differing at: {'; '.join(wrong) or 'none'}")
 
 
@@ -219,14 +234,15 @@ def general_system(pid: str) -> Answer:
     checks = []
     for kk in TEMPLATE_KS:
         differing = _reproduces(attention_cell(kk), kk + 1, tied=False)
-        checks.append(Check.exact(f"symbolic-k system at k={kk}", "the engine's cell equations",
+        checks.append(Check.exact(f"symbolic-k system at k={kk}",
+                                  "the AttentionRNN(k) cell's equations",
                                   not differing, f"differing: {', '.join(differing) or 'none'}"))
     weights = 3 * n ** 2 * (k + 1)
     checks.append(weight_count_check(weights, {kk: attention_cell(kk) for kk in TEMPLATE_KS}, k))
-    lines = _system_lines(tied=False)
+    lines = system_lines(tied=False)
     body = ("For AttentionRNN($k$), with $h^{(t)} = 0$ for $t < 1$ (so the first $k$ steps "
             "still have $k+1$ entries, the padded ones with $w_i = 0$, $v_i = 0$):\n"
-            + _system_latex(tied=False)
+            + system_latex(tied=False)
             + r"\noindent with $Q_i, K_i, V_i \in \mathbb{R}^{n \times n}$ for "
             rf"$i \in \{{0, \dots, k\}}$: ${latex(weights)}$ weights.")
     return Answer(pid, {"equations": "\n".join(lines), **_formulas(k), "weights": weights},
@@ -243,20 +259,20 @@ def tied_system(pid: str) -> Answer:
             differing += [f"step {step}: {d}" for d in
                           _reproduces(cell, step, tied=True, prefix=str(step), step=step)]
         checks.append(Check.exact(f"tied system over T={steps}",
-                                  "the engine's unrolled AttentionRNN(inf) cell",
+                                  "the unrolled AttentionRNN(inf) equations",
                                   not differing, f"differing: {', '.join(differing) or 'none'}"))
     weights = 6 * n ** 2
     checks.append(weight_count_check(weights, {steps: attention_inf_cell(steps)
                                                for steps in TEMPLATE_KS}, T))
-    lines = _system_lines(tied=True)
+    lines = system_lines(tied=True)
     body = ("Tying $Q_i = Q_1$, $K_i = K_1$, $V_i = V_1$ for $i \\ge 1$ leaves six weight "
             f"matrices (${latex(weights)}$ weights) for any history length; at step $t$ the "
             "softmax runs over $x^{(t)}$ and $h^{(t-1)}, \\dots, h^{(1)}$: exactly $t$ entries, "
             "none padded.\n"
-            + _system_latex(tied=True)
+            + system_latex(tied=True)
             + "\\noindent Unlike AttentionRNN($k$), the number of entries grows with $t$, "
-            "so this is not a fixed-lag cell: the toolkit derives it by unrolling the $T$ "
-            "steps into one cell (model \\texttt{attention\\_rnn\\_inf}).")
+            "so this is not a fixed-lag cell: its gradients are derived by unrolling the $T$ "
+            "steps into one computation.")
     return Answer(pid, {"equations": "\n".join(lines), **_formulas(t - 1), "entries": t,
                         "weights": weights},
                   "\n".join(lines), body, checks=checks)
@@ -303,7 +319,7 @@ def numeric_jacobian_check(kk: int, lag: int, closed: sp.MatrixExpr, size: int =
     error = float(np.max(np.abs(got - numeric)) / max(1.0, np.max(np.abs(numeric))))
     return Check(f"dh(t)/dh(t-{lag}) numeric (k={kk}, n={size})",
                  "complex step through the compiled forward kernel, h = 1e-30", error, 1e-12,
-                 f"{size * size} entries")
+                 _count(size * size, "entry", "entries"))
 
 
 @problem("dsga1008-hw2/1.2.2e")
@@ -318,7 +334,7 @@ def jacobian(pid: str) -> Answer:
     checks = [jacobian_check(model.cell, "h", "h", 1, J1, sizes),
               numeric_jacobian_check(2, 1, J1),
               jacobian_check(model.cell, "h", "h", 1, spelled, sizes[:2]),
-              jacobian_check(model.cell, "h", "h", 2, J2, sizes[:2]),
+              jacobian_check(model.cell, "h", "h", 2, J2, sizes),
               numeric_jacobian_check(2, 2, J2)]
     lhs = r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}}"
     body = (
@@ -333,8 +349,9 @@ def jacobian(pid: str) -> Answer:
         f"\\[ {lhs} = {latex(J1)} \\]\n"
         "an $n \\times n$ matrix: the outer product of $a_1^{(t)}(v_1^{(t)} - h^{(t)})$ with "
         "the derivative of the score, plus $a_1^{(t)} V_1$; with $q_1, k_1$ written out, "
-        f"\\[ {lhs} = {latex(spelled)} \\]\n Through two steps back, the same "
-        "form with index 2:\n"
+        f"\\[ {lhs} = {latex(spelled)} \\]\n Two steps back, holding $h^{{(t-1)}}$ "
+        "fixed (the partial derivative: $h^{(t-2)}$ also reaches $h^{(t)}$ through "
+        "$h^{(t-1)}$, which this leaves out), the same form with index 2:\n"
         f"\\[ \\frac{{\\partial h^{{(t)}}}}{{\\partial h^{{(t-2)}}}} = {latex(J2)} \\]")
     return Answer(pid, {"jacobian": J1, "jacobian_spelled_out": spelled, "jacobian_lag2": J2},
                   f"dh(t)/dh(t-1) = {text(J1)}\ndh(t)/dh(t-2) = {text(J2)}", body,
@@ -467,8 +484,8 @@ def bar_h_check(kk: int, size: int) -> Check:
         difference = difference.xreplace(definitions)
     ok = all(sp.expand(entry) == 0 for entry in difference)
     return Check.exact(f"dl/dh(T) recursion at k={kk} (n={size})",
-                       "the engine's derived bar h, intermediate bars substituted", ok,
-                       f"{len(difference)} entries")
+                       "the derived bar h of the cell, later bars substituted", ok,
+                       _count(len(difference), "entry", "entries") + " compared")
 
 
 def _evaluate(expr: sp.Basic, values: dict):
@@ -528,46 +545,109 @@ def numeric_bar_h_check(general: sp.MatrixExpr, kk: int, size: int = 3, steps: i
                                  / max(1.0, np.max(np.abs(bars[now])))))
     return Check(f"dl/dh(t) recursion numeric (k={kk}, n={size}, T={steps})",
                  "bar h from the compiled BPTT kernels", error, 1e-12,
-                 f"{steps} steps, every t")
+                 f"at t = 1, ..., {steps}")
+
+
+def _given_total(direct: np.ndarray, totals: list[np.ndarray], later: list[np.ndarray]
+                 ) -> np.ndarray:
+    """dl/dh(T) from the given total derivatives: the direct term plus
+    sum_{t > T} (dh(t)/dh(T))^T dl_t/dh(t)."""
+    return direct + sum((D.T @ u for D, u in zip(totals, later, strict=True)),
+                        np.zeros_like(direct))
+
+
+def total_form_check(kk: int = 2, size: int = 3, steps: int = 6, seed: int = 3,
+                     form=_given_total) -> Check:
+    """``form`` fed the total derivatives dh(t)/dh(T) (complex steps of h(T) through the
+    compiled forward, every earlier state held) against bar h(T) of the BPTT kernels."""
+    model = _model(kk)
+    inst = model.random_instance(seed, steps, {"n": size})
+    run = model.bptt(inst["params"], inst["inputs"], inst["upstream"], dims={"n": size})
+    ups = inst["upstream"]["h"][:, 0, :]
+
+    def h_at(step: int) -> np.ndarray:
+        return run.values["h"][step][0][:, 0] if step >= 1 else np.zeros(size)
+
+    error, tiny = 0.0, 1e-30
+    for now in range(1, steps + 1):
+        totals = []
+        if now < steps:
+            # h(now), h(now - 1), ... as the initial states; batch entry j perturbs h_j(now)
+            start = np.array([[h_at(now - lag)] * size for lag in range(kk)], dtype=complex)
+            start[0] += 1j * tiny * np.eye(size)
+            later = np.repeat(inst["inputs"]["x"][now:], size, axis=1)
+            shifted = model.bptt(inst["params"], {"x": later},
+                                 {"h": np.zeros((steps - now, size, size))}, {"h": start},
+                                 dims={"n": size})
+            totals = [shifted.values["h"][s][:, :, 0].imag.T / tiny
+                      for s in range(1, steps - now + 1)]
+        got = form(ups[now - 1], totals, list(ups[now:]))
+        want = run.bars["h"][now][0][:, 0]
+        error = max(error, float(np.max(np.abs(got - want)) / max(1.0, np.max(np.abs(want)))))
+    return Check(f"dl/dh(T) from the total derivatives (k={kk}, n={size}, T={steps})",
+                 "bar h from the compiled BPTT kernels; dh(t)/dh(T) by complex steps",
+                 error, 1e-12, f"at T = 1, ..., {steps}")
+
+
+def loss_gradient_forms() -> dict:
+    """The answer of 1.2.2f as formulas: the symbolic-i Jacobian (from the lag-1 Jacobian of
+    AttentionRNN(1), index renamed) and the displays built from it."""
+    J1 = matrix_jacobian(attention_cell(1), "h", "h", 1)
+    general = _reindexed(J1, 1, i)
+    local = _transpose(_at(general, T + i))
+    bar_h_T = timed_matrix("bar_h", T, (n, 1))
+    later = timed_matrix("bar_h", T + i, (n, 1))
+
+    def loss(expr: sp.Basic) -> str:  # the problem's losses are l_t
+        return latex(expr).replace(r"\partial L_{", r"\partial l_{")
+
+    direct = loss(timed_matrix("dL_dh", T, (n, 1)))
+    dl = r"\frac{dl}{dh^{(T)}}"
+    total = (rf"{dl} = {direct} + \sum_{{t > T}} \left(\frac{{dh^{{(t)}}}}{{dh^{{(T)}}}}"
+             r"\right)^{\top} \frac{\partial l_{t}}{\partial h^{(t)}}")
+    recursion = (rf"{dl} = {latex(bar_h_T)} = {direct} + \sum_{{i=1}}^{{k}} "
+                 rf"\left(\frac{{\partial h^{{(T+i)}}}}{{\partial h^{{(T)}}}}\right)^{{\top}} "
+                 rf"{latex(later)}")
+    local_latex = (r"\left(\frac{\partial h^{(T+i)}}{\partial h^{(T)}}\right)^{\top} = "
+                   + latex(local))
+    return {
+        "general": general, "local": local,
+        "total_latex": total, "recursion_latex": recursion, "local_latex": local_latex,
+        "total_text": "dl/dh(T) = dl_T/dh(T) + sum_{t > T} (dh(t)/dh(T))^T dl_t/dh(t)",
+        "recursion_text": (f"bar_h(T) = dL_dh(T) + sum_{{i=1}}^{{k}} (dh(T+i)/dh(T))^T "
+                           f"bar_h(T+i),  (dh(T+i)/dh(T))^T = {text(local)}"),
+    }
 
 
 @problem("dsga1008-hw2/1.2.2f")
 def loss_gradient(pid: str) -> Answer:
-    # the symbolic form: the lag-1 Jacobian of AttentionRNN(1) with its index renamed i,
-    # checked to reproduce every lag's Jacobian for k = 1..4 exactly
-    J1 = matrix_jacobian(attention_cell(1), "h", "h", 1)
-    general = _reindexed(J1, 1, i)
+    forms = loss_gradient_forms()
+    general = forms["general"]
+    # the symbolic-i Jacobian must reproduce every lag's Jacobian for k = 1..4 exactly
     checks = []
     for kk in TEMPLATE_KS:
         cell = attention_cell(kk)
         differing = [lag for lag in range(1, kk + 1)
-                     if _reindexed(general, i, lag).xreplace({}) != matrix_jacobian(
-                         cell, "h", "h", lag)]
+                     if _reindexed(general, i, lag) != matrix_jacobian(cell, "h", "h", lag)]
         checks.append(Check.exact(f"symbolic-i Jacobian reproduces lags 1..{kk} (k={kk})",
-                                  "matrix_jacobian of the AttentionRNN(k) cell", not differing,
-                                  f"differing lags: {differing or 'none'}"))
-    checks += [bar_h_check(kk, 1) for kk in TEMPLATE_KS] + [bar_h_check(2, 2)]
+                                  "the derived Jacobians of the AttentionRNN(k) cell",
+                                  not differing,
+                                  f"differing lags: {', '.join(map(str, differing)) or 'none'}"))
+    checks.append(total_form_check())
+    checks += [bar_h_check(kk, 1) for kk in TEMPLATE_KS] + [bar_h_check(2, 2), bar_h_check(2, 3)]
     checks += [numeric_bar_h_check(general, kk) for kk in (2, 7)]  # k = 7 > T = 6
-    local = _transpose(_at(general, T + i))
-    bar_h_T = timed_matrix("bar_h", T, (n, 1))
-    direct = timed_matrix("dL_dh", T, (n, 1))
-    later = timed_matrix("bar_h", T + i, (n, 1))
     body = (
-        "$h^{(T)}$ is read by the loss at $T$ and, through score and value $i$, by each of "
-        "the next $k$ steps $T+i$, $i \\in \\{1, \\dots, k\\}$ (a step $T+i$ past the end "
-        "contributes nothing: $\\overline{h^{(t)}} = 0$ there). So\n"
-        f"\\[ \\frac{{\\partial l}}{{\\partial h^{{(T)}}}} = {latex(bar_h_T)} = {latex(direct)}"
-        f" + \\sum_{{i=1}}^{{k}} \\left(\\frac{{\\partial h^{{(T+i)}}}}{{\\partial h^{{(T)}}}}"
-        f"\\right)^{{\\top}} {latex(later)} \\]\n"
+        "The loss is $l = \\sum_t l_t$, and $h^{(T)}$ reaches $l$ through $l_T$ directly and "
+        "through every later state. With the total derivatives $dh^{(t)}/dh^{(T)}$ of the "
+        "later states given (every path from $h^{(T)}$ to $h^{(t)}$ included),\n"
+        f"\\[ {forms['total_latex']} \\]\n"
+        "To compute it without those totals: $h^{(T)}$ is read directly only by the next $k$ "
+        "steps $T+i$, $i \\in \\{1, \\dots, k\\}$, through score and value $i$ (a step past "
+        "the end contributes nothing: $\\overline{h^{(t)}} = 0$ there). So the same gradient "
+        "obeys the backward recursion\n"
+        f"\\[ {forms['recursion_latex']} \\]\n"
         "with the one-step (partial) Jacobians of part (e), index $i$ in place of 1:\n"
-        f"\\[ \\left(\\frac{{\\partial h^{{(T+i)}}}}{{\\partial h^{{(T)}}}}\\right)^{{\\top}}"
-        f" = {latex(local)} \\]\n"
-        "Equivalently, with the total derivatives $dh^{(t)}/dh^{(T)}$ of every later step "
-        "given, $\\frac{dl}{dh^{(T)}} = \\sum_{t \\ge T} "
-        "\\left(\\frac{dh^{(t)}}{dh^{(T)}}\\right)^{\\top} "
-        "\\frac{\\partial l_t}{\\partial h^{(t)}}$ with $dh^{(T)}/dh^{(T)} = I$.")
-    recursion = (f"bar_h(T) = dL_dh(T) + sum_{{i=1}}^{{k}} (dh(T+i)/dh(T))^T bar_h(T+i),  "
-                 f"(dh(T+i)/dh(T))^T = {text(local)}")
-    return Answer(pid, {"bar_h": recursion, "local_jacobian": local,
-                        "total": "dl/dh(T) = sum_{t >= T} (dh(t)/dh(T))^T dl_t/dh(t)"},
-                  recursion, body, checks=checks)
+        f"\\[ {forms['local_latex']} \\]")
+    return Answer(pid, {"bar_h": forms["recursion_text"], "local_jacobian": forms["local"],
+                        "total": forms["total_text"]},
+                  forms["total_text"] + "\n" + forms["recursion_text"], body, checks=checks)
