@@ -153,3 +153,17 @@ def test_6a_6b_print_the_checked_code():
         source = inspect.getsource(fn).rstrip()
         assert a.results["source"] == source and source in a.latex
         assert "HB[:, -1]" not in a.latex and "(B, H" not in a.latex
+
+
+def test_6d_flops_decided_on_grids():
+    from derive.grid import image_rnn
+    from derive.problems.grid_rnns import flops_checks
+
+    hs, ws, cs = image_rnn.Hs, image_rnn.Ws, image_rnn.Cs
+    dense, minimum = image_rnn.flops_formula(), image_rnn.flops_formula(dense=False)
+    conv = image_rnn.conv3x3_flops_formula()
+    assert all(c.passed for c in flops_checks(dense, minimum, conv))
+    # zero at the two sizes the conv count used to be checked at (C = 2 and C = 3)
+    planted = conv + hs * ws * (cs - 2) * (cs - 3)
+    assert [c.passed for c in flops_checks(dense, minimum, planted)] == [True, True, False]
+    assert not flops_checks(dense + hs * (cs - 2) * (cs - 3), minimum, conv)[0].passed

@@ -68,9 +68,17 @@ def _point(point: dict) -> str:
 
 
 def _tuples(samples: list) -> str:
-    names = ", ".join(str(v) for v in samples[0][0])
-    values = "; ".join(", ".join(str(n) for n in p.values()) for p, _ in samples)
-    return f"({names}) = {values}" if len(samples[0][0]) > 1 else f"{names} = {values}"
+    """The sample points in words: a full grid by its axes, a few points one by one."""
+    names = list(samples[0][0])
+    axes = {v: sorted({p[v] for p, _ in samples}) for v in names}
+    if len(samples) > 4 and sp.prod([len(a) for a in axes.values()]) == len(samples):
+        return ", ".join(f"{v} in {{{', '.join(map(str, a))}}}" for v, a in axes.items())
+    if len(samples) > 4:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} = " + ", ".join(str(p[names[0]]) for p, _ in samples)
+    values = ", ".join("(" + ", ".join(str(n) for n in p.values()) + ")" for p, _ in samples)
+    return f"({', '.join(map(str, names))}) = {values}"
 
 
 def agree(name: str, against: str, formula: sp.Expr, samples: list, where: str = "",
@@ -82,7 +90,7 @@ def agree(name: str, against: str, formula: sp.Expr, samples: list, where: str =
         if claimed != value:
             return Check.exact(name, against, False, f"at {_point(point)}: the formula gives "
                                f"{claimed}, measured {value}")
-    where = where or (_tuples(samples) if len(samples) <= 4 else "")
+    where = where or _tuples(samples)
     return Check.exact(name, against, True, f"equal at {_plural(len(samples), unit)}"
                        + (f": {where}" if where else ""))
 
@@ -109,15 +117,14 @@ def agree_on_grid(name: str, against: str, formula: sp.Expr, grid: dict, samples
     axes = ", ".join(f"{v} in {{{', '.join(map(str, vals))}}}" for v, vals in grid.items())
     degrees = ", ".join(f"{len(vals) - 1} in {v}" for v, vals in grid.items())
     extra = f", and at {_plural(len(held_out), 'held-out size')}" if held_out else ""
-    return Check.exact(name, against, True, f"equal on the full grid {axes} "
-                       f"({_plural(len(samples), 'size')}; this decides every polynomial of "
-                       f"degree up to {degrees}){extra}")
+    return Check.exact(name, against, True, f"equal at all {len(samples)} sizes {axes}, which "
+                       f"decide every polynomial of degree up to {degrees}{extra}")
 
 
 def claim(name: str, against: str, claimed: int, measured: int) -> Check:
     """One number of an answer against its measurement."""
     return Check.exact(name, against, claimed == measured,
-                       f"claimed {claimed:,d}, measured {measured:,d}")
+                       f"claimed {claimed}, measured {measured}")
 
 
 # ---------------------------------------------------------------- csc421-hw4/2
@@ -738,7 +745,8 @@ def answer_4_3(pid: str) -> Answer:
                    f"unmasked taps: its ${kernel}\\times{kernel}$ kernels as stored hold "
                    f"${n(p['dense_parameters'])}$ weights, of which the masks zero "
                    f"${n(p['dense_parameters'] - p['parameters'])}$; the MDRNN has "
-                   f"${_latex(md_f['weights'])} = {n(m['parameters'])}$, independent of the "
+                   f"${_latex(md_f['weights'].subs(k, sp.Symbol('c')))} = {n(m['parameters'])}$,"
+                   " independent of the "
                    "window. In generation a PixelCNN recomputes windows, an MDRNN carries its "
                    "state."),
         "Parallelism": (
@@ -941,30 +949,32 @@ def answer_6c(pid: str) -> Answer:
     return Answer(pid, results, text, latex, checks)
 
 
+MODULE_FLOP_GRID = {image_rnn.Hs: (1, 2, 3), image_rnn.Ws: (1, 2, 3), image_rnn.Cs: (1, 2, 3, 4)}
+CONV_FLOP_GRID = {image_rnn.Hs: (2, 3, 4), image_rnn.Ws: (2, 3, 4), image_rnn.Cs: (1, 2, 3)}
+
+
 @functools.cache
 def _image_counts() -> dict[str, list]:
-    hs, ws, cs = image_rnn.Hs, image_rnn.Ws, image_rnn.Cs
-    sizes = ((2, 3, 2), (3, 2, 3), (1, 1, 1))
-    counts: dict[str, list] = {
-        "dense": [({hs: a, ws: b, cs: c}, image_rnn.naive_flops(a, b, c)) for a, b, c in sizes],
-        "minimum": [({hs: a, ws: b, cs: c}, image_rnn.naive_flops(a, b, c, dense=False))
-                    for a, b, c in sizes],
-        "conv": [],
-    }
-    for a, b, c in ((4, 5, 3), (3, 3, 2)):
+    """Operations counted by naive loops: the module (dense and minimum) and a 3x3 conv."""
+    def conv3x3(a: int, b: int, c: int) -> int:
         table = account(f"conv {c} 3x3 same", (a, b, c))
-        counts["conv"].append(({hs: a, ws: b, cs: c},
-                               naive_counts(table.layers, (a, b, c))[0]["flops"]))
-    return counts
+        return naive_counts(table.layers, (a, b, c))[0]["flops"]
+
+    return {"dense": grid_samples(MODULE_FLOP_GRID, image_rnn.naive_flops),
+            "minimum": grid_samples(MODULE_FLOP_GRID, lambda a, b, c: image_rnn.naive_flops(
+                a, b, c, dense=False)),
+            "conv": grid_samples(CONV_FLOP_GRID, conv3x3)}
 
 
 def flops_checks(dense: sp.Expr, minimum: sp.Expr, conv: sp.Expr) -> list[Check]:
     """Claimed FLOP formulas against instrumented naive loops (module and 3x3 conv)."""
     counts = _image_counts()
-    return [agree("module FLOPs (dense)", "instrumented naive loops", dense, counts["dense"]),
-            agree("module FLOPs (minimum)", "instrumented naive loops", minimum,
-                  counts["minimum"]),
-            agree("3x3 conv FLOPs", "instrumented naive conv loops", conv, counts["conv"])]
+    return [agree_on_grid("module FLOPs (dense)", "instrumented naive loops", dense,
+                          MODULE_FLOP_GRID, counts["dense"]),
+            agree_on_grid("module FLOPs (minimum)", "instrumented naive loops", minimum,
+                          MODULE_FLOP_GRID, counts["minimum"]),
+            agree_on_grid("3 by 3 conv FLOPs", "instrumented naive conv loops", conv,
+                          CONV_FLOP_GRID, counts["conv"])]
 
 
 @problem("cmsc25500-midterm/6d")
@@ -986,7 +996,8 @@ def answer_6d(pid: str) -> Answer:
             f"sequential steps where the conv runs one.")
     latex = (
         "Convention: a $C\\times C$ matrix-vector product costs $C(2C-1)$, a vector addition "
-        "$C$, $\\tanh$ one per element. A step costs $2C(2C-1) + C + C = 4C^2$; each RNN takes "
+        "$C$, $\\tanh$ one operation per element. A step costs $2C(2C-1) + C + C = 4C^2$; "
+        "each RNN takes "
         f"$HW$ steps: \\[ \\text{{FLOPs}} = {_latex(dense)} \\quad "
         f"({_latex(minimum)} \\text{{ skipping products with zero initial states}}). \\] "
         f"A $3\\times3$ conv with $C$ input and output channels and bias: ${_latex(conv)}$; "
