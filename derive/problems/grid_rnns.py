@@ -54,6 +54,11 @@ def _latex(expr: sp.Expr) -> str:
 
 # ---------------------------------------------------------------- shared checks
 
+def _plain(expr: sp.Expr) -> str:
+    """A formula for plain text: ``3dk^2``, ``(i + 1)(j + 1)`` (every symbol is one letter)."""
+    return str(expr).replace("**", "^").replace("*", "")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,d} {word}" if n == 1 else f"{n:,d} {word}s"
 
@@ -164,10 +169,10 @@ def answer_2a(pid: str) -> Answer:
     grouped = 2 * D * H * G**2 + 4 * H**2 * G * (G - 1)
     results = {"weights": weights, "ops": ops, "ops_dense": dense,
                "ops_leading": sp.expand(G**2 * (2 * D * H + 4 * H**2)), "convention": convention}
-    text = (f"Weights: W_in is D x H, W_W and W_N are H x H: {weights}.\n"
+    text = (f"Weights: W_in is D x H, W_W and W_N are H x H: {_plain(weights)}.\n"
             f"Operations ({convention})\n  per cell with both neighbours: 2DH + 4H^2 "
             f"(= H(2D-1) + 2H(2H-1) + 2H additions + H phi)\n"
-            f"  minimum: {ops} = 2DHG^2 + 4H^2 G(G-1)\n  dense:   {dense}\n"
+            f"  minimum: {_plain(ops)} = {_plain(grouped)}\n  dense:   {_plain(dense)}\n"
             "i.e. O(G^2 H (D + H)).")
     latex = (
         "$W_{\\mathrm{in}}\\in\\mathbb{R}^{D\\times H}$ and $W_W, W_N\\in\\mathbb{R}^{H\\times H}$:"
@@ -222,7 +227,7 @@ def answer_2b(pid: str) -> Answer:
         "with edges east and south. With unlimited parallel products a cell can be computed "
         "one step after its last predecessor; the earliest step of cell (i, j) is i + j - 1, "
         "so all cells of one anti-diagonal i + j = const are computed together, and the "
-        f"minimum number of steps is the longest path, {formula} (the number of "
+        f"minimum number of steps is the longest path, {_plain(formula)} (the number of "
         "anti-diagonals). The input products W_in^T x are independent of h and are done "
         "within (or before) each cell's step.")
     results = {"steps": formula, "steps_by_G": by_g,
@@ -430,16 +435,16 @@ def answer_4_1(pid: str) -> Answer:
     explanation = (
         "Connections (one feature map per layer; times c^2 for c maps): a k x k mask A filter "
         "has (k^2 - 1)/2 taps, a mask B filter (k^2 + 1)/2, so away from the borders there "
-        f"are {results['connections_interior']} connections: O(d k^2 H W). "
+        f"are {_plain(results['connections_interior'])} connections: O(d k^2 H W). "
         "Training (all pixels known): every layer is one parallel step, "
-        f"{results['training_steps']} sequential steps (longest path of the dependency "
+        f"{_plain(results['training_steps'])} sequential steps (longest path of the dependency "
         "graph). Generation: pixel (i, j) "
         "is sampled from the last layer at (i, j); sampling one pixel at a time in raster "
-        f"order takes {results['generation_steps_raster']} steps, O(d H W). The dependency "
-        "graph's longest path is shorter, "
-        f"{results['generation_steps_min']} = d(W + (H-1)(k+1)/2): pixel (i, j) depends on the "
-        "row above only up to column j + (k-1)/2, so rows can be generated as a skewed "
-        "wavefront (valid for W >= (k+1)/2).")
+        f"order takes {_plain(results['generation_steps_raster'])} steps, O(d H W). The "
+        "dependency graph's longest path is shorter, "
+        f"{_plain(results['generation_steps_min'])}: pixel (i, j) depends on the row above "
+        "only up to column j + (k-1)/2, so rows can be generated as a skewed wavefront "
+        "(valid for W >= (k+1)/2).")
     results["explanation"] = explanation
     latex = (
         "One feature map per layer (multiply by $c^2$ for $c$ maps). A mask A filter has "
@@ -541,14 +546,14 @@ def answer_4_2(pid: str) -> Answer:
     results = dict(results)
     conn = sp.factor(results["connections"])
     explanation = (
-        f"Each layer has W_in, W_W, W_N of k x k: {results['weights']} weights. Every cell of "
-        "every layer receives k^2 input connections and k^2 from each existing west/north "
-        f"neighbour: {conn} connections, O(d k^2 H W). Cell (l, i, j) depends on "
+        f"Each layer has W_in, W_W, W_N of k x k: {_plain(results['weights'])} weights. Every "
+        "cell of every layer receives k^2 input connections and k^2 from each existing west/north "
+        f"neighbour: {_plain(conn)} connections, O(d k^2 H W). Cell (l, i, j) depends on "
         "(l, i-1, j), (l, i, j-1) and (l-1, i, j); layers are pipelined (layer l starts at "
         "(1, 1) as soon as layer l-1 has finished it), so the minimum number of sequential "
-        f"steps is the longest path of that graph: {results['steps']}. Generating an image "
+        f"steps is the longest path of that graph: {_plain(results['steps'])}. Generating an image "
         "(pixel (i, j) sampled from the last layer's states north and west of it): "
-        f"{results['generation_steps']} steps, one anti-diagonal of pixels at a time.")
+        f"{_plain(results['generation_steps'])} steps, one anti-diagonal of pixels at a time.")
     results["explanation"] = explanation
     latex = (
         "Each layer has $W_{\\mathrm{in}}, W_W, W_N\\in\\mathbb{R}^{k\\times k}$: "
@@ -985,14 +990,15 @@ def answer_6d(pid: str) -> Answer:
     ratio = sp.simplify(dense / conv)
     checks = flops_checks(dense, minimum, conv)
     convention = ("A C x C matrix-vector product costs C(2C - 1), a vector addition C, tanh "
-                  "one per element; the conv counts 2 * 9C per output (with bias, padded "
+                  "one per element; the conv counts 2 x 9C per output (with bias, padded "
                   "positions included).")
     results = {"flops": dense, "flops_min": minimum, "conv3x3_flops": conv, "ratio": ratio,
                "sequential_steps": hs + ws, "convention": convention}
     text = (f"{convention}\nEach RNN step: two products 2C(2C-1), one addition C, tanh C: 4C^2;"
-            f" H W steps per RNN, two RNNs: {dense} (skipping the products with the zero "
-            f"initial states: {minimum}). A 3x3 conv with C in and out channels: {conv}. "
-            f"Ratio {ratio}: the module costs under half the conv's FLOPs, but runs W + H "
+            f" H W steps per RNN, two RNNs: {_plain(dense)} (skipping the products with the zero "
+            f"initial states: {_plain(minimum)}). A 3x3 conv with C in and out channels: "
+            f"{_plain(conv)}. "
+            f"Ratio {_plain(ratio)}: the module costs under half the conv's FLOPs, but runs W + H "
             f"sequential steps where the conv runs one.")
     latex = (
         "Convention: a $C\\times C$ matrix-vector product costs $C(2C-1)$, a vector addition "
