@@ -109,3 +109,36 @@ def test_overview_titles_set_their_formulas_as_math():
     assert title("Gated RNN: dl/dW_x") == r"Gated RNN: $\partial l/\partial W_{x}$"
     assert title("LSTM: update equation of w_xi") == r"LSTM: update equation of $w_{xi}$"
     assert title("size: 21 x 12 input & 5%") == r"size: $21 \times 12$ input \& 5\%"
+
+
+@pytest.mark.skipif(not latexmk.available(), reason="needs latexmk and pdflatex")
+def test_whatever_the_converter_accepts_compiles(tmp_path):
+    # Random spans over the notation's alphabet: every one the converter accepts, typeset in
+    # one document, must compile (no unbalanced group, missing argument, double script ...).
+    import random
+
+    pieces = ["x", "h", "W", "in", "R", "^", "_", "(", ")", "{", "}", "[", "]", " ", "t", "1",
+              "-", "+", "=", "/", ",", "..", "...", "(.)", "sigma", "sqrt", "dL", "dh", "'",
+              "x", " x ", "^T", "_(t-1)", r"\overline", r"\frac", r"\partial", r"\top", "<",
+              ">=", "|", "T", "5", "sum", "ReLU", ".", ":", ";", "!", "*", r"\sqrt", r"\mathbb",
+              r"\lbrace", "{h_1..h_T}", r"\sigma"]
+    rng = random.Random(20261201)
+    accepted = []
+    for _ in range(3000):
+        span = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 9)))
+        math = to_math(span)
+        if math is not None:
+            accepted.append(math)
+        block = equations([span, "y = " + span])
+        if block is not None:
+            accepted.append(None)  # marker: a display follows
+            accepted.append(block)
+    assert len(accepted) > 500  # the sample exercises the converter, not only its refusals
+    body = "\n".join(
+        item if item.startswith("\\begin{align*}") else f"${item}$\\par"
+        for item in accepted if item is not None
+    )
+    tex = tmp_path / "fuzz.tex"
+    tex.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                   "\\begin{document}\n" + body + "\n\\end{document}\n")
+    assert latexmk.compile_pdf(tex).exists()

@@ -15,7 +15,7 @@ import re
 SAFE_COMMANDS = frozenset(
     """overline underline bar hat tilde vec dot top partial frac mathbb mathrm mathbf mathcal
     operatorname odot otimes times cdot dots ldots cdots sum prod in notin leq geq neq approx
-    to rightarrow leftarrow infty nabla left right sqrt exp log tanh sin cos det min max
+    to rightarrow leftarrow infty nabla sqrt exp log tanh sin cos det min max
     alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi
     pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma
     Upsilon Phi Psi Omega quad qquad mid lbrace rbrace""".split()
@@ -25,6 +25,12 @@ GREEK = frozenset(
     tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi
     Omega""".split()
 )
+# Commands that take braced arguments, and how many: a span must give them (``\frac{a}`` alone
+# would stop TeX).
+_ARGUMENTS = {
+    "overline": 1, "underline": 1, "bar": 1, "hat": 1, "tilde": 1, "vec": 1, "dot": 1,
+    "mathbb": 1, "mathrm": 1, "mathbf": 1, "mathcal": 1, "operatorname": 1, "sqrt": 1, "frac": 2,
+}
 # Plain words that are operators with a LaTeX command of their own.
 FUNCTIONS = {
     "tanh": r"\tanh", "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos",
@@ -117,13 +123,35 @@ class _Writer:
 def _convert(tokens: list[tuple[str, str]], script: bool = False) -> str:
     out = _Writer()
     scripts: set[int] = set()  # indices of tokens that are a script's argument
+    attached: set[str] = set()  # the scripts the current base has: a second _ stops TeX
     k = 0
     while k < len(tokens):
         kind, value = tokens[k]
+        if value in ("_", "^", "'"):
+            # a double subscript or superscript stops TeX; a prime is a superscript that
+            # joins only the prime right before it (x'' but not x'_t')
+            after_prime = k > 0 and tokens[k - 1][1] == "'"
+            if value in attached and not (value == "'" and after_prime) or (
+                value == "'" and "^" in attached or value == "^" and "'" in attached
+                and not after_prime
+            ):
+                raise _Fail(value)
+            attached.add(value)
+        elif kind != "space":
+            attached = set()
         if kind == "cmd":
             if value[1:] not in SAFE_COMMANDS:
                 raise _Fail(value)
             out.add(value)
+            for _ in range(_ARGUMENTS.get(value[1:], 0)):
+                k += 1
+                while k < len(tokens) and tokens[k][0] == "space":
+                    k += 1
+                if k >= len(tokens) or tokens[k][1] != "{":
+                    raise _Fail(value)
+                end = _group(tokens, k, "{")
+                out.add("{" + _convert(tokens[k + 1 : end], script) + "}")
+                k = end
         elif kind == "partial":
             out.add(r"\partial ")
         elif kind in ("num", "space"):
@@ -146,6 +174,7 @@ def _convert(tokens: list[tuple[str, str]], script: bool = False) -> str:
                 out.add(FUNCTIONS[value])
             elif len(value) == 1 and k + 1 < len(tokens) and tokens[k + 1][0] == "num":
                 out.add(f"{value}_{{{tokens[k + 1][1]}}}")  # h1 is h_1
+                attached = {"_"}
                 k += 1
             elif len(value) > 1:
                 out.add(rf"\operatorname{{{value}}}")
@@ -170,7 +199,7 @@ def _convert(tokens: list[tuple[str, str]], script: bool = False) -> str:
                     out.add(value + "{" + word + "}")
                 scripts.add(k + 1)
                 k += 1
-            elif arg_kind == "cmd" and arg[1:] in SAFE_COMMANDS:
+            elif arg_kind == "cmd" and arg[1:] in SAFE_COMMANDS and arg[1:] not in _ARGUMENTS:
                 out.add(value + "{" + arg + "}")
                 k += 1
             else:
