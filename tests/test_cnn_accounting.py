@@ -397,3 +397,17 @@ def test_tables_show_the_asked_columns_and_clip_windows_wider_than_the_input():
     b = derive.answer("cmsc25500-midterm/1a")
     assert "\\begin{tabular}{rlrrr}" in b.latex and "RF" not in b.latex
     assert not any("receptive" in c.name or "coverage" in c.name for c in b.checks)
+
+
+def test_window_agreement_catches_a_shifted_window():
+    from derive.cnn.receptive import Window
+    from derive.problems.cnn_accounting import _window_agreement
+
+    table = midterm_table()
+    assert _window_agreement(table).passed
+    row = table.rows[18]  # the 4th pool: the first layer that covers the input
+    w = row.windows[0]
+    shifted = Window(w.size, w.jump, w.start + 20, w.count)  # window formula off by 20 rows
+    table.rows[18] = replace(row, windows=(shifted, row.windows[1]))
+    check = _window_agreement(table)
+    assert not check.passed and check.detail == "disagree at layers 18"

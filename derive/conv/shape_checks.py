@@ -76,7 +76,7 @@ def check_conv_shape(rank: int) -> Check:
         total += 1
         bad += y.shape[1:] != want
     return Check.exact(f"{rank}-D output shape of the NumPy layer", "NumPy sliding windows",
-                       bad == 0, f"{total} layers, {bad} differ")
+                       bad == 0, f"{total} layers, " + (f"{bad} differ" if bad else "all agree"))
 
 
 def all_checks(rank: int) -> list[Check]:

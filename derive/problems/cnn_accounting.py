@@ -103,8 +103,9 @@ def _full_size_checks(table: Table, flops: bool = True, label: str = "") -> list
 
 def _window_agreement(table: Table) -> Check:
     bad = [r.layer.index for r in table.rows[1:] if r.covers_input != r.covers_by_window]
-    return Check.exact("coverage: exact sets vs closed-form windows", "per-axis dependency sets",
-                       not bad, f"disagree at layers {bad}" if bad else
+    return Check.exact("whole-input coverage from the window formula",
+                       "the exact input rows and columns each location reads", not bad,
+                       f"disagree at layers {', '.join(map(str, bad))}" if bad else
                        f"agree on all {len(table.rows) - 1} layers")
 
 
