@@ -167,3 +167,13 @@ def test_6d_flops_decided_on_grids():
     planted = conv + hs * ws * (cs - 2) * (cs - 3)
     assert [c.passed for c in flops_checks(dense, minimum, planted)] == [True, True, False]
     assert not flops_checks(dense + hs * (cs - 2) * (cs - 3), minimum, conv)[0].passed
+
+
+def test_6d_sequential_steps_checked():
+    from derive.grid import image_rnn
+    from derive.problems.grid_rnns import sequential_steps_check
+
+    hs, ws = image_rnn.Hs, image_rnn.Ws
+    assert sequential_steps_check(hs + ws).passed
+    assert not sequential_steps_check(hs * ws).passed  # one cell at a time
+    assert not sequential_steps_check(sp.Max(hs, ws)).passed  # "the two RNNs in parallel"

@@ -176,3 +176,16 @@ def naive_flops(rows: int, cols: int, c: int, dense: bool = True, seed: int = 0)
         for a in range(rows):
             prev = step(w_hh_b, w_yh_b, prev, y[a][b])
     return counter.total
+
+
+def dependency_graph(rows: int, cols: int) -> dict:
+    """``("A", i, j)`` reads ``("A", i, j - 1)``; ``("B", i, j)`` reads ``("B", i - 1, j)`` and
+    ``("A", i, j)``: with unlimited parallel work, its longest path is the number of
+    sequential steps of the module."""
+    rows, cols = positive_int("H", rows), positive_int("W", cols)
+    preds: dict = {}
+    for i in range(rows):
+        for j in range(cols):
+            preds["A", i, j] = [("A", i, j - 1)] if j else []
+            preds["B", i, j] = [("A", i, j)] + ([("B", i - 1, j)] if i else [])
+    return preds

@@ -112,7 +112,11 @@ def agree_on_grid(name: str, against: str, formula: sp.Expr, grid: dict, samples
     grid with n values of a variable, agreement decides every polynomial of degree < n in it;
     a claim of higher degree is refused as undecided."""
     for v, values in grid.items():
-        degree = sp.degree(sp.expand(formula), v)
+        try:
+            degree = sp.degree(sp.expand(formula), v)
+        except sp.PolynomialError:
+            return Check.exact(name, against, False, f"not a polynomial in {v}: a grid of "
+                               "sizes cannot decide it")
         if degree >= len(values):
             return Check.exact(name, against, False, f"degree {degree} in {v}: "
                                f"{_plural(len(values), 'value')} of {v} cannot decide it")
@@ -982,13 +986,26 @@ def flops_checks(dense: sp.Expr, minimum: sp.Expr, conv: sp.Expr) -> list[Check]
                           CONV_FLOP_GRID, counts["conv"])]
 
 
+STEPS_GRID = {image_rnn.Hs: (1, 2, 3), image_rnn.Ws: (1, 2, 3)}
+
+
+def sequential_steps_check(steps: sp.Expr) -> Check:
+    """The module's sequential steps against the longest path of its dependency graph."""
+    samples = grid_samples(STEPS_GRID, lambda a, b: longest_path(
+        image_rnn.dependency_graph(a, b))[0])
+    held_out = [({image_rnn.Hs: 7, image_rnn.Ws: 4},
+                 longest_path(image_rnn.dependency_graph(7, 4))[0])]
+    return agree_on_grid("sequential steps of the module", "longest path of its dependency "
+                         "graph", steps, STEPS_GRID, samples, held_out)
+
+
 @problem("cmsc25500-midterm/6d")
 def answer_6d(pid: str) -> Answer:
     hs, ws = image_rnn.Hs, image_rnn.Ws
     dense, minimum = image_rnn.flops_formula(), image_rnn.flops_formula(dense=False)
     conv = image_rnn.conv3x3_flops_formula()
     ratio = sp.simplify(dense / conv)
-    checks = flops_checks(dense, minimum, conv)
+    checks = [*flops_checks(dense, minimum, conv), sequential_steps_check(hs + ws)]
     convention = ("A C x C matrix-vector product costs C(2C - 1), a vector addition C, tanh "
                   "one per element; the conv counts 2 x 9C per output (with bias, padded "
                   "positions included).")
@@ -1042,9 +1059,9 @@ def pros_cons_checks(numbers: dict) -> list[Check]:
               int(_image_fields()[rows - 1, cols - 1].sum())),
         agree_on_grid("module weights", "arrays of the built module", numbers["weights"],
                       WEIGHT_GRID, counts["module"]),
-        agree_on_grid("3x3 conv weights (with bias)", "weights read by naive conv loops",
+        agree_on_grid("3 by 3 conv weights (with bias)", "weights read by naive conv loops",
                       numbers["conv_weights"], WEIGHT_GRID, counts["conv"]),
-        Check.exact("FLOP ratio, module to 3x3 conv", "instrumented naive loops, both",
+        Check.exact("FLOP ratio, module to 3 by 3 conv", "instrumented naive loops, both",
                     ratio_ok, f"claimed {numbers['ratio']}, measured "
                     + ", ".join(str(r) for r in sorted(measured_ratios))
                     + f" at {_plural(len(flops['conv']), 'size')}"),
