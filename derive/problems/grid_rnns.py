@@ -295,9 +295,9 @@ def answer_2c(pid: str) -> Answer:
     advantage = (
         "Context: h^(i,j) depends on every input x^(i',j') with i' <= i and j' <= j, a region "
         f"that grows with the image (all {md_ctx:,d} pixels for the last cell of a {g} x {g} "
-        "grid) with a fixed number of weights, whereas a conv net's receptive field grows "
-        f"only linearly with depth ({numbers['conv_context']} pixels after {n} layers of "
-        "3 x 3 convolutions).")
+        "grid) with a fixed number of weights, whereas the width of a conv net's receptive "
+        f"field grows only linearly with depth ({numbers['conv_context']} pixels after {n} "
+        "layers of 3 x 3 convolutions).")
     disadvantage = (
         f"Sequential computation: {md_steps} dependent steps on a {g} x {g} grid (2G - 1), "
         f"against {numbers['conv_steps']} for a {n}-layer conv net, each of whose layers is "
@@ -308,9 +308,9 @@ def answer_2c(pid: str) -> Answer:
         "\\textbf{Advantage.} Context: $h^{(i,j)}$ depends on every input $x^{(i',j')}$ with "
         "$i'\\le i$ and $j'\\le j$, a region that grows with the image (all "
         f"${_num(md_ctx)}$ pixels for the last cell of a ${g}\\times{g}$ grid) with a fixed "
-        "number of weights, whereas a conv net's receptive field grows only linearly with "
-        f"depth: ${numbers['conv_context']}$ pixels after {n} layers of $3\\times3$ "
-        "convolutions.\n\n"
+        "number of weights, whereas the width of a conv net's receptive field grows only "
+        f"linearly with depth, $2L + 1$: ${numbers['conv_context']}$ pixels after $L = {n}$ "
+        "layers of $3\\times3$ convolutions.\n\n"
         f"\\textbf{{Disadvantage.}} Sequential computation: ${_latex(formula)} = {md_steps}$ "
         f"dependent steps on a ${g}\\times{g}$ grid, against ${numbers['conv_steps']}$ for a "
         f"{n}-layer conv net, each of whose layers is one parallel step. Long recurrent paths "
