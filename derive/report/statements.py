@@ -2,10 +2,14 @@
 
 The catalogue is Markdown: ``## Set `SET``` headings, ``### `SET/N` Title`` problems whose
 body holds the shared definitions (text and code blocks) and a bullet per part (``- `1a` ...``,
-several parts may share a bullet, separated by ``; ``). Every piece of text is escaped; code
-spans become ``\\texttt``, code blocks a typewriter block. Nothing is copied by hand: a problem
-that reads "The same as `X`" inherits X's definitions, and "`2.3` ... is `X/1c`" takes X/1c's
-statement.
+several parts may share a bullet, separated by ``; ``). Text is escaped; a code span that is a
+formula becomes inline math and a block of equations an aligned display (``mathtext``), an id
+an id, anything else escaped typewriter text. A ``[catalogue: ...]`` passage is the catalogue's
+own note (what a complete answer holds, what was reconstructed, how a problem reuses another):
+it is read (a missing figure, "The same as `X`") but never printed, so a statement reads as the
+student's question. Nothing is copied by hand: a problem that reads "The same as `X`" inherits
+X's definitions (with the input-first weight names when it says so), and "`2.3` ... is `X/1c`"
+takes X/1c's statement.
 """
 
 from __future__ import annotations
