@@ -1,11 +1,11 @@
 """A non-editable install of the package into a fresh virtual environment gives a working report.
 
-The wheel is built from a copy of the tracked files (so no build output lands in the tree) with
-pip's own build isolation and cache; the fresh environment gets the wheel alone (``--no-deps``)
-and borrows the dependencies of the running environment through a ``.pth`` path line, which
-adds that folder to ``sys.path`` without running its ``.pth`` files (so not the editable-install
-hook of this checkout). What the test shows is the packaging: templates, catalogue and entry
-point all come from the installed wheel.
+The wheel is built from a copy of the working tree's files (so no build output lands in the
+tree) with pip's own build isolation and cache. The fresh environment gets the wheel alone
+(``--no-deps``) and borrows the dependencies of the running environment through a ``.pth``
+path line, which adds that folder to ``sys.path`` without running its ``.pth`` files (so not
+the editable-install hook of this checkout). What the test shows is the packaging: templates,
+catalogue and entry point all come from the installed wheel.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tracked_copy(target: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    # tracked files and new ones not yet committed (ignored build output excluded)
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, files):
         source = ROOT / name
         if source.is_file():
