@@ -56,8 +56,10 @@ from typing import Any
 from derive.errors import DeriveError
 
 KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "weights",
-         "text")
-OPTIONAL = ("result", "label", "where", "note", "assume", "work", "explain")
+         "text", "blank")
+OPTIONAL = ("result", "label", "where", "note", "assume", "work", "explain", "convention",
+            "substitute", "layout", "judged", "because", "illegible", "filled")
+JUDGEMENTS = ("right", "wrong")
 META = ("title", "source", "student")
 MAX_FILE_BYTES = 2_000_000
 MAX_CLAIMS = 2000
@@ -81,6 +83,13 @@ class Claim:
     line: int = 0  # where the claim's header is in the claims file
     work: str = ""  # the student's own arithmetic for a number, checked for consistency
     explain: str = ""  # a result path of the answer's explanation, shown with the verdict
+    convention: str = ""  # the claim's own stated convention (e.g. indices from 1) ...
+    substitute: dict[str, str] = field(default_factory=dict)  # ... as the derived answer's
+    layout: str = ""  # a shape's stated axis order: its axes are then compared as a multiset
+    judged: str = ""  # prose: the transcriber's judgement against the derived answer ...
+    because: str = ""  # ... and why
+    illegible: bool = False  # the source cannot be read here: counted as unreadable
+    filled: str = ""  # values the transcriber filled in (illegible in the source)
 
     @property
     def title(self) -> str:
@@ -218,11 +227,40 @@ def _claim(pid: str, index: int, entry: dict, where, headers) -> Claim:
     if not isinstance(assume, list) or not all(isinstance(a, str) for a in assume):
         raise DeriveError(f"{where(pid, index, 'assume')}: must be a list of strings, got "
                           f"{_short(assume)}")
+    for key in ("convention", "layout", "because", "filled"):
+        if key in entry and not isinstance(entry[key], str):
+            raise DeriveError(f"{where(pid, index, key)}: must be a string, got "
+                              f"{_short(entry[key])}")
+    substitute = entry.get("substitute", {})
+    if not isinstance(substitute, dict) or not all(
+            isinstance(k, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k) and
+            isinstance(v, str | int) and not isinstance(v, bool)
+            for k, v in substitute.items()) or len(substitute) > 16:
+        raise DeriveError(f"{where(pid, index, 'substitute')}: must be a table of names to "
+                          f"formulas (e.g. {{ i = \"i - 1\" }}), got {_short(substitute)}")
+    if substitute and not entry.get("convention"):
+        raise DeriveError(f"{where(pid, index, 'substitute')}: a substitution needs the "
+                          "convention it states (convention = \"...\")")
+    judged = entry.get("judged", "")
+    if judged and judged not in JUDGEMENTS:
+        raise DeriveError(f"{where(pid, index, 'judged')}: must be one of "
+                          f"{', '.join(JUDGEMENTS)}, got {_short(judged)}")
+    if judged and (kind != "text" or not entry.get("because")):
+        raise DeriveError(f"{where(pid, index, 'judged')}: a judgement is for a text claim "
+                          "and needs its reason (because = \"...\")")
+    if "illegible" in entry and not isinstance(entry["illegible"], bool):
+        raise DeriveError(f"{where(pid, index, 'illegible')}: must be true or false, got "
+                          f"{_short(entry['illegible'])}")
+    if "layout" in entry and kind != "shape":
+        raise DeriveError(f"{where(pid, index, 'layout')}: a layout is for a shape claim")
     starts = headers.get(pid, [])
     return Claim(pid, kind, value, entry.get("result"), entry.get("label", ""),
                  entry.get("where", ""), entry.get("note", ""), list(assume),
                  starts[index] if index < len(starts) else 0, entry.get("work", ""),
-                 entry.get("explain", ""))
+                 entry.get("explain", ""), entry.get("convention", ""),
+                 {k: str(v) for k, v in substitute.items()}, entry.get("layout", ""),
+                 judged, entry.get("because", ""), bool(entry.get("illegible", False)),
+                 entry.get("filled", ""))
 
 
 def _scalar(value: Any) -> bool:
@@ -249,6 +287,7 @@ def _validate_value(kind: str, value: Any, at: str) -> None:
         "weights": isinstance(value, dict) and len(value) <= 32 and all(
             isinstance(k, str) and _numeric_array(v) for k, v in value.items()),
         "text": isinstance(value, str),
+        "blank": isinstance(value, str),
     }[kind]
     if not ok:
         want = {"number": "a number or a string of arithmetic",
@@ -256,7 +295,7 @@ def _validate_value(kind: str, value: Any, at: str) -> None:
                 "formula": "a string", "equation": "a string 'lhs = rhs'",
                 "choice": "a string or a number", "set": "a list",
                 "weights": "a table of numbers or (nested) lists of numbers",
-                "text": "a string"}[kind]
+                "text": "a string", "blank": "a string (where the answer is missing)"}[kind]
         raise DeriveError(f"{at}: expected {want}, got {_short(value)}")
     if kind in ("numbers", "set") and len(value) > MAX_LIST:
         raise DeriveError(f"{at}: more than {MAX_LIST} entries ({len(value)})")

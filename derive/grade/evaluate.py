@@ -18,6 +18,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 MAX_BITS = 20000
+MAX_TERMS = 5000  # terms of all the sums at one point
 DPS = 60
 
 
@@ -51,6 +52,7 @@ class Evaluator:
         self.seed = seed
         self.narrow = narrow  # values in [-2, 2]: keeps tanh and sigma away from saturation
         self.calls: dict[str, Fraction] = {}  # "h(2/3)" -> value: the function variables used
+        self.terms = 0  # summed terms at this point: nested sums are bounded in all
 
     def function_value(self, name: str, args: tuple) -> Fraction:
         key = f"{name}({', '.join(str(a) for a in args)})"
@@ -148,9 +150,14 @@ class Evaluator:
         return _check(mpmath.power(to_mpf(b), to_mpf(x)))
 
     def sum(self, e: sp.Sum):
-        (var, lo, hi), body = e.limits[0], e.function
-        if len(e.limits) != 1:
-            return self.ev(sp.Sum(sp.Sum(body, *e.limits[:-1]), e.limits[-1]))
+        return self.sum_over(e.function, list(e.limits))
+
+    def sum_over(self, body: sp.Basic, limits: list):
+        """The sum of ``body`` over ``limits`` (innermost first, as SymPy orders them); the
+        outermost limit is iterated here, so a nested Sum is never rebuilt (SymPy would
+        flatten it back into the same multi-limit Sum)."""
+        var, lo, hi = limits[-1]
+        inner = limits[:-1]
         lo_v, hi_v = self.ev(lo), self.ev(hi)
         if not (isinstance(lo_v, Fraction) and isinstance(hi_v, Fraction)) or \
                 lo_v.denominator != 1 or hi_v.denominator != 1:
@@ -159,10 +166,13 @@ class Evaluator:
             raise PointFailed("too many terms")
         total = Fraction(0)
         for k in range(int(lo_v), int(hi_v) + 1):
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise PointFailed("too many terms")
             saved = self.point.get(var.name)
             self.point[var.name] = Fraction(k)
             try:
-                v = self.ev(body)
+                v = self.sum_over(body, inner) if inner else self.ev(body)
             finally:
                 if saved is None:
                     self.point.pop(var.name, None)

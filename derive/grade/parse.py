@@ -194,6 +194,11 @@ class SymbolTable:
             self.functions.setdefault(a.func.__name__, a.func)
         for name in bases:  # h[t] in the answer is the quantity h indexed by t: h(t) here
             self.functions.setdefault(name, sp.Function(name))
+        for ms in expr.atoms(sp.MatrixSymbol):  # a vector signal named "c(t)": c is a function
+            label = str(ms.name)
+            head = label.split("(")[0]
+            if "(" in label and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", head):
+                self.functions.setdefault(head, sp.Function(head))
 
     def symbol(self, name: str) -> sp.Symbol:
         if name not in self.symbols:

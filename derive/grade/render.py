@@ -10,7 +10,16 @@ from typing import Any
 import sympy as sp
 
 from derive.grade.claims import ClaimsFile
-from derive.grade.verdicts import CORRECT, NOT_CHECKABLE, STATUSES, UNPARSEABLE, WRONG, Verdict
+from derive.grade.verdicts import (
+    CORRECT,
+    JUDGED_RIGHT,
+    JUDGED_WRONG,
+    NOT_CHECKABLE,
+    STATUSES,
+    UNPARSEABLE,
+    WRONG,
+    Verdict,
+)
 
 MAX_SHOWN = 300  # characters of a claim shown verbatim (hostile claims can be huge)
 
@@ -63,9 +72,13 @@ def text_report(report: Report) -> str:
             lines.append(current)
         lines.append(f"  [{v.status.upper()}] {v.claim.title}"
                      + (f" (line {v.claim.line})" if v.claim.line else ""))
-        if v.claim.kind != "text" or v.status != NOT_CHECKABLE:
+        if v.claim.kind == "blank":
+            lines.append(f"      claimed:  (no answer: {v.claim.value})")
+        elif v.claim.kind != "text" or v.status != NOT_CHECKABLE:
             shown = v.claimed if v.claimed is not None else v.claim.value
             lines.append(f"      claimed:  {plain(shown)}")
+        if v.claim.convention:
+            lines.append(f"      convention: {v.claim.convention}")
         if v.status in (WRONG,) and v.expected is not None:
             lines.append(f"      right:    {plain(v.expected)}")
         lines.append(f"      why:      {_clip(v.reason)}")
@@ -179,6 +192,7 @@ def _latex(expr: sp.Basic) -> str:
 
 
 _MARK = {CORRECT: r"\textbf{right}", WRONG: r"\textbf{wrong}",
+         JUDGED_RIGHT: r"\textbf{right} (judged)", JUDGED_WRONG: r"\textbf{wrong} (judged)",
          UNPARSEABLE: r"\textbf{unreadable}", NOT_CHECKABLE: r"\textit{not checked}"}
 
 
@@ -195,8 +209,10 @@ def latex_report(report: Report) -> str:
     if cf.source:
         intro += f" from {cf.source}"
     intro += (f"; {checked} checked against the derived answers: {c[CORRECT]} right, "
-              f"{c[WRONG]} wrong; {c[UNPARSEABLE]} unreadable; {c[NOT_CHECKABLE]} not checked "
-              "(explanations, or answers not derived).")
+              f"{c[WRONG]} wrong; {c[JUDGED_RIGHT] + c[JUDGED_WRONG]} explanations judged by "
+              f"the transcriber against the derived answer (not machine-checked): "
+              f"{c[JUDGED_RIGHT]} right, {c[JUDGED_WRONG]} wrong; {c[UNPARSEABLE]} unreadable; "
+              f"{c[NOT_CHECKABLE]} not checked.")
     out.append(_esc(intro))
     out.append("")
     current = None
@@ -225,9 +241,17 @@ def _item(v: Verdict) -> str:
     if v.status == UNPARSEABLE:
         parts.append(rf"Claimed: \texttt{{{_esc(v.claim.value, 160)}}}.")
         parts.append(_esc(_sentence(v.reason)) + ".")
+    elif v.claim.kind == "blank":
+        parts.append(_esc(_sentence(v.reason)) + ".")
+        if v.expected is not None:
+            parts.append(f"Correction: {math(v.expected)}.")
     elif v.claim.kind == "text":
         parts.append(rf"Claimed: ``{_esc(v.claim.value, 400)}''.")
-        parts.append(_esc(_sentence(v.reason)) + ".")
+        if v.status in (JUDGED_RIGHT, JUDGED_WRONG):
+            parts.append(r"\emph{Judged by the transcriber against the derived answer:} " +
+                         _esc(v.reason) + ".")
+        else:
+            parts.append(_esc(_sentence(v.reason)) + ".")
     else:
         claimed = v.claimed if v.claimed is not None else v.claim.value
         table = v.claim.kind == "numbers" and isinstance(claimed, list) and len(claimed) > 6
@@ -239,7 +263,11 @@ def _item(v: Verdict) -> str:
             lead = "Weights that pass the same verification (the derived answer's)" if \
                 v.claim.kind == "weights" else "Correction"
             parts.append(f"{lead}: {math(v.expected)}.")
-        if v.status == WRONG:
+        if v.claim.convention:
+            parts.append(r"\emph{Stated convention:} " + _esc(v.claim.convention) + ".")
+        if v.status == CORRECT and v.evidence:
+            parts.append(_esc(_sentence(v.reason)) + ".")
+        if v.status == WRONG or (v.claim.filled and v.evidence):
             for e in v.evidence[:8]:
                 parts.append(_esc(e[:1].upper() + e[1:]) + ".")
             if len(v.evidence) > 8:

@@ -44,7 +44,11 @@ from derive.grade.results import (
 from derive.grade.slips import NumberContext, formula_slip, number_slip
 
 CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", "not checkable"
-STATUSES = (CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE)
+# prose judged by the transcriber against the derived answer: counted apart from the verdicts
+# the grader decides, so a summary never reads a judgement as a checked result
+JUDGED_RIGHT, JUDGED_WRONG = "judged right", "judged wrong"
+STATUSES = (CORRECT, WRONG, JUDGED_RIGHT, JUDGED_WRONG, UNPARSEABLE, NOT_CHECKABLE)
+JUDGED_METHOD = "judged by the transcriber against the derived answer (not machine-checked)"
 
 
 @dataclass
@@ -129,7 +133,11 @@ def answer_or_reason(pid: str) -> tuple[Any, str]:
         return None, f"the derived answer for {pid} failed to build ({type(exc).__name__}: {exc})"
 
 
-def _domain(claim: Claim, table: SymbolTable, expected: Any) -> Domain:
+def _domain(claim: Claim, table: SymbolTable, expected: Any, sizes: Any = None) -> Domain:
+    """The domain of a comparison: the claim's ``assume`` relations, the signs the answer's
+    symbols carry and, for ``sizes`` (a shape's dimensions, claimed and right), every symbol
+    a size of at least 1 (filters, channels, lengths): a counterexample must be a valid
+    layer."""
     constraints = []
     for text in claim.assume:
         try:
@@ -151,6 +159,9 @@ def _domain(claim: Claim, table: SymbolTable, expected: Any) -> Domain:
                         positive.add(s.name)
                     if s.is_nonnegative:
                         nonnegative.add(s.name)
+    for e in sizes or []:
+        if isinstance(e, sp.Basic):
+            positive |= {x.name for x in e.free_symbols if isinstance(x, sp.Symbol)}
     for rel in constraints:  # "P >= 0" allows zero
         if isinstance(rel, sp.Ge) and isinstance(rel.lhs, sp.Symbol) and rel.rhs == 0:
             nonnegative.add(rel.lhs.name)
@@ -162,6 +173,36 @@ def _domain(claim: Claim, table: SymbolTable, expected: Any) -> Domain:
 
 def grade_claim(claim: Claim) -> Verdict:
     """The verdict on ``claim`` against ``derive.answer(claim.problem)``."""
+    if claim.illegible:
+        return Verdict(claim, UNPARSEABLE, "illegible in the source: nothing can be graded",
+                       claimed=claim.value, method="none")
+    verdict = _grade_claim(claim)
+    if claim.filled:
+        verdict.evidence.insert(0, f"filled in by the transcriber (illegible in the source): "
+                                f"{claim.filled}")
+    return verdict
+
+
+def _judged(claim: Claim) -> Verdict:
+    answer, _ = answer_or_reason(claim.problem)
+    expected = _text_of(answer, claim) if answer is not None else None
+    return Verdict(claim, JUDGED_RIGHT if claim.judged == "right" else JUDGED_WRONG,
+                   claim.because, claimed=claim.value, expected=expected,
+                   method=JUDGED_METHOD,
+                   explanation=_explanation(answer.results, claim) if answer is not None
+                   else "")
+
+
+def _grade_claim(claim: Claim) -> Verdict:
+    if claim.kind == "blank":  # no answer is a wrong answer, whatever the question
+        answer, _ = answer_or_reason(claim.problem)
+        expected = _text_of(answer, claim) if answer is not None else None
+        return Verdict(claim, WRONG, "no answer: " + (claim.value or "left blank"),
+                       claimed=None, expected=expected, method="no answer given",
+                       explanation=_explanation(answer.results, claim) if answer is not None
+                       else "")
+    if claim.kind == "text" and claim.judged:
+        return _judged(claim)
     if claim.kind == "text":
         if not (claim.result or claim.explain):  # nothing to show: do not build the answer
             why = _registration(claim.problem)
@@ -373,13 +414,17 @@ def _grade_shape(claim: Claim, expected: Any, results: Any, table: SymbolTable,
     dims = [as_basic(_claimed_number(v)) if isinstance(v, int | float) else
             parse_formula(str(v), table) for v in claim.value]
     right = [_expected_formula(v, table) for v in expected]
-    domain = _domain(claim, table, right)
+    domain = _domain(claim, table, right, sizes=dims + right)
 
     def compare(c: sp.Basic, r: sp.Basic) -> Decision:
         if c.is_Number and r.is_Number:
             return Decision(c == r, "exact", claimed_value=str(c), expected_value=str(r))
         return equivalent(c, r, domain)
 
+    if claim.layout:
+        stated = _in_stated_layout(claim, dims, right, compare)
+        if stated is not None:
+            return stated
     if len(dims) != len(right):
         return _shape_lengths(claim, dims, right, compare)
     evidence: list[str] = []
@@ -406,6 +451,31 @@ def _grade_shape(claim: Claim, expected: Any, results: Any, table: SymbolTable,
                        claimed=dims, expected=right, method="undecided")
     return Verdict(claim, CORRECT, "every dimension is right", claimed=dims, expected=right,
                    method=", ".join(sorted(methods)))
+
+
+def _in_stated_layout(claim: Claim, dims: list, right: list, compare) -> Verdict | None:
+    """A shape in the layout the solution states (``layout``): its axes are the right ones
+    when they match the right axes one to one in some order (axes of size 1 aside); the
+    order is a convention of the layout, not an error. None when they do not match."""
+    from itertools import permutations
+
+    squeeze_c = [d for d in dims if d != 1]
+    squeeze_r = [d for d in right if d != 1]
+    if len(squeeze_c) != len(squeeze_r) or len(squeeze_c) > 6:
+        return None
+    for order in permutations(range(len(squeeze_r))):
+        if all(compare(c, squeeze_r[j]).equal for c, j in zip(squeeze_c, order, strict=True)):
+            same = list(order) == sorted(order) and len(dims) == len(right)
+            if same:
+                return None  # the derived layout itself: graded as usual
+            return Verdict(claim, CORRECT, f"the right axes in the solution's stated layout "
+                           f"({claim.layout}); the derived answer orders them "
+                           f"{_shape(right)}", claimed=dims, expected=right,
+                           method="exact, the axes as a multiset (layout stated)"
+                           + (", up to size-1 axes" if len(dims) != len(right) else ""),
+                           evidence=[f"another axis order: claimed {_shape(dims)}, derived "
+                                     f"{_shape(right)}"])
+    return None
 
 
 def _dim_evidence(i: int, c: sp.Basic, r: sp.Basic, d: Decision) -> str:
@@ -497,6 +567,18 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         return Verdict(claim, NOT_CHECKABLE, f"result {path!r} is not a formula "
                        f"({type(expected).__name__})", claimed=parsed, expected=expected)
     expected = as_basic(expected)
+    scalar_case = _has_matrices(expected)
+    if scalar_case:  # compare in the scalar case (every dimension 1): a necessary condition
+        expected = _scalar_case(expected)
+    renamed = ""
+    if claim.substitute:  # the derived formula in the claim's stated convention
+        subs = {}
+        for name, text in claim.substitute.items():
+            value = parse_formula(text, table)
+            subs.update({s: value for s in expected.free_symbols
+                         if isinstance(s, sp.Symbol) and s.name == name})
+        expected = expected.xreplace(subs)
+        renamed = ", ".join(f"{k} -> {v}" for k, v in claim.substitute.items())
     if order:
         d = same_order(parsed, expected)
         v = _from_decision(claim, d, sp.Function("O")(parsed), sp.Function("O")(expected))
@@ -521,6 +603,17 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         v.evidence.insert(0, note)
         if v.status == CORRECT:
             v.status, v.reason = WRONG, note
+    if renamed:
+        v.evidence.insert(0, f"judged under the solution's stated convention "
+                          f"({claim.convention}): the derived formula with {renamed}")
+        if v.status == CORRECT:
+            v.reason = f"right under the solution's stated convention ({claim.convention})"
+    if scalar_case:
+        v.method += " (in the scalar case: every dimension 1)"
+        if v.status == CORRECT:  # agreeing when m = n = 1 does not prove the matrix formula
+            v.status = NOT_CHECKABLE
+            v.reason = ("agrees with the derived matrix formula in the scalar case (every "
+                        "dimension 1) only; the general case is not compared")
     if v.status == WRONG:
         def quick(a, b):
             return equivalent(a, b, domain, points=12, confirm=False).equal
@@ -529,6 +622,47 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         if not v.slip and defs:
             v.slip = formula_slip(parsed_x, expected_x, quick) or ""
     return v
+
+
+def _has_matrices(e: sp.Basic) -> bool:
+    return bool(e.atoms(sp.MatrixSymbol)) or e.has(sp.HadamardProduct, sp.Transpose)
+
+
+def _scalar_case(e: sp.Basic) -> sp.Basic:
+    """A matrix formula with every dimension 1: products of scalars. ``MatrixSymbol('c(t)')``
+    (a vector signal at time t) becomes the applied function ``c(t)``; a wrong claim in this
+    case is wrong in general."""
+    from derive.grade.parse import SymbolTable as _Table
+
+    def scalar_of(m: sp.MatrixSymbol) -> sp.Basic:
+        name = str(m.name)
+        if "(" in name and name.endswith(")"):
+            return parse_formula(name, _Table(functions={name.split("(")[0]:
+                                                        sp.Function(name.split("(")[0])}))
+        return sp.Symbol(name)
+
+    def walk(x: sp.Basic) -> sp.Basic:
+        if isinstance(x, sp.MatrixSymbol):
+            return scalar_of(x)
+        if isinstance(x, sp.OneMatrix):
+            return sp.Integer(1)
+        if isinstance(x, sp.ZeroMatrix):
+            return sp.Integer(0)
+        if isinstance(x, sp.Identity):
+            return sp.Integer(1)
+        if isinstance(x, sp.Transpose):
+            return walk(x.arg)
+        if isinstance(x, sp.HadamardProduct | sp.MatMul):
+            return sp.Mul(*[walk(a) for a in x.args])
+        if isinstance(x, sp.MatAdd):
+            return sp.Add(*[walk(a) for a in x.args])
+        if isinstance(x, sp.Sum):
+            return sp.Sum(walk(x.function), *x.limits)
+        if not x.args:
+            return x
+        return x.func(*[walk(a) for a in x.args])
+
+    return walk(e)
 
 
 _ORDER = re.compile(r"^\s*(?:\\mathcal\s*\{\s*O\s*\}|\\mathcal\s*O|O)\s*(?:\\left)?\s*\("

@@ -69,17 +69,30 @@ def claims_for_sets(folder: Path, sets: list[str]) -> tuple[list[tuple[Path, str
     return found, errors
 
 
+def _KEYS() -> dict[str, str]:  # noqa: N802 - a constant, built late (no import cycle)
+    """Verdict -> the template's name for its count."""
+    from derive.grade.verdicts import (
+        CORRECT,
+        JUDGED_RIGHT,
+        JUDGED_WRONG,
+        NOT_CHECKABLE,
+        UNPARSEABLE,
+        WRONG,
+    )
+
+    return {CORRECT: "right", WRONG: "wrong", JUDGED_RIGHT: "judged_right",
+            JUDGED_WRONG: "judged_wrong", UNPARSEABLE: "unreadable",
+            NOT_CHECKABLE: "not_checked"}
+
+
 def _problem_rows(report) -> list[dict[str, object]]:
     """Per problem id, in the file's order: its title and how many claims got each verdict."""
-    from derive.grade.verdicts import CORRECT, NOT_CHECKABLE, UNPARSEABLE, WRONG
-
     rows: dict[str, dict[str, object]] = {}
-    keys = {CORRECT: "right", WRONG: "wrong", UNPARSEABLE: "unreadable",
-            NOT_CHECKABLE: "not_checked"}
+    keys = _KEYS()
     for verdict in report.verdicts:
         pid = verdict.claim.problem
-        row = rows.setdefault(pid, {"pid": pid, "title": PROBLEMS.get(pid, ""), "right": 0,
-                                    "wrong": 0, "unreadable": 0, "not_checked": 0})
+        row = rows.setdefault(pid, {"pid": pid, "title": PROBLEMS.get(pid, ""),
+                                    **{k: 0 for k in keys.values()}})
         row[keys[verdict.status]] += 1  # type: ignore[operator]
     return list(rows.values())
 
@@ -89,8 +102,6 @@ def build_errata(path: str | Path, set_id: str | None = None) -> Errata:
     naming the file when it is malformed)."""
     from derive.grade import grade
     from derive.grade.render import latex_report
-    from derive.grade.verdicts import CORRECT, NOT_CHECKABLE, UNPARSEABLE, WRONG
-
     path = Path(path)
     started = time.perf_counter()
     set_id = set_id or set_of(path)
@@ -106,9 +117,8 @@ def build_errata(path: str | Path, set_id: str | None = None) -> Errata:
         claims_title=cf.title,
         source=cf.source,
         student=cf.student,
-        totals={"claims": len(report.verdicts), "right": counts[CORRECT],
-                "wrong": counts[WRONG], "unreadable": counts[UNPARSEABLE],
-                "not_checked": counts[NOT_CHECKABLE]},
+        totals={"claims": len(report.verdicts),
+                **{name: counts[status] for status, name in _KEYS().items()}},
         problems=_problem_rows(report),
         body=latex_report(report),
     )
