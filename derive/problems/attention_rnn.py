@@ -176,7 +176,8 @@ def _formulas(upper) -> dict[str, sp.Basic]:
 
 @problem("dsga1008-hw2/1.2.2a")
 def diagram(pid: str) -> Answer:
-    from derive.cellgraph import cell_graph, graph_check
+    from derive.cellgraph import graph_check
+    from derive.problems.gated_rnn import placed_cell_graph
 
     cell = _model(2).cell
     uses = [(f"{sig.name}(t{lag:+d})" if lag else f"{sig.name}(t)", f"{eq.signal.name}(t)")
@@ -191,7 +192,25 @@ def diagram(pid: str) -> Answer:
     return Answer(pid, {"nodes": sorted({a for a, _ in uses} | {b for _, b in uses}),
                         "edges": [[a, b] for a, b in uses]},
                   plain, body, checks=[graph_check(_model(2))],
-                  figures={"AttentionRNN(2), one step": cell_graph(cell)})
+                  figures={"AttentionRNN(2), one step": placed_cell_graph(
+                      cell, attention_places())})
+
+
+def attention_places(gap: float = 4.2, spread: float = 1.2) -> dict:
+    """Node positions of the AttentionRNN(2) diagram: each source beside its own query, key
+    and value (short, uncrossed labelled edges), scores level with the queries, the softmax
+    entries above, h(t) to the right, placed so that no edge passes within 0.85 of a node's
+    centre (measured over a grid of candidate placements)."""
+    places = {("h", 0): (12.0, -4.6)}
+    for idx, source in enumerate([("x", 0), ("h", -1), ("h", -2)]):
+        y = -gap * idx
+        places[source] = (0.0, y)
+        places[(f"q_{idx}", 0)] = (2.5, y + spread)
+        places[(f"k_{idx}", 0)] = (2.5, y)
+        places[(f"v_{idx}", 0)] = (2.5, y - spread)
+        places[(f"w_{idx}", 0)] = (5.0, y + spread)
+        places[(f"a_{idx}", 0)] = (7.5, y + 2 * spread)
+    return places
 
 
 def _softmax_entries(cell: Cell) -> int:

@@ -17,9 +17,9 @@ import sympy as sp
 import derive
 from derive.answers import Answer, problem
 from derive.cell import T, t
-from derive.cellgraph import cell_graph, graph_check
+from derive.cellgraph import _node, graph_check, graph_edges
 from derive.checking import Check, relative_error
-from derive.figures import pgfplot
+from derive.figures import pgfplot, tikz_graph
 from derive.latex import align, latex, text
 from derive.report.render import latex_number
 
@@ -48,6 +48,28 @@ def _numeric_shapes() -> list[Check]:
                         "; ".join(seen))]
 
 
+def placed_cell_graph(cell, places: dict[tuple[str, int], tuple[float, float]]) -> str:
+    """The cell's graph (its edges from the equations, as ``cell_graph`` draws them) with
+    node positions chosen by hand for legibility: ``places[(name, lag)] = (x, y)``."""
+    nodes = {}
+    for (name, lag), (x, y) in places.items():
+        signal = cell.signals[name]
+        kind = ("input" if signal.kind == "input" else
+                "output" if lag == 0 and name in cell.outputs else "state")
+        nodes[_node(name, lag)] = (f"${latex(signal(t + lag))}$", x, y, kind)
+    edges = graph_edges(cell)
+    missing = sorted({end for edge in edges for end in edge[:2]} - set(nodes))
+    if missing:
+        raise ValueError(f"no position for {', '.join(missing)}")
+    return tikz_graph(nodes, edges)
+
+
+# h(t-1) -> h(t) along one line, c(t) below it, x(t) underneath: no edge grazes a node and the
+# three edges into h(t) arrive from well-separated directions
+GATED_PLACES = {("h", -1): (0.0, 0.0), ("h", 0): (6.0, 0.0), ("c", 0): (3.0, -1.6),
+                ("x", 0): (4.2, -3.4)}
+
+
 @problem("dsga1008-hw2/1.2.1a")
 def diagram(pid: str) -> Answer:
     model = _model()
@@ -56,7 +78,8 @@ def diagram(pid: str) -> Answer:
     return Answer(pid, {"nodes": [s.name for s in model.cell.signals.values()]},
                   "x(t) and h(t-1) feed c(t) through W_c, W_h; h(t) reads c(t), h(t-1) and "
                   "W_x x(t).", body, checks=[graph_check(model)],
-                  figures={"the gated RNN, one step": cell_graph(model.cell)})
+                  figures={"the gated RNN, one step": placed_cell_graph(model.cell,
+                                                                          GATED_PLACES)})
 
 
 @problem("dsga1008-hw2/1.2.1b")
