@@ -51,3 +51,20 @@ def test_rewritten_jacobian_check_catches_a_flipped_sign():
     assert wrong != right
     assert all(c.passed for c in gated_rnn.jacobian_checks(right))
     assert not any(c.passed for c in gated_rnn.jacobian_checks(wrong))
+
+
+def test_placed_diagrams_draw_every_edge_and_need_every_node():
+    import pytest
+
+    from derive.cellgraph import graph_edges
+    from derive.problems import attention_rnn
+
+    for cell, places in ((derive.model("gated_rnn").cell, gated_rnn.GATED_PLACES),
+                         (derive.model("attention_rnn").model(2).cell,
+                          attention_rnn.attention_places())):
+        drawn = gated_rnn.placed_cell_graph(cell, places)
+        assert drawn.count(r"\draw[->") == len(graph_edges(cell))
+        partial = dict(places)
+        partial.pop(("h", 0))
+        with pytest.raises(ValueError, match="no position"):
+            gated_rnn.placed_cell_graph(cell, partial)
