@@ -111,7 +111,7 @@ def binary_addition(pid: str) -> Answer:
         Check.exact("adder: every length, by induction over reachable states",
                     "finite-state argument", proved, reason),
         margin_check(results["min_margin"]),
-        Check.exact("adder: the catalogue's example 0101101 + 0111010 = 1100111",
+        Check.exact("adder: the problem's example 0101101 + 0111010 = 1100111",
                     "the problem statement", outputs[0].tolist() == [1, 1, 1, 0, 0, 1, 1],
                     "outputs " + ", ".join(map(str, outputs[0].tolist()))),
     ]
