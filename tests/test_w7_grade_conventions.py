@@ -124,7 +124,7 @@ filled = "j (illegible)"
 ''')
     judged, illegible, blank, filled = report.verdicts
     assert judged.status == "judged right" and "transcriber" in judged.method
-    assert illegible.status == "unparseable" and "illegible" in illegible.reason
+    assert illegible.status == "illegible" and "illegible" in illegible.reason
     assert blank.status == "wrong" and "no answer" in blank.reason
     assert filled.status == "correct" and "filled in by the transcriber" in filled.evidence[0]
     counts = report.counts()

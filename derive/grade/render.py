@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from derive.grade.claims import ClaimsFile
 from derive.grade.verdicts import (
     CORRECT,
+    ILLEGIBLE,
     JUDGED_RIGHT,
     JUDGED_WRONG,
     NOT_CHECKABLE,
@@ -40,6 +43,18 @@ def _clip(text: str, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+MAX_DERIVED = 4000  # characters of a derived answer's text shown (it is ours, not hostile)
+
+
+def _sentences(text: str, limit: int = MAX_DERIVED) -> str:
+    """A derived text in full, or cut at the last sentence end before ``limit``."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(". ", 0, limit), text.rfind(".\n", 0, limit))
+    return text[:cut + 1] if cut > 0 else text[:limit]
+
+
 def plain(value: Any) -> str:
     """A claimed or derived value as one line of text."""
     if isinstance(value, Fraction):
@@ -51,6 +66,9 @@ def plain(value: Any) -> str:
                               for v in value)
         return "[" + ", ".join(plain(v) for v in value) + "]"
     if isinstance(value, sp.Basic):
+        inner = _order_of(value)
+        if inner is not None:
+            return f"O({plain(inner)})"
         try:
             from derive.latex import text
 
@@ -89,7 +107,7 @@ def text_report(report: Report) -> str:
         derived = v.explanation or (v.expected if v.claim.kind == "text" and
                                     isinstance(v.expected, str) else "")
         if derived:
-            lines.append(f"      derived:  {_clip(derived, 600)}")
+            lines.append(f"      derived:  {_sentences(derived)}")
         if v.method and v.method != "none":
             lines.append(f"      decided:  {v.method}")
     c = report.counts()
@@ -179,7 +197,28 @@ def _dim_latex(v: Any) -> str:
     return rf"\left({out}\right)" if isinstance(expr, sp.Add) else out
 
 
+_SQUARED = re.compile(r"^(sigma|s|v)2$")  # sigma2 is the variance sigma^2, as written on paper
+
+
+def _readable(expr: sp.Basic) -> sp.Basic:
+    """Names as a student reads them: ``sigma2`` is ``sigma^2``."""
+    subs = {x: sp.Symbol(f"{_SQUARED.match(x.name).group(1)}^2")
+            for x in expr.atoms(sp.Symbol) if _SQUARED.match(x.name)}
+    return expr.xreplace(subs) if subs else expr
+
+
+def _order_of(expr: Any) -> sp.Basic | None:
+    """The argument of an order claim ``O(T^2)`` (kept as the function O), else None."""
+    if isinstance(expr, AppliedUndef) and expr.func.__name__ == "O" and len(expr.args) == 1:
+        return expr.args[0]
+    return None
+
+
 def _latex(expr: sp.Basic) -> str:
+    inner = _order_of(expr)
+    if inner is not None:  # O(T^2), not a time-indexed O^{(T**2)}
+        return r"O\left(" + _latex(inner) + r"\right)"
+    expr = _readable(expr)
     try:
         from derive.latex import latex
 
@@ -193,7 +232,8 @@ def _latex(expr: sp.Basic) -> str:
 
 _MARK = {CORRECT: r"\textbf{right}", WRONG: r"\textbf{wrong}",
          JUDGED_RIGHT: r"\textbf{right} (judged)", JUDGED_WRONG: r"\textbf{wrong} (judged)",
-         UNPARSEABLE: r"\textbf{unreadable}", NOT_CHECKABLE: r"\textit{not checked}"}
+         UNPARSEABLE: r"\textbf{unreadable}", ILLEGIBLE: r"\textbf{illegible}",
+         NOT_CHECKABLE: r"\textit{not checked}"}
 
 
 def latex_report(report: Report) -> str:
@@ -211,7 +251,9 @@ def latex_report(report: Report) -> str:
     intro += (f"; {checked} checked against the derived answers: {c[CORRECT]} right, "
               f"{c[WRONG]} wrong; {c[JUDGED_RIGHT] + c[JUDGED_WRONG]} explanations judged by "
               f"the transcriber against the derived answer (not machine-checked): "
-              f"{c[JUDGED_RIGHT]} right, {c[JUDGED_WRONG]} wrong; {c[UNPARSEABLE]} unreadable; "
+              f"{c[JUDGED_RIGHT]} right, {c[JUDGED_WRONG]} wrong; "
+              f"{c[UNPARSEABLE] + c[ILLEGIBLE]} unreadable ({c[ILLEGIBLE]} illegible in the "
+              f"source); "
               f"{c[NOT_CHECKABLE]} not checked.")
     out.append(_esc(intro))
     out.append("")
@@ -230,6 +272,106 @@ def latex_report(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+_ASCII_MATH = re.compile(
+    r"(?<![\w(])((?:[A-Za-z0-9_.]+(?:\([^()\n]*\))?|\([^()\n]*\))"
+    r"(?:\s*(?:\*\*|[*/+\-^])\s*(?:[A-Za-z0-9_.]+(?:\([^()\n]*\))?|\([^()\n]*\)))+)")
+
+
+def _formula_latex(text: str, textbook: bool = False) -> str | None:
+    """``text`` typeset by the LaTeX printer when the safe parser reads it, else None. Every
+    ``name(`` is a function here (a derived text writes ``h(t)`` for a signal)."""
+    from derive.grade.parse import FUNCTIONS, ParseError, SymbolTable, parse_formula
+
+    source = re.sub(r"(?<!\\)\bsum_", r"\\sum_", text)
+    names = {n for n in re.findall(r"([A-Za-z][A-Za-z0-9_]*)\(", source) if n not in FUNCTIONS}
+    table = SymbolTable(functions={n: sp.Function(n) for n in names})
+    try:
+        expr = parse_formula(source, table)
+    except ParseError:
+        return None
+    if not _faithful(source, expr):
+        return None
+    if isinstance(expr, sp.Eq):
+        return f"{_latex(expr.lhs)} = {_latex(expr.rhs)}"
+    if isinstance(expr, sp.Basic) and not isinstance(expr, sp.core.relational.Relational):
+        if textbook and not expr.atoms(AppliedUndef):  # highest degree first, as on paper
+            return sp.latex(_readable(expr))
+        return _latex(expr)
+    return None
+
+
+def _faithful(source: str, expr: object) -> bool:
+    """Whether typesetting ``expr`` shows what ``source`` says: every word of the source is a
+    name of the formula (``xhat`` split into letters, or ``sum`` read as a symbol, is not),
+    and every indexed quantity is written with its index (``W_{j+m}`` is not ``W^{(j+m)}``)."""
+    from derive.grade.parse import FUNCTIONS, GREEK
+
+    if not isinstance(expr, sp.Basic):
+        return False
+    names = {x.name for x in expr.free_symbols if isinstance(x, sp.Symbol)}
+    if names & {"sum", "frac", "sqrt", "in", "for"}:  # prose words read as symbols
+        return False
+    parts = names | {p for n in names for p in n.split("_")}
+    functions = {f.func.__name__ for f in expr.atoms(AppliedUndef)}
+    words = re.findall(r"(?<![\\A-Za-z_])[A-Za-z]{2,}", source)
+    for word in words:
+        if word in FUNCTIONS or word in GREEK or word in parts or word in functions:
+            continue
+        return False
+    return all(re.search(rf"(?<![A-Za-z]){re.escape(f)}\s*[\[(]|{re.escape(f)}\^\{{\(", source)
+               for f in functions)
+
+
+def prose_latex(text: str) -> str:
+    """A derived answer's text for the errata: prose escaped, its formulas typeset. A line that
+    is a list of equations (``h(t) = sum_{i=0}^{k} a_i(t) v_i(t)  for i in ...``) becomes math;
+    inside prose, an arithmetic span with ``*`` (``3*H*W*d*k**2 - H*d*k**2``) does."""
+    out_lines = []
+    for line in str(text).split("\n"):
+        body, sep, tail = line.partition("  for ")
+        pieces = [p.strip() for p in body.split(",  ")] if "=" in body else []
+        rendered = [_formula_latex(p) for p in pieces]
+        if pieces and all(r is not None and "=" in p for r, p in zip(rendered, pieces,
+                                                                      strict=True)):
+            math_line = ", ".join(f"${r}$" for r in rendered)
+            out_lines.append(math_line + (f" for {_esc(tail, 400)}" if sep else ""))
+            continue
+        out, last = [], 0
+        for m in _ASCII_MATH.finditer(line):
+            span = m.group(1)
+            if "*" not in span and "^" not in span:
+                continue
+            order = re.fullmatch(r"O\((.*)\)", span)
+            got = _formula_latex(order.group(1), textbook=True) if order else \
+                _formula_latex(span, textbook=True)
+            if got is not None and order:
+                got = r"O\left(" + got + r"\right)"
+            if got is None:
+                continue
+            out.append(_esc(line[last:m.start(1)], MAX_DERIVED))
+            out.append(f"${got}$")
+            last = m.end(1)
+        out.append(_esc(line[last:], MAX_DERIVED))
+        out_lines.append("".join(out))
+    return r" \newline ".join(out_lines) if len(out_lines) > 1 else out_lines[0]
+
+
+def _where_latex(where: str) -> str:
+    """Where a claim is in the source: the student's math typeset when it parses (the whole
+    passage, or its formulas inside quoted prose), else the passage as text."""
+    whole = _formula_latex(where.strip().strip("'"), textbook=True) \
+        if len(where) <= MAX_SHOWN and any(c in where for c in "=^_") else None
+    if whole is not None:
+        return f"${whole}$"
+    out, last = [], 0
+    for m in re.finditer(r"'([^']{3,200})'", where):  # a quoted formula of the solution
+        got = _formula_latex(m.group(1), textbook=True) if "=" in m.group(1) else None
+        if got is not None:
+            out.append(prose_latex(where[last:m.start()]) + f"${got}$")
+            last = m.end()
+    return "".join(out) + prose_latex(_clip(where[last:]))
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -237,8 +379,8 @@ def _sentence(text: str) -> str:
 def _item(v: Verdict) -> str:
     parts = [rf"\item {_MARK[v.status]} --- {_esc(v.claim.title)}."]
     if v.claim.where:
-        parts.append(rf"\emph{{({_esc(v.claim.where)})}}")
-    if v.status == UNPARSEABLE:
+        parts.append(rf"\emph{{({_where_latex(v.claim.where)})}}")
+    if v.status in (UNPARSEABLE, ILLEGIBLE):
         parts.append(rf"Claimed: \texttt{{{_esc(v.claim.value, 160)}}}.")
         parts.append(_esc(_sentence(v.reason)) + ".")
     elif v.claim.kind == "blank":
@@ -280,11 +422,12 @@ def _item(v: Verdict) -> str:
             parts.append(_esc(_sentence(v.reason)) + ".")
         if v.method and v.status in (CORRECT, WRONG):
             parts.append(rf"\emph{{Decided by: {_esc(v.method)}.}}")
-    derived = v.explanation or (v.expected if v.claim.kind == "text" and
+    derived = v.explanation or (v.expected if v.claim.kind in ("text", "blank") and
                                 isinstance(v.expected, str) else "")
     if derived:
-        parts.append(r"Derived answer: " + _esc(derived, 700) + ("" if derived.rstrip()
-                                                                 .endswith(".") else "."))
+        text = _sentences(derived)
+        parts.append(r"Derived answer: " + prose_latex(text) + ("" if text.rstrip()
+                                                               .endswith(".") else "."))
     if v.claim.note:
         parts.append(rf"\emph{{Note: {_esc(v.claim.note, 900)}}}")
     return " ".join(parts)

@@ -47,7 +47,8 @@ CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", 
 # prose judged by the transcriber against the derived answer: counted apart from the verdicts
 # the grader decides, so a summary never reads a judgement as a checked result
 JUDGED_RIGHT, JUDGED_WRONG = "judged right", "judged wrong"
-STATUSES = (CORRECT, WRONG, JUDGED_RIGHT, JUDGED_WRONG, UNPARSEABLE, NOT_CHECKABLE)
+ILLEGIBLE = "illegible"  # the source cannot be read there: unreadable, like an unparseable claim
+STATUSES = (CORRECT, WRONG, JUDGED_RIGHT, JUDGED_WRONG, UNPARSEABLE, ILLEGIBLE, NOT_CHECKABLE)
 JUDGED_METHOD = "judged by the transcriber against the derived answer (not machine-checked)"
 
 
@@ -174,7 +175,7 @@ def _domain(claim: Claim, table: SymbolTable, expected: Any, sizes: Any = None) 
 def grade_claim(claim: Claim) -> Verdict:
     """The verdict on ``claim`` against ``derive.answer(claim.problem)``."""
     if claim.illegible:
-        return Verdict(claim, UNPARSEABLE, "illegible in the source: nothing can be graded",
+        return Verdict(claim, ILLEGIBLE, "illegible in the source: nothing can be graded",
                        claimed=claim.value, method="none")
     verdict = _grade_claim(claim)
     if claim.filled:
@@ -384,6 +385,9 @@ def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable
                             biases=layer_biases(row) if rest.endswith("params") else None)
         slip = number_slip(c, r, ctx) if isinstance(c, Fraction) and \
             isinstance(r, Fraction) else None
+        if slip and slip.startswith("a factor of") and claim.convention:
+            # the factor comes from the solution's own counting rule, which it states
+            slip += " (the solution's stated convention)"
         name = f"row {i + 1}" + (f" ({labels[i]})" if i < len(labels) and labels[i] else "")
         evidence.append(f"{name}: claimed {_fmt(c)}, right {_fmt(r)}" +
                         (f"; likely slip: {slip}" if slip else ""))

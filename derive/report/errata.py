@@ -73,6 +73,7 @@ def _KEYS() -> dict[str, str]:  # noqa: N802 - a constant, built late (no import
     """Verdict -> the template's name for its count."""
     from derive.grade.verdicts import (
         CORRECT,
+        ILLEGIBLE,
         JUDGED_RIGHT,
         JUDGED_WRONG,
         NOT_CHECKABLE,
@@ -80,9 +81,17 @@ def _KEYS() -> dict[str, str]:  # noqa: N802 - a constant, built late (no import
         WRONG,
     )
 
+    # an unparseable claim and an illegible passage are both unreadable to the reader
     return {CORRECT: "right", WRONG: "wrong", JUDGED_RIGHT: "judged_right",
-            JUDGED_WRONG: "judged_wrong", UNPARSEABLE: "unreadable",
+            JUDGED_WRONG: "judged_wrong", UNPARSEABLE: "unreadable", ILLEGIBLE: "unreadable",
             NOT_CHECKABLE: "not_checked"}
+
+
+def _totals(counts: dict[str, int]) -> dict[str, int]:
+    totals = dict.fromkeys(_KEYS().values(), 0)
+    for status, name in _KEYS().items():
+        totals[name] += counts.get(status, 0)
+    return totals
 
 
 def _problem_rows(report) -> list[dict[str, object]]:
@@ -92,7 +101,7 @@ def _problem_rows(report) -> list[dict[str, object]]:
     for verdict in report.verdicts:
         pid = verdict.claim.problem
         row = rows.setdefault(pid, {"pid": pid, "title": PROBLEMS.get(pid, ""),
-                                    **{k: 0 for k in keys.values()}})
+                                    **dict.fromkeys(keys.values(), 0)})
         row[keys[verdict.status]] += 1  # type: ignore[operator]
     return list(rows.values())
 
@@ -117,8 +126,7 @@ def build_errata(path: str | Path, set_id: str | None = None) -> Errata:
         claims_title=cf.title,
         source=cf.source,
         student=cf.student,
-        totals={"claims": len(report.verdicts),
-                **{name: counts[status] for status, name in _KEYS().items()}},
+        totals={"claims": len(report.verdicts), **_totals(counts)},
         problems=_problem_rows(report),
         body=latex_report(report),
     )
