@@ -227,9 +227,9 @@ def unrolled_checks(model, steps: int = 3, dims: dict | None = None, seed: int =
     where = f"T={steps}" + "".join(f", {k}={v}" for k, v in _dims_by_name(concrete).items())
     return [
         Check(f"unrolled SymPy, 30 digits ({where})", "SymPy diff of the unrolled loss",
-              sym_err, UNROLLED_TOLERANCE, f"{len(expected)} gradients"),
+              sym_err, UNROLLED_TOLERANCE, _count(len(expected), "gradient")),
         Check(f"kernels vs unrolled SymPy ({where})", "SymPy diff of the unrolled loss",
-              ker_err, KERNEL_TOLERANCE, f"{len(expected)} gradients"),
+              ker_err, KERNEL_TOLERANCE, _count(len(expected), "gradient")),
     ]
 
 
@@ -342,13 +342,15 @@ def perturbation_checks(model, steps: int = 5, dims: dict | None = None,
     _, plus = _perturbed_losses(model, inst, dims, lambda _: h_cd)
     _, minus = _perturbed_losses(model, inst, dims, lambda _: -h_cd)
     grad_cd = (plus - minus) / (2 * h_cd)
+    entries = (f"{_count(len(labels), 'gradient entry', 'gradient entries')} "
+               "(every weight entry, input and initial state)")
     where = f"T={steps}" + "".join(f", {k}={v}" for k, v in
                                    _dims_by_name(model.dims_for(dims)).items())
     return [
         Check(f"complex step ({where})", "Im L(w + ih)/h, h = 1e-30",
-              relative_error(mine, grad_cs), COMPLEX_STEP_TOLERANCE, f"{len(labels)} entries"),
+              relative_error(mine, grad_cs), COMPLEX_STEP_TOLERANCE, entries),
         Check(f"central differences ({where})", "(L(w+h) - L(w-h))/2h, h = 1e-6",
-              relative_error(mine, grad_cd), CENTRAL_TOLERANCE, f"{len(labels)} entries"),
+              relative_error(mine, grad_cd), CENTRAL_TOLERANCE, entries),
     ]
 
 
@@ -438,7 +440,12 @@ def elementwise_checks(model, dims: dict, adjoints: Adjoints | None = None) -> l
     where = ", ".join(f"{k}={v}" for k, v in _dims_by_name(concrete).items())
     return [Check.exact(f"elementwise SymPy ({where})",
                         "elementwise diff of explicit matrices", not failures,
-                        f"{checked} results; differing: {', '.join(failures) or 'none'}")]
+                        f"{_count(checked, 'result')} (bars and weight gradients); "
+                        f"differing: {', '.join(failures) or 'none'}")]
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _safe(name: str) -> str:
