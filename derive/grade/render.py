@@ -72,7 +72,7 @@ def plain(value: Any) -> str:
         try:
             from derive.latex import text
 
-            return _clip(text(value))
+            return _clip(text(value).replace("**", "^"))  # as on paper, not Python
         except Exception:  # noqa: BLE001 - fall back to SymPy's own printer
             return _clip(sp.sstr(value))
     return _clip(str(value))

@@ -611,7 +611,8 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         v.evidence.insert(0, f"judged under the solution's stated convention "
                           f"({claim.convention}): the derived formula with {renamed}")
         if v.status == CORRECT:
-            v.reason = f"right under the solution's stated convention ({claim.convention})"
+            v.reason = f"right under the solution's stated convention (the derived formula " \
+                f"with {renamed})"
     if scalar_case:
         v.method += " (in the scalar case: every dimension 1)"
         if v.status == CORRECT:  # agreeing when m = n = 1 does not prove the matrix formula
