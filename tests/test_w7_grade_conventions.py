@@ -57,7 +57,8 @@ substitute = {{ i = "i - 1", j = "j - 1" }}
 def test_a_claim_right_under_its_stated_convention(fake, tmp_path):
     right, planted = _grade(tmp_path, CONVENTION.format(f="i*j") +
                             CONVENTION.format(f="i*j + 1")).verdicts
-    assert right.status == "correct" and "stated convention" in right.reason and "i -> i - 1" in right.reason
+    assert right.status == "correct" and "stated convention" in right.reason
+    assert "i -> i - 1" in right.reason
     assert "i -> i - 1" in right.evidence[0]
     assert planted.status == "wrong"  # the convention does not excuse a wrong formula
     (plain,) = _grade(tmp_path, '[["cmsc25500-midterm/6c"]]\nresult = "receptive_field_size"'
