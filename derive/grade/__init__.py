@@ -91,12 +91,10 @@ def check_result_paths(claims_file: ClaimsFile) -> None:
             try:
                 resolve(answer.results, path)  # type: ignore[attr-defined]
             except (KeyError, IndexError) as exc:
-                results = answer.results  # type: ignore[attr-defined]
-                keys = ", ".join(map(str, results)) if isinstance(results, dict) else ""
                 raise DeriveError(
                     f"{claims_file.path}: line {claim.line}, [[{claim.problem!r}]], key {key!r}: "
-                    f"the derived answer has no result {path!r} ({str(exc).strip(chr(34))}"
-                    f"{'; its results: ' + keys if keys else ''})") from None
+                    f"the derived answer has no result {path!r} "
+                    f"({str(exc).strip(chr(34)).strip(chr(39))})") from None
 
 
 def _carried_totals(verdicts: list[Verdict]) -> None:
