@@ -309,10 +309,12 @@ def _faithful(source: str, expr: object) -> bool:
     if not isinstance(expr, sp.Basic):
         return False
     names = {x.name for x in expr.free_symbols if isinstance(x, sp.Symbol)}
-    if names & {"sum", "frac", "sqrt", "in", "for"}:  # prose words read as symbols
-        return False
-    parts = names | {p for n in names for p in n.split("_")}
     functions = {f.func.__name__ for f in expr.atoms(AppliedUndef)}
+    for name in names | functions:  # a word of prose ("is", "xhat", "x5x3") is no math name
+        base = name.split("_")[0]
+        if not (re.fullmatch(r"[A-Za-z]\d*", base) or base in GREEK or base == "bar"):
+            return False
+    parts = names | {p for n in names for p in n.split("_")}
     words = re.findall(r"(?<![\\A-Za-z_])[A-Za-z]{2,}", source)
     for word in words:
         if word in FUNCTIONS or word in GREEK or word in parts or word in functions:
@@ -339,7 +341,8 @@ def prose_latex(text: str) -> str:
         out, last = [], 0
         for m in _ASCII_MATH.finditer(line):
             span = m.group(1)
-            if "*" not in span and "^" not in span:
+            # our own texts write products with "*"; a bare power only as k^2
+            if "*" not in span and not re.fullmatch(r"[A-Za-z]\^\d+", span):
                 continue
             order = re.fullmatch(r"O\((.*)\)", span)
             got = _formula_latex(order.group(1), textbook=True) if order else \
@@ -360,16 +363,30 @@ def _where_latex(where: str) -> str:
     """Where a claim is in the source: the student's math typeset when it parses (the whole
     passage, or its formulas inside quoted prose), else the passage as text."""
     whole = _formula_latex(where.strip().strip("'"), textbook=True) \
-        if len(where) <= MAX_SHOWN and any(c in where for c in "=^_") else None
+        if len(where) <= MAX_SHOWN and "=" in where else None
     if whole is not None:
         return f"${whole}$"
     out, last = [], 0
     for m in re.finditer(r"'([^']{3,200})'", where):  # a quoted formula of the solution
         got = _formula_latex(m.group(1), textbook=True) if "=" in m.group(1) else None
         if got is not None:
-            out.append(prose_latex(where[last:m.start()]) + f"${got}$")
+            out.append(_esc(where[last:m.start()]) + f"${got}$")
             last = m.end()
-    return "".join(out) + prose_latex(_clip(where[last:]))
+    return "".join(out) + _esc(where[last:])
+
+
+def _point_list(evidence: str, limit: int = 12) -> str:
+    """A counterexample's values, at most ``limit`` of them (the rest counted, not cut
+    mid-word)."""
+    m = re.match(r"(counterexample: at )(.*?)( the claim gives .*)$", evidence, re.S)
+    if not m:
+        return evidence
+    values = re.split(r", (?=[A-Za-z_][\w(), ]*? = )", m.group(2))
+    if len(values) <= limit:
+        return evidence
+    more = len(values) - limit
+    return f"{m.group(1)}{', '.join(values[:limit])} (and {more} more " \
+        f"value{'s' if more > 1 else ''}){m.group(3)}"
 
 
 def _sentence(text: str) -> str:
@@ -391,7 +408,7 @@ def _item(v: Verdict) -> str:
         parts.append(rf"Claimed: ``{_esc(v.claim.value, 400)}''.")
         if v.status in (JUDGED_RIGHT, JUDGED_WRONG):
             parts.append(r"\emph{Judged by the transcriber against the derived answer:} " +
-                         _esc(v.reason) + ".")
+                         _esc(v.reason, MAX_DERIVED) + ".")
         else:
             parts.append(_esc(_sentence(v.reason)) + ".")
     else:
@@ -411,7 +428,7 @@ def _item(v: Verdict) -> str:
             parts.append(_esc(_sentence(v.reason)) + ".")
         if v.status == WRONG or (v.claim.filled and v.evidence):
             for e in v.evidence[:8]:
-                parts.append(_esc(e[:1].upper() + e[1:]) + ".")
+                parts.append(_esc(_sentence(_point_list(e)), MAX_DERIVED) + ".")
             if len(v.evidence) > 8:
                 parts.append(_esc(f"(and {len(v.evidence) - 8} more)"))
             if v.slip and v.claim.kind != "numbers":  # per-row slips are in the evidence
