@@ -219,3 +219,19 @@ def test_comparison_numbers():
     assert m["context_of_middle_pixel"] == 17 * 17 - 1
     assert p["context_of_last_pixel"] < m["context_of_last_pixel"]
     assert set(a.results["comparison"]) == {"compute", "memory", "parallelism", "context"}
+
+
+def test_the_mdrnn_figure_draws_the_dependency_graph():
+    from derive.grid import mdrnn
+    from derive.grid.dag import earliest_steps
+    from derive.problems.grid_rnns import mdrnn_figure
+
+    picture, edges = mdrnn_figure(4)
+    preds = mdrnn.grid_graph(4, 4)
+    drawn = {(a[1:], b[1:]) for a, b in edges}
+    graph = {(f"{pi}{pj}", f"{i}{j}") for (_, i, j), ps in preds.items() for (_, pi, pj) in ps}
+    assert drawn == graph and len(drawn) == 2 * 4 * 3  # east and south edges only
+    steps = earliest_steps(preds)
+    assert all(f"step {steps[1, i, j]}}}" in picture.split(f"h^{{({i},{j})}}")[1][:40]
+               for (_, i, j) in preds)
+    assert picture.count(r"\node") == 16

@@ -40,6 +40,7 @@ from derive.answers import Answer, problem
 from derive.checking import Check, relative_error
 from derive.cnn.accounting import account
 from derive.cnn.bruteforce import naive_counts
+from derive.figures import tikz_graph
 from derive.grid import conv, image_rnn, mdrnn, pixelcnn
 from derive.grid.dag import ancestors, earliest_steps, longest_path
 from derive.grid.fit import fit, multilinear_basis
@@ -223,6 +224,23 @@ def _mdrnn_steps() -> tuple[sp.Expr, dict[int, int], list[Check]]:
     return formula, {p[G]: n for p, n in fitted}, steps_checks(formula)
 
 
+FIGURE_GRID = 4  # the MDRNN drawn in 2b's figure: a 4 x 4 grid
+
+
+def mdrnn_figure(size: int = FIGURE_GRID) -> tuple[str, list[tuple]]:
+    """The MDRNN's dependency graph on a ``size x size`` grid, drawn from ``grid_graph``:
+    each cell labelled with its state and the step at which it is ready. Returns the TikZ
+    picture and the edges drawn (the test compares them with the graph)."""
+    preds = mdrnn.grid_graph(size, size)
+    step = earliest_steps(preds)
+    nodes = {f"c{i}{j}": (rf"\shortstack{{$h^{{({i},{j})}}$\\{{\scriptsize step "
+                          rf"{step[1, i, j]}}}}}", 1.9 * j, -1.6 * i)
+             for (_, i, j) in preds}
+    edges = [(f"c{pi}{pj}", f"c{i}{j}") for (_, i, j), before in preds.items()
+             for (_, pi, pj) in before]
+    return tikz_graph(nodes, edges, scale=0.8), edges
+
+
 @problem("csc421-hw4/2b")
 def answer_2b(pid: str) -> Answer:
     formula, by_g, checks = _mdrnn_steps()
@@ -247,7 +265,10 @@ def answer_2b(pid: str) -> Answer:
         "step and the minimum number of steps is the longest path of the dependency graph,"
         f" \\[ {_latex(formula)}. \\] Longest paths computed on the graph: {table_tex}."
     )
-    return Answer(pid, results, text, latex, checks)
+    figure, _ = mdrnn_figure()
+    caption = (f"the MDRNN's dependency graph on a {FIGURE_GRID} by {FIGURE_GRID} grid, each "
+               "cell with the step at which it can be computed")
+    return Answer(pid, results, text, latex, checks, figures={caption: figure})
 
 
 CSC_GRID, CSC_LAYERS, CSC_KERNEL = 32, 5, 3  # the concrete comparison of 2c
