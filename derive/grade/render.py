@@ -397,7 +397,11 @@ def _item(v: Verdict) -> str:
     parts = [rf"\item {_MARK[v.status]} --- {_esc(v.claim.title)}."]
     if v.claim.where:
         parts.append(rf"\emph{{({_where_latex(v.claim.where)})}}")
-    if v.status in (UNPARSEABLE, ILLEGIBLE):
+    if v.status == ILLEGIBLE:  # what can be read, in full: it is short and the transcriber's
+        legible = str(v.claim.value).rstrip(". ")
+        parts.append(rf"Legible: ``{_esc(legible, 1000)}''.")
+        parts.append(_esc(_sentence(v.reason)) + ".")
+    elif v.status == UNPARSEABLE:
         parts.append(rf"Claimed: \texttt{{{_esc(v.claim.value, 160)}}}.")
         parts.append(_esc(_sentence(v.reason)) + ".")
     elif v.claim.kind == "blank":
