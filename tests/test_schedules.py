@@ -225,9 +225,10 @@ def test_latex_bodies_and_figures_compile(tmp_path):
         ans = derive.answer(pid)
         parts.append(f"\\section*{{{pid}}}\n{ans.latex}\n")
         parts += [f"\\begin{{center}}\n{fig}\n\\end{{center}}\n" for fig in ans.figures.values()]
-    doc = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb,booktabs,pgfplots}\n"
-           "\\pgfplotsset{compat=1.17}\n\\begin{document}\n" + "\n".join(parts)
-           + "\\end{document}\n")
+    from derive.report.render import render
+
+    # the reports' own preamble: figures use its styles (dvplot, node kinds)
+    doc = render("preamble.tex") + "\\begin{document}\n" + "\n".join(parts) + "\\end{document}\n"
     (tmp_path / "answers.tex").write_text(doc)
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
                            "-no-shell-escape", "answers.tex"], cwd=tmp_path,
