@@ -167,3 +167,19 @@ def test_bad_input_subprocess(argv):
     assert proc.stderr.startswith("derive: error: ")
     assert proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_cli_padding_may_be_zero_but_not_negative():
+    import json
+    import subprocess
+    import sys
+
+    def cli(*argv):
+        return subprocess.run([sys.executable, "-m", "derive.cli", *argv],
+                              capture_output=True, text=True, timeout=300)
+
+    ok = cli("grad", "conv1d", "--dim", "P=0", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["dims"]["P"] == 0
+    bad = cli("grad", "conv1d", "--dim", "P=-1", "--json")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr == "derive: error: --dim P must be a non-negative integer, got '-1'\n"

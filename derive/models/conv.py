@@ -22,6 +22,8 @@ FORMATS = ("text", "latex", "json")
 class ConvModel:
     """A cross-correlation layer of spatial rank 1 or 2."""
 
+    nonnegative_dims = ("P",)  # no padding is padding 0: --dim P=0 is valid
+
     def __init__(self, rank: int) -> None:
         self.rank = rank
         self.name = f"conv{rank}d"
