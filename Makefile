@@ -20,7 +20,7 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check derive tests bench
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2  # the two cores of the machine
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow

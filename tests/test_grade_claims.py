@@ -384,3 +384,12 @@ def test_lstm_claims_against_the_derived_answers(tmp_path):
     assert s1 == "correct" and "forward definitions" in v1.method
     assert s2 == "wrong" and "f(t) where the right formula has f(t + 1)" in v2.slip
     assert s3 == "correct" and "forward definitions" in v3.method
+
+
+def test_rows_are_numbered_as_the_answer_key_numbers_them():
+    from derive.grade.slips import row_name
+
+    # a layer table starts with the input as layer 0, as in the answer key's tables
+    assert row_name(6, ["input", "conv", "pool", "conv", "pool", "conv", "conv 256"]) == \
+        "row 6 (conv 256)"
+    assert row_name(1, ["conv 16", "conv 24"]) == "row 2 (conv 24)"

@@ -37,10 +37,17 @@ class NumberContext:
     layer_biases: Sequence[tuple[str, int]] = ()  # every layer's, for a total
 
 
+def row_name(j: int, labels: Sequence[str]) -> str:
+    """Row ``j`` (from 0) of a claimed column as the answer key numbers it: a layer table
+    starts with the input as layer 0, any other list counts from 1."""
+    number = j if labels and labels[0] == "input" else j + 1
+    if j < len(labels) and labels[j]:
+        return f"row {number} ({labels[j]})"
+    return f"row {number}"
+
+
 def _label(ctx: NumberContext, j: int) -> str:
-    if j < len(ctx.labels) and ctx.labels[j]:
-        return f"row {j + 1} ({ctx.labels[j]})"
-    return f"row {j + 1}"
+    return row_name(j, ctx.labels)
 
 
 def _digits_slip(claimed: int, right: int) -> str | None:

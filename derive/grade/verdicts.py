@@ -41,7 +41,7 @@ from derive.grade.results import (
     row_labels,
     symbol_table,
 )
-from derive.grade.slips import NumberContext, formula_slip, number_slip
+from derive.grade.slips import NumberContext, formula_slip, number_slip, row_name
 
 CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", "not checkable"
 # prose judged by the transcriber against the derived answer: counted apart from the verdicts
@@ -388,7 +388,7 @@ def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable
         if slip and slip.startswith("a factor of") and claim.convention:
             # the factor comes from the solution's own counting rule, which it states
             slip += " (the solution's stated convention)"
-        name = f"row {i + 1}" + (f" ({labels[i]})" if i < len(labels) and labels[i] else "")
+        name = row_name(i, labels)
         evidence.append(f"{name}: claimed {_fmt(c)}, right {_fmt(r)}" +
                         (f"; likely slip: {slip}" if slip else ""))
         if slip:

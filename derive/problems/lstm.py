@@ -565,11 +565,11 @@ def no_explosion(pid: str) -> Answer:
         "$\\overline{h^{(t)}}$ is only the local loss term, so no product of Jacobians "
         "through $h$ builds up (the constant error carousel).\n\n"
         f"Measured over $T = {steps}$ steps, with the loss at the last step only and gates "
-        f"$f \\approx {f_mean:.4f}$, $i \\approx {np.mean(near['i']):.4f}$, "
+        f"$f \\approx {f_mean:.5f}$, $i \\approx {np.mean(near['i']):.4f}$, "
         f"$o \\approx {np.mean(near['o']):.4f}$: "
         f"$|\\overline{{c^{{(0)}}}}| / |\\overline{{c^{{(T)}}}}| = {m['kept']:.3f}$, "
         f"the product of the forget gates (${m['forget_product']:.3f}$, and "
-        f"${f_mean:.4f}^{{{steps}}} = {f_mean ** steps:.3f}$), never above 1 on the way; "
+        f"${f_mean:.5f}^{{{steps}}} = {round(f_mean, 5) ** steps:.3f}$), never above 1 on the way; "
         "with forget gates near 0 the same ratio is "
         f"${latex_number(m['contrast'])}$ after {CONTRAST_LAG} steps (see the figure)."
     )
