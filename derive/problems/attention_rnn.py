@@ -19,6 +19,8 @@ Result keys (``derive answer ID --format json``):
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import sympy as sp
 
@@ -47,8 +49,10 @@ def _count(number: int, one: str, many: str) -> str:
 
 
 def plain_formula(expr: sp.Expr) -> str:
-    """A formula for a table's plain text: ``3 n^2 (k + 1)``, not ``3*n**2*(k + 1)``."""
-    return sp.sstr(expr).replace("**", "^").replace("*", " ")
+    """A formula for a table's plain text: ``3 n² (k + 1)``, not ``3*n**2*(k + 1)`` (the
+    report typesets a superscript digit as a power)."""
+    text = sp.sstr(expr).replace("*", " ").replace("  ", "^")
+    return re.sub(r"\^(\d)\b", lambda m: "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(m.group(1))], text)
 
 
 def dimension_of_a(kk: int) -> int:
