@@ -141,3 +141,15 @@ def test_formula_slips():
     assert "at d = 1" in formula_slip(2 * w_ - 1, 2 * w_ + d_ - 2, quick)
     assert "f(t) where the right formula has f(t + 1)" in formula_slip(
         BAR_C.xreplace({f(t + 1): f(t)}), BAR_C, quick)
+
+
+def test_a_free_time_step_is_sampled_inside_the_summation_range():
+    import random
+
+    from derive.grade.equivalence import Domain, _sample
+
+    rng = random.Random(0)
+    domain = Domain(time={"t"}, limits={"T"})
+    for _ in range(200):
+        point = _sample(["T", "t", "x"], domain, rng)
+        assert 1 <= point["t"] <= point["T"]

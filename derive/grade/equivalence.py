@@ -124,7 +124,7 @@ class Domain:
     positive: set[str] = field(default_factory=set)
     nonnegative: set[str] = field(default_factory=set)
     constraints: list[sp.Basic] = field(default_factory=list)  # relations over the names
-    time: set[str] = field(default_factory=set)  # time-step symbols: integers 2..9
+    time: set[str] = field(default_factory=set)  # time-step symbols: integers 2..9, at most a limit
     limits: set[str] = field(default_factory=set)  # summation limits: integers 2..4
 
 
@@ -188,6 +188,11 @@ def _sample(names: list[str], domain: Domain, rng: random.Random,
             if n not in domain.positive and n not in domain.nonnegative and rng.random() < 0.4:
                 v = -v
             point[n] = v
+    bounds = [point[n] for n in names if n in domain.limits]
+    if bounds:  # a free time step lies in the range the sums run over (t <= T)
+        for n in names:
+            if n in domain.time:
+                point[n] = Fraction(rng.randint(1, int(min(bounds))))
     return point
 
 
