@@ -41,6 +41,11 @@ class Check:
         }
 
 
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """``1 entry``, ``15 entries``, ``5,757 locations``: a count in a check's detail."""
+    return f"{number:,d} {singular if number == 1 else plural or singular + 's'}"
+
+
 def relative_error(actual, expected) -> float:
     """Max elementwise ``|actual - expected| / max(1, |expected|)`` over arrays or scalars."""
     import numpy as np

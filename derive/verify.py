@@ -18,7 +18,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derive.adjoint import Adjoints
 from derive.cell import Cell, _name_and_time, _timed_atoms, t
-from derive.checking import Check, relative_error
+from derive.checking import Check, counted, relative_error
 from derive.kernels import bptt
 from derive.zero import exactly_zero
 
@@ -227,9 +227,9 @@ def unrolled_checks(model, steps: int = 3, dims: dict | None = None, seed: int =
     where = f"T={steps}" + "".join(f", {k}={v}" for k, v in _dims_by_name(concrete).items())
     return [
         Check(f"unrolled SymPy, 30 digits ({where})", "SymPy diff of the unrolled loss",
-              sym_err, UNROLLED_TOLERANCE, _count(len(expected), "gradient")),
+              sym_err, UNROLLED_TOLERANCE, counted(len(expected), "gradient")),
         Check(f"kernels vs unrolled SymPy ({where})", "SymPy diff of the unrolled loss",
-              ker_err, KERNEL_TOLERANCE, _count(len(expected), "gradient")),
+              ker_err, KERNEL_TOLERANCE, counted(len(expected), "gradient")),
     ]
 
 
@@ -342,7 +342,7 @@ def perturbation_checks(model, steps: int = 5, dims: dict | None = None,
     _, plus = _perturbed_losses(model, inst, dims, lambda _: h_cd)
     _, minus = _perturbed_losses(model, inst, dims, lambda _: -h_cd)
     grad_cd = (plus - minus) / (2 * h_cd)
-    entries = (f"{_count(len(labels), 'gradient entry', 'gradient entries')} "
+    entries = (f"{counted(len(labels), 'gradient entry', 'gradient entries')} "
                "(every weight entry, input and initial state)")
     where = f"T={steps}" + "".join(f", {k}={v}" for k, v in
                                    _dims_by_name(model.dims_for(dims)).items())
@@ -440,12 +440,8 @@ def elementwise_checks(model, dims: dict, adjoints: Adjoints | None = None) -> l
     where = ", ".join(f"{k}={v}" for k, v in _dims_by_name(concrete).items())
     return [Check.exact(f"elementwise SymPy ({where})",
                         "elementwise diff of explicit matrices", not failures,
-                        f"{_count(checked, 'result')} (bars and weight gradients); "
+                        f"{counted(checked, 'result')} (bars and weight gradients); "
                         f"differing: {', '.join(failures) or 'none'}")]
-
-
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _safe(name: str) -> str:

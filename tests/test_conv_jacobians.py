@@ -11,6 +11,7 @@ import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from derive import answer
+from derive.checking import counted
 from derive.conv import kernels, verify
 from derive.conv.jacobians import (
     KER_IDX,
@@ -159,8 +160,8 @@ def test_1_1c_general_formulas_checked_at_two_sizes():
 
 
 def test_check_details_count_in_words():
-    assert verify._count(1, "size") == "1 size" and verify._count(2, "size") == "2 sizes"
-    assert verify._count(1, "entry", "entries") == "1 entry"
+    assert counted(1, "size") == "1 size" and counted(2, "size") == "2 sizes"
+    assert counted(1, "entry", "entries") == "1 entry"
     detail = verify.check_exact(1, specs=(SPEC_1C,), results={"dl_dW": general(1)["dl_dW"]})[0]
     assert detail.detail.startswith("15 entries at 1 size (C = 5, L = 7,"), detail.detail
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from derive.checking import Check, relative_error
+from derive.checking import Check, counted, relative_error
 from derive.conv import kernels, reference
 from derive.conv.jacobians import Result, elementwise, entries, general, instantiate
 from derive.conv.spec import ConvSpec
@@ -51,10 +51,6 @@ def _sizes(specs) -> str:
     return "; ".join(", ".join(f"{k} = {v}" for k, v in s.dims.items()) for s in specs)
 
 
-def _count(n: int, what: str, plural: str = "") -> str:
-    return f"{n:,d} {what if n == 1 else plural or what + 's'}"
-
-
 def _name(key: str) -> str:
     """``dl_dW`` -> ``dl/dW``, ``y`` -> ``y``."""
     return key.replace("_d", "/d")
@@ -83,8 +79,8 @@ def check_exact(rank: int, specs=None, results: dict[str, Result] | None = None)
                     first = first or f"entry {idx} at {spec.dims}: {a} vs {b}"
         outcome = (f"; {mismatches} differ, first {first}" if mismatches
                    else "; every difference simplifies to 0")
-        detail = (f"{_count(total, 'entry', 'entries')} at "
-                  f"{_count(len(specs), 'size')} ({_sizes(specs)}){outcome}")
+        detail = (f"{counted(total, 'entry', 'entries')} at "
+                  f"{counted(len(specs), 'size')} ({_sizes(specs)}){outcome}")
         checks.append(Check.exact(f"{_name(key)}: the general formula",
                                   "SymPy's entry-by-entry derivatives",
                                   mismatches == 0, detail))
@@ -168,7 +164,7 @@ def check_loops(rank: int, specs=None, forward=kernels.forward,
         err["dl_dW"] = max(err["dl_dW"], relative_error(gW, lW))
         err["dl_dx"] = max(err["dl_dx"], relative_error(gx, lx))
     return [Check(f"{_name(key)} (NumPy) vs plain loops", "independent loop implementation",
-                  e, NUMERIC_TOL, f"{_count(len(specs), 'size')}: {_sizes(specs)}")
+                  e, NUMERIC_TOL, f"{counted(len(specs), 'size')}: {_sizes(specs)}")
             for key, e in err.items()]
 
 
@@ -184,7 +180,7 @@ def check_named(rank: int, specs=None, grads: GradFn = kernels.grads,
         err_w = max(err_w, relative_error(gW, reference.weight_grad_as_correlation(x, ybar, spec)))
         err_x = max(err_x, relative_error(gx, reference.input_grad_as_transposed_conv(W, ybar,
                                                                                       spec)))
-    where = f"{_count(len(specs), 'size')}: {_sizes(specs)}"
+    where = f"{counted(len(specs), 'size')}: {_sizes(specs)}"
     return [
         Check("dl/dW is a cross-correlation",
               "padded x correlated with the upstream gradient dilated by S, read at lags 0, D, "

@@ -27,7 +27,7 @@ import sympy as sp
 import derive
 from derive.answers import Answer, problem
 from derive.cell import Cell, _name_and_time, _timed_atoms, t, timed_matrix
-from derive.checking import Check
+from derive.checking import Check, counted
 from derive.jacobian import jacobian_check, matrix_jacobian
 from derive.latex import latex, text
 from derive.models.attention_rnn import GROUPS, attention_cell, attention_inf_cell, n
@@ -42,10 +42,6 @@ W, A, VV = sp.IndexedBase("w"), sp.IndexedBase("a"), sp.IndexedBase("v")
 
 def _model(kk: int):
     return derive.model("attention_rnn").model(kk)
-
-
-def _count(number: int, one: str, many: str) -> str:
-    return f"{number} {one if number == 1 else many}"
 
 
 def plain_formula(expr: sp.Expr) -> str:
@@ -227,7 +223,7 @@ def attention_dimension(pid: str) -> Answer:
     checks = [Check.exact(f"entries of a(t) in AttentionRNN({kk}) = k + 1",
                           "count of softmax entries in the derived cell",
                           dimension_of_a(kk) == kk + 1,
-                          _count(dimension_of_a(kk), "entry", "entries"))
+                          counted(dimension_of_a(kk), "entry", "entries"))
               for kk in TEMPLATE_KS]
     body = (rf"$a^{{(t)}} = \operatorname{{softargmax}}(w_0^{{(t)}}, w_1^{{(t)}}, "
             rf"w_2^{{(t)}})$ has one entry per score, so $a^{{(t)}} \in \mathbb{{R}}^{{{count}}}$ "
@@ -238,7 +234,7 @@ def attention_dimension(pid: str) -> Answer:
 
 # --- c, d ---------------------------------------------------------------------------------------
 
-def _weight_count(cell: Cell, size: int) -> int:
+def _weightcounted(cell: Cell, size: int) -> int:
     return sum(int(sp.prod([sp.sympify(d).xreplace({n: size}) for d in w.shape]))
                for w in cell.parameters.values())
 
@@ -246,7 +242,7 @@ def _weight_count(cell: Cell, size: int) -> int:
 def weight_count_check(formula: sp.Expr, cells: dict[int, Cell], symbol) -> Check:
     """``formula`` (in ``symbol`` and ``n``) against the weights the engine's cells declare."""
     wrong = [f"{symbol}={key}, n={size}" for key, cell in cells.items() for size in (1, 2, 3)
-             if _weight_count(cell, size) != formula.subs({symbol: key, n: size})]
+             if _weightcounted(cell, size) != formula.subs({symbol: key, n: size})]
     return Check.exact(f"weight count {plain_formula(formula)}",
                        "entries of the cells' weight matrices",
                        not wrong, f"differing at: {'; '.join(wrong) or 'none'}")
@@ -342,7 +338,7 @@ def numeric_jacobian_check(kk: int, lag: int, closed: sp.MatrixExpr, size: int =
     error = float(np.max(np.abs(got - numeric)) / max(1.0, np.max(np.abs(numeric))))
     return Check(f"dh(t)/dh(t-{lag}) numeric (k={kk}, n={size})",
                  "complex step through the compiled forward kernel, h = 1e-30", error, 1e-12,
-                 _count(size * size, "entry", "entries"))
+                 counted(size * size, "entry", "entries"))
 
 
 @problem("dsga1008-hw2/1.2.2e")
@@ -508,7 +504,7 @@ def bar_h_check(kk: int, size: int) -> Check:
     ok = all(sp.expand(entry) == 0 for entry in difference)
     return Check.exact(f"dl/dh(T) recursion at k={kk} (n={size})",
                        "the derived bar h of the cell, later bars substituted", ok,
-                       _count(len(difference), "entry", "entries") + " compared")
+                       counted(len(difference), "entry", "entries") + " compared")
 
 
 def _evaluate(expr: sp.Basic, values: dict):

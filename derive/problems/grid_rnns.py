@@ -37,7 +37,7 @@ import numpy as np
 import sympy as sp
 
 from derive.answers import Answer, problem
-from derive.checking import Check, relative_error
+from derive.checking import Check, counted, relative_error
 from derive.cnn.accounting import account
 from derive.cnn.bruteforce import naive_counts
 from derive.figures import tikz_graph
@@ -58,10 +58,6 @@ def _latex(expr: sp.Expr) -> str:
 def _plain(expr: sp.Expr) -> str:
     """A formula for plain text: ``3dk^2``, ``(i + 1)(j + 1)`` (every symbol is one letter)."""
     return str(expr).replace("**", "^").replace("*", "")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,d} {word}" if n == 1 else f"{n:,d} {word}s"
 
 
 def _num(n: int) -> str:
@@ -97,7 +93,7 @@ def agree(name: str, against: str, formula: sp.Expr, samples: list, where: str =
             return Check.exact(name, against, False, f"at {_point(point)}: the formula gives "
                                f"{claimed}, measured {value}")
     where = where or _tuples(samples)
-    return Check.exact(name, against, True, f"equal at {_plural(len(samples), unit)}"
+    return Check.exact(name, against, True, f"equal at {counted(len(samples), unit)}"
                        + (f": {where}" if where else ""))
 
 
@@ -120,13 +116,13 @@ def agree_on_grid(name: str, against: str, formula: sp.Expr, grid: dict, samples
                                "sizes cannot decide it")
         if degree >= len(values):
             return Check.exact(name, against, False, f"degree {degree} in {v}: "
-                               f"{_plural(len(values), 'value')} of {v} cannot decide it")
+                               f"{counted(len(values), 'value')} of {v} cannot decide it")
     check = agree(name, against, formula, [*samples, *held_out])
     if not check.passed:
         return check
     axes = ", ".join(f"{v} in {{{', '.join(map(str, vals))}}}" for v, vals in grid.items())
     degrees = ", ".join(f"{len(vals) - 1} in {v}" for v, vals in grid.items())
-    extra = f", and at {_plural(len(held_out), 'held-out size')}" if held_out else ""
+    extra = f", and at {counted(len(held_out), 'held-out size')}" if held_out else ""
     return Check.exact(name, against, True, f"equal at all {len(samples)} sizes {axes}, which "
                        f"decide every polynomial of degree up to {degrees}{extra}")
 
@@ -1085,7 +1081,7 @@ def pros_cons_checks(numbers: dict) -> list[Check]:
         Check.exact("FLOP ratio, module to 3 by 3 conv", "instrumented naive loops, both",
                     ratio_ok, f"claimed {numbers['ratio']}, measured "
                     + ", ".join(str(r) for r in sorted(measured_ratios))
-                    + f" at {_plural(len(flops['conv']), 'size')}"),
+                    + f" at {counted(len(flops['conv']), 'size')}"),
     ]
 
 
