@@ -12,10 +12,16 @@ import importlib
 import pkgutil
 
 from derive.answers import Answer, answer
+from derive.cell import Cell
 from derive.checking import Check
 from derive.errors import DeriveError
+from derive.recurrent import RecurrentModel
+from derive.rules import elementwise, sigma, softargmax
+from derive.usercell import recurrent_model
 
-__all__ = ["Answer", "Check", "DeriveError", "answer", "check", "model", "model_names", "problems"]
+__all__ = ["Answer", "Cell", "Check", "DeriveError", "RecurrentModel", "answer", "check",
+           "elementwise", "model", "model_names", "problems", "recurrent_model", "sigma",
+           "softargmax"]
 
 _DISCOVERED = False
 
@@ -33,10 +39,12 @@ def _discover() -> None:
 
 
 def model(name: str):
-    """The registered model ``name`` (e.g. ``"lstm"``), derived on first use."""
+    """The registered model ``name`` (e.g. ``"lstm"``), derived on first use, or the cell
+    of a Python file, ``"path/to/cell.py[:NAME]"``."""
     from derive.models import get
+    from derive.usercell import is_cell_file, load_model
 
-    return get(name)
+    return load_model(name) if is_cell_file(name) else get(name)
 
 
 def model_names() -> dict[str, str]:
@@ -56,13 +64,17 @@ def problems() -> list[str]:
 def check(*names: str) -> dict[str, list[Check]]:
     """Run the checks of ``names`` (models or problem ids; all of them if none are given)."""
     from derive.checking import registered_checks
+    from derive.usercell import is_cell_file, load_model
 
-    table = registered_checks()
+    table = {name: entry.run for name, entry in registered_checks().items()}
     for name in names:
+        if is_cell_file(name):
+            table[name] = load_model(name).checks
+            continue
         if name not in table:
             import difflib
 
             close = difflib.get_close_matches(name, list(table), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see 'derive list'"
             raise DeriveError(f"nothing to check named {name!r}{hint}")
-    return {name: table[name].run() for name in (names or sorted(table))}
+    return {name: table[name]() for name in (names or sorted(table))}

@@ -17,6 +17,7 @@ way: ``bar_h(t + 1)``, ``dL_dh(t)``.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -103,8 +104,9 @@ class Cell:
 
     def _new_signal(self, name: str, kind: str, shape) -> Signal:
         if name in self.signals or name in self.parameters:
-            raise ValueError(f"{name!r} is defined twice in cell {self.name!r}")
-        signal = Signal(name, kind, tuple(shape) if shape is not None else None)
+            raise DeriveError(f"{name!r} is defined twice in cell {self.name!r}")
+        shape = self._checked_shape(name, shape)
+        signal = Signal(name, kind, shape)
         self.signals[name] = signal
         return signal
 
@@ -123,7 +125,8 @@ class Cell:
     def param(self, name: str, shape: tuple | None = None) -> sp.Basic:
         """A weight, shared by every step."""
         if name in self.signals or name in self.parameters:
-            raise ValueError(f"{name!r} is defined twice in cell {self.name!r}")
+            raise DeriveError(f"{name!r} is defined twice in cell {self.name!r}")
+        shape = self._checked_shape(name, shape)
         symbol = sp.MatrixSymbol(name, *shape) if shape is not None else sp.Symbol(name)
         self.parameters[name] = symbol
         return symbol
@@ -131,15 +134,39 @@ class Cell:
     def params(self, names: str, shape: tuple | None = None) -> list[sp.Basic]:
         return [self.param(n, shape) for n in names.split()]
 
+    def _checked_shape(self, name: str, shape) -> tuple | None:
+        """A declared shape: two entries, each a positive integer or a symbol of ``dims``."""
+        if shape is None:
+            return None
+        shape = tuple(sp.sympify(d) for d in shape)
+        if len(shape) != 2:
+            raise DeriveError(f"cell {self.name!r}: {name!r} has shape {shape}; a vector is "
+                              f"declared as (rows, 1), a matrix as (rows, columns)")
+        for d in shape:
+            free = d.free_symbols - set(self.dims)
+            if free:
+                names = ", ".join(sorted(map(str, free)))
+                raise DeriveError(f"cell {self.name!r}: the shape {shape} of {name!r} uses "
+                                  f"{names}, which is not a dimension of the cell; declare it: "
+                                  f"Cell({self.name!r}, dims=({names},))")
+            if d.is_number and not (d.is_integer and d.is_positive):
+                raise DeriveError(f"cell {self.name!r}: the shape {shape} of {name!r} needs "
+                                  f"positive integer sizes")
+        return shape
+
     def let(self, name: str, rhs: sp.Basic) -> Signal:
         """The forward equation ``name(t) = rhs``; returns the signal."""
+        rhs = sp.sympify(rhs)
+        check_equation(self.name, name, rhs)
         shape = tuple(rhs.shape) if isinstance(rhs, MatrixExpr) else None
         if name in self.signals:
             signal = self.signals[name]
             if signal.kind != "defined" or any(e.signal is signal for e in self.equations):
-                raise ValueError(f"{name!r} is defined twice in cell {self.name!r}")
+                raise DeriveError(f"{name!r} is defined twice in cell {self.name!r}")
             if signal.shape != shape:
-                raise ValueError(f"{name!r} declared with shape {signal.shape}, defined {shape}")
+                raise DeriveError(f"cell {self.name!r}: {name!r} is declared with shape "
+                                  f"{_shape_text(signal.shape)} but its equation gives "
+                                  f"{_shape_text(shape)}")
         else:
             signal = self._new_signal(name, "defined", shape)
         self.equations.append(Equation(signal, rhs))
@@ -147,7 +174,17 @@ class Cell:
 
     def output(self, *names: str) -> None:
         """Signals the loss reads directly: each gets a direct term ``dL_t/dv`` in its bar."""
-        self.outputs.extend(names)
+        for name in names:
+            if not isinstance(name, str):
+                raise DeriveError(f"cell {self.name!r}: output names a signal by its name, "
+                                  f"e.g. cell.output('h'); got {name!r}")
+            if name not in self.signals or self.signals[name].kind != "defined":
+                known = ", ".join(repr(s.name) for s in self.signals.values()
+                                  if s.kind == "defined") or "none yet"
+                raise DeriveError(f"cell {self.name!r}: output {name!r} is not a signal the "
+                                  f"cell defines (defined: {known})")
+            if name not in self.outputs:
+                self.outputs.append(name)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -198,17 +235,121 @@ class Cell:
     def max_lag(self) -> int:
         return max((-k for eq in self.equations for _, k in self.uses(eq.rhs)), default=0)
 
+    @property
+    def ordered(self) -> list[Equation]:
+        """The equations in an order that computes each value of a step before it is read:
+        the written order, except that an equation reading ``v(t)`` comes after ``v``'s."""
+        cached = self._uses.get(("order", len(self.equations)))
+        if cached is not None:
+            return list(cached)
+        written = {eq.signal.name: i for i, eq in enumerate(self.equations)}
+        waiting = {eq.signal.name: {s.name for s, k in self.uses(eq.rhs)
+                                    if k == 0 and s.name in written}
+                   for eq in self.equations}
+        readers: dict[str, list[str]] = {}
+        for name, needs in waiting.items():
+            for need in needs:
+                readers.setdefault(need, []).append(name)
+        ready = [written[name] for name, needs in waiting.items() if not needs]
+        heapq.heapify(ready)  # the written order wherever the dependencies allow it
+        order: list[Equation] = []
+        while ready:
+            eq = self.equations[heapq.heappop(ready)]
+            order.append(eq)
+            for reader in readers.get(eq.signal.name, ()):
+                waiting[reader].discard(eq.signal.name)
+                if not waiting[reader]:
+                    heapq.heappush(ready, written[reader])
+        if len(order) < len(self.equations):
+            loop = sorted(name for name, needs in waiting.items() if needs)
+            raise DeriveError(f"cell {self.name!r}: the equations of {', '.join(loop)} "
+                              "read each other at the same time step (an algebraic "
+                              "loop); read one of them at t - 1")
+        self._uses[("order", len(self.equations))] = tuple(order)
+        return order
+
+    @property
+    def unused_weights(self) -> list[str]:
+        """Weights no equation reads: their gradient is 0 by construction (reported by
+        ``show`` and the checks, so that a forgotten term is seen)."""
+        read = set().union(*[eq.rhs.free_symbols for eq in self.equations])
+        return [p for p, w in self.parameters.items() if w not in read]
+
     def validate(self) -> None:
+        """Refuse, naming the equation and the fix, what the engine cannot derive right."""
+        if not self.equations:
+            raise DeriveError(f"cell {self.name!r} has no equations; define one with "
+                              "cell.let(name, right_hand_side)")
         for eq in self.equations:
             for signal, k in self.uses(eq.rhs):
                 if k > 0:
-                    raise ValueError(f"{eq.signal.name}(t) reads the future: {signal.name}(t+{k})")
+                    raise DeriveError(f"cell {self.name!r}: {eq.signal.name}(t) reads the "
+                                      f"future, {signal.name}(t + {k})")
                 if signal.kind == "input" and k != 0:
-                    raise ValueError(f"{eq.signal.name}(t) reads input {signal.name} at a lag")
+                    raise DeriveError(
+                        f"cell {self.name!r}: {eq.signal.name}(t) reads the input "
+                        f"{signal.name} at t - {-k}; inputs are read at t only. Carry it in "
+                        f"a state: cell.state('{signal.name}_in'), "
+                        f"cell.let('{signal.name}_in', {signal.name}(t)), then read "
+                        f"{signal.name}_in(t - {-k}) (its values before t = 1 are initial "
+                        "values)")
         undefined = [s.name for s in self.signals.values()
                      if s.kind == "defined" and s not in self.defined]
         if undefined:
-            raise ValueError(f"cell {self.name!r} declares {undefined} but never defines them")
+            raise DeriveError(f"cell {self.name!r} declares {', '.join(undefined)} but never "
+                              "defines them with cell.let")
+        if not self.outputs:
+            names = ", ".join(repr(eq.signal.name) for eq in self.equations)
+            raise DeriveError(f"cell {self.name!r} has no output, so every gradient would be "
+                              f"0; name what the loss reads: cell.output(...) with one of "
+                              f"{names}")
+        _ = self.ordered  # refuses an algebraic loop
+
+
+def _shape_text(shape: tuple | None) -> str:
+    return "a scalar" if shape is None else " x ".join(map(str, shape))
+
+
+def _described(node: sp.Basic) -> str:
+    name, time = _name_and_time(node)
+    return f"{name}({time})" if name is not None else str(node)
+
+
+def check_equation(cell: str, name: str, rhs: sp.Basic) -> None:
+    """Refuse a right-hand side whose shapes do not conform or that applies a scalar
+    function to a vector, naming the equation and the fix."""
+    where = f"cell {cell!r}, equation {name!r}"
+    for node in sp.preorder_traversal(rhs):
+        if isinstance(node, sp.MatMul):
+            _, factors = node.as_coeff_matrices()
+            for left, right in zip(factors, factors[1:], strict=False):
+                if sp.sympify(left.shape[1]) != sp.sympify(right.shape[0]):
+                    hint = ""
+                    if tuple(left.shape) == tuple(right.shape):
+                        hint = (f"; for the elementwise product write "
+                                f"sp.HadamardProduct({_described(left)}, {_described(right)})")
+                    elif sp.sympify(left.shape[0]) == sp.sympify(right.shape[0]):
+                        hint = (f"; is {_described(left)} declared transposed? a weight "
+                                f"read as W x with x of {right.shape[0]} rows is declared "
+                                f"(rows_out, {right.shape[0]})")
+                    raise DeriveError(f"{where}: {_described(left)} "
+                                      f"({_shape_text(left.shape)}) times {_described(right)} "
+                                      f"({_shape_text(right.shape)}): the shapes do not "
+                                      f"conform{hint}")
+        elif isinstance(node, sp.MatAdd | sp.HadamardProduct):
+            shapes = {tuple(sp.sympify(d) for d in a.shape) for a in node.args}
+            if len(shapes) > 1:
+                listed = ", ".join(f"{_described(a)} ({_shape_text(a.shape)})"
+                                   for a in node.args)
+                what = "sum" if isinstance(node, sp.MatAdd) else "elementwise product"
+                raise DeriveError(f"{where}: a {what} of different shapes: {listed}")
+        elif isinstance(node, sp.Function) and not isinstance(node, MatrixExpr):
+            for arg in node.args:
+                if isinstance(arg, MatrixExpr) and tuple(arg.shape) != (1, 1):
+                    f = getattr(node.func, "__name__", str(node.func))
+                    raise DeriveError(f"{where}: {f} is applied to {_described(arg)}, a "
+                                      f"{_shape_text(arg.shape)} matrix; apply it to each "
+                                      f"entry with elementwise({f}, ...)")
 
 
 # MatrixSymbol name -> (signal name, time): a matrix symbol cannot carry its time as an

@@ -85,8 +85,21 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     import derive
+    from derive.usercell import is_cell_file, load_model
 
-    results = derive.check(*args.names)
+    if args.dim:
+        files = [n for n in args.names if is_cell_file(n)]
+        if not files or len(files) != len(args.names):
+            raise DeriveError("--dim applies to cell files (derive check cell.py --dim n=3); "
+                              "the catalogue's models are checked at their own sizes")
+        results = {}
+        for name in files:
+            model = load_model(name)
+            sizes = model.dims_for(_model_dims(model, args.dim))
+            model.check_dims = [{str(d): 1 for d in sizes}, {str(d): v for d, v in sizes.items()}]
+            results[name] = model.checks()
+    else:
+        results = derive.check(*args.names)
     failed = sum(not c.passed for checks in results.values() for c in checks)
     if args.json:
         print(json.dumps({n: [c.as_json() for c in cs] for n, cs in results.items()}, indent=2))
@@ -181,7 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_show)
 
     p = sub.add_parser("check", help="run the checks of models or problems (all by default)")
-    p.add_argument("names", nargs="*")
+    p.add_argument("names", nargs="*",
+                   help="model names, problem ids or cell files (path/to/cell.py[:NAME])")
+    p.add_argument("--dim", action="append", metavar="NAME=VALUE",
+                   help="check a cell file at these sizes (and at size 1)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_check)
 

@@ -65,6 +65,36 @@ def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
+# Non-analytic functions on the real part of their argument, so that complex-step
+# perturbations pass through them as they would through the smooth branch that applies.
+def _abs(x):
+    return x * np.sign(np.real(x))
+
+
+def _maximum(*xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = np.where(np.real(x) > np.real(out), x, out)
+    return out
+
+
+def _minimum(*xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = np.where(np.real(x) < np.real(out), x, out)
+    return out
+
+
+def _heaviside(x, at_zero=0.5):
+    return np.heaviside(np.real(x), at_zero)
+
+
+def _dirac(x):
+    # zero away from 0; at exactly 0 it has no value, so the result is NaN, never a guess
+    with np.errstate(invalid="ignore"):
+        return np.where(np.real(x) == 0, np.nan, 0.0)
+
+
 def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``sum_b u_b v_b^T`` over the batch, for columns ``u, v`` of shape ``(B, k, 1)``."""
     return u[..., 0].T @ v[..., 0]
@@ -72,7 +102,8 @@ def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 _FUNCTIONS = {sigma: "sigma", sp.tanh: "numpy.tanh", sp.exp: "numpy.exp"}
 _NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry, "_mm": _mm,
-              "_outer_sum": _outer_sum}
+              "_outer_sum": _outer_sum, "_abs": _abs, "_maximum": _maximum,
+              "_minimum": _minimum, "_heaviside": _heaviside, "_dirac": _dirac}
 
 
 class BatchedPrinter(NumPyPrinter):
@@ -129,9 +160,52 @@ class BatchedPrinter(NumPyPrinter):
 
     def _print_ElementwiseApplyFunction(self, expr):
         f = elementwise_function(expr)
-        if f not in _FUNCTIONS:
-            raise NotImplementedError(f"no NumPy kernel for elementwise {f}")
-        return f"{_FUNCTIONS[f]}({self._print(expr.expr)})"
+        if f in _FUNCTIONS:
+            return f"{_FUNCTIONS[f]}({self._print(expr.expr)})"
+        # any other scalar function: its body, printed with the argument array in place of
+        # its variable (NumPy's functions act entry by entry)
+        d = sp.Dummy("d", real=True)
+        body = expr.function(d)
+        self.temps[d] = f"({self._print(expr.expr)})"
+        try:
+            return self._print(body)
+        finally:
+            del self.temps[d]
+
+    def _print_ScalarBar(self, expr):
+        return (f"numpy.sum(({self._print(expr.bar)}) * ({self._print(expr.matrix)}), "
+                "axis=(-2, -1))")
+
+    def _print_Abs(self, expr):
+        return f"_abs({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr):
+        return f"_maximum({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr):
+        return f"_minimum({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Heaviside(self, expr):
+        at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        return f"_heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
+
+    def _print_sign(self, expr):
+        return f"numpy.sign(numpy.real({self._print(expr.args[0])}))"
+
+    def _print_DiracDelta(self, expr):
+        if len(expr.args) > 1 and expr.args[1] != 0:
+            raise DeriveError(f"no NumPy kernel for the derivative of a delta: {expr}")
+        return f"_dirac({self._print(expr.args[0])})"
+
+    def _print_Relational(self, expr):
+        # comparisons act on the real part: the branch a complex-step perturbation follows
+        op = {"==": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal",
+              ">": "greater", ">=": "greater_equal"}[expr.rel_op]
+        return (f"numpy.{op}(numpy.real({self._print(expr.lhs)}), "
+                f"numpy.real({self._print(expr.rhs)}))")
+
+    def _print_Derivative(self, expr):
+        raise DeriveError(f"no closed form to compile: {expr}")
 
     def _print_sigma(self, expr):
         return f"sigma({self._print(expr.args[0])})"
@@ -282,9 +356,9 @@ class Kernels:
 def compile_kernels(cell: Cell, adjoints: Adjoints, dims: dict | None = None) -> Kernels:
     """Forward, backward and initial-state steps of ``cell`` at the given dimensions."""
     dims = dict(dims or {})
-    forward = [(f"{eq.signal.name}_0", eq.rhs) for eq in cell.equations]
+    forward = [(f"{eq.signal.name}_0", eq.rhs) for eq in cell.ordered]
     backward: list[tuple[str, sp.Basic]] = []
-    for signal in reversed(cell.defined):
+    for signal in reversed([eq.signal for eq in cell.ordered]):
         backward.append((f"bar_{signal.name}_0", adjoints.bar_rhs(signal.name)))
     for signal in cell.inputs:
         backward.append((f"bar_{signal.name}_0", adjoints.bar_rhs(signal.name)))
@@ -378,7 +452,9 @@ def bptt(
     """
     cell = kernels.cell
     k = cell.max_lag
-    first = next(iter(inputs.values()))
+    first = next(iter([*inputs.values(), *upstream.values()]), None)
+    if first is None:
+        raise DeriveError("bptt: no input and no upstream array to take T and B from")
     steps, batch = first.shape[0], first.shape[1]
     dtype = np.result_type(*params.values(), *inputs.values(), *initial.values(),
                            *upstream.values())

@@ -95,12 +95,26 @@ class DeriveLatexPrinter(LatexPrinter):
             out += f" - {printed[1:].lstrip()}" if printed.startswith("-") else f" + {printed}"
         return out
 
+    def _print(self, expr, **kwargs):
+        held = getattr(self, "_placeholders", {}).get(expr) if isinstance(expr, sp.Dummy) \
+            else None
+        return held if held is not None else super()._print(expr, **kwargs)
+
     def _print_ElementwiseApplyFunction(self, expr):
         f = elementwise_function(expr)
+        if isinstance(f, sp.Lambda):  # Lambda(d, max(0, d)): its body, entry by entry
+            return _print_body(self, f, self._print(expr.expr), r"\left({}\right)")
         name = r"\sigma" if getattr(f, "__name__", "") == "sigma" else self._print(f)
         if isinstance(f, sp.FunctionClass) and f is not sp.Lambda:
             name = {"tanh": r"\tanh", "exp": r"\exp", "sigma": r"\sigma"}.get(f.__name__, name)
         return rf"{name}\left({self._print(expr.expr)}\right)"
+
+    def _print_ScalarBar(self, expr):
+        bar = self._print(expr.bar)
+        if not isinstance(expr.bar, sp.MatrixSymbol):
+            bar = rf"\left({bar}\right)"
+        return (rf"\operatorname{{tr}}\left({bar}^{{\top}} "
+                rf"{self._print(expr.matrix)}\right)")
 
     def _print_DiagMatrix(self, expr):
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
@@ -121,6 +135,23 @@ class DeriveLatexPrinter(LatexPrinter):
         if coeff == -1:
             return "- " + body
         return f"{self._print(coeff)} {body}"
+
+
+def _print_body(printer, f: sp.Lambda, argument: str, brackets: str) -> str:
+    """A one-variable ``Lambda``'s body printed with ``argument`` in place of its variable
+    (in ``brackets`` unless the variable is an argument of a function: ``max(0, z)``)."""
+    (d,) = f.variables
+    direct = all(isinstance(node, sp.core.function.Application) and d in node.args
+                 for node in sp.preorder_traversal(f.expr)
+                 if d in getattr(node, "args", ()))
+    if not direct:
+        argument = brackets.format(argument)
+    held = getattr(printer, "_placeholders", {})
+    printer._placeholders = {**held, d: argument}
+    try:
+        return printer._print(f.expr)
+    finally:
+        printer._placeholders = held
 
 
 def _is_bar(factor: sp.Basic) -> bool:
@@ -169,8 +200,15 @@ class DeriveStrPrinter(StrPrinter):
     def _print_Transpose(self, expr):
         return f"{self.parenthesize(expr.arg, 1000)}^T"
 
+    def _print(self, expr, **kwargs):
+        held = getattr(self, "_placeholders", {}).get(expr) if isinstance(expr, sp.Dummy) \
+            else None
+        return held if held is not None else super()._print(expr, **kwargs)
+
     def _print_ElementwiseApplyFunction(self, expr):
         f = elementwise_function(expr)
+        if isinstance(f, sp.Lambda):  # Lambda(d, Max(0, d)): its body, entry by entry
+            return _print_body(self, f, self._print(expr.expr), "({})")
         return f"{getattr(f, '__name__', self._print(f))}({self._print(expr.expr)})"
 
     def _print_DiagMatrix(self, expr):

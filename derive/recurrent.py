@@ -132,6 +132,7 @@ class RecurrentModel:
         initial: dict[str, np.ndarray] | None = None,
         dims: dict[str, int] | None = None,
         keep_bars: bool = True,
+        backward: bool = True,
     ) -> BPTTResult:
         """Forward over ``T`` steps and backward to every gradient.
 
@@ -139,7 +140,8 @@ class RecurrentModel:
         ``upstream[h]`` ``(T, B)`` for scalars, ``(T, B, n)`` for vectors; ``initial[s]``
         ``(B,)`` / ``(B, n)``, or with a leading axis of length ``k`` (values at
         ``t = 0, -1, ..., 1-k``) for a cell reading ``k`` steps back. ``keep_bars=False``
-        keeps only the bars of inputs and states (faster on long runs).
+        keeps only the bars of inputs and states (faster on long runs); ``backward=False``
+        runs the forward steps only.
         """
         concrete = self.dims_for(dims)
         cell = self.cell
@@ -204,7 +206,41 @@ class RecurrentModel:
                                       f"{(batch, *want_tail)}, got {a.shape}")
             starts[signal.name] = column(a, signal.name)
         return bptt(self.kernels(dims), params, series["inputs"], starts, series["upstream"],
-                    keep_bars=keep_bars)
+                    keep_bars=keep_bars, backward=backward)
+
+    def forward(
+        self,
+        params: dict[str, np.ndarray],
+        inputs: dict[str, np.ndarray],
+        initial: dict[str, np.ndarray] | None = None,
+        dims: dict[str, int] | None = None,
+        T: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The forward values only: signal -> array ``(T, B)`` or ``(T, B, n)``, for every
+        signal the cell defines. Shapes as in :meth:`bptt`; ``T`` is needed only by a cell
+        with no input (its batch is then that of ``initial``, or 1)."""
+        cell = self.cell
+        if cell.inputs:
+            first = numeric_array(f"inputs[{cell.inputs[0].name!r}]",
+                                  inputs.get(cell.inputs[0].name, np.zeros((0, 0))))
+            steps, batch = (first.shape[:2] if first.ndim >= 2 else (0, 0))
+        else:
+            steps = positive_int("T", T) if T is not None else None
+            if steps is None:
+                raise DeriveError(f"T: {self.name} reads no input, so forward needs T, the "
+                                  "number of steps")
+            shapes = [np.shape(v) for v in (initial or {}).values()]
+            batch = shapes[0][1 if cell.max_lag > 1 else 0] if shapes else 1
+        concrete = self.dims_for(dims)
+        upstream = {o: np.zeros((steps, batch, *self.shape_of(o, concrete)))
+                    for o in cell.outputs}
+        result = self.bptt(params, inputs, upstream, initial, dims, backward=False)
+        out = {}
+        for signal in cell.defined:
+            series = [result.values[signal.name][s] for s in range(1, steps + 1)]
+            stacked = np.stack(series)
+            out[signal.name] = stacked[..., 0] if signal.is_matrix else stacked
+        return out
 
     # -- the CLI's protocol -------------------------------------------------------------------
 
@@ -221,8 +257,10 @@ class RecurrentModel:
         params = {p: draw(self.shape_of(p, concrete)) for p in cell.parameters}
         inputs = {s.name: draw((steps, batch, *self.shape_of(s.name, concrete)))
                   for s in cell.inputs}
+        # a cell reading k > 1 steps back has k initial values per state (t = 0, ..., 1 - k)
+        lags = (cell.max_lag,) if cell.max_lag > 1 else ()
         initial = {} if cell.zero_initial else {
-            s.name: draw((batch, *self.shape_of(s.name, concrete))) for s in cell.states}
+            s.name: draw((*lags, batch, *self.shape_of(s.name, concrete))) for s in cell.states}
         upstream = {o: draw((steps, batch, *self.shape_of(o, concrete))) for o in cell.outputs}
         return {"params": params, "inputs": inputs, "initial": initial, "upstream": upstream}
 
@@ -245,16 +283,25 @@ class RecurrentModel:
             "dims": dims_out,
             "params": {p: _plain(v) for p, v in inst["params"].items()},
             "inputs": {x: [_unbatch(v) for v in a] for x, a in inst["inputs"].items()},
-            "initial": {s: _unbatch(a) for s, a in inst["initial"].items()},
+            "initial": {s: self._initial_json(a, lambda a, j: a[j])
+                        for s, a in inst["initial"].items()},
             "upstream": {o: [_unbatch(v) for v in a] for o, a in inst["upstream"].items()},
             "outputs": {o: series(result.values[o]) for o in cell.outputs},
             "grads": {
                 "params": {p: _plain(v) for p, v in result.grads.items()},
                 "inputs": {s.name: series(result.bars[s.name]) for s in cell.inputs},
-                "initial": {s.name: _unbatch(result.bars[s.name][0])
+                "initial": {s.name: self._initial_json(result.bars[s.name], lambda a, j: a[-j])
                             for s in cell.states if not cell.zero_initial},
             },
         }
+
+    def _initial_json(self, values, at: Callable) -> object:
+        """One state's initial values (or their gradients): the value at ``t = 0``, or the
+        list of values at ``t = 0, -1, ..., 1 - k`` for a cell reading ``k > 1`` steps back."""
+        k = self.cell.max_lag
+        if k <= 1:
+            return _unbatch(at(values, 0) if isinstance(values, dict) else values)
+        return [_unbatch(at(values, j)) for j in range(k)]
 
     def show(self, fmt: str = "text", dims: dict[str, int] | None = None):
         """The forward equations, the bars and the weight gradients."""
@@ -272,6 +319,8 @@ class RecurrentModel:
         for title, eqs in sections:
             lines.append(f"\n{title}:")
             lines += [f"  {text(e.lhs)} = {text(e.rhs)}" for e in eqs.values()]
+        lines += [f"\nnote: no equation reads the weight {w}; its gradient is 0"
+                  for w in self.cell.unused_weights]
         return "\n".join(lines)
 
     def latex(self) -> str:

@@ -20,6 +20,8 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
+from derive.errors import DeriveError
+
 # --- scalar primitives -------------------------------------------------------------------
 
 
@@ -52,9 +54,33 @@ ELEMENTWISE_DERIVATIVE: dict[object, Callable[[MatrixExpr, MatrixExpr], MatrixEx
 }
 
 
-def elementwise(f: sp.FunctionClass, arg: MatrixExpr) -> MatrixExpr:
-    """``f`` applied to every entry of ``arg`` (``sigma(W x)`` for a vector ``W x``)."""
-    return ElementwiseApplyFunction(f, arg)
+class Elementwise(ElementwiseApplyFunction):
+    """SymPy's ``f.(X)``, built the same way at every size: SymPy's own constructor calls
+    ``f`` on a 1x1 matrix expression, which ``Max(0, X)`` and other functions refuse."""
+
+    def __new__(cls, function, expr) -> Elementwise:
+        expr = sp.sympify(expr)
+        if not isinstance(expr, MatrixExpr):
+            raise DeriveError(f"elementwise applies a function to a matrix, got {expr}")
+        if not isinstance(function, sp.Lambda):
+            if not callable(function):
+                raise DeriveError(f"elementwise needs a function of one variable, got "
+                                  f"{function!r}")
+            d = sp.Dummy("d")
+            try:
+                function = sp.Lambda(d, function(d))
+            except TypeError as exc:
+                raise DeriveError(f"elementwise needs a function of one variable, got "
+                                  f"{function!r} ({exc})") from None
+        if len(function.variables) != 1:
+            raise DeriveError(f"elementwise needs a function of one variable, got {function}")
+        return MatrixExpr.__new__(cls, function, expr)
+
+
+def elementwise(f: sp.FunctionClass | sp.Lambda, arg: MatrixExpr) -> MatrixExpr:
+    """``f`` applied to every entry of ``arg`` (``sigma(W x)`` for a vector ``W x``); ``f``
+    a SymPy function (``sigma``, ``sp.tanh``) or a ``Lambda`` (``Lambda(d, Max(0, d))``)."""
+    return Elementwise(f, arg)
 
 
 def elementwise_function(node: ElementwiseApplyFunction) -> object:
@@ -71,9 +97,9 @@ def _elementwise_derivative(node: ElementwiseApplyFunction) -> MatrixExpr:
     f = elementwise_function(node)
     if f in ELEMENTWISE_DERIVATIVE:
         return ELEMENTWISE_DERIVATIVE[f](node, node.expr)
-    d = sp.Dummy("d")
+    d = sp.Dummy("d", real=True)  # so |d|' = sign(d), max(0, d)' = [d > 0]
     derivative = sp.Lambda(d, sp.diff(node.function(d), d))
-    return ElementwiseApplyFunction(derivative, node.expr)
+    return Elementwise(derivative, node.expr)
 
 
 # --- the VJP registry ----------------------------------------------------------------------
@@ -98,9 +124,13 @@ def _vjp_add(node, bar):
 
 @defvjp(sp.MatMul)
 def _vjp_matmul(node, bar):
-    # y = c A_1 ... A_n:  bar A_i = c (A_1 ... A_{i-1})^T bar (A_{i+1} ... A_n)^T
+    # y = c A_1 ... A_n:  bar A_i = c (A_1 ... A_{i-1})^T bar (A_{i+1} ... A_n)^T, and a
+    # scalar coefficient c (a gain, a scalar signal) gets bar c = tr(bar^T A_1 ... A_n)
     coeff, factors = node.as_coeff_matrices()
     out = []
+    if not coeff.is_number:
+        rest = sp.MatMul(*factors).doit(deep=False) if len(factors) > 1 else factors[0]
+        out.append((coeff, lambda: ScalarBar(bar, rest)))
     for i, factor in enumerate(factors):
         left = [f.T for f in reversed(factors[:i])]
         right = [f.T for f in reversed(factors[i + 1 :])]
@@ -130,6 +160,44 @@ def _vjp_elementwise(node, bar):
     return [(node.expr, sp.HadamardProduct(bar, _elementwise_derivative(node)))]
 
 
+VJP[Elementwise] = _vjp_elementwise
+
+
+class ScalarBar(sp.Expr):
+    """``tr(bar^T M) = sum_ij bar_ij M_ij``: the bar of a scalar coefficient ``c`` in ``c M``.
+
+    A scalar, so that a scalar weight's gradient is an ordinary scalar sum over ``t``. Its
+    scalar factors pass to the scalar rules (``sympy.diff``) in :func:`matrix_vjp`."""
+
+    is_commutative = True
+
+    def __new__(cls, bar: MatrixExpr, matrix: MatrixExpr) -> ScalarBar:
+        return sp.Expr.__new__(cls, bar, matrix)
+
+    @property
+    def bar(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def matrix(self) -> MatrixExpr:
+        return self.args[1]
+
+    def doit(self, **hints) -> sp.Expr:
+        bar, matrix = (a.doit(**hints) for a in self.args)
+        if isinstance(bar, sp.MatrixBase) and isinstance(matrix, sp.MatrixBase):
+            return sp.Add(*[b * m for b, m in zip(bar, matrix, strict=True)])
+        return ScalarBar(bar, matrix)
+
+    def _sympystr(self, printer) -> str:
+        return f"tr(({printer._print(self.bar)}).T*{printer._print(self.matrix)})"
+
+
+def _reaches(node: sp.Basic, wrt: sp.Basic) -> bool:
+    if isinstance(wrt, sp.Symbol | sp.MatrixSymbol):  # the fast test for weights and values
+        return wrt in node.free_symbols or (hash(node) == hash(wrt) and node == wrt)
+    return node == wrt or node.has(wrt)  # a scalar signal value, e.g. g(t) in g(t) W x
+
+
 def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixExpr]:
     """The terms of ``bar wrt`` contributed by ``expr`` whose bar is ``bar``.
 
@@ -140,12 +208,17 @@ def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixE
     terms: list[MatrixExpr] = []
 
     def visit(node: sp.Basic, node_bar: MatrixExpr) -> None:
-        if wrt not in node.free_symbols and (hash(node) != hash(wrt) or node != wrt):
+        if not _reaches(node, wrt):
             return
         if not isinstance(node_bar, sp.Basic):
             node_bar = node_bar()  # a rule may defer building bars that are rarely needed
         if node == wrt:
             terms.append(node_bar)
+            return
+        if not isinstance(node, MatrixExpr):  # a scalar coefficient: the scalar rules
+            derivative = sp.diff(node, wrt)
+            if derivative != 0:
+                terms.append(derivative * node_bar)
             return
         rule = VJP.get(type(node))
         if rule is None:

@@ -10,7 +10,12 @@ one that is *not* zero, so the test runs in three stages:
    ``prod_m E_m^{c_m}`` with one new symbol ``E_m`` per monomial ``m``. Exponentials of
    distinct monomials are algebraically independent over the rational functions, so this
    keeps zero and non-zero apart, and the test becomes polynomial arithmetic on a numerator;
+   Before that, the difference is tried as a rational function of its function
+   applications taken as independent symbols (``sigma(z)`` on both sides is one symbol):
+   zero there is zero everywhere, and most differences are zero in that form;
 3. anything outside that class falls back to expansion, then ``simplify``.
+
+Floating-point literals are read as the exact rationals they stand for.
 """
 
 from __future__ import annotations
@@ -26,13 +31,22 @@ PROBE_DIGITS = 50
 PROBE_NOISE = sp.Float("1e-30")  # far above 50-digit round-off, far below any real value
 
 
+def exact_floats(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with each floating-point literal (``0.5`` in a cell) replaced by the exact
+    rational it stands for, so that arithmetic at any precision treats it as exact."""
+    floats = expr.atoms(sp.Float)
+    return expr.xreplace({f: sp.Rational(f) for f in floats}) if floats else expr
+
+
 def exactly_zero(entry: sp.Expr, seed: int = 0) -> bool:
     """Whether ``entry`` is identically zero (exact; no tolerance is involved)."""
-    entry = sp.sympify(entry)
+    entry = exact_floats(sp.sympify(entry))
     if entry == 0:
         return True
     if _probe_nonzero(entry, seed):
         return False
+    if _zero_with_opaque_functions(entry):
+        return True
     exponential = entry.replace(lambda z: isinstance(z, sigma),
                                 lambda z: 1 / (1 + sp.exp(-z.args[0])))
     exponential = exponential.replace(lambda z: isinstance(z, sp.tanh),
@@ -47,6 +61,19 @@ def exactly_zero(entry: sp.Expr, seed: int = 0) -> bool:
         return True
     numerator, _ = sp.fraction(sp.together(entry))
     return sp.expand(numerator) == 0 or sp.simplify(entry) == 0
+
+
+def _zero_with_opaque_functions(entry: sp.Expr) -> bool:
+    """Zero as a rational function of its function applications, each taken as an
+    independent symbol: a sufficient condition (a substitution instance of an identity)."""
+    table: dict[sp.Basic, sp.Dummy] = {}
+    for f in sorted(entry.atoms(sp.Function), key=sp.count_ops):
+        table[f.xreplace(table)] = sp.Dummy()
+    opaque = entry.xreplace(table)
+    if opaque.atoms(sp.Function):
+        return False
+    numerator, _ = sp.fraction(sp.together(opaque))
+    return sp.expand(numerator) == 0
 
 
 def _exponentials_as_symbols(expr: sp.Expr) -> sp.Expr | None:

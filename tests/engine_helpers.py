@@ -16,9 +16,14 @@ def with_planted_error(model, signal: str, index: int = -1, factor=-1):
     bars = dict(original.bars)
     terms = list(bars[signal])
     term = terms[index]
-    terms[index] = dataclasses.replace(term, expr=sp.Mul(factor, term.expr)
-                                       if not hasattr(term.expr, "shape")
-                                       else factor * term.expr)
+
+    def planted_in(expr):
+        if expr is None:
+            return None
+        return sp.Mul(factor, expr) if not hasattr(expr, "shape") else factor * expr
+
+    # a wrong derivative: planted both in the result and in what the rules gave before renaming
+    terms[index] = dataclasses.replace(term, expr=planted_in(term.expr), raw=planted_in(term.raw))
     bars[signal] = [x for x in terms if x.expr != 0 and getattr(x.expr, "is_ZeroMatrix", False)
                     is not True] if factor == 0 else terms
     planted.__dict__["derivation"] = Adjoints(original.cell, bars, dict(original.grads))
