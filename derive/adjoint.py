@@ -105,27 +105,75 @@ class Namer:
 
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
+        # each equation is anchored on its first time-indexed atom: its right-hand side
+        # shifted by o holds that atom shifted by o, so an expression suggests the shifts to
+        # make (shifting every equation at every lag costs cubic time in AttentionRNN(k))
+        self.anchors: dict[str, list[tuple[Equation, int]]] = {}
+        self.constant: list[Equation] = []
+        for eq in cell.equations:
+            located = sorted(((name, time) for name, time in
+                              map(_name_and_time, _timed_atoms(eq.rhs)) if name is not None),
+                             key=lambda pair: (pair[0], str(pair[1])))
+            if not located:
+                self.constant.append(eq)
+                continue
+            name, time = located[0]
+            self.anchors.setdefault(name, []).append((eq, int(time - t)))
+        self.written = {eq.signal.name: i for i, eq in enumerate(cell.equations)}
         self.weights = {eq.signal.name: eq.rhs.free_symbols & set(cell.parameters.values())
                         for eq in cell.equations}
-        self.tables: dict[int, dict[sp.Basic, sp.Basic]] = {}
+        self.tables: dict[int, dict[sp.Basic, tuple[int, sp.Basic]]] = {}
+        self.plain: dict[int, dict[sp.Basic, sp.Basic]] = {}
         self.shifted: dict[int, set[str]] = {}
+        self.atom_memo: dict[sp.Basic, frozenset] = {}
+        self.offsets: dict[sp.Basic, sp.Expr] = {}
+
+    def atoms(self, node: sp.Basic) -> frozenset:
+        # memoised per subtree: the same large node (a softmax entry and its k + 1 scores)
+        # recurs in many terms
+        found = self.atom_memo.get(node)
+        if found is None:
+            if _name_and_time(node)[0] is not None:
+                found = frozenset([node])
+            else:
+                found = frozenset().union(*[self.atoms(a) for a in node.args])
+            self.atom_memo[node] = found
+        return found
+
+    def _add(self, eq: Equation, offset: int) -> None:
+        done = self.shifted.setdefault(offset, set())
+        if eq.signal.name in done:
+            return
+        done.add(eq.signal.name)
+        table = self.tables.setdefault(offset, {})
+        rhs, order = eq.at(offset), self.written[eq.signal.name]
+        if rhs not in table or table[rhs][0] > order:  # the first written names a value
+            table[rhs] = (order, eq.signal.at(offset))
+            self.plain.setdefault(offset, {})[rhs] = table[rhs][1]
 
     def mapping_for(self, expr: sp.Basic, offset: int) -> dict[sp.Basic, sp.Basic]:
-        # one growing table per time; an equation is shifted only once the expression holds
-        # every weight of its right-hand side (AttentionRNN(k) has many equations)
-        table = self.tables.setdefault(offset, {})
-        done = self.shifted.setdefault(offset, set())
+        """Right-hand sides at ``t + offset`` -> their signals, for those ``expr`` may hold:
+        an equation is shifted only if ``expr`` holds its anchor at the matching time and
+        every weight of its right-hand side."""
+        if offset not in self.tables:
+            for eq in self.constant:
+                self._add(eq, offset)
         symbols = None
-        for eq in self.cell.equations:
-            if eq.signal.name in done:
+        for atom in self.atoms(expr):
+            name, time = _name_and_time(atom)
+            at = self.offsets.get(atom)
+            if at is None:
+                at = self.offsets[atom] = time - t
+            if not at.is_Integer:
                 continue
-            if symbols is None:
-                symbols = expr.free_symbols
-            if not self.weights[eq.signal.name] <= symbols:
-                continue
-            done.add(eq.signal.name)
-            table.setdefault(eq.at(offset), eq.signal.at(offset))
-        return table
+            for eq, anchor in self.anchors.get(name, ()):
+                if int(at) - anchor != offset or eq.signal.name in self.shifted.get(offset, ()):
+                    continue
+                if symbols is None:
+                    symbols = expr.free_symbols
+                if self.weights[eq.signal.name] <= symbols:
+                    self._add(eq, offset)
+        return self.plain.get(offset, {})
 
     def __call__(self, expr: sp.Basic, offset: int = 0) -> sp.Basic:
         """``expr``, a quantity at time ``t + offset``, in the signals of that time."""
@@ -138,7 +186,10 @@ class Namer:
         return expr
 
 
-def _check_term(cell: Cell, term: Term, target: str) -> None:
+_LAGS: dict[tuple[sp.Expr, int], sp.Expr] = {}
+
+
+def _check_term(cell: Cell, term: Term, target: str, atoms=None) -> None:
     """Every value a term reads exists where the term is evaluated: the bar of its own
     equation at ``t + s``, signals at ``t + s``, and states at their read lags before it.
     A derivative SymPy left unevaluated is refused: it has no closed form to compile."""
@@ -148,12 +199,14 @@ def _check_term(cell: Cell, term: Term, target: str) -> None:
                           "the cell with functions SymPy differentiates (sigma, tanh, exp, "
                           "log, Max, Abs, Piecewise, ...)")
     s = term.offset
-    for atom in _timed_atoms(term.expr):
+    for atom in (atoms or _timed_atoms)(term.expr):
         name, time = _name_and_time(atom)
         if name is None:
             continue
-        lag = sp.simplify(time - t - s)
-        ok = lag.is_integer
+        lag = _LAGS.get((time, s))
+        if lag is None:
+            lag = _LAGS[(time, s)] = sp.expand(time - t - s)
+        ok = lag.is_Integer
         if ok and name.startswith("bar_"):
             ok = (term.via is None and name[4:] == target and lag == 0) or \
                 (name[4:] == term.via and lag == 0)
@@ -188,7 +241,7 @@ def derive_adjoints(cell: Cell) -> Adjoints:
             rhs = eq.at(s)
             for expr in local_vjp(rhs, signal(t), eq.signal.bar(t + s)):
                 term = Term(name_back(expr, s), eq.signal.name, s, expr)
-                _check_term(cell, term, signal.name)
+                _check_term(cell, term, signal.name, name_back.atoms)
                 terms.append(term)
         # textbook order: the direct term, then uses in the same step, then later steps
         result.bars[signal.name] = sorted(terms, key=lambda x: (x.via is not None, x.offset))
@@ -199,7 +252,7 @@ def derive_adjoints(cell: Cell) -> Adjoints:
             if weight in eq.rhs.free_symbols:
                 for expr in local_vjp(eq.rhs, weight, eq.signal.bar(t)):
                     term = Term(name_back(expr, 0), eq.signal.name, 0, expr)
-                    _check_term(cell, term, pname)
+                    _check_term(cell, term, pname, name_back.atoms)
                     terms.append(term)
         result.grads[pname] = terms
     return result

@@ -156,8 +156,15 @@ class Cell:
 
     def let(self, name: str, rhs: sp.Basic) -> Signal:
         """The forward equation ``name(t) = rhs``; returns the signal."""
-        rhs = sp.sympify(rhs)
+        rhs = decimal_literals(sp.sympify(rhs))
         check_equation(self.name, name, rhs)
+        for f in rhs.atoms(sp.core.function.AppliedUndef):
+            signal, _ = _name_and_time(f)
+            if signal is None or signal not in self.signals:
+                raise DeriveError(f"cell {self.name!r}, equation {name!r}: {f} is neither a "
+                                  "signal of the cell at a time nor a function with a known "
+                                  "derivative; write it with known functions (sigma, tanh, exp, "
+                                  "log, Max, ...) or declare the signal first")
         shape = tuple(rhs.shape) if isinstance(rhs, MatrixExpr) else None
         if name in self.signals:
             signal = self.signals[name]
@@ -178,11 +185,6 @@ class Cell:
             if not isinstance(name, str):
                 raise DeriveError(f"cell {self.name!r}: output names a signal by its name, "
                                   f"e.g. cell.output('h'); got {name!r}")
-            if name not in self.signals or self.signals[name].kind != "defined":
-                known = ", ".join(repr(s.name) for s in self.signals.values()
-                                  if s.kind == "defined") or "none yet"
-                raise DeriveError(f"cell {self.name!r}: output {name!r} is not a signal the "
-                                  f"cell defines (defined: {known})")
             if name not in self.outputs:
                 self.outputs.append(name)
 
@@ -298,6 +300,11 @@ class Cell:
         if undefined:
             raise DeriveError(f"cell {self.name!r} declares {', '.join(undefined)} but never "
                               "defines them with cell.let")
+        for name in self.outputs:
+            if name not in {eq.signal.name for eq in self.equations}:
+                known = ", ".join(repr(eq.signal.name) for eq in self.equations)
+                raise DeriveError(f"cell {self.name!r}: output {name!r} is not a signal the "
+                                  f"cell defines (defined: {known})")
         if not self.outputs:
             names = ", ".join(repr(eq.signal.name) for eq in self.equations)
             raise DeriveError(f"cell {self.name!r} has no output, so every gradient would be "
@@ -315,11 +322,19 @@ def _described(node: sp.Basic) -> str:
     return f"{name}({time})" if name is not None else str(node)
 
 
+def decimal_literals(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with each float literal read as the decimal it was written as (``0.3`` is
+    ``3/10``), so that the derivation is exact: SymPy would otherwise fold ``0.3*0.7`` in
+    binary and the result would differ from the cell in the 17th digit."""
+    floats = expr.atoms(sp.Float)
+    return expr.xreplace({f: sp.Rational(str(f)) for f in floats}) if floats else expr
+
+
 def check_equation(cell: str, name: str, rhs: sp.Basic) -> None:
     """Refuse a right-hand side whose shapes do not conform or that applies a scalar
     function to a vector, naming the equation and the fix."""
     where = f"cell {cell!r}, equation {name!r}"
-    for node in sp.preorder_traversal(rhs):
+    for node in sp.postorder_traversal(rhs):  # a product is judged before a sum holding it
         if isinstance(node, sp.MatMul):
             _, factors = node.as_coeff_matrices()
             for left, right in zip(factors, factors[1:], strict=False):
@@ -341,8 +356,8 @@ def check_equation(cell: str, name: str, rhs: sp.Basic) -> None:
             if len(shapes) > 1:
                 listed = ", ".join(f"{_described(a)} ({_shape_text(a.shape)})"
                                    for a in node.args)
-                what = "sum" if isinstance(node, sp.MatAdd) else "elementwise product"
-                raise DeriveError(f"{where}: a {what} of different shapes: {listed}")
+                what = "a sum" if isinstance(node, sp.MatAdd) else "an elementwise product"
+                raise DeriveError(f"{where}: {what} of different shapes: {listed}")
         elif isinstance(node, sp.Function) and not isinstance(node, MatrixExpr):
             for arg in node.args:
                 if isinstance(arg, MatrixExpr) and tuple(arg.shape) != (1, 1):
@@ -376,9 +391,15 @@ _TIME_LABELS: dict[sp.Expr, str] = {}
 def _name_and_time(atom: sp.Basic) -> tuple[str | None, sp.Expr | None]:
     if isinstance(atom, sp.MatrixSymbol):
         return _TIMED.get(atom.name, (None, None))
-    if isinstance(atom, sp.core.function.AppliedUndef) and len(atom.args) == 1:
+    if isinstance(atom, sp.core.function.AppliedUndef) and len(atom.args) == 1 and \
+            _is_time(atom.args[0]):  # a value at a time, not f(some expression)
         return atom.func.__name__, atom.args[0]
     return None, None
+
+
+def _is_time(expr: sp.Basic) -> bool:
+    """A time: symbols and numbers (``t - 1``, ``T + i``), no function or signal in it."""
+    return not expr.atoms(sp.Function, sp.MatrixSymbol)
 
 
 def _timed_atoms(expr: sp.Basic) -> set[sp.Basic]:

@@ -95,6 +95,12 @@ def _dirac(x):
         return np.where(np.real(x) == 0, np.nan, 0.0)
 
 
+def _scalar(c):
+    """A scalar factor of a matrix: a batch of scalars ``(B,)`` as ``(B, 1, 1)``."""
+    c = np.asarray(c)
+    return c[..., None, None] if c.ndim == 1 else c
+
+
 def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``sum_b u_b v_b^T`` over the batch, for columns ``u, v`` of shape ``(B, k, 1)``."""
     return u[..., 0].T @ v[..., 0]
@@ -103,7 +109,8 @@ def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 _FUNCTIONS = {sigma: "sigma", sp.tanh: "numpy.tanh", sp.exp: "numpy.exp"}
 _NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry, "_mm": _mm,
               "_outer_sum": _outer_sum, "_abs": _abs, "_maximum": _maximum,
-              "_minimum": _minimum, "_heaviside": _heaviside, "_dirac": _dirac}
+              "_minimum": _minimum, "_heaviside": _heaviside, "_dirac": _dirac,
+              "_scalar": _scalar}
 
 
 class BatchedPrinter(NumPyPrinter):
@@ -124,7 +131,12 @@ class BatchedPrinter(NumPyPrinter):
             body = f"_mm({self._print(factor)}, {body})"
         if coeff == -1:
             return f"-({body})"
-        return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
+        if coeff == 1:
+            return body
+        if coeff.is_number:
+            return f"({self._print(coeff)}) * ({body})"
+        # a scalar signal or weight scaling a matrix: a batch (B,) becomes (B, 1, 1)
+        return f"_scalar({self._print(coeff)}) * ({body})"
 
     def batch_sum(self, expr) -> str:
         """Code for ``expr`` summed over the batch axis: a weight's gradient."""
@@ -134,7 +146,10 @@ class BatchedPrinter(NumPyPrinter):
             coeff, factors = expr.as_coeff_matrices()
             if len(factors) == 2 and isinstance(factors[1], sp.Transpose) and \
                     factors[0].shape[1] == 1:
-                body = f"_outer_sum({self._print(factors[0])}, {self._print(factors[1].arg)})"
+                left = self._print(factors[0])
+                if not coeff.is_number:  # a batched scalar scales each element's product
+                    left, coeff = f"_scalar({self._print(coeff)}) * ({left})", sp.Integer(1)
+                body = f"_outer_sum({left}, {self._print(factors[1].arg)})"
                 return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
         return f"numpy.sum({self._print(expr)}, axis=0)"
 

@@ -207,8 +207,13 @@ def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixE
     """
     terms: list[MatrixExpr] = []
 
+    fast = isinstance(wrt, sp.Symbol | sp.MatrixSymbol)
+
     def visit(node: sp.Basic, node_bar: MatrixExpr) -> None:
-        if not _reaches(node, wrt):
+        if fast:  # weights and vector values: a free-symbol test
+            if wrt not in node.free_symbols and (hash(node) != hash(wrt) or node != wrt):
+                return
+        elif not _reaches(node, wrt):
             return
         if not isinstance(node_bar, sp.Basic):
             node_bar = node_bar()  # a rule may defer building bars that are rarely needed

@@ -15,6 +15,10 @@ from derive.errors import DeriveError
 from derive.recurrent import RecurrentModel
 
 
+def _one_line(exc: Exception) -> str:
+    return " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def recurrent_model(
     cell: Cell | Callable[[], Cell],
     *,
@@ -80,9 +84,10 @@ def load_model(spec: str) -> RecurrentModel:
     try:
         loader.loader.exec_module(module)
     except DeriveError as exc:
-        raise DeriveError(f"{path}: {exc}") from None
+        raise DeriveError(f"{path}: {_one_line(exc)}") from None
     except Exception as exc:  # the user's code: its error, in one line
-        raise DeriveError(f"{path}: running it raised {type(exc).__name__}: {exc}") from None
+        raise DeriveError(f"{path}: running it raised {type(exc).__name__}: "
+                          f"{_one_line(exc)}") from None
     if not attr:
         attr = next((a for a in ("model", "cell") if hasattr(module, a)), "")
     if not attr:
@@ -105,8 +110,9 @@ def load_model(spec: str) -> RecurrentModel:
         if isinstance(obj, Cell):
             return recurrent_model(obj)
     except DeriveError as exc:
-        raise DeriveError(f"{path}:{attr}: {exc}") from None
+        raise DeriveError(f"{path}:{attr}: {_one_line(exc)}") from None
     except Exception as exc:
-        raise DeriveError(f"{path}:{attr}: raised {type(exc).__name__}: {exc}") from None
-    raise DeriveError(f"{path}:{attr} is a {type(obj).__name__}, not a Cell, a model or a "
-                      "function returning one")
+        raise DeriveError(f"{path}:{attr}: raised {type(exc).__name__}: "
+                          f"{_one_line(exc)}") from None
+    raise DeriveError(f"{path}:{attr} is of type {type(obj).__name__}, not a Cell, a model or "
+                      "a function returning one")

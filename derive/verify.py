@@ -25,6 +25,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 from derive.adjoint import Adjoints, renaming_failures
 from derive.cell import Cell, _name_and_time, _timed_atoms, t
 from derive.checking import Check, counted, relative_error
+from derive.errors import DeriveError
 from derive.kernels import bptt
 from derive.rules import ScalarBar
 from derive.zero import exact_floats, exactly_zero
@@ -545,6 +546,43 @@ def perturbation_checks(model, steps: int = 5, dims: dict | None = None,
     ]
 
 
+def batch_check(model, steps: int = 4, dims: dict | None = None, seed: int = 2,
+                batch: int = 3) -> Check:
+    """The kernels on a batch of ``batch`` instances against each instance run alone: the
+    other checks run one instance at a time, and a batch must not mix its elements."""
+    inst = model.random_instance(seed, steps, dims, batch=batch)
+    lagged = model.cell.max_lag > 1  # initial values carry a leading lag axis
+
+    def element(b: int) -> dict:
+        return {"params": inst["params"],
+                "inputs": {x: v[:, b:b + 1] for x, v in inst["inputs"].items()},
+                "upstream": {o: v[:, b:b + 1] for o, v in inst["upstream"].items()},
+                "initial": {s: (v[:, b:b + 1] if lagged else v[b:b + 1])
+                            for s, v in inst["initial"].items()}}
+
+    whole = model.bptt(inst["params"], inst["inputs"], inst["upstream"], inst["initial"], dims)
+    alone = [model.bptt(dims=dims, **element(b)) for b in range(batch)]
+    error = max((_difference(whole.grads[p], sum(one.grads[p] for one in alone))
+                 for p in whole.grads), default=0.0)
+    for name, by_time in whole.bars.items():
+        for time, value in by_time.items():
+            for b, one in enumerate(alone):
+                if time in one.bars.get(name, {}):
+                    error = max(error, _difference(value[b], one.bars[name][time][0]))
+    where = f"T={steps}" + "".join(f", {k}={v}" for k, v in
+                                   _dims_by_name(model.dims_for(dims)).items())
+    return Check(f"batch of {batch} vs one at a time ({where})", "each instance run alone",
+                 error, KERNEL_TOLERANCE,
+                 "every weight gradient and every bar of every step")
+
+
+def _difference(actual, expected) -> float:
+    """``relative_error``, or infinity when the shapes differ (a kernel broadcast wrongly)."""
+    if np.shape(actual) != np.shape(expected):
+        return float("inf")
+    return relative_error(actual, expected)
+
+
 def _squeeze(a: np.ndarray, cell: Cell, name: str) -> np.ndarray:
     return a[..., 0] if cell.signals[name].is_matrix else a
 
@@ -639,15 +677,33 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
+def _guarded(name: str, run) -> list[Check]:
+    """A check that raises fails, naming what was raised: a check never crashes."""
+    try:
+        found = run()
+    except DeriveError:
+        raise  # bad input (sizes, shapes): the user's to fix, not a failed check
+    except Exception as exc:  # noqa: BLE001 - any failure of the derivation is reported
+        return [Check(name, "", float("inf"), 0.0,
+                      f"raised {type(exc).__name__}: {exc}")]
+    return found if isinstance(found, list) else [found]
+
+
 def model_checks(model) -> list[Check]:
     """Every check of a recurrent model at its check sizes."""
     checks: list[Check] = []
     vector = any(s.is_matrix for s in model.cell.signals.values())
+    last = model.check_dims[-1]
     for dims in model.check_dims:
         named = {k: v for k, v in dims.items()}
+        where = ", ".join(f"{k}={v}" for k, v in named.items())
         if vector:
-            checks += elementwise_checks(model, named)
-        checks += perturbation_checks(model, dims=named)
-    checks += unrolled_checks(model, steps=3 if not vector else 2, dims=model.check_dims[-1])
-    checks.append(renaming_check(model))
+            checks += _guarded(f"elementwise SymPy ({where})",
+                               lambda d=named: elementwise_checks(model, d))
+        checks += _guarded(f"perturbations ({where})",
+                           lambda d=named: perturbation_checks(model, dims=d))
+    checks += _guarded("unrolled loss", lambda: unrolled_checks(
+        model, steps=3 if not vector else 2, dims=last))
+    checks += _guarded("batch vs one at a time", lambda: batch_check(model, dims=last))
+    checks += _guarded("renamed values, same time", lambda: renaming_check(model))
     return checks

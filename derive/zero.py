@@ -32,10 +32,10 @@ PROBE_NOISE = sp.Float("1e-30")  # far above 50-digit round-off, far below any r
 
 
 def exact_floats(expr: sp.Basic) -> sp.Basic:
-    """``expr`` with each floating-point literal (``0.5`` in a cell) replaced by the exact
-    rational it stands for, so that arithmetic at any precision treats it as exact."""
+    """``expr`` with each floating-point literal replaced by the decimal it prints as
+    (``0.1`` is ``1/10``), so that arithmetic at any precision treats it as exact."""
     floats = expr.atoms(sp.Float)
-    return expr.xreplace({f: sp.Rational(f) for f in floats}) if floats else expr
+    return expr.xreplace({f: sp.Rational(str(f)) for f in floats}) if floats else expr
 
 
 def exactly_zero(entry: sp.Expr, seed: int = 0) -> bool:

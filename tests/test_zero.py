@@ -28,3 +28,10 @@ def test_a_non_zero_difference_is_decided_without_simplify():
     entry = sp.diff((1 - z) * y + z * g, y)
     assert not exactly_zero(entry + entry)
     assert exactly_zero(entry - sp.expand(entry))
+
+
+def test_float_literals_read_as_the_decimals_written():
+    x = sp.Symbol("x")
+    assert exactly_zero(sp.Float("0.1") * x - x / 10)
+    assert exactly_zero(sp.Float("0.63") * sp.tanh(x) - sp.Rational(63, 100) * sp.tanh(x))
+    assert not exactly_zero(sp.Float("0.1") * x - x / 9)  # and still tells values apart
