@@ -227,7 +227,9 @@ def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixE
             return
         rule = VJP.get(type(node))
         if rule is None:
-            raise NotImplementedError(f"no VJP rule for {type(node).__name__}: {node}")
+            known = ", ".join(sorted(t.__name__ for t in VJP))
+            raise DeriveError(f"no derivative rule for {type(node).__name__} ({node}); the "
+                              f"matrix primitives with rules: {known}")
         for child, child_bar in rule(node, node_bar):
             visit(child, child_bar)
 
