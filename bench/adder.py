@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from derive import adder
+from derive.topics import binary_adder as adder
 
 
 def best_of(fn, repeats: int = 5) -> float:

@@ -22,9 +22,9 @@ REPEATS = 5
 def one_k(k: int) -> dict:
     """Cold: build the cell, derive its BPTT (n symbolic), compile kernels at n = 16."""
     t0 = time.perf_counter()
-    from derive.adjoint import derive_adjoints
-    from derive.kernels import compile_kernels
+    from derive.calculus.adjoint import derive_adjoints
     from derive.models.attention_rnn import attention_cell, n
+    from derive.numeric.kernels import compile_kernels
 
     t1 = time.perf_counter()
     cell = attention_cell(k)

@@ -13,9 +13,9 @@ import time
 
 import sympy as sp
 
-from derive.cell import Cell
-from derive.recurrent import RecurrentModel
-from derive.rules import elementwise, sigma
+from derive.core.cell import Cell
+from derive.core.primitives import elementwise, sigma
+from derive.recurrent.model import RecurrentModel
 
 n, m = sp.symbols("n m", integer=True, positive=True)
 

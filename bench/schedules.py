@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from derive import schedules as S
+from derive.topics import memory_bptt as S
 
 TS = [10, 100, 1000, 10000]
 MS = [1, 2, 4, 8, 16]

@@ -12,12 +12,12 @@ import importlib
 import pkgutil
 
 from derive.answers import Answer, answer
-from derive.cell import Cell
-from derive.checking import Check
-from derive.errors import DeriveError
-from derive.recurrent import RecurrentModel
-from derive.rules import elementwise, sigma, softargmax
-from derive.usercell import recurrent_model
+from derive.checks.check import Check
+from derive.core.cell import Cell
+from derive.core.errors import DeriveError
+from derive.core.primitives import elementwise, sigma, softargmax
+from derive.recurrent.model import RecurrentModel
+from derive.recurrent.usercell import recurrent_model
 
 __all__ = ["Answer", "Cell", "Check", "DeriveError", "RecurrentModel", "answer", "check",
            "elementwise", "model", "model_names", "problems", "recurrent_model", "sigma",
@@ -32,7 +32,7 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    for package in ("derive.models", "derive.problems"):
+    for package in ("derive.models", "derive.answers"):
         pkg = importlib.import_module(package)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             importlib.import_module(f"{package}.{info.name}")
@@ -42,7 +42,7 @@ def model(name: str):
     """The registered model ``name`` (e.g. ``"lstm"``), derived on first use, or the cell
     of a Python file, ``"path/to/cell.py[:NAME]"``."""
     from derive.models import get
-    from derive.usercell import is_cell_file, load_model
+    from derive.recurrent.usercell import is_cell_file, load_model
 
     return load_model(name) if is_cell_file(name) else get(name)
 
@@ -63,8 +63,8 @@ def problems() -> list[str]:
 
 def check(*names: str) -> dict[str, list[Check]]:
     """Run the checks of ``names`` (models or problem ids; all of them if none are given)."""
-    from derive.checking import registered_checks
-    from derive.usercell import is_cell_file, load_model
+    from derive.checks.check import registered_checks
+    from derive.recurrent.usercell import is_cell_file, load_model
 
     table = {name: entry.run for name, entry in registered_checks().items()}
     for name in names:

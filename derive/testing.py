@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from derive.errors import DeriveError, numeric_array
-from derive.recurrent import RecurrentModel
+from derive.core.errors import DeriveError, numeric_array
+from derive.recurrent.model import RecurrentModel
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import dataclasses
 
 import sympy as sp
 
-from derive.adjoint import Adjoints, Term
+from derive.calculus.adjoint import Adjoints, Term
 
 
 def with_planted_error(model, signal: str, index: int = -1, factor=-1):

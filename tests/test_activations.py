@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import derive
-from derive import activations as A
-from derive.errors import DeriveError
-from derive.problems import activations as P
+from derive.answers import activations as P
+from derive.core.errors import DeriveError
+from derive.topics import activations as A
 
 
 def test_standardised_inputs():

@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from derive import adder, answer
+from derive import answer
 from derive.cli import main
-from derive.errors import DeriveError
-from derive.jsonable import to_json
+from derive.core.errors import DeriveError
+from derive.printing.jsonable import to_json
+from derive.topics import binary_adder as adder
 
 
 def reference_outputs(w, a: int, b: int, length: int) -> list[int]:
@@ -193,7 +194,7 @@ def test_margin_catches_weights_that_sit_on_the_threshold(found):
 
 
 def test_margin_check_reads_measured_value_and_threshold():
-    from derive.problems.binary_addition import margin_check
+    from derive.answers.binary_addition import margin_check
 
     good = margin_check(0.5)
     assert good.passed and good.error == 2.0 and good.tolerance == 2.0

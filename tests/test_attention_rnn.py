@@ -15,12 +15,12 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.errors import DeriveError
-from derive.latex import latex, text
+from derive.checks.recurrent import elementwise_checks, perturbation_checks
+from derive.core.errors import DeriveError
+from derive.core.primitives import VJP, SoftmaxEntry, matrix_vjp, softargmax
 from derive.models.attention_rnn import AttentionRNN, attention_cell
-from derive.recurrent import RecurrentModel
-from derive.rules import VJP, SoftmaxEntry, matrix_vjp, softargmax
-from derive.verify import elementwise_checks, perturbation_checks
+from derive.printing.latex import latex, text
+from derive.recurrent.model import RecurrentModel
 
 # --- an independent NumPy reference ----------------------------------------------------------
 
@@ -264,9 +264,9 @@ def test_jacobian_answer_reads_as_expected():
 
 
 def test_answer_checkers_catch_planted_errors(monkeypatch):
-    from derive.jacobian import matrix_jacobian
+    from derive.answers import attention_rnn as P
+    from derive.calculus.jacobian import matrix_jacobian
     from derive.models.attention_rnn import attention_inf_cell
-    from derive.problems import attention_rnn as P
 
     # a template with Q and K swapped does not reproduce the cell
     good = P.template_projection
@@ -353,7 +353,7 @@ def test_cli_names_the_model_asked_for():
 
 
 def test_total_derivative_form_check_catches_a_missing_transpose():
-    from derive.problems import attention_rnn as P
+    from derive.answers import attention_rnn as P
 
     assert P.total_form_check().passed
 

@@ -3,9 +3,9 @@ mixes batch elements."""
 
 import sympy as sp
 
-import derive.kernels
+import derive.numeric.kernels
 from derive import Cell, elementwise, recurrent_model, sigma
-from derive.verify import batch_check
+from derive.checks.recurrent import batch_check
 
 n, m = sp.symbols("n m", integer=True, positive=True)
 
@@ -31,7 +31,7 @@ def test_batch_check_passes_on_a_cell_mixing_scalars_and_vectors():
 
 def test_batch_check_catches_a_scalar_broadcast_against_the_wrong_axis(monkeypatch):
     # without the (B,) -> (B, 1, 1) reshape, a batch's scalars meet the vectors' rows
-    monkeypatch.setitem(derive.kernels._NAMESPACE, "_scalar", lambda c: c)
+    monkeypatch.setitem(derive.numeric.kernels._NAMESPACE, "_scalar", lambda c: c)
     model = recurrent_model(scalar_gate_cell, dims={"n": 2, "m": 3})
     check = batch_check(model)
     assert not check.passed

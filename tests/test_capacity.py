@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import derive
-from derive import capacity as C
-from derive.errors import DeriveError
-from derive.problems import capacity as P
+from derive.answers import capacity as P
+from derive.core.errors import DeriveError
+from derive.topics import capacity as C
 
 
 def reference_forward(weights, x):

@@ -12,13 +12,13 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.adjoint import Adjoints
-from derive.cell import Cell
-from derive.errors import DeriveError
-from derive.recurrent import RecurrentModel
-from derive.rules import elementwise, sigma
-from derive.verify import perturbation_checks
-from derive.zero import exactly_zero
+from derive.calculus.adjoint import Adjoints
+from derive.checks.recurrent import perturbation_checks
+from derive.core.cell import Cell
+from derive.core.errors import DeriveError
+from derive.core.primitives import elementwise, sigma
+from derive.core.zero import exactly_zero
+from derive.recurrent.model import RecurrentModel
 
 n, m = sp.symbols("n m", integer=True, positive=True)
 d = sp.Symbol("d")

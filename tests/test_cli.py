@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from derive.cli import main, parse_dims
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 
 
 def run(*argv: str) -> subprocess.CompletedProcess:
@@ -99,7 +99,7 @@ def test_answer_json_formulas_read_back_with_the_catalogue_names(pid, key, symbo
 
     import sympy as sp
 
-    from derive.jsonable import read_formula
+    from derive.printing.jsonable import read_formula
 
     proc = run("answer", pid, "--format", "json")
     text = json.loads(proc.stdout)["answer"][key]

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 import derive
-from derive.cnn import numpy_net
-from derive.cnn.accounting import account
-from derive.cnn.bruteforce import check_counts, check_full_size, check_receptive, scaled_copy
-from derive.problems.cnn_accounting import (
+from derive.answers.cnn_accounting import (
     MIDTERM_INPUT,
     VGG_INPUT,
     VGG_NET,
     midterm_table,
     replacement_shape_check,
 )
+from derive.topics.cnn import numpy_net
+from derive.topics.cnn.accounting import account
+from derive.topics.cnn.bruteforce import check_counts, check_full_size, check_receptive, scaled_copy
 
 MIXED_NET = """
 conv 3 3x3 same
@@ -382,7 +382,7 @@ def test_replace_on_layer_is_not_mutation():
 
 
 def test_tables_show_the_asked_columns_and_clip_windows_wider_than_the_input():
-    from derive.cnn.accounting import format_latex, format_text
+    from derive.topics.cnn.accounting import format_latex, format_text
 
     vgg = account(VGG_NET, VGG_INPUT)
     full = format_text(vgg)
@@ -400,8 +400,8 @@ def test_tables_show_the_asked_columns_and_clip_windows_wider_than_the_input():
 
 
 def test_window_agreement_catches_a_shifted_window():
-    from derive.cnn.receptive import Window
-    from derive.problems.cnn_accounting import _window_agreement
+    from derive.answers.cnn_accounting import _window_agreement
+    from derive.topics.cnn.receptive import Window
 
     table = midterm_table()
     assert _window_agreement(table).passed

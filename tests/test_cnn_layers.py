@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from derive.cnn.accounting import account
-from derive.cnn.layers import parse_input, parse_layers
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
+from derive.topics.cnn.accounting import account
+from derive.topics.cnn.layers import parse_input, parse_layers
 
 
 def test_text_list_and_dict_forms_agree():

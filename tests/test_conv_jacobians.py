@@ -11,9 +11,11 @@ import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from derive import answer
-from derive.checking import counted
-from derive.conv import kernels, verify
-from derive.conv.jacobians import (
+from derive.answers.convolution import EXACT_SPECS_1C, SPEC_1C, _check_swapped_roles
+from derive.checks.check import counted
+from derive.core.errors import DeriveError
+from derive.topics.conv import kernels, verify
+from derive.topics.conv.jacobians import (
     KER_IDX,
     OUT_IDX,
     W_,
@@ -28,9 +30,7 @@ from derive.conv.jacobians import (
     index_ranges,
     x_,
 )
-from derive.conv.spec import ConvSpec
-from derive.errors import DeriveError
-from derive.problems.convolution import EXACT_SPECS_1C, SPEC_1C, _check_swapped_roles
+from derive.topics.conv.spec import ConvSpec
 from test_conv_shapes import assert_latex_balanced
 
 SPEC_D2 = ConvSpec(2, (9,), 3, 2, 2, 1, 2)   # stride, dilation and padding > 1
@@ -38,7 +38,7 @@ SPECS_1D = [SPEC_1C, SPEC_D2, ConvSpec(3, (11,), 4, 3, 2, 3, 2), ConvSpec(1, (5,
 SPECS_2D = [ConvSpec(2, (5, 7), 3, 2, 1, 0, 1), ConvSpec(2, (6, 5), 2, 2, 2, 1, 3)]
 
 
-# --- references independent of derive.conv -------------------------------------------------
+# --- references independent of derive.topics.conv -------------------------------------------------
 
 def numpy_forward_1d(W, x, spec):
     """np.correlate of each padded channel with the dilated kernel, every S-th output."""

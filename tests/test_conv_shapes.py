@@ -8,9 +8,17 @@ import pytest
 import sympy as sp
 
 from derive import answer
-from derive.conv import shape_checks
-from derive.conv.shapes import D_sym, K_sym, P_sym, S_sym, n_sym, output_size, output_size_formula
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
+from derive.topics.conv import shape_checks
+from derive.topics.conv.shapes import (
+    D_sym,
+    K_sym,
+    P_sym,
+    S_sym,
+    n_sym,
+    output_size,
+    output_size_formula,
+)
 
 
 def numpy_length(n, K, P, S, D):
@@ -157,8 +165,8 @@ def test_latex_balance_check_catches_errors(bad):
 
 
 def test_output_size_printed_in_textbook_order():
-    from derive.conv import printing
-    from derive.conv.shapes import output_size_formula
+    from derive.topics.conv import printing
+    from derive.topics.conv.shapes import output_size_formula
 
     assert printing.text(output_size_formula()) == "floor((n + 2*P - D*(K - 1) - 1)/S) + 1"
     a = answer("dsga1008-hw2/1.1b")

@@ -3,7 +3,7 @@
 import pytest
 
 import derive
-from derive.verify import elementwise_checks, perturbation_checks, unrolled_checks
+from derive.checks.recurrent import elementwise_checks, perturbation_checks, unrolled_checks
 from engine_helpers import with_planted_error
 
 

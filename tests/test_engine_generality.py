@@ -4,10 +4,10 @@ checked with no other code: a vanilla tanh RNN (scalar and vector) and a GRU."""
 import numpy as np
 import sympy as sp
 
-from derive.cell import Cell
-from derive.recurrent import RecurrentModel
-from derive.rules import elementwise, sigma
-from derive.verify import elementwise_checks, perturbation_checks, unrolled_checks
+from derive.checks.recurrent import elementwise_checks, perturbation_checks, unrolled_checks
+from derive.core.cell import Cell
+from derive.core.primitives import elementwise, sigma
+from derive.recurrent.model import RecurrentModel
 
 n, m = sp.symbols("n m", integer=True, positive=True)
 
@@ -98,7 +98,7 @@ def test_gru_bptt_matches_an_independent_numpy_gru():
 
 
 def test_local_jacobians_of_the_cells_defined_here():
-    from derive.jacobian import jacobian_check
+    from derive.calculus.jacobian import jacobian_check
 
     scalar = RecurrentModel("tanh_rnn", "", scalar_rnn)
     h, t = scalar.cell.signals["h"], scalar.cell.t

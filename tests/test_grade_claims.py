@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import sympy as sp
 
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 from derive.grade import errata_latex, grade, verdicts
 from derive.grade.claims import load_claims
 

@@ -8,11 +8,11 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.errors import DeriveError
-from derive.grid import mdrnn, pixelcnn
-from derive.grid.dag import ancestors, earliest_steps, longest_path, topological_order
-from derive.grid.fit import fit, multilinear_basis
-from derive.problems.grid_rnns import ops_checks, pixelcnn_checks, stack_checks, steps_checks
+from derive.answers.grid_rnns import ops_checks, pixelcnn_checks, stack_checks, steps_checks
+from derive.core.errors import DeriveError
+from derive.topics.grid import mdrnn, pixelcnn
+from derive.topics.grid.dag import ancestors, earliest_steps, longest_path, topological_order
+from derive.topics.grid.fit import fit, multilinear_basis
 
 G, D, H = mdrnn.G, mdrnn.D, mdrnn.H
 Hs, Ws, d, k = pixelcnn.Hs, pixelcnn.Ws, pixelcnn.d, pixelcnn.k
@@ -222,9 +222,9 @@ def test_comparison_numbers():
 
 
 def test_the_mdrnn_figure_draws_the_dependency_graph():
-    from derive.grid import mdrnn
-    from derive.grid.dag import earliest_steps
-    from derive.problems.grid_rnns import mdrnn_figure
+    from derive.answers.grid_rnns import mdrnn_figure
+    from derive.topics.grid import mdrnn
+    from derive.topics.grid.dag import earliest_steps
 
     picture, edges = mdrnn_figure(4)
     preds = mdrnn.grid_graph(4, 4)

@@ -9,9 +9,9 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.errors import DeriveError
-from derive.grid import image_rnn
-from derive.problems.grid_rnns import flops_checks, gradient_checks, receptive_checks
+from derive.answers.grid_rnns import flops_checks, gradient_checks, receptive_checks
+from derive.core.errors import DeriveError
+from derive.topics.grid import image_rnn
 
 
 def scalar_forward(x, p):

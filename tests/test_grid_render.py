@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.jsonable import to_json
+from derive.printing.jsonable import to_json
 
 IDS = [
     "cmsc25500-midterm/1a", "cmsc25500-midterm/1b", "cmsc25500-midterm/1c", "rnn-cnn-hw/3.1",

@@ -8,10 +8,10 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.errors import DeriveError
-from derive.jacobian import jacobian_check, matrix_jacobian
-from derive.latex import latex, text
-from derive.zero import exactly_zero
+from derive.calculus.jacobian import jacobian_check, matrix_jacobian
+from derive.core.errors import DeriveError
+from derive.core.zero import exactly_zero
+from derive.printing.latex import latex, text
 
 
 def _sizes(model, *values):

@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 
 from derive import answer
-from derive import momentum as m
 from derive.cli import main
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
+from derive.topics import momentum as m
 
 
 def run(*argv: str) -> subprocess.CompletedProcess:
@@ -101,7 +101,7 @@ def test_answers_json_parse_back():
     a = answer("csc421-hw4/3a")
     b = answer("csc421-hw4/3b")
     assert a.passed and b.passed
-    from derive.jsonable import to_json
+    from derive.printing.jsonable import to_json
 
     locs = {"beta": sp.Symbol("beta")}
     parsed = sp.sympify(to_json(b.results)["determinant"], locals=locs)

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 
 
 def sig(a):
@@ -229,8 +229,7 @@ def test_keep_bars_false_gives_the_same_gradients():
 
 
 def test_diagram_check_catches_a_missing_edge(monkeypatch):
-    from derive import cellgraph
-
+    from derive.printing import cellgraph
     model = derive.model("gated_rnn")
     assert cellgraph.graph_check(model).passed
     edges = cellgraph.graph_edges(model.cell)

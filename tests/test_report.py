@@ -10,9 +10,9 @@ import pytest
 
 from derive.answers import Answer
 from derive.catalogue import PROBLEMS, SETS, problem_ids
-from derive.checking import Check
+from derive.checks.check import Check
 from derive.cli import main as cli
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 from derive.report import main as report_main
 from derive.report import output_folder, resolve_sets
 from derive.report.document import build, check_row

@@ -10,7 +10,7 @@ import pytest
 
 import derive.report
 from derive.cli import main as cli
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 from derive.report import errata_to_build, latexmk
 from derive.report.document import build
 from derive.report.errata import Errata, build_errata, claims_for_sets, write_errata

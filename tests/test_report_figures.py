@@ -1,5 +1,5 @@
-"""derive.figures: TikZ computation graphs and pgfplots line plots (their TeX is compiled in
-test_report_pdf)."""
+"""derive.printing.figures: TikZ computation graphs and pgfplots line plots (their TeX is
+compiled in test_report_pdf)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from derive.errors import DeriveError
-from derive.figures import pgfplot, tikz_graph
+from derive.core.errors import DeriveError
+from derive.printing.figures import pgfplot, tikz_graph
 
 
 def test_tikz_graph_places_nodes_and_edges():

@@ -13,10 +13,10 @@ import pytest
 
 import derive.report
 from derive.answers import Answer
-from derive.checking import Check
+from derive.checks.check import Check
 from derive.cli import main as cli
-from derive.errors import DeriveError
-from derive.figures import pgfplot, tikz_graph
+from derive.core.errors import DeriveError
+from derive.printing.figures import pgfplot, tikz_graph
 from derive.report import latexmk, write
 from derive.report.document import build
 from derive.report.render import latex_escape

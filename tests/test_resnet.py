@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import derive
-from derive import resnet as R
-from derive.errors import DeriveError
-from derive.problems import resnet as P
+from derive.answers import resnet as P
+from derive.core.errors import DeriveError
+from derive.topics import resnet as R
 
 
 def bn(x):

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from derive import schedules as S
-from derive.errors import DeriveError
-from derive.problems import memory_bptt as P
+from derive.answers import memory_bptt as P
+from derive.core.errors import DeriveError
+from derive.topics import memory_bptt as S
 
 
 def reference_bptt(W_hh, W_xh, h0, x, upstream):
@@ -199,7 +199,7 @@ def test_answers_and_cli():
     (["revolve", "--T", "10"], "M must be an integer"),
 ])
 def test_cli_bad_input_exit_2(argv, fragment):
-    proc = subprocess.run([sys.executable, "-m", "derive.schedules", *argv],
+    proc = subprocess.run([sys.executable, "-m", "derive.topics.memory_bptt", *argv],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("derive: error:") and fragment in proc.stderr
@@ -207,8 +207,8 @@ def test_cli_bad_input_exit_2(argv, fragment):
 
 
 def test_cli_counts():
-    proc = subprocess.run([sys.executable, "-m", "derive.schedules", "uniform", "--T", "10",
-                           "--M", "1"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "derive.topics.memory_bptt", "uniform", "--T",
+                           "10", "--M", "1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and '"forward_steps": 45' in proc.stdout
 
 
@@ -237,7 +237,7 @@ def test_latex_bodies_and_figures_compile(tmp_path):
 
 
 def test_uniform_exact_formula_holds_for_every_T_and_its_check_can_fail():
-    from derive.problems import memory_bptt as P
+    from derive.answers import memory_bptt as P
 
     assert all(c.passed for c in P._uniform_closed_form_checks())
     assert P.UNIFORM_EXACT.subs({P.T_: 10, P.M_: 4}) == 18 == S.uniform_steps(10, 4)
@@ -253,7 +253,7 @@ def test_5a_prints_the_code_the_checks_run():
     import inspect
 
     import derive
-    from derive.problems import memory_bptt as P
+    from derive.answers import memory_bptt as P
 
     a = derive.answer("cmsc25500-midterm/5a")
     for fn in (S.bisection_bptt, S.revolve_bptt, S.RNNCell.reverse):

@@ -10,10 +10,10 @@ import pytest
 import sympy as sp
 
 from derive import answer
-from derive import seqnorm as sn
 from derive.cli import main
-from derive.errors import DeriveError
-from derive.jsonable import to_json
+from derive.core.errors import DeriveError
+from derive.printing.jsonable import to_json
+from derive.topics import sequence_norm as sn
 
 
 def reference_causal(h, gamma, beta, eps):
@@ -281,7 +281,7 @@ def test_ema_backward_is_derived_and_equals_the_textbook_recursion():
 
 
 def test_backward_latex_reads_as_textbook():
-    from derive.problems.sequence_norm import to_latex
+    from derive.answers.sequence_norm import to_latex
     latex = {to_latex(e.lhs): to_latex(e.rhs) for e in sn.derived_backward()}
     assert latex[r"\overline{\hat{h}_{t}}"] == r"\gamma \overline{y_{t}}"
     assert r"\frac{t}{t + 1} \overline{\mu_{t + 1}}" in latex[r"\overline{\mu_{t}}"]

@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.cell import t
-from derive.problems import lstm as L
+from derive.answers import lstm as L
+from derive.core.cell import t
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 import derive
-from derive.problems import resnet as P
+from derive.answers import resnet as P
 
 
 def _rows() -> dict:

@@ -5,10 +5,8 @@ planted error."""
 import numpy as np
 import sympy as sp
 
-from derive.grid import mdrnn, pixelcnn
-from derive.grid.dag import ancestors
-from derive.problems import grid_rnns
-from derive.problems.grid_rnns import (
+from derive.answers import grid_rnns
+from derive.answers.grid_rnns import (
     _mdrnn_stack_results,
     _mdrnn_steps,
     _pixelcnn_results,
@@ -20,6 +18,8 @@ from derive.problems.grid_rnns import (
     grouped_connections,
     stack_checks,
 )
+from derive.topics.grid import mdrnn, pixelcnn
+from derive.topics.grid.dag import ancestors
 
 G = mdrnn.G
 Hs, Ws, d, k = pixelcnn.Hs, pixelcnn.Ws, pixelcnn.d, pixelcnn.k
@@ -127,8 +127,8 @@ def test_pixelcnn_receptive_field_matches_the_graph():
 
 
 def test_6e_numbers_each_checked():
-    from derive.grid import image_rnn
-    from derive.problems.grid_rnns import pros_cons_checks
+    from derive.answers.grid_rnns import pros_cons_checks
+    from derive.topics.grid import image_rnn
 
     c = image_rnn.Cs
     numbers = {"ratio": sp.Rational(4, 9), "last_field": 20, "weights": 4 * c**2,
@@ -145,7 +145,7 @@ def test_6a_6b_print_the_checked_code():
     import inspect
 
     import derive
-    from derive.grid import image_rnn
+    from derive.topics.grid import image_rnn
 
     for pid, fn in (("cmsc25500-midterm/6a", image_rnn.forward),
                     ("cmsc25500-midterm/6b", image_rnn.backward)):
@@ -156,8 +156,8 @@ def test_6a_6b_print_the_checked_code():
 
 
 def test_6d_flops_decided_on_grids():
-    from derive.grid import image_rnn
-    from derive.problems.grid_rnns import flops_checks
+    from derive.answers.grid_rnns import flops_checks
+    from derive.topics.grid import image_rnn
 
     hs, ws, cs = image_rnn.Hs, image_rnn.Ws, image_rnn.Cs
     dense, minimum = image_rnn.flops_formula(), image_rnn.flops_formula(dense=False)
@@ -170,8 +170,8 @@ def test_6d_flops_decided_on_grids():
 
 
 def test_6d_sequential_steps_checked():
-    from derive.grid import image_rnn
-    from derive.problems.grid_rnns import sequential_steps_check
+    from derive.answers.grid_rnns import sequential_steps_check
+    from derive.topics.grid import image_rnn
 
     hs, ws = image_rnn.Hs, image_rnn.Ws
     assert sequential_steps_check(hs + ws).passed

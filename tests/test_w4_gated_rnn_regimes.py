@@ -4,7 +4,7 @@ import numpy as np
 import sympy as sp
 
 import derive
-from derive.problems import gated_rnn
+from derive.answers import gated_rnn
 
 
 def _transient_run() -> list[float]:
@@ -56,8 +56,8 @@ def test_rewritten_jacobian_check_catches_a_flipped_sign():
 def test_placed_diagrams_draw_every_edge_and_need_every_node():
     import pytest
 
-    from derive.cellgraph import graph_edges
-    from derive.problems import attention_rnn
+    from derive.answers import attention_rnn
+    from derive.printing.cellgraph import graph_edges
 
     for cell, places in ((derive.model("gated_rnn").cell, gated_rnn.GATED_PLACES),
                          (derive.model("attention_rnn").model(2).cell,

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from derive.catalogue import SETS
+from derive.printing.mathtext import equations, to_math
 from derive.report import latexmk
 from derive.report.document import build
-from derive.report.mathtext import equations, to_math
 from derive.report.statements import catalogue, conventions, inline, statement, strip_notes
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import sympy as sp
 
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 from derive.grade import grade, verdicts
 from derive.grade.render import latex_report, text_report
 

@@ -2,8 +2,8 @@
 
 import sympy as sp
 
-from derive.rules import sigma
-from derive.zero import exactly_zero
+from derive.core.primitives import sigma
+from derive.core.zero import exactly_zero
 
 x, y, w = sp.symbols("x y w")
 

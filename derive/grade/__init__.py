@@ -73,7 +73,7 @@ def check_result_paths(claims_file: ClaimsFile) -> None:
     """A ``result`` or ``explain`` path the derived answer does not have is a transcription
     typo: a ``DeriveError`` naming the file, line and key before anything is graded (a claim
     whose answer is not derived yet is left to its verdict)."""
-    from derive.errors import DeriveError
+    from derive.core.errors import DeriveError
     from derive.grade import verdicts as verdicts_module
     from derive.grade.results import resolve
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 
 KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "weights",
          "text", "blank")

@@ -70,7 +70,7 @@ def plain(value: Any) -> str:
         if inner is not None:
             return f"O({plain(inner)})"
         try:
-            from derive.latex import text
+            from derive.printing.latex import text
 
             return _clip(text(value).replace("**", "^"))  # as on paper, not Python
         except Exception:  # noqa: BLE001 - fall back to SymPy's own printer
@@ -220,7 +220,7 @@ def _latex(expr: sp.Basic) -> str:
         return r"O\left(" + _latex(inner) + r"\right)"
     expr = _readable(expr)
     try:
-        from derive.latex import latex
+        from derive.printing.latex import latex
 
         out = latex(expr)
     except Exception:  # noqa: BLE001 - SymPy's printer is the fallback

@@ -15,7 +15,7 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 from derive.grade.claims import Claim
 from derive.grade.equivalence import (
     Decision,
@@ -69,7 +69,7 @@ class Verdict:
     explanation: str = ""  # the derived answer's own explanation, when the claim asks for it
 
     def as_json(self) -> dict:
-        from derive.jsonable import to_json
+        from derive.printing.jsonable import to_json
 
         def safe(v: Any) -> Any:
             if isinstance(v, Fraction):  # exact numbers: integers, or "p/q"

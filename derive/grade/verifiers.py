@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 
 
 def verify_adder(weights: dict[str, Any]) -> tuple[bool, str, list[str]]:
     """rnn-cnn-hw/1: run the weights on every pair of numbers up to 10 bits."""
-    from derive.adder import verify
+    from derive.topics.binary_adder import verify
 
     result = verify(weights, n_max=10, step_at_zero=0)
     if result.passed:

@@ -8,8 +8,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from derive.checking import Check
-from derive.errors import DeriveError
+from derive.checks.check import Check
+from derive.core.errors import DeriveError
 
 
 class Model(Protocol):

@@ -31,12 +31,12 @@ import functools
 
 import sympy as sp
 
-from derive.cell import Cell
-from derive.checking import Check
-from derive.errors import DeriveError, positive_int
+from derive.checks.check import Check
+from derive.core.cell import Cell
+from derive.core.errors import DeriveError, positive_int
+from derive.core.primitives import softargmax
 from derive.models import register
-from derive.recurrent import RecurrentModel
-from derive.rules import softargmax
+from derive.recurrent.model import RecurrentModel
 
 n = sp.Symbol("n", integer=True, positive=True)
 
@@ -156,9 +156,9 @@ class AttentionRNN:
         """The derived equations, the one-step Jacobians dh(t)/dh(t - i), then the answers of
         dsga1008-hw2/1.2.2 (the size of a(t), the system for symbolic k, dl/dh(T)), from the
         same functions the answers are built with."""
-        from derive.jacobian import matrix_jacobian
-        from derive.latex import latex, text
-        from derive.problems import attention_rnn as answers
+        from derive.answers import attention_rnn as answers
+        from derive.calculus.jacobian import matrix_jacobian
+        from derive.printing.latex import latex, text
 
         k, rest = self.split_dims(dims)
         model = self.model(k)
@@ -220,7 +220,7 @@ class AttentionRNN:
     UNROLLED = ((2, 2, 2), (3, 1, 2))
 
     def checks(self) -> list[Check]:
-        from derive.verify import elementwise_checks, perturbation_checks, unrolled_checks
+        from derive.checks.recurrent import elementwise_checks, perturbation_checks, unrolled_checks
 
         out: list[Check] = []
         for k, size in self.ELEMENTWISE:
@@ -314,7 +314,7 @@ class AttentionRNNInf:
     UNROLLED = ((2, 2), (3, 1))  # at T = 1 the unused Q_1, K_1, V_1 have zero gradients
 
     def checks(self) -> list[Check]:
-        from derive.verify import elementwise_checks, perturbation_checks, unrolled_checks
+        from derive.checks.recurrent import elementwise_checks, perturbation_checks, unrolled_checks
 
         out: list[Check] = []
         for steps, size in self.ELEMENTWISE:

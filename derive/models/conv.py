@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from derive.checking import Check
-from derive.conv import kernels, render, verify
-from derive.conv.spec import ConvSpec
-from derive.errors import DeriveError
+from derive.checks.check import Check
+from derive.core.errors import DeriveError
 from derive.models import register
+from derive.topics.conv import kernels, render, verify
+from derive.topics.conv.spec import ConvSpec
 
 FORMATS = ("text", "latex", "json")
 
@@ -38,7 +38,7 @@ class ConvModel:
             raise DeriveError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         spec = self.spec(dims) if dims else None
         if fmt == "json":
-            from derive.jsonable import to_json
+            from derive.printing.jsonable import to_json
 
             return to_json({"model": self.name, **render.describe(self.rank, spec)})
         if fmt == "latex":

@@ -2,10 +2,10 @@
 
 import sympy as sp
 
-from derive.cell import Cell
+from derive.core.cell import Cell
+from derive.core.primitives import elementwise, sigma
 from derive.models import register
-from derive.recurrent import RecurrentModel
-from derive.rules import elementwise, sigma
+from derive.recurrent.model import RecurrentModel
 
 n, m = sp.symbols("n m", integer=True, positive=True)
 

@@ -2,10 +2,10 @@
 
 import sympy as sp
 
-from derive.cell import Cell
+from derive.core.cell import Cell
+from derive.core.primitives import sigma
 from derive.models import register
-from derive.recurrent import RecurrentModel
-from derive.rules import sigma
+from derive.recurrent.model import RecurrentModel
 
 GATE_FIRST = "w_ix w_ih w_fx w_fh w_ox w_oh w_gx w_gh"  # csc421-hw4/1
 INPUT_FIRST = "w_xi w_hi w_xf w_hf w_xo w_ho w_xg w_hg"  # rnn-cnn-hw/2, the same weights

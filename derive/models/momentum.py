@@ -6,10 +6,10 @@ from typing import Any
 
 import sympy as sp
 
-from derive import momentum as m
-from derive.checking import Check
-from derive.errors import DeriveError
+from derive.checks.check import Check
+from derive.core.errors import DeriveError
 from derive.models import register
+from derive.topics import momentum as m
 
 MAX_SHOWN_D = 6
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from derive.catalogue import SETS
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 from derive.report import latexmk
 from derive.report.document import Document, PartOutcome, build, load_answer_modules
 from derive.report.errata import Errata, build_errata, claims_for_sets, write_errata

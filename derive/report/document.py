@@ -9,7 +9,7 @@ from importlib import metadata
 
 from derive.answers import Answer
 from derive.catalogue import PROBLEMS, SETS, problem_ids
-from derive.checking import Check
+from derive.checks.check import Check
 from derive.report.render import latex_number, render
 from derive.report.statements import catalogue, conventions, title
 
@@ -58,7 +58,7 @@ def load_answer_modules() -> list[str]:
     import derive
 
     errors = []
-    for package in ("derive.models", "derive.problems"):
+    for package in ("derive.models", "derive.answers"):
         pkg = importlib.import_module(package)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             try:

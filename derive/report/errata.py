@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derive.catalogue import PROBLEMS, SETS
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 from derive.report.document import _version
 from derive.report.render import render
 

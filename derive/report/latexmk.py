@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from derive.errors import DeriveError
+from derive.core.errors import DeriveError
 
 # The Debian packages that hold everything the report preamble uses (verified on Debian 12).
 TEX_PACKAGES = (

@@ -159,7 +159,7 @@ def latex_number(value: float, digits: int = 2) -> str:
 def environment() -> jinja2.Environment:
     """The template environment: LaTeX-safe delimiters, no autoescape, strict undefined."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("derive", "templates"),
+        loader=jinja2.PackageLoader("derive.report", "templates"),
         block_start_string=r"\BLOCK{",
         block_end_string="}",
         variable_start_string=r"\VAR{",

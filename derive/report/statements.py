@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from derive.catalogue import PROBLEMS, catalogue_text
-from derive.errors import DeriveError
-from derive.report.mathtext import equations, to_math
+from derive.core.errors import DeriveError
+from derive.printing.mathtext import equations, to_math
 from derive.report.render import latex_escape
 
 _CODE = re.compile(r"`([^`]*)`")

@@ -1,0 +1,80 @@
+"""Answers to catalogue problems, and the registry that maps a problem id to its answer."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from derive.checks.check import Check
+from derive.core.errors import DeriveError
+
+
+@dataclass
+class Answer:
+    """The answer to one problem id.
+
+    ``results`` is the machine-readable answer (the ``derive answer --format json``
+    contract: integers, shapes as lists, arrays as nested lists, formulas as SymPy
+    objects that are printed with ``str()``, text as strings). ``latex`` is the body a
+    report typesets; ``text`` the plain-text rendering; ``checks`` what verified it.
+    """
+
+    id: str
+    results: dict[str, Any]
+    text: str
+    latex: str
+    checks: list[Check] = field(default_factory=list)
+    figures: dict[str, str] = field(default_factory=dict)  # name -> TikZ/pgfplots source
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def _repr_latex_(self) -> str:
+        return self.latex  # a LaTeX body: text with inline and display math
+
+
+_PROBLEMS: dict[str, Callable[[], Answer]] = {}
+
+
+def problem(*ids: str) -> Callable:
+    """Register ``fn(id) -> Answer`` as the answer of each of ``ids``."""
+
+    def register(fn: Callable[[str], Answer]) -> Callable[[str], Answer]:
+        for pid in ids:
+            if pid in _PROBLEMS:
+                raise RuntimeError(f"problem {pid!r} registered twice")
+            _PROBLEMS[pid] = functools.partial(fn, pid)
+        return fn
+
+    return register
+
+
+def registered_problems() -> list[str]:
+    from derive import _discover
+
+    _discover()
+    return sorted(_PROBLEMS)
+
+
+@functools.cache
+def answer(pid: str) -> Answer:
+    """The answer to problem ``pid`` (e.g. ``"csc421-hw4/1a"``), computed once."""
+    from derive import _discover
+    from derive.catalogue import problem_ids
+
+    _discover()
+    if pid not in _PROBLEMS:
+        known = problem_ids()
+        close = difflib.get_close_matches(pid, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see 'derive list'"
+        if pid in known:
+            raise DeriveError(f"problem {pid!r} is in the catalogue but not answered yet")
+        raise DeriveError(f"unknown problem id {pid!r}{hint}")
+    result = _PROBLEMS[pid]()
+    if result.id != pid:
+        raise RuntimeError(f"answer for {pid!r} carries id {result.id!r}")
+    return result

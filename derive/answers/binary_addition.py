@@ -1,0 +1,168 @@
+"""Answer to rnn-cnn-hw/1: a three-unit hard-threshold RNN that adds binary numbers, found by
+an exact search and verified on every pair of numbers up to 10 bits and, by induction over
+its reachable states, for every length.
+
+Result keys (``derive answer rnn-cnn-hw/1 --format json``):
+``W_xh`` (3x2), ``W_hh`` (3x3), ``W_hy`` (1x3), ``b_h`` (3), ``b_y`` (nested lists of numbers);
+``step_convention`` (text); ``min_margin`` (smallest ``|pre-activation|`` met);
+``hidden_units`` (what each unit computes from the column ``a, b, c``: formula and truth
+table keyed ``"abc"``); ``example`` (the catalogue's sum: inputs, hidden states, outputs);
+``verification`` (``n_max``, ``pairs``, ``passed``, both conventions at 0, ``induction``);
+``search`` (the size of the search space and the number of solutions in it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from derive.answers import Answer, problem
+from derive.checks.check import Check
+from derive.topics import binary_adder as adder
+
+N_MAX = 10
+EXAMPLE_A, EXAMPLE_B = 0b0101101, 0b0111010  # the catalogue's 0101101 + 0111010
+
+
+def _column_formula(table: list[int]) -> str:
+    """The simplest threshold formula of (a, b, c) with this truth table (columns in
+    ``adder.COLUMNS`` order), found in the same unit table the search uses."""
+    tables, params = adder._units(3)
+    code = sum(v << (a + 2 * b + 4 * c) for v, (a, b, c) in zip(table, adder.COLUMNS, strict=True))
+    w = params[int(np.flatnonzero(tables == code)[0])]
+    terms = " ".join(f"{'+' if x > 0 else '-'} {abs(int(x)) if abs(x) != 1 else ''}{name}"
+                     for x, name in zip(w[:3], "abc", strict=True) if x != 0)
+    terms = terms.lstrip("+ ").replace("- ", "-", 1) if terms.startswith("-") else \
+        terms.lstrip("+ ")
+    return f"step({terms} {'+' if w[3] > 0 else '-'} {abs(w[3])})"
+
+
+def _matrix_latex(rows: list) -> str:
+    rows = rows if isinstance(rows[0], list) else [[x] for x in rows]
+    body = r" \\ ".join(" & ".join(f"{x:g}" for x in row) for row in rows)
+    return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
+
+
+MARGIN = 0.5  # every pre-activation an integer plus 1/2: step(0) is never evaluated
+
+
+def margin_check(min_margin: float) -> Check:
+    """The smallest |pre-activation| over every transition, read as its reciprocal so that the
+    measured value and the threshold stand in the table (at most 2: |z| >= 1/2)."""
+    inverse = 1 / min_margin if min_margin > 0 else float("inf")
+    return Check("1 / smallest |pre-activation| over every transition",
+                 "at most 2: every |z| is at least one half", inverse, 1 / MARGIN,
+                 f"smallest |z| = {min_margin:g}")
+
+
+def _pairs(v) -> str:
+    return f"{v.pairs} pairs" + (f"; counterexample {v.counterexample}" if v.counterexample
+                                 else "")
+
+
+@problem("rnn-cnn-hw/1")
+def binary_addition(pid: str) -> Answer:
+    found = adder.search()
+    w = found.weights
+    listed = w.as_lists()
+    v0 = adder.verify(w, N_MAX, step_at_zero=0)
+    v1 = adder.verify(w, N_MAX, step_at_zero=1)
+    proved, reason = adder.prove(w)
+    n = 7
+    seqs = adder.bits(np.array([EXAMPLE_A, EXAMPLE_B, EXAMPLE_A + EXAMPLE_B]), n)
+    outputs, _ = adder.run(w, seqs[:1], seqs[1:2])
+    hidden = [[int(x) for x in state] for state in _hidden_trace(w, seqs[0], seqs[1])]
+    units = []
+    for i, table in enumerate(found.codes):
+        units.append({
+            "unit": i + 1,
+            "formula": _column_formula(table),
+            "truth_table": {f"{a}{b}{c}": int(val)
+                            for (a, b, c), val in zip(adder.COLUMNS, table, strict=True)},
+        })
+    results = {
+        **listed,
+        "step_convention": "step(z) = 1 if z > 0 else 0; every pre-activation has |z| >= 1/2, "
+                           "so the value at 0 never matters",
+        "min_margin": min(v0.min_margin, v1.min_margin),
+        "hidden_units": units,
+        "example": {
+            "input_1": seqs[0].tolist(), "input_2": seqs[1].tolist(),
+            "hidden": hidden, "output": outputs[0].astype(int).tolist(),
+            "expected": seqs[2].tolist(),
+        },
+        "verification": {
+            "n_max": N_MAX, "pairs": v0.pairs, "passed": v0.passed and v1.passed,
+            "passed_step_at_zero_0": v0.passed, "passed_step_at_zero_1": v1.passed,
+            "induction": reason,
+        },
+        "search": {
+            "column_functions": found.column_functions_tried,
+            "codes_tried": found.codes_tried,
+            "codes_readable": found.codes_readable,
+            "solutions": found.solutions,
+            "weights": "integers in -2..2, biases half-integers in -5.5..5.5",
+        },
+    }
+    checks = [
+        Check.exact(f"adder: every pair of n-bit numbers, n = 1..{N_MAX} (step(0) = 0)",
+                    "exhaustive run", v0.passed, _pairs(v0)),
+        Check.exact(f"adder: every pair of n-bit numbers, n = 1..{N_MAX} (step(0) = 1)",
+                    "exhaustive run", v1.passed, _pairs(v1)),
+        Check.exact("adder: every length, by induction over reachable states",
+                    "finite-state argument", proved, reason),
+        margin_check(results["min_margin"]),
+        Check.exact("adder: the problem's example 0101101 + 0111010 = 1100111",
+                    "the problem statement", outputs[0].tolist() == [1, 1, 1, 0, 0, 1, 1],
+                    "outputs " + ", ".join(map(str, outputs[0].tolist()))),
+    ]
+    text = "\n".join([
+        "h(t) = step(W_xh x(t) + W_hh h(t-1) + b_h), h(0) = 0;  y(t) = step(W_hy h(t) + b_y);",
+        results["step_convention"] + ".",
+        *(f"  {k} = {listed[k]}" for k in adder.WEIGHT_NAMES),
+        "Hidden units, as functions of the column (a, b, carry c):",
+        *(f"  h{u['unit']} = {u['formula']}" for u in units),
+        f"Found by exact search: {found.column_functions_tried} threshold functions of the column, "
+        f"{found.codes_tried} unit triples, {found.codes_readable} with a threshold readout of the "
+        f"sum bit, {found.solutions} whose units are all computable from (x(t), h(t-1)); the one "
+        "with the smallest total |weight| is shown.",
+        f"Example 0101101 + 0111010: outputs {results['example']['output']} "
+        f"(expected {results['example']['expected']}).",
+        f"Verified on all {v0.pairs} pairs of n-bit numbers, n = 1..{N_MAX}, with either value "
+        f"of step(0); for every length by induction: {reason}.",
+    ])
+    latex = "\n".join([
+        r"With $\mathrm{step}(z) = 1$ if $z > 0$ and $0$ otherwise, $\mathbf{h}^{(0)} = 0$,",
+        r"\[ \mathbf{h}^{(t)} = \mathrm{step}(W_{xh}\mathbf{x}^{(t)} + W_{hh}\mathbf{h}^{(t-1)}"
+        r" + \mathbf{b}_h), \qquad y^{(t)} = \mathrm{step}(W_{hy}\mathbf{h}^{(t)} + b_y), \]",
+        r"the weights found by the search are",
+        r"\begin{gather*} W_{xh} = " + _matrix_latex(listed["W_xh"]) + r", \qquad W_{hh} = "
+        + _matrix_latex(listed["W_hh"]) + r", \qquad \mathbf{b}_h = "
+        + _matrix_latex(listed["b_h"]) + r", \\ W_{hy} = " + _matrix_latex(listed["W_hy"])
+        + rf", \qquad b_y = {w.b_y:g}. \end{{gather*}}",
+        r"Every pre-activation is an integer plus $\tfrac12$, so $|z| \ge \tfrac12$ and the value "
+        r"of $\mathrm{step}(0)$ never matters. As functions of the current column (bits $a, b$ "
+        r"and incoming carry $c$) the hidden units compute",
+        r"\begin{align*}",
+        r" \\ ".join(f"h_{u['unit']} &= \\mathrm{{{u['formula'].split('(')[0]}}}"
+                     f"({u['formula'].split('(', 1)[1]}" for u in units),
+        r"\end{align*}",
+        r"and the output reads the sum bit $a \oplus b \oplus c$ from them; the next step "
+        r"reads the carry from $\mathbf{h}^{(t-1)}$.",
+        f"The search enumerated {found.codes_tried} triples of threshold functions of the column "
+        f"and found {found.solutions} realisable ones with weights in $-2..2$ and half-integer "
+        r"biases; the simplest is shown. The weights add all "
+        f"{v0.pairs} pairs of $n$-bit numbers for $n \\le {N_MAX}$, and by induction over the "
+        f"{reason.split()[0]} reachable hidden states, sums of every length. On the example "
+        r"$0101101 + 0111010$ the outputs are $" + ",".join(map(str, outputs[0].tolist()))
+        + "$.",
+    ])
+    return Answer(pid, results, text, latex, checks)
+
+
+def _hidden_trace(w: adder.Weights, a_bits: np.ndarray, b_bits: np.ndarray) -> list:
+    h = np.zeros(w.hidden)
+    trace = []
+    for a, b in zip(a_bits, b_bits, strict=True):
+        h = (w.W_xh @ np.array([a, b]) + w.W_hh @ h + w.b_h > 0).astype(int)
+        trace.append(h.tolist())
+    return trace

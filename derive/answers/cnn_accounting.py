@@ -1,0 +1,316 @@
+"""CNN accounting answers: ``cmsc25500-midterm/1a``, ``1b``, ``1c`` and ``rnn-cnn-hw/3.1``.
+
+Result keys:
+
+* ``1a``: ``convention`` (text), ``input`` (shape), ``layers`` (one dict per row, the input
+  first: ``layer``, ``index``, ``kind``, ``shape``, ``params``, ``macs``, ``flops``,
+  ``rf_size``, ``rf_jump``, ``rf_start``, ``covers_input``), ``total_params``,
+  ``total_macs``, ``total_flops``.
+* ``1b``: ``index`` and ``layer`` of the shallowest layer whose every output location sees
+  the whole input, ``rf_size``, ``rf_start``, ``rf_jump``, ``ordinal`` (e.g. "the 4th pool"),
+  ``first_by_size_index`` / ``first_by_size_layer`` (where a size-only judgement would stop),
+  ``covering_locations_at_first_by_size`` (how many of that layer's locations really cover),
+  ``explanation``.
+* ``1c``: ``replacements`` (one dict per pool: ``pool_index``, ``input_shape``, ``filters``,
+  ``extent``, ``stride``, ``padding``, ``output_shape``, ``params``, ``flops``),
+  ``alternative`` (the same for 3x3 stride 2 padding 1), ``shapes_match`` (bool),
+  ``total_params``, ``total_flops`` (of the replaced network), ``first_covering_index``.
+* ``3.1``: ``input``, ``layers`` (as in 1a), ``total_params``, ``params_by_layer``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from derive.answers import Answer, problem
+from derive.checks.check import Check
+from derive.topics.cnn.accounting import (
+    CONVENTION,
+    Table,
+    account,
+    format_latex,
+    format_text,
+    tex_int,
+)
+from derive.topics.cnn.bruteforce import check_full_size, check_receptive
+from derive.topics.cnn.layers import Layer, parse_layers
+
+# The catalogue's network for cmsc25500-midterm/1 (convs: stride 1, "same" padding, bias).
+MIDTERM_INPUT = (32, 32, 3)
+MIDTERM_NET = """
+conv 16 5x5 same
+relu
+conv 24 3x3 same
+relu
+pool 2x2/2
+conv 32 3x3 same
+relu
+conv 48 3x3 same
+relu
+pool 2x2/2
+conv 64 3x3 same
+relu
+conv 64 1x1 same
+relu
+pool 2x2/2
+conv 96 3x3 same
+relu
+pool 2x2/2
+conv 128 3x3 same
+relu
+pool 2x2/2
+"""
+
+# rnn-cnn-hw/3.1, as reconstructed in the catalogue (3x3 convs, padding 1; 2x2/2 pools).
+VGG_INPUT = (224, 224, 3)
+VGG_NET = """
+conv 64 3x3 pad 1
+pool 2x2/2
+conv 128 3x3 pad 1
+pool 2x2/2
+conv 256 3x3 pad 1
+conv 256 3x3 pad 1
+pool 2x2/2
+fc 1024
+fc 1000
+softmax
+"""
+
+
+def _product(shape: tuple[int, ...]) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _name(layers: list[Layer], index: int) -> str:
+    """'the 4th pool (layer 18, pool 2x2/2)'."""
+    layer = layers[index - 1]
+    same_kind = sum(1 for x in layers[:index] if x.kind == layer.kind)
+    return f"the {_ordinal(same_kind)} {layer.kind} (layer {index}, {layer.label})"
+
+
+def _full_size_checks(table: Table, flops: bool = True, label: str = "") -> list[Check]:
+    """The table against the NumPy implementation of the same network at the same size."""
+    return check_full_size(table.as_json()["layers"][1:], table.layers, table.input_shape,
+                           flops=flops, label=label)
+
+
+def _window_agreement(table: Table) -> Check:
+    bad = [r.layer.index for r in table.rows[1:] if r.covers_input != r.covers_by_window]
+    return Check.exact("whole-input coverage from the window formula",
+                       "the exact input rows and columns each location reads", not bad,
+                       f"disagree at layers {', '.join(map(str, bad))}" if bad else
+                       f"agree on all {len(table.rows) - 1} layers")
+
+
+def midterm_table() -> Table:
+    return account(MIDTERM_NET, MIDTERM_INPUT)
+
+
+ACCOUNTING_COLUMNS = ("output", "params", "flops")
+
+
+@problem("cmsc25500-midterm/1a")
+def answer_1a(pid: str) -> Answer:
+    table = midterm_table()
+    results = {"convention": CONVENTION, **table.as_json()}
+    checks = _full_size_checks(table)
+    text = (f"Input 32 x 32 x 3. {CONVENTION}\n\n{format_text(table, ACCOUNTING_COLUMNS)}\n\n"
+            f"Total: {table.total_params:,d} parameters, {table.total_flops:,d} FLOPs "
+            f"per example.")
+    latex = (
+        "Convention: every scalar addition, multiplication and comparison counts one FLOP. "
+        "A conv output costs $2K_hK_wC_{\\mathrm{in}}$ ($K_hK_wC_{\\mathrm{in}}$ products, "
+        "$K_hK_wC_{\\mathrm{in}}-1$ additions, one bias addition; padded positions included); "
+        "a ReLU one comparison per element; a $2\\times 2$ max pool 3 comparisons per output. "
+        "Parameters of a conv layer: $F(K_hK_wC_{\\mathrm{in}}+1)$.\n\n"
+        "\\begin{center}\\small\n" + format_latex(table, ACCOUNTING_COLUMNS)
+        + "\n\\end{center}\n\n"
+        f"Totals: {tex_int(table.total_params)} parameters and {tex_int(table.total_flops)} "
+        f"FLOPs for one example."
+    )
+    return Answer(pid, results, text, latex, checks)
+
+
+@problem("cmsc25500-midterm/1b")
+def answer_1b(pid: str) -> Answer:
+    table = midterm_table()
+    layers = table.layers
+    first = table.first_covering()
+    by_size = table.first_by_size()
+    assert first is not None and first.layer is not None
+    h = MIDTERM_INPUT[0]
+    results: dict = {
+        "index": first.layer.index,
+        "layer": first.layer.label,
+        "ordinal": _name(layers, first.layer.index),
+        "rf_size": list(first.rf_size),
+        "rf_jump": list(first.rf_jump),
+        "rf_start": [first.windows[0].start, first.windows[1].start],
+    }
+    explanation = (
+        f"The shallowest layer whose every output location sees all {h} x {h} input pixels is "
+        f"{_name(layers, first.layer.index)}: its windows are {first.rf_size[0]} wide with "
+        f"jump {first.rf_jump[0]}; location 0 spans input rows "
+        f"{first.windows[0].bounds(0)[0]}..{first.windows[0].bounds(0)[1]} and the last "
+        f"location {first.windows[0].bounds(first.windows[0].count - 1)[0]}.."
+        f"{first.windows[0].bounds(first.windows[0].count - 1)[1]}, both containing 0..{h - 1}."
+    )
+    if by_size is not None and by_size.layer is not None and by_size is not first:
+        w0 = by_size.windows[0]
+        full = (1 << h) - 1
+        good_rows = sum(1 for s in by_size.row_sets if s == full)
+        good_cols = sum(1 for s in by_size.col_sets if s == full)
+        results["first_by_size_index"] = by_size.layer.index
+        results["first_by_size_layer"] = by_size.layer.label
+        results["covering_locations_at_first_by_size"] = good_rows * good_cols
+        lo, hi = w0.bounds(0)
+        explanation += (
+            f" Judging by size alone would stop earlier, at {_name(layers, by_size.layer.index)}"
+            f" (window {w0.size} >= {h}), but there the window of location 0 spans rows "
+            f"{lo}..{hi}: it reaches {-lo} rows into the padding and misses rows "
+            f"{hi + 1}..{h - 1}; {good_rows * good_cols} of its {w0.count * w0.count} "
+            f"locations see the whole input."
+        )
+    results["explanation"] = explanation
+    checks = check_receptive(table.as_json()["layers"][1:], layers, MIDTERM_INPUT)
+    checks.append(_window_agreement(table))
+    # input ranges as math (a real minus sign for rows in the padding)
+    latex = re.sub(r"(-?\d+)\.\.(-?\d+)", r"$\1, \\dots, \2$", explanation)
+    latex = latex.replace(">=", "$\\ge$").replace(" x ", " $\\times$ ")
+    return Answer(pid, results, explanation, latex, checks)
+
+
+def _replacement_layers(table: Table, extent: int, padding: int) -> tuple[list[Layer], list]:
+    """Each pool replaced by a conv with as many filters as input channels, stride 2."""
+    lines, replaced = [], []
+    for prev, row in zip(table.rows, table.rows[1:], strict=False):
+        layer = row.layer
+        assert layer is not None
+        if layer.kind == "pool":
+            lines.append(f"conv {prev.shape[2]} {extent}x{extent}/2 pad {padding}")
+            replaced.append((layer.index, prev.shape))
+        else:
+            lines.append(layer.text)
+    return parse_layers(lines), replaced
+
+
+def _replacement_rows(new: Table, replaced: list, extent: int, padding: int) -> list[dict]:
+    rows = []
+    for index, in_shape in replaced:
+        row = new.rows[index]
+        rows.append({
+            "pool_index": index, "input_shape": list(in_shape), "filters": in_shape[2],
+            "extent": [extent, extent], "stride": 2, "padding": padding,
+            "output_shape": list(row.shape), "params": row.params, "flops": row.flops,
+        })
+    return rows
+
+
+def replacement_shape_check(original: Table, replaced: Table, what: str) -> Check:
+    """Every layer of ``replaced`` has the output shape of the same layer of ``original``."""
+    mismatched = [r.layer.index for r, o in zip(replaced.rows[1:], original.rows[1:],
+                                                strict=True) if r.shape != o.shape]
+    return Check.exact(f"shapes with {what} convs in place of the pools",
+                       "the pooled network's shapes, layer by layer", not mismatched,
+                       f"differ at layers {mismatched}" if mismatched else
+                       f"all {len(replaced.rows) - 1} layers have the pooled network's shape")
+
+
+@problem("cmsc25500-midterm/1c")
+def answer_1c(pid: str) -> Answer:
+    table = midterm_table()
+    checks: list[Check] = []
+    variants = {}
+    for extent, padding in ((2, 0), (3, 1)):
+        layers, replaced = _replacement_layers(table, extent, padding)
+        new = account(layers, MIDTERM_INPUT)
+        checks.append(replacement_shape_check(table, new, f"{extent}×{extent}/2 pad {padding}"))
+        mismatched = not checks[-1].passed
+        label = f"{extent}×{extent} replacements: "
+        checks += _full_size_checks(new, label=label)
+        # the part claims where the whole input is first seen: coverage, not the windows
+        checks.append(check_receptive(new.as_json()["layers"][1:], new.layers, MIDTERM_INPUT,
+                                      label)[0])
+        covering = new.first_covering()
+        variants[extent] = (new, replaced, covering, not mismatched)
+    new, replaced, covering, ok = variants[2]
+    alt, alt_replaced, alt_covering, alt_ok = variants[3]
+    results = {
+        "replacements": _replacement_rows(new, replaced, 2, 0),
+        "alternative": _replacement_rows(alt, alt_replaced, 3, 1),
+        "shapes_match": ok and alt_ok,
+        "total_params": new.total_params,
+        "total_flops": new.total_flops,
+        "alternative_total_params": alt.total_params,
+        "alternative_total_flops": alt.total_flops,
+        "first_covering_index": covering.layer.index if covering and covering.layer else 0,
+        "alternative_first_covering_index":
+            alt_covering.layer.index if alt_covering and alt_covering.layer else 0,
+    }
+    lines = ["Replace each 2x2/2 max pool by a conv with F = C_in filters, extent 2x2, "
+             "stride 2, padding 0 (the same windows as the pool, now learned):"]
+    tex = ["Replace each $2\\times2$/2 max pool by a conv with $F = C_{\\mathrm{in}}$ filters, "
+           "extent $2\\times 2$, stride 2, padding 0 (the pool's own windows, now learned):",
+           "\\begin{center}\\begin{tabular}{rrrrrr}\\toprule",
+           "layer & input & filters & output & params & FLOPs \\\\ \\midrule"]
+    for r in results["replacements"]:
+        ins = " x ".join(map(str, r["input_shape"]))
+        outs = " x ".join(map(str, r["output_shape"]))
+        lines.append(f"  layer {r['pool_index']:2d}: input {ins:>12s} -> conv {r['filters']} "
+                     f"2x2/2 pad 0 -> {outs:>12s}, {r['params']:,d} params, "
+                     f"{r['flops']:,d} FLOPs")
+        tex_in, tex_out = (s.replace(" x ", "{\\times}") for s in (ins, outs))
+        tex.append(f"{r['pool_index']} & ${tex_in}$ & {r['filters']} & ${tex_out}$ & "
+                   f"{tex_int(r['params'])} & {tex_int(r['flops'])} \\\\")
+    tex.append("\\bottomrule\\end{tabular}\\end{center}")
+    summary = (
+        f"Shape-checked: every layer of the replaced network has the original output shape. "
+        f"The network then has {new.total_params:,d} parameters and {new.total_flops:,d} FLOPs "
+        f"(was {table.total_params:,d} and {table.total_flops:,d}). An alternative with the "
+        f"same shapes is 3x3, stride 2, padding 1 ({alt.total_params:,d} parameters, "
+        f"{alt.total_flops:,d} FLOPs). The shallowest layer seeing the whole input at every "
+        f"location is then layer {results['first_covering_index']} (2x2 replacements) and "
+        f"layer {results['alternative_first_covering_index']} (3x3 replacements)."
+    )
+    lines.append(summary)
+    tex.append(summary.replace(",", "{,}").replace("3x3", "$3\\times3$").replace(
+        "2x2", "$2\\times2$"))
+    return Answer(pid, results, "\n".join(lines), "\n".join(tex), checks)
+
+
+PARAM_COLUMNS = ("output", "params")
+
+
+@problem("rnn-cnn-hw/3.1")
+def answer_3_1(pid: str) -> Answer:
+    table = account(VGG_NET, VGG_INPUT)
+    fc_at = next(i for i, r in enumerate(table.rows) if r.layer and r.layer.kind == "fc")
+    fc_in = table.rows[fc_at - 1].shape  # what the first fc layer flattens
+    results = {
+        "input": list(VGG_INPUT),
+        "layers": table.as_json()["layers"],
+        "params_by_layer": {r.name if r.layer is None else f"{r.layer.index} {r.name}": r.params
+                            for r in table.rows[1:]},
+        "total_params": table.total_params,
+    }
+    checks = _full_size_checks(table, flops=False)
+    terms = " + ".join(f"{r.params:,d}" for r in table.rows[1:] if r.params)
+    text = (f"{format_text(table, PARAM_COLUMNS)}\n\nParameters (weights and biases): {terms} = "
+            f"{table.total_params:,d}. The first fc layer dominates: its input is the flattened "
+            f"{' x '.join(map(str, fc_in))} = {_product(fc_in):,d} activations.")
+    tex_terms = " + ".join(tex_int(r.params) for r in table.rows[1:] if r.params)
+    fc_tex = "{\\times}".join(map(str, fc_in))
+    latex = ("\\begin{center}\\small\n" + format_latex(table, PARAM_COLUMNS)
+             + "\n\\end{center}\n\n"
+             f"Parameters including biases: ${tex_terms} = {tex_int(table.total_params)}$; the "
+             "first fc layer dominates (its input is the flattened "
+             f"${fc_tex}$ tensor, "
+             f"{tex_int(_product(fc_in))} activations).")
+    return Answer(pid, results, text, latex, checks)

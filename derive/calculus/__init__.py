@@ -1,0 +1,1 @@
+"""From equations to derivatives: bars and weight gradients (adjoint), Jacobians."""

@@ -1,0 +1,377 @@
+"""Matrix Jacobians of vector cells in closed form: ``d of(t) / d wrt(t - lag)``.
+
+Forward mode over a cell's equations: every node gets the linear map ``delta -> d node``
+(``delta`` a perturbation of ``wrt(t - lag)``), written as a sum of ``coefficient * M`` with
+``M`` a matrix expression with one column per entry of ``wrt``. Each primitive has its JVP
+rule: ``A X`` gives ``A J_X``; ``a (.) X`` gives ``diag(a) J_X``; a row ``X^T`` inside a product
+``u X^T r`` gives the outer product ``u r^T J_X``; ``f.(z)`` gives ``diag(f'.(z)) J_z``; a
+softmax entry gives ``sum_j a_i (delta_ij - a_j) J_{w_j}``. Other values of earlier steps are
+held fixed; values at ``t`` are followed through their own equations.
+
+1x1 quantities (softmax entries, scores) are scalars in the result (``a_1(t) V_1``), written
+as applied functions of the time, like scalar cells' signals. The result is then collected:
+terms with the same matrix are merged, outer products with the same row are merged, and a
+column that contains a defined signal's right-hand side (``sum_i a_i v_i``) names it
+(``h(t)``), so the AttentionRNN Jacobian reads ``a_1 (v_1 - h(t)) r^T + a_1 V_1``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from derive.calculus.adjoint import Namer
+from derive.checks.check import Check
+from derive.core.cell import Cell, _name_and_time, t
+from derive.core.errors import DeriveError
+from derive.core.primitives import SoftmaxEntry, _elementwise_derivative
+from derive.core.zero import exactly_zero
+
+Terms = list[tuple[sp.Expr, MatrixExpr]]  # sum of coefficient * matrix
+
+
+def scalar_of(node: sp.Basic) -> sp.Expr:
+    """A 1x1 matrix expression as a scalar: a timed 1x1 symbol becomes ``a_1(t)``."""
+    if isinstance(node, sp.MatrixSymbol):
+        name, time = _name_and_time(node)
+        if name is not None:
+            return sp.Function(name)(time)
+    if isinstance(node, sp.MatMul):
+        coeff, factors = node.as_coeff_matrices()
+        if all(f.shape == (1, 1) for f in factors):
+            return coeff * sp.Mul(*[scalar_of(f) for f in factors])
+    return node[0, 0]
+
+
+def _product(factors: list[MatrixExpr]) -> MatrixExpr | None:
+    if not factors:
+        return None
+    return sp.MatMul(*factors) if len(factors) > 1 else factors[0]
+
+
+class _Forward:
+    def __init__(self, cell: Cell, wrt: sp.MatrixSymbol) -> None:
+        self.cell = cell
+        self.wrt = wrt
+        self.name = Namer(cell)
+        self.now = {eq.signal(t): eq.rhs for eq in cell.equations}
+        self.memo: dict[sp.Basic, Terms] = {}
+        self.live = {wrt, *self.now}
+
+    def scalar(self, node: sp.Basic) -> sp.Expr:
+        return scalar_of(self.name(node))
+
+    def jac(self, node: sp.Basic) -> Terms:
+        if node not in self.memo:
+            self.memo[node] = self._jac(node)
+        return self.memo[node]
+
+    def _jac(self, node: sp.Basic) -> Terms:
+        if node == self.wrt:
+            return [(sp.Integer(1), sp.Identity(self.wrt.shape[0]))]
+        if isinstance(node, sp.MatrixSymbol):
+            return self.jac(self.now[node]) if node in self.now else []
+        if not isinstance(node, MatrixExpr) or not (node.atoms(sp.MatrixSymbol) & self.live):
+            return []  # a constant, a weight product, or values held fixed
+        if isinstance(node, sp.MatAdd):
+            return [term for arg in node.args for term in self.jac(arg)]
+        if isinstance(node, sp.MatMul):
+            return self._matmul(node)
+        if isinstance(node, sp.Transpose) and node.shape == (1, 1):
+            return self.jac(node.arg)
+        if isinstance(node, sp.HadamardProduct):
+            out = []
+            for i, arg in enumerate(node.args):
+                others = node.args[:i] + node.args[i + 1:]
+                diag = sp.DiagMatrix(self.name(sp.HadamardProduct(*others))
+                                     if len(others) > 1 else self.name(others[0]))
+                out += [(c, sp.MatMul(diag, m)) for c, m in self.jac(arg)]
+            return out
+        if isinstance(node, ElementwiseApplyFunction):
+            diag = sp.DiagMatrix(self.name(_elementwise_derivative(node)))
+            return [(c, sp.MatMul(diag, m)) for c, m in self.jac(node.expr)]
+        if isinstance(node, SoftmaxEntry):
+            a_i = self.scalar(node)
+            out = []
+            for j, w in enumerate(node.scores):
+                a_j = self.scalar(SoftmaxEntry(j, *node.scores))
+                weight = a_i * (1 - a_i) if j == node.index else -a_i * a_j
+                out += [(weight * c, m) for c, m in self.jac(w)]
+            return out
+        raise DeriveError(f"no Jacobian rule for {type(node).__name__}: {node}")
+
+    def _matmul(self, node: sp.MatMul) -> Terms:
+        coeff, factors = node.as_coeff_matrices()
+        out: Terms = []
+        for i, factor in enumerate(factors):
+            left, right = factors[:i], factors[i + 1:]
+            if isinstance(factor, sp.Transpose) and factor.shape[0] == 1 and factor.shape[1] != 1:
+                # u (J delta)^T r = u r^T J delta: the row's Jacobian is its column's
+                inner = self.jac(factor.arg)
+                if not inner:
+                    continue
+                row = sp.Transpose(_product(right)) if right else None
+                for c, m in inner:
+                    parts = [*left, *([row] if row is not None else []), m]
+                    out.append((coeff * c, sp.MatMul(*parts)))
+                continue
+            inner = self.jac(factor)
+            if not inner:
+                continue
+            if factor.shape[1] == 1:
+                # L (J delta) s with s a product of 1x1 factors: a scalar
+                if any(f.shape != (1, 1) for f in right):
+                    raise DeriveError(f"no Jacobian rule for the product {node}")
+                s = sp.Mul(*[self.scalar(f) for f in right])
+                for c, m in inner:
+                    parts = [*left, m]
+                    out.append((coeff * s * c, sp.MatMul(*parts) if len(parts) > 1 else m))
+            else:
+                raise DeriveError(f"no Jacobian rule for the factor {factor} of {node}")
+        return out
+
+
+def jacobian_terms(cell: Cell, of: str, wrt: str, lag: int) -> Terms:
+    """The raw terms of ``d of(t) / d wrt(t - lag)``."""
+    for arg, value in (("of", of), ("wrt", wrt)):
+        if value not in cell.signals:
+            raise DeriveError(f"{arg}: cell {cell.name!r} has no signal {value!r}")
+    if not cell.signals[wrt].is_matrix or cell.signals[wrt].shape[1] != 1:
+        raise DeriveError(f"wrt: {wrt!r} is not a column vector")
+    if lag < 0 or (lag == 0 and of == wrt):
+        raise DeriveError(f"lag must be >= 1 for of == wrt, got {lag}")
+    forward = _Forward(cell, cell.signals[wrt](t - lag))
+    terms = forward.jac(cell.signals[of](t))
+    return [(c, forward.name(m)) for c, m in terms]
+
+
+def _outer(m: MatrixExpr) -> tuple[MatrixExpr, MatrixExpr] | None:
+    """``(u, r)`` with ``m = u r``, ``u`` a column (the first column-shaped prefix)."""
+    if not isinstance(m, sp.MatMul):
+        return None
+    coeff, factors = m.as_coeff_matrices()
+    if coeff != 1:
+        return None
+    for i, f in enumerate(factors[:-1]):
+        if f.shape[1] == 1:
+            return _product(factors[: i + 1]), _product(factors[i + 1:])
+    return None
+
+
+def _common_factor(coeffs: list[sp.Expr]) -> sp.Expr:
+    common = coeffs[0]
+    for c in coeffs[1:]:
+        common = sp.gcd(common, c)
+    return sp.factor(common)
+
+
+def _name_combination(column: list[tuple[sp.Expr, MatrixExpr]], cell: Cell, namer: Namer
+                      ) -> tuple[sp.Expr, MatrixExpr]:
+    """``sum_i c_i u_i`` as ``factor * body``: a common scalar factored out, and a defined
+    signal's right-hand side ``sum_j s_j u_j`` replaced by its name where that leaves fewer
+    terms (``a_1 (1 - a_1) v_1 - a_0 a_1 v_0 - ...`` becomes ``a_1 (v_1 - h(t))``)."""
+    coeffs = [sp.expand(c) for c, _ in column]
+    factor = _common_factor(coeffs)
+    reduced: dict[MatrixExpr, sp.Expr] = {}
+    for c, (_, u) in zip(coeffs, column, strict=True):
+        reduced[u] = sp.expand(reduced.get(u, 0) + sp.cancel(c / factor))
+    best: tuple = (sum(1 for c in reduced.values() if c != 0), reduced, None, 0)
+    for eq in cell.equations:
+        rhs = eq.rhs
+        if not isinstance(rhs, sp.MatAdd) or eq.signal.shape[1] != 1:
+            continue
+        parts: dict[MatrixExpr, sp.Expr] = {}
+        for arg in rhs.args:
+            if not isinstance(arg, sp.MatMul):
+                break
+            coeff, factors = arg.as_coeff_matrices()
+            scalars = [f for f in factors if f.shape == (1, 1)]
+            vector = [f for f in factors if f.shape != (1, 1)]
+            parts[namer(_product(vector))] = coeff * sp.Mul(*[scalar_of(namer(f))
+                                                              for f in scalars])
+        else:
+            shared = [u for u in parts if reduced.get(u, 0) != 0]
+            if not shared:
+                continue
+            lam = sp.cancel(-reduced[shared[0]] / parts[shared[0]])
+            trial = dict(reduced)
+            for u, s in parts.items():
+                trial[u] = sp.expand(trial.get(u, 0) + lam * s)
+            count = sum(1 for c in trial.values() if c != 0) + 1
+            if count < best[0] or (count == best[0] and best[2] is None):  # prefer the name
+                best = (count, trial, eq.signal(t), lam)
+    _, final, named, lam = best
+    terms = [u if c == 1 else c * u for u, c in final.items() if c != 0]
+    if named is not None:
+        terms.append(named if lam == -1 else -lam * named)
+    body = sp.MatAdd(*terms) if len(terms) > 1 else terms[0]
+    return factor, body
+
+
+def _sum_rows(rows: list[MatrixExpr]) -> MatrixExpr:
+    """``r_1 + r_2 + ...``, with a first factor they all share taken out: ``h^T (A + B)``."""
+    if len(rows) == 1:
+        return rows[0]
+    heads = [r.args[0] if isinstance(r, sp.MatMul) and len(r.args) > 1 else None
+             for r in rows]
+    if heads[0] is not None and all(h == heads[0] for h in heads):
+        tails = [_product(list(r.args[1:])) for r in rows]
+        return sp.MatMul(heads[0], sp.MatAdd(*tails))
+    return sp.MatAdd(*rows)
+
+
+def _merge_diagonals(m: MatrixExpr) -> MatrixExpr:
+    """``diag(a) diag(b) X`` -> ``diag(a (.) b) X``."""
+    if not isinstance(m, sp.MatMul):
+        return m
+    coeff, factors = m.as_coeff_matrices()
+    out: list[MatrixExpr] = []
+    for f in factors:
+        if isinstance(f, sp.DiagMatrix) and out and isinstance(out[-1], sp.DiagMatrix):
+            out[-1] = sp.DiagMatrix(_hadamard(out[-1].args[0], f.args[0]))
+        else:
+            out.append(f)
+    body = _product(out)
+    return body if coeff == 1 else coeff * body
+
+
+def _hadamard(*vectors: MatrixExpr) -> MatrixExpr:
+    args = [a for v in vectors for a in (v.args if isinstance(v, sp.HadamardProduct) else [v])]
+    return sp.HadamardProduct(*args) if len(args) > 1 else args[0]
+
+
+def _sum_diagonals(plain: list[MatrixExpr]) -> list[MatrixExpr]:
+    """``diag(a) X + diag(b) X`` -> ``diag(a + b) X``, common Hadamard factors outside:
+    ``diag((h - W_x x) (.) c (.) (1 - c)) W_h``."""
+    groups: dict[MatrixExpr | None, list[MatrixExpr]] = {}
+    rest = []
+    for m in plain:
+        coeff, factors = m.as_coeff_matrices() if isinstance(m, sp.MatMul) else (1, [m])
+        if len(factors) >= 2 and isinstance(factors[0], sp.DiagMatrix):
+            vector = factors[0].args[0]
+            groups.setdefault(_product(factors[1:]), []).append(
+                vector if coeff == 1 else coeff * vector)
+        else:
+            rest.append(m)
+    out = []
+    for tail, vectors in groups.items():
+        if len(vectors) == 1:
+            out.append(sp.MatMul(sp.DiagMatrix(vectors[0]), tail))
+            continue
+        parts = [_signed_factors(v) for v in vectors]
+        common = [f for f in parts[0][1] if all(f in p[1] for p in parts[1:])]
+        summands = []
+        for sign, factors in parts:
+            left = [f for f in factors if f not in common]
+            body = _hadamard(*left) if left else sp.OneMatrix(*vectors[0].shape)
+            summands.append(body if sign == 1 else sign * body)
+        total = sp.MatAdd(*summands)
+        out.append(sp.MatMul(sp.DiagMatrix(_hadamard(total, *common) if common else total),
+                             tail))
+    return out + rest
+
+
+def _signed_factors(v: MatrixExpr) -> tuple[sp.Expr, list[MatrixExpr]]:
+    coeff = 1
+    if isinstance(v, sp.MatMul):
+        coeff, factors = v.as_coeff_matrices()
+        v = _product(factors)
+    return coeff, list(v.args) if isinstance(v, sp.HadamardProduct) else [v]
+
+
+def collect(terms: Terms, cell: Cell) -> MatrixExpr:
+    """``sum c M`` merged: equal matrices, outer products ``u r`` sharing ``r`` (their
+    columns combined and named), then rows sharing the same column."""
+    merged: dict[MatrixExpr, sp.Expr] = {}
+    for c, m in terms:
+        m = _merge_diagonals(m.doit())  # flatten products, drop identities
+        merged[m] = merged.get(m, 0) + c
+    by_row: dict[MatrixExpr, list[tuple[sp.Expr, MatrixExpr]]] = {}
+    plain: list[MatrixExpr] = []
+    namer = Namer(cell)
+    for m, c in merged.items():
+        c = sp.factor(c)
+        if c == 0:
+            continue
+        split = _outer(m)
+        if split is None:
+            plain.append(m if c == 1 else c * m)
+        else:
+            by_row.setdefault(split[1], []).append((c, split[0]))
+    by_column: dict[tuple, list[MatrixExpr]] = {}
+    for row, column in by_row.items():
+        by_column.setdefault(_name_combination(column, cell, namer), []).append(row)
+    out = []
+    for (factor, body), rows in by_column.items():
+        outer = sp.MatMul(body, _sum_rows(rows))
+        out.append(outer if factor == 1 else factor * outer)
+    out += _sum_diagonals(plain)
+    return sp.MatAdd(*out) if len(out) > 1 else out[0]
+
+
+def matrix_jacobian(cell: Cell, of: str, wrt: str | None = None, lag: int = 1) -> MatrixExpr:
+    """``d of(t) / d wrt(t - lag)`` in matrix notation, other earlier values held fixed."""
+    wrt = wrt or of
+    terms = jacobian_terms(cell, of, wrt, lag)
+    if not terms:
+        return sp.ZeroMatrix(cell.signals[of].shape[0], cell.signals[wrt].shape[0])
+    return collect(terms, cell)
+
+
+def explicit_jacobian_difference(cell: Cell, of: str, wrt: str, lag: int, closed: MatrixExpr,
+                                 dims: dict) -> list[sp.Expr]:
+    """``closed`` minus SymPy's elementwise Jacobian of the explicit step at concrete
+    ``dims`` (symbol -> size), entry by entry, both spelled out in the step's inputs."""
+    from derive.checks.recurrent import _explicit_symbols, _safe
+    from derive.core.cell import timed_matrix
+
+    explicit: dict[sp.Basic, sp.Basic] = {}
+
+    def ex(atom: sp.MatrixSymbol) -> sp.Basic:
+        if atom not in explicit:
+            shape = tuple(int(sp.sympify(d).xreplace(dims)) for d in atom.shape)
+            explicit[atom] = _explicit_symbols(_safe(str(atom)), shape)
+        return explicit[atom]
+
+    def to_explicit(expr: sp.Basic) -> sp.Matrix:
+        expr = expr.xreplace(dims)
+        env: dict[sp.Basic, sp.Basic] = {a: ex(a) for a in expr.atoms(sp.MatrixSymbol)}
+        for f in expr.atoms(sp.core.function.AppliedUndef):
+            name, time = _name_and_time(f)
+            if name in cell.signals and cell.signals[name].shape is not None:
+                env[f] = ex(timed_matrix(name, time, cell.signals[name].shape))[0, 0]
+        out = expr.xreplace(env)
+        return sp.Matrix(out.as_explicit() if isinstance(out, MatrixExpr) else out)
+
+    definitions: dict[sp.Symbol, sp.Basic] = {}
+    for eq in cell.equations:
+        definitions.update(zip(to_explicit(eq.signal(t)), to_explicit(eq.rhs), strict=True))
+
+    def spelled_out(matrix: sp.Matrix) -> sp.Matrix:
+        for _ in range(len(cell.equations) + 2):
+            expanded = matrix.xreplace(definitions)
+            if expanded == matrix:
+                break
+            matrix = expanded
+        return matrix
+
+    got = spelled_out(to_explicit(closed))
+    step = spelled_out(to_explicit(cell.signals[of](t)))
+    variables = list(to_explicit(cell.signals[wrt](t - lag)))
+    want = step.jacobian(variables)
+    return list(got - want)
+
+
+def jacobian_check(cell: Cell, of: str, wrt: str, lag: int, closed: MatrixExpr,
+                   sizes: list[dict]) -> Check:
+    """``closed`` against SymPy's elementwise Jacobian at each of ``sizes``: exactly zero."""
+    failures = []
+    for dims in sizes:
+        difference = explicit_jacobian_difference(cell, of, wrt, lag, closed, dims)
+        if not all(exactly_zero(entry) for entry in difference):
+            failures.append(", ".join(f"{k}={v}" for k, v in dims.items()))
+    where = "; ".join(", ".join(f"{k}={v}" for k, v in d.items()) for d in sizes)
+    return Check.exact(f"d{of}(t)/d{wrt}(t-{lag}) elementwise ({where})",
+                       "SymPy jacobian of the explicit step", not failures,
+                       f"differing at: {'; '.join(failures) or 'none'}")

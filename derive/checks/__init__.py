@@ -1,0 +1,1 @@
+"""Checks: the Check record, and the checks of derived results against independent methods."""

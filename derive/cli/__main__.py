@@ -1,0 +1,7 @@
+"""``python -m derive.cli``."""
+
+import sys
+
+from derive.cli import main
+
+sys.exit(main())

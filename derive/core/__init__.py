@@ -1,0 +1,2 @@
+"""The language of cells: signals, equations, primitives and their derivative rules, the
+exact zero test, errors."""

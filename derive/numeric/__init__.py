@@ -1,0 +1,1 @@
+"""Lowering derived equations to NumPy, and running them over time."""

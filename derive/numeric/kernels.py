@@ -1,0 +1,576 @@
+"""NumPy kernels compiled from derived equations, and the BPTT driver that runs them.
+
+Each step (forward, backward, initial-state bars) becomes one generated Python function of
+straight-line NumPy code: equations in order, one assignment each, after common
+subexpression elimination. Arrays carry a leading batch axis: a scalar signal is ``(B,)``,
+a vector signal ``(B, rows, 1)``; weights are unbatched. Any dtype flows through, complex
+included, so complex-step differentiation reaches machine precision.
+
+The loop over time lives in :func:`bptt`, not in SymPy: lambdifying a ``Sum`` with CSE can
+hoist index-dependent terms (sympy#27971).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
+from sympy.printing.numpy import NumPyPrinter
+
+from derive.calculus.adjoint import Adjoints
+from derive.core.cell import Cell, _name_and_time, shift, t
+from derive.core.errors import DeriveError
+from derive.core.primitives import elementwise_function, sigma
+
+
+def _sigma(x):
+    with np.errstate(over="ignore"):  # exp(-x) = inf for very negative x: sigma is 0, exactly
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+_SOFTMAX_LAST: list = [(), None]  # the scores of the last softmax and its entries
+
+
+def _softmax_entry(i, scores):
+    """Entry ``i`` of the softmax over the first axis of ``scores``; the entries of one
+    softmax are asked for one after another with the same score arrays, so the softmax is
+    computed once (the cache holds the arrays, so their ids cannot be reused)."""
+    last, entries = _SOFTMAX_LAST
+    if len(last) != len(scores) or any(a is not b for a, b in zip(last, scores, strict=True)):
+        stacked = np.stack(np.broadcast_arrays(*scores))
+        e = np.exp(stacked - stacked.real.max(axis=0))  # any shift cancels, complex included
+        entries = e / e.sum(axis=0)
+        _SOFTMAX_LAST[:] = [tuple(scores), entries]
+    return entries[i]
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` where a weight meets a batch of columns or rows: one matrix product for the
+    whole batch instead of one small product per element."""
+    if a.ndim == 2 and b.ndim == 3 and b.shape[-1] == 1:
+        return (b[..., 0] @ a.T)[..., None]
+    if a.ndim == 3 and b.ndim == 2 and a.shape[-2] == 1:
+        return (a[:, 0, :] @ b)[:, None, :]
+    # batches of 1x1 factors (softmax entries, scores) and of row-times-column products:
+    # broadcasting, since NumPy's batched matmul runs one tiny product per element
+    if a.ndim == 3 and b.ndim == 3:
+        if (a.shape[-1] == 1 and b.shape[-2:] == (1, 1)) or \
+                (a.shape[-2:] == (1, 1) and b.shape[-2] == 1):
+            return a * b
+        if a.shape[-2] == 1 and b.shape[-1] == 1:
+            return np.sum(a[:, 0, :] * b[:, :, 0], axis=-1)[:, None, None]
+    return np.matmul(a, b)
+
+
+# Non-analytic functions on the real part of their argument, so that complex-step
+# perturbations pass through them as they would through the smooth branch that applies.
+def _abs(x):
+    return x * np.sign(np.real(x))
+
+
+def _maximum(*xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = np.where(np.real(x) > np.real(out), x, out)
+    return out
+
+
+def _minimum(*xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = np.where(np.real(x) < np.real(out), x, out)
+    return out
+
+
+def _heaviside(x, at_zero=0.5):
+    return np.heaviside(np.real(x), at_zero)
+
+
+def _dirac(x):
+    # zero away from 0; at exactly 0 it has no value, so the result is NaN, never a guess
+    with np.errstate(invalid="ignore"):
+        return np.where(np.real(x) == 0, np.nan, 0.0)
+
+
+def _scalar(c):
+    """A scalar factor of a matrix: a batch of scalars ``(B,)`` as ``(B, 1, 1)``."""
+    c = np.asarray(c)
+    return c[..., None, None] if c.ndim == 1 else c
+
+
+def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``sum_b u_b v_b^T`` over the batch, for columns ``u, v`` of shape ``(B, k, 1)``."""
+    return u[..., 0].T @ v[..., 0]
+
+
+_FUNCTIONS = {sigma: "sigma", sp.tanh: "numpy.tanh", sp.exp: "numpy.exp"}
+_NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry, "_mm": _mm,
+              "_outer_sum": _outer_sum, "_abs": _abs, "_maximum": _maximum,
+              "_minimum": _minimum, "_heaviside": _heaviside, "_dirac": _dirac,
+              "_scalar": _scalar}
+
+
+class BatchedPrinter(NumPyPrinter):
+    """NumPy code for batched operands: matrix products with ``@`` over the last two axes."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__(settings)
+        self.temps: dict[sp.Basic, str] = {}  # subexpressions already held in a variable
+
+    def _print(self, expr, **kwargs) -> str:
+        temp = self.temps.get(expr)
+        return temp if temp is not None else super()._print(expr, **kwargs)
+
+    def _print_MatMul(self, expr):
+        coeff, factors = expr.as_coeff_matrices()
+        body = self._print(factors[-1])
+        for factor in reversed(factors[:-1]):  # right to left: weights meet a batch
+            body = f"_mm({self._print(factor)}, {body})"
+        if coeff == -1:
+            return f"-({body})"
+        if coeff == 1:
+            return body
+        if coeff.is_number:
+            return f"({self._print(coeff)}) * ({body})"
+        # a scalar signal or weight scaling a matrix: a batch (B,) becomes (B, 1, 1)
+        return f"_scalar({self._print(coeff)}) * ({body})"
+
+    def batch_sum(self, expr) -> str:
+        """Code for ``expr`` summed over the batch axis: a weight's gradient."""
+        if isinstance(expr, sp.MatAdd):
+            return " + ".join(f"({self.batch_sum(a)})" for a in expr.args)
+        if isinstance(expr, sp.MatMul):
+            coeff, factors = expr.as_coeff_matrices()
+            if len(factors) == 2 and isinstance(factors[1], sp.Transpose) and \
+                    factors[0].shape[1] == 1:
+                left = self._print(factors[0])
+                if not coeff.is_number:  # a batched scalar scales each element's product
+                    left, coeff = f"_scalar({self._print(coeff)}) * ({left})", sp.Integer(1)
+                body = f"_outer_sum({left}, {self._print(factors[1].arg)})"
+                return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
+        return f"numpy.sum({self._print(expr)}, axis=0)"
+
+    def _print_MatAdd(self, expr):
+        # a matrix of ones in a sum broadcasts as the number 1
+        return " + ".join("1.0" if isinstance(a, sp.OneMatrix) else f"({self._print(a)})"
+                          for a in expr.args)
+
+    def _print_HadamardProduct(self, expr):
+        return " * ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        return f"({self._print(expr.base)}) ** ({self._print(expr.exp)})"
+
+    def _print_Transpose(self, expr):
+        return f"numpy.swapaxes({self._print(expr.arg)}, -1, -2)"
+
+    def _print_OneMatrix(self, expr):
+        return f"numpy.ones({tuple(int(d) for d in expr.shape)})"
+
+    def _print_ZeroMatrix(self, expr):
+        return f"numpy.zeros({tuple(int(d) for d in expr.shape)})"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        f = elementwise_function(expr)
+        if f in _FUNCTIONS:
+            return f"{_FUNCTIONS[f]}({self._print(expr.expr)})"
+        # any other scalar function: its body, printed with the argument array in place of
+        # its variable (NumPy's functions act entry by entry)
+        d = sp.Dummy("d", real=True)
+        body = expr.function(d)
+        self.temps[d] = f"({self._print(expr.expr)})"
+        try:
+            return self._print(body)
+        finally:
+            del self.temps[d]
+
+    def _print_ScalarBar(self, expr):
+        return (f"numpy.sum(({self._print(expr.bar)}) * ({self._print(expr.matrix)}), "
+                "axis=(-2, -1))")
+
+    def _print_Abs(self, expr):
+        return f"_abs({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr):
+        return f"_maximum({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr):
+        return f"_minimum({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Heaviside(self, expr):
+        at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        return f"_heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
+
+    def _print_sign(self, expr):
+        return f"numpy.sign(numpy.real({self._print(expr.args[0])}))"
+
+    def _print_DiracDelta(self, expr):
+        if len(expr.args) > 1 and expr.args[1] != 0:
+            raise DeriveError(f"no NumPy kernel for the derivative of a delta: {expr}")
+        return f"_dirac({self._print(expr.args[0])})"
+
+    def _print_Relational(self, expr):
+        # comparisons act on the real part: the branch a complex-step perturbation follows
+        op = {"==": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal",
+              ">": "greater", ">=": "greater_equal"}[expr.rel_op]
+        return (f"numpy.{op}(numpy.real({self._print(expr.lhs)}), "
+                f"numpy.real({self._print(expr.rhs)}))")
+
+    def _print_Derivative(self, expr):
+        raise DeriveError(f"no closed form to compile: {expr}")
+
+    def _print_sigma(self, expr):
+        return f"sigma({self._print(expr.args[0])})"
+
+    def _print_SoftmaxEntry(self, expr):
+        scores = ", ".join(self._print(w) for w in expr.scores)
+        return f"softmax_entry({expr.index}, ({scores},))"
+
+
+def variable_name(atom: sp.Basic, cell: Cell) -> str | None:
+    """A Python identifier for a time-indexed atom or a weight: ``h_m1`` is ``h(t - 1)``,
+    ``bar_i_p1`` is ``bar_i(t + 1)``."""
+    if isinstance(atom, sp.Symbol | sp.MatrixSymbol) and str(atom) in cell.parameters:
+        return f"w_{atom}"
+    name, time = _name_and_time(atom)
+    if name is None:
+        return None
+    offset = int(time - t)
+    tag = f"p{offset}" if offset > 0 else f"m{-offset}" if offset < 0 else "0"
+    return f"{name}_{tag}"
+
+
+@dataclass
+class StepFunction:
+    """Generated code of one step: reads ``env[name]``, returns a dict of results."""
+
+    name: str
+    source: str
+    inputs: list[str]
+    outputs: list[str]
+
+    def __post_init__(self) -> None:
+        namespace = dict(_NAMESPACE)
+        exec(compile(self.source, f"<derive:{self.name}>", "exec"), namespace)  # noqa: S102
+        self.fn = namespace[self.name]
+
+    def __call__(self, env: dict) -> dict:
+        return self.fn(env)
+
+
+def compile_step(
+    name: str, cell: Cell, assignments: list[tuple[str, sp.Basic]], dims: dict,
+    summed: frozenset[str] = frozenset(),
+) -> StepFunction:
+    """Straight-line code for ``target = expr`` in order; later ones may read earlier ones.
+    Targets in ``summed`` are summed over the batch axis (weight gradients)."""
+    concrete = {sym: int(v) for sym, v in dims.items()}
+    exprs = [expr.xreplace(concrete) if concrete else expr for _, expr in assignments]
+    targets = [target for target, _ in assignments]
+
+    renames: dict[sp.Basic, sp.Basic] = {}
+    inputs: set[str] = set()
+    for expr in exprs:
+        for atom in expr.atoms(sp.MatrixSymbol) | expr.atoms(sp.core.function.AppliedUndef) | \
+                expr.free_symbols:
+            var = variable_name(atom, cell)
+            if var is None:
+                continue
+            if isinstance(atom, sp.MatrixSymbol):
+                renames[atom] = sp.MatrixSymbol(var, *atom.shape)
+            else:
+                renames[atom] = sp.Symbol(var)
+            if var not in targets:
+                inputs.add(var)
+    exprs = [e.xreplace(renames) for e in exprs]
+
+    printer = BatchedPrinter({"fully_qualified_modules": True, "inline": True,
+                              "allow_unknown_functions": False})
+    printer.module_imports.clear()
+    lines = [f"def {name}(env):"]
+    lines += [f"    {v} = env[{v!r}]" for v in sorted(inputs)]
+    counter = itertools.count()
+    # sympy.cse cannot order matrix expressions, so repeated matrix subexpressions are
+    # shared by hand: each becomes a temporary just before the first line that reads it
+    shared = _repeated_matrix_subexpressions([e for e in exprs if _has_matrix(e)])
+    emitted: set[sp.Basic] = set()
+    # scalar steps: one CSE over the whole step (a gate's derivative feeds several bars)
+    scalar = [(tg, e) for tg, e in zip(targets, exprs, strict=True) if not _has_matrix(e)]
+    subs, reduced_all = sp.cse([e for _, e in scalar],
+                               symbols=(sp.Symbol(f"_c{next(counter)}") for _ in itertools.count()))
+    scalar_subs = dict(subs)
+    scalar_reduced = {tg: r for (tg, _), r in zip(scalar, reduced_all, strict=True)}
+    for target, expr in zip(targets, exprs, strict=True):
+        if isinstance(expr, MatrixExpr) or _has_matrix(expr):
+            inside = set(sp.preorder_traversal(expr))
+            for sub, temp in shared.items():
+                if sub in inside and sub not in emitted:
+                    lines.append(f"    {temp} = {printer.doprint(sub)}")
+                    emitted.add(sub)
+                    printer.temps[sub] = temp
+            code = printer.batch_sum(expr) if target in summed else printer.doprint(expr)
+            lines.append(f"    {target} = {code}")
+            continue
+        reduced = scalar_reduced[target]
+        for sym in _needed(reduced, scalar_subs):
+            if sym not in emitted:
+                lines.append(f"    {sym} = {printer.doprint(scalar_subs[sym])}")
+                emitted.add(sym)
+        code = printer.doprint(reduced)
+        lines.append(f"    {target} = numpy.sum({code}, axis=0)" if target in summed
+                     else f"    {target} = {code}")
+    lines.append("    return {" + ", ".join(f"{v!r}: {v}" for v in targets) + "}")
+    source = "\n".join(lines) + "\n"
+    return StepFunction(name, source, sorted(inputs), targets)
+
+
+def _needed(expr: sp.Basic, subs: dict[sp.Symbol, sp.Basic]) -> list[sp.Symbol]:
+    """The CSE temporaries ``expr`` reads, directly or through others, in definition order."""
+    order = list(subs)
+    seen: set[sp.Symbol] = set()
+    stack = [s for s in expr.free_symbols if s in subs]
+    while stack:
+        sym = stack.pop()
+        if sym not in seen:
+            seen.add(sym)
+            stack += [s for s in subs[sym].free_symbols if s in subs]
+    return sorted(seen, key=order.index)
+
+
+def _repeated_matrix_subexpressions(exprs: list[sp.Basic]) -> dict[sp.Basic, str]:
+    """Compound matrix subexpressions met more than once, smallest first -> a temp name."""
+    counts: dict[sp.Basic, int] = {}
+    for expr in exprs:
+        for sub in sp.preorder_traversal(expr):
+            if isinstance(sub, MatrixExpr) and not isinstance(
+                    sub, sp.MatrixSymbol | sp.OneMatrix | sp.ZeroMatrix | sp.Transpose):
+                counts[sub] = counts.get(sub, 0) + 1
+    repeated = sorted((s for s, k in counts.items() if k > 1),
+                      key=lambda s: sum(1 for _ in sp.preorder_traversal(s)))
+    return {sub: f"_m{i}" for i, sub in enumerate(repeated)}
+
+
+def _has_matrix(expr: sp.Basic) -> bool:
+    return any(isinstance(a, MatrixExpr) for a in sp.preorder_traversal(expr))
+
+
+@dataclass
+class Kernels:
+    """The compiled steps of one cell at concrete dimensions."""
+
+    cell: Cell
+    forward: StepFunction
+    backward: StepFunction
+    initial: dict[int, StepFunction]  # time t0 <= 0 -> bars of the states at t0
+    dims: dict
+
+
+def compile_kernels(cell: Cell, adjoints: Adjoints, dims: dict | None = None) -> Kernels:
+    """Forward, backward and initial-state steps of ``cell`` at the given dimensions."""
+    dims = dict(dims or {})
+    forward = [(f"{eq.signal.name}_0", eq.rhs) for eq in cell.ordered]
+    backward: list[tuple[str, sp.Basic]] = []
+    for signal in reversed([eq.signal for eq in cell.ordered]):
+        backward.append((f"bar_{signal.name}_0", adjoints.bar_rhs(signal.name)))
+    for signal in cell.inputs:
+        backward.append((f"bar_{signal.name}_0", adjoints.bar_rhs(signal.name)))
+    for pname in cell.parameters:
+        backward.append((f"grad_{pname}", adjoints.grad_summand(pname)))
+    if not any(sig.is_matrix for sig in cell.signals.values()):
+        backward = _carry_across_steps(backward)
+
+    initial = {}
+    states = cell.states
+    # states fixed at zero before t = 1 have no gradient to report
+    for t0 in range(0, 0 if cell.zero_initial else -cell.max_lag, -1):
+        assignments = []
+        for signal in states:
+            terms = [term for term in adjoints.bars[signal.name]
+                     if term.via is not None and t0 + term.offset >= 1]
+            shape = signal.shape
+            total = (sp.MatAdd(*[x.expr for x in terms]) if terms and shape else
+                     sp.Add(*[x.expr for x in terms]) if terms else
+                     sp.ZeroMatrix(*shape) if shape else sp.Integer(0))
+            assignments.append((f"bar_{signal.name}_0", total))
+        initial[t0] = compile_step(f"initial_{-t0}", cell, assignments, dims)
+    return Kernels(
+        cell,
+        compile_step("forward", cell, forward, dims),
+        compile_step("backward", cell, backward, dims,
+                     summed=frozenset(f"grad_{p}" for p in cell.parameters)),
+        initial,
+        dims,
+    )
+
+
+def _carry_across_steps(assignments: list[tuple[str, sp.Basic]]) -> list[tuple[str, sp.Basic]]:
+    """Reuse, at step ``t``, products the backward step of ``t + 1`` already computed.
+
+    ``bar_h(t)`` reads ``bar_i(t+1) i(t+1) (1 - i(t+1))``, the same product step ``t + 1``
+    formed for ``bar_x`` and the weight gradients. Each shared product that carries a bar at
+    ``t`` (so it vanishes past ``T``, like the bars) becomes an output ``carryK(t)`` of the step
+    and an input ``carryK(t + 1)`` of the next one down.
+    """
+    subs, _ = sp.cse([expr for _, expr in assignments])
+    expanded: dict[sp.Symbol, sp.Basic] = {}
+    for sym, sub in subs:
+        expanded[sym] = sub.xreplace(expanded)
+    carries: list[tuple[str, sp.Basic]] = []
+    out = list(assignments)
+    for product in expanded.values():
+        bars_now = [a for a in product.atoms(sp.core.function.AppliedUndef)
+                    if (_name_and_time(a)[0] or "").startswith("bar_") and a.args[0] == t]
+        if not isinstance(product, sp.Mul) or not bars_now:
+            continue
+        name = f"carry{len(carries)}"
+        later = sp.Function(name)(t + 1)
+        shifted = shift(product, 1)
+        replaced = [(target, expr.subs(shifted, later)) for target, expr in out]
+        if any(new != old for (_, new), (_, old) in zip(replaced, out, strict=True)):
+            out = replaced
+            carries.append((f"{name}_0", product))
+    if not carries:
+        return assignments
+    first_grad = next((i for i, (target, _) in enumerate(out) if target.startswith("grad_")),
+                      len(out))
+    return out[:first_grad] + carries + out[first_grad:]
+
+
+@dataclass
+class BPTTResult:
+    """Every forward value and every gradient of one run."""
+
+    values: dict[str, dict[int, np.ndarray]]  # signal -> time -> value
+    bars: dict[str, dict[int, np.ndarray]]  # signal -> time -> dL/d value
+    grads: dict[str, np.ndarray]  # weight -> dL/d weight (summed over the batch)
+
+
+def bptt(
+    kernels: Kernels,
+    params: dict[str, np.ndarray],
+    inputs: dict[str, np.ndarray],
+    initial: dict[str, np.ndarray],
+    upstream: dict[str, np.ndarray],
+    backward: bool = True,
+    keep_bars: bool = True,
+) -> BPTTResult:
+    """Run the cell forward over ``T`` steps and (unless ``backward`` is false) backward to
+    every gradient. Weights may carry the batch axis too, for a forward-only run.
+
+    ``inputs[x]`` and ``upstream[v]`` have shape ``(T, B, ...)``; ``initial[s]`` has shape
+    ``(k, B, ...)`` (the values at ``t = 0, -1, ..., 1-k``); weights are unbatched. With
+    ``keep_bars`` false, the bars of intermediates are dropped once no step reads them (less
+    memory traffic); inputs' and states' bars are kept.
+    """
+    cell = kernels.cell
+    k = cell.max_lag
+    first = next(iter([*inputs.values(), *upstream.values()]), None)
+    if first is None:
+        raise DeriveError("bptt: no input and no upstream array to take T and B from")
+    steps, batch = first.shape[0], first.shape[1]
+    dtype = np.result_type(*params.values(), *inputs.values(), *initial.values(),
+                           *upstream.values())
+    shapes = {s.name: _concrete(s.shape, kernels.dims) for s in cell.signals.values()}
+
+    def zeros(name: str) -> np.ndarray:
+        return np.zeros((batch, *shapes[name]) if shapes[name] else (batch,), dtype=dtype)
+
+    values: dict[str, dict[int, np.ndarray]] = {name: {} for name in cell.signals}
+    for signal in cell.states:
+        if cell.zero_initial and signal.name not in initial:
+            continue  # read back as zeros, like every value before t = 1
+        for j in range(k):
+            values[signal.name][-j] = initial[signal.name][j]
+    for signal in cell.inputs:
+        for step in range(1, steps + 1):
+            values[signal.name][step] = inputs[signal.name][step - 1]
+    weights = {f"w_{p}": v for p, v in params.items()}
+
+    zero = {name: zeros(name) for name in cell.signals}  # read-only stand-ins past T
+    scalar_zero = np.zeros((batch,), dtype=dtype)
+    carried: dict[tuple[str, int], np.ndarray] = {}
+
+    def env_for(fn: StepFunction, now: int, bars: dict) -> dict:
+        env = {}
+        for var, kind, name, offset in _plan(fn, weights):
+            if kind == "weight":
+                env[var] = weights[var]
+                continue
+            time = now + offset
+            if kind == "bar":
+                env[var] = bars[name].get(time, zero[name]) if time <= steps else zero[name]
+            elif kind == "carry":
+                env[var] = carried.get((name, time), scalar_zero)
+            elif kind == "direct":
+                env[var] = upstream[name][time - 1]
+            else:
+                env[var] = values[name].get(time, zero[name]) if time <= steps else zero[name]
+        return env
+
+    for step in range(1, steps + 1):
+        out = kernels.forward(env_for(kernels.forward, step, {}))
+        for name, value in out.items():
+            values[name[:-2]][step] = value
+    if not backward:
+        return BPTTResult(values, {}, {})
+
+    bars: dict[str, dict[int, np.ndarray]] = {name: {} for name in cell.signals}
+    grads = {p: 0 for p in params}
+    intermediate = [s.name for s in cell.defined if s not in cell.states]
+    for step in range(steps, 0, -1):
+        env = env_for(kernels.backward, step, bars)
+        out = kernels.backward(env)
+        for var, value in out.items():
+            if var.startswith("grad_"):
+                grads[var[5:]] = grads[var[5:]] + value
+            elif var.startswith("carry"):
+                carried[(var[:-2], step)] = value
+                carried.pop((var[:-2], step + 1), None)
+            else:
+                bars[var[4:-2]][step] = value
+        if not keep_bars:  # only the next k steps down read these; inputs' bars are results
+            for name in intermediate:
+                bars[name].pop(step + k, None)
+    for t0, fn in kernels.initial.items():
+        out = fn(env_for(fn, t0, bars))
+        for var, value in out.items():
+            bars[var[4:-2]][t0] = value
+    for p, value in params.items():
+        grads[p] = np.broadcast_to(np.asarray(grads[p], dtype=dtype), np.shape(value)).copy()
+    return BPTTResult(values, bars, grads)
+
+
+def _plan(fn: StepFunction, weights: dict) -> list[tuple[str, str, str, int]]:
+    """How to fetch each input of a step: ``(var, kind, signal, offset)``, parsed once."""
+    cached = fn.__dict__.get("_plan")
+    if cached is not None:
+        return cached
+    plan = []
+    for var in fn.inputs:
+        if var.startswith("w_") and var in weights:
+            plan.append((var, "weight", var, 0))
+            continue
+        base, _, tag = var.rpartition("_")
+        offset = 0 if tag == "0" else int(tag[1:]) * (1 if tag[0] == "p" else -1)
+        if base.startswith("bar_"):
+            plan.append((var, "bar", base[4:], offset))
+        elif base.startswith("dL_d"):
+            plan.append((var, "direct", base[4:], offset))
+        elif base.startswith("carry"):
+            plan.append((var, "carry", base, offset))
+        else:
+            plan.append((var, "value", base, offset))
+    fn.__dict__["_plan"] = plan
+    return plan
+
+
+def _concrete(shape: tuple | None, dims: dict) -> tuple | None:
+    if shape is None:
+        return None
+    try:
+        return tuple(int(sp.sympify(d).xreplace(dims)) for d in shape)
+    except TypeError:
+        raise DeriveError(f"dimensions {shape} need values for {sorted(map(str, dims))}") from None

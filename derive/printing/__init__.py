@@ -1,0 +1,1 @@
+"""Every renderer of math: LaTeX and text printers, TeX escaping, figures, JSON."""

@@ -1,0 +1,241 @@
+"""The LaTeX printer: bars, superscript time indices, elementwise products, textbook order.
+
+``bar_h(t + 1)`` prints as ``\\overline{h^{(t+1)}}``, ``h(t - 1)`` as ``h^{(t-1)}``,
+``dL_dh(t)`` as ``\\frac{\\partial L_{t}}{\\partial h^{(t)}}``; the elementwise product is
+``\\odot``. In a product the bar comes first and the weights last, as answer keys write it.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from derive.core.cell import _name_and_time
+from derive.core.primitives import elementwise_function
+
+
+def _time(time: sp.Expr) -> str:
+    return sp.sstr(time).replace(" ", "")
+
+
+class DeriveLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer taught the bar notation of time-indexed signals."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__({"mul_symbol": None, "order": "none", **(settings or {})})
+
+    def _base(self, name: str) -> str:
+        # subscripts are kept literally: w_ix is w_{ix}, not w_{\xi}
+        head, sep, sub = name.partition("_")
+        base = super()._print_Symbol(sp.Symbol(head))
+        return f"{base}_{{{sub}}}" if sep and sub.isalnum() else \
+            super()._print_Symbol(sp.Symbol(name))
+
+    def _print_Symbol(self, expr, style="plain"):
+        if isinstance(expr, sp.Symbol) and not expr.name.startswith("bar_"):
+            return self._base(expr.name)
+        return self._print_bar_or_matrix_symbol(expr, style)
+
+    def _timed(self, name: str, time: sp.Expr) -> str:
+        if name.startswith("bar_"):
+            return rf"\overline{{{self._base(name[4:])}^{{({_time(time)})}}}}"
+        if name.startswith("dL_d"):
+            loss = "L_{" + _time(time) + "}"
+            return (rf"\frac{{\partial {loss}}}{{\partial "
+                    rf"{self._base(name[4:])}^{{({_time(time)})}}}}")
+        return rf"{self._base(name)}^{{({_time(time)})}}"
+
+    def _print_AppliedUndef(self, expr, exp=None):
+        name, time = _name_and_time(expr)
+        if name is None:
+            return super()._print_Function(expr, exp)
+        out = self._timed(name, time)
+        return out if exp is None else rf"\left({out}\right)^{{{exp}}}"
+
+    def _print_Function(self, expr, exp=None):
+        if isinstance(expr, sp.core.function.AppliedUndef):
+            return self._print_AppliedUndef(expr, exp)
+        return super()._print_Function(expr, exp)
+
+    def _print_MatrixSymbol(self, expr):
+        name, time = _name_and_time(expr)
+        if name is None:
+            return self._print_Symbol(expr)
+        return self._timed(name, time)
+
+    def _print_bar_or_matrix_symbol(self, expr, style="plain"):
+        if expr.name.startswith("bar_"):  # a weight's bar
+            return rf"\overline{{{self._base(expr.name[4:])}}}"
+        return super()._print_Symbol(expr, style) if isinstance(expr, sp.Symbol) \
+            else self._base(expr.name)
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, 100) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_HadamardPower(self, expr):
+        return rf"{self.parenthesize(expr.base, 1000)}^{{\odot {self._print(expr.exp)}}}"
+
+    def _print_Transpose(self, expr):
+        if expr.arg.shape == (1, 1):  # a scalar is its own transpose
+            return self._print(expr.arg)
+        if isinstance(expr.arg, sp.MatrixSymbol):
+            return rf"{{{self._print(expr.arg)}}}^{{\top}}"
+        return rf"{self.parenthesize(expr.arg, 1000)}^{{\top}}"
+
+    def _print_MatAdd(self, expr):
+        # positive terms first: 1 - c, not -c + 1
+        terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
+        out = self._print(terms[0])
+        for term in terms[1:]:
+            printed = self._print(term)
+            out += f" - {printed[1:].lstrip()}" if printed.startswith("-") else f" + {printed}"
+        return out
+
+    def _print(self, expr, **kwargs):
+        held = getattr(self, "_placeholders", {}).get(expr) if isinstance(expr, sp.Dummy) \
+            else None
+        return held if held is not None else super()._print(expr, **kwargs)
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        f = elementwise_function(expr)
+        if isinstance(f, sp.Lambda):  # Lambda(d, max(0, d)): its body, entry by entry
+            return _print_body(self, f, self._print(expr.expr), r"\left({}\right)")
+        name = r"\sigma" if getattr(f, "__name__", "") == "sigma" else self._print(f)
+        if isinstance(f, sp.FunctionClass) and f is not sp.Lambda:
+            name = {"tanh": r"\tanh", "exp": r"\exp", "sigma": r"\sigma"}.get(f.__name__, name)
+        return rf"{name}\left({self._print(expr.expr)}\right)"
+
+    def _print_ScalarBar(self, expr):
+        bar = self._print(expr.bar)
+        if not isinstance(expr.bar, sp.MatrixSymbol):
+            bar = rf"\left({bar}\right)"
+        return (rf"\operatorname{{tr}}\left({bar}^{{\top}} "
+                rf"{self._print(expr.matrix)}\right)")
+
+    def _print_DiagMatrix(self, expr):
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_SoftmaxEntry(self, expr):
+        scores = ", ".join(self._print(w) for w in expr.scores)
+        return rf"\operatorname{{softargmax}}\left({scores}\right)_{{{expr.index}}}"
+
+    def _print_Mul(self, expr):
+        factors = expr.args
+        if not any(_is_bar(f) for f in factors):
+            return super()._print_Mul(expr)
+        coeff, rest = expr.as_coeff_mul()
+        order = sorted(rest, key=lambda f: _factor_rank(f, rest))
+        body = " ".join(self.parenthesize(f, 50) for f in order)
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "- " + body
+        return f"{self._print(coeff)} {body}"
+
+
+def _print_body(printer, f: sp.Lambda, argument: str, brackets: str) -> str:
+    """A one-variable ``Lambda``'s body printed with ``argument`` in place of its variable
+    (in ``brackets`` unless the variable is an argument of a function: ``max(0, z)``)."""
+    (d,) = f.variables
+    direct = all(isinstance(node, sp.core.function.Application) and d in node.args
+                 for node in sp.preorder_traversal(f.expr)
+                 if d in getattr(node, "args", ()))
+    if not direct:
+        argument = brackets.format(argument)
+    held = getattr(printer, "_placeholders", {})
+    printer._placeholders = {**held, d: argument}
+    try:
+        return printer._print(f.expr)
+    finally:
+        printer._placeholders = held
+
+
+def _is_bar(factor: sp.Basic) -> bool:
+    name, _ = _name_and_time(factor)
+    return name is not None and name.startswith(("bar_", "dL_d"))
+
+
+def _factor_rank(factor: sp.Basic, others: tuple) -> int:
+    """Bars first, then a gate and its derivative (``i (1 - i)``), then other forward
+    quantities, then weights and constants."""
+    if _is_bar(factor):
+        return 0
+    name, _ = _name_and_time(factor)
+    if name is not None:
+        inside = any(factor in o.atoms(sp.core.function.AppliedUndef)
+                     for o in others if o is not factor)
+        return 1 if inside else 3
+    if factor.atoms(sp.core.function.AppliedUndef):
+        return 2
+    return 4
+
+
+def latex(expr: sp.Basic) -> str:
+    """``expr`` in the bar notation."""
+    return DeriveLatexPrinter().doprint(expr)
+
+
+
+class DeriveStrPrinter(StrPrinter):
+    """Plain text close to the catalogue's: ``c(t) (.) h(t - 1)``, ``W_h^T``, ``sigma(...)``."""
+
+    def __init__(self, settings: dict | None = None) -> None:
+        super().__init__({"order": "none", **(settings or {})})
+
+    def _print_HadamardProduct(self, expr):
+        return " (.) ".join(self.parenthesize(a, 45) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return "1"
+
+    def _print_Function(self, expr):
+        if isinstance(expr, sp.core.function.AppliedUndef) and len(expr.args) == 1:
+            return f"{expr.func.__name__}({sp.sstr(expr.args[0])})"
+        return super()._print_Function(expr)
+
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, 1000)}^T"
+
+    def _print(self, expr, **kwargs):
+        held = getattr(self, "_placeholders", {}).get(expr) if isinstance(expr, sp.Dummy) \
+            else None
+        return held if held is not None else super()._print(expr, **kwargs)
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        f = elementwise_function(expr)
+        if isinstance(f, sp.Lambda):  # Lambda(d, Max(0, d)): its body, entry by entry
+            return _print_body(self, f, self._print(expr.expr), "({})")
+        return f"{getattr(f, '__name__', self._print(f))}({self._print(expr.expr)})"
+
+    def _print_DiagMatrix(self, expr):
+        return f"diag({self._print(expr.args[0])})"
+
+    def _print_SoftmaxEntry(self, expr):
+        return f"softargmax({', '.join(self._print(w) for w in expr.scores)})_{expr.index}"
+
+
+def text(expr: sp.Basic) -> str:
+    """``expr`` as plain text."""
+    return DeriveStrPrinter().doprint(expr)
+
+
+def align(equations, terms_per_line: int = 2) -> str:
+    """Equations (``sympy.Eq``) as an ``align*`` block in the bar notation; a sum of more
+    than ``terms_per_line + 1`` terms continues on further lines, so it fits a page."""
+    rows = []
+    for e in equations:
+        terms = list(e.rhs.args) if isinstance(e.rhs, sp.Add | sp.MatAdd) else [e.rhs]
+        if len(terms) <= terms_per_line + 1:
+            rows.append(rf"{latex(e.lhs)} &= {latex(e.rhs)}")
+            continue
+        printed = [latex(term) for term in terms]
+        joined = [printed[0]] + [p if p.startswith("-") else f"+ {p}" for p in printed[1:]]
+        lines = [" ".join(joined[i:i + terms_per_line])
+                 for i in range(0, len(joined), terms_per_line)]
+        rows.append(rf"{latex(e.lhs)} &= {lines[0]}")
+        rows += [rf"&\quad {line}" for line in lines[1:]]
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"

@@ -1,0 +1,1 @@
+"""A recurrent cell and everything derived from it, as a model; a user's own cells."""

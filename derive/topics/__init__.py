@@ -1,0 +1,1 @@
+"""Course mathematics outside the recurrent engine, one module or package per topic."""

@@ -1,0 +1,327 @@
+"""The per-layer accounting of a CNN: output shape, parameters, MACs, FLOPs, receptive field.
+
+FLOP convention (every scalar addition, multiplication, comparison, exponential and
+division counts one; one example, no batch):
+
+* conv, ``F`` filters ``Kh x Kw`` over ``C_in`` channels, with bias: each output costs
+  ``Kh Kw C_in`` multiplications, ``Kh Kw C_in - 1`` additions to sum them and 1 bias
+  addition, i.e. ``2 Kh Kw C_in``. Padded positions are multiplied like any other (the
+  dense implementation does), so border outputs cost the same as interior ones.
+* ReLU: one comparison per element.
+* max pool ``Kh x Kw``: ``Kh Kw - 1`` comparisons per output element.
+* fc, ``N`` outputs from ``n`` inputs, with bias: ``2 n`` per output (``n`` multiplications,
+  ``n - 1`` additions, one bias addition).
+* softmax over ``n`` entries: ``n`` exponentials, ``n - 1`` additions, ``n`` divisions,
+  ``3n - 1`` in all (subtracting the maximum first for stability would add ``2n - 1``).
+
+MACs (multiply-accumulates) are the multiplications of conv and fc layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from derive.core.errors import DeriveError
+from derive.topics.cnn.layers import Layer, parse_input, parse_layers
+from derive.topics.cnn.receptive import Window, is_contiguous, next_sets, next_window
+from derive.topics.conv.shapes import output_size
+
+CONVENTION = (
+    "FLOPs count every scalar addition, multiplication, comparison, exponential and division: "
+    "a conv output costs 2 Kh Kw C_in (Kh Kw C_in multiplications, Kh Kw C_in - 1 additions, "
+    "1 bias addition; padded positions included), a ReLU 1 comparison per element, a Kh x Kw "
+    "max pool Kh Kw - 1 comparisons per output, an fc output from n inputs 2n (with its bias), a "
+    "softmax over n entries 3n - 1 (n exp, n - 1 additions, n divisions). MACs are the "
+    "multiplications of conv and fc layers."
+)
+
+
+def conv_params(kh: int, kw: int, c_in: int, filters: int) -> int:
+    return filters * (kh * kw * c_in + 1)
+
+
+def conv_macs(kh: int, kw: int, c_in: int, outputs: int) -> int:
+    return outputs * kh * kw * c_in
+
+
+def conv_flops(kh: int, kw: int, c_in: int, outputs: int) -> int:
+    return outputs * 2 * kh * kw * c_in
+
+
+def pool_flops(kh: int, kw: int, outputs: int) -> int:
+    return outputs * (kh * kw - 1)
+
+
+def fc_params(n_in: int, n_out: int) -> int:
+    return n_out * (n_in + 1)
+
+
+def fc_flops(n_in: int, n_out: int) -> int:
+    return n_out * 2 * n_in
+
+
+def softmax_flops(n: int) -> int:
+    return 3 * n - 1
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a layer (``None`` for the input) and its accounting."""
+
+    layer: Layer | None
+    shape: tuple[int, ...]  # (H, W, C) for spatial outputs, (N,) for vectors
+    params: int
+    macs: int
+    flops: int
+    windows: tuple[Window, Window]  # closed-form receptive window per axis
+    row_sets: tuple[int, ...]  # exact input-row bitmask of each output row
+    col_sets: tuple[int, ...]
+    input_hw: tuple[int, int]
+
+    @property
+    def name(self) -> str:
+        return "input" if self.layer is None else self.layer.label
+
+    @property
+    def covers_input(self) -> bool:
+        """Every output location's receptive field is the whole input (exact sets)."""
+        full_rows = (1 << self.input_hw[0]) - 1
+        full_cols = (1 << self.input_hw[1]) - 1
+        return all(s == full_rows for s in self.row_sets) and all(
+            s == full_cols for s in self.col_sets
+        )
+
+    @property
+    def covers_by_window(self) -> bool:
+        """The same judgement from the closed-form windows (positions included)."""
+        return all(w.covers(n) for w, n in zip(self.windows, self.input_hw, strict=True))
+
+    @property
+    def rf_size(self) -> tuple[int, int]:
+        return (self.windows[0].size, self.windows[1].size)
+
+    @property
+    def rf_jump(self) -> tuple[int, int]:
+        return (self.windows[0].jump, self.windows[1].jump)
+
+    @property
+    def contiguous(self) -> bool:
+        return all(is_contiguous(s) for s in (*self.row_sets, *self.col_sets))
+
+    def as_json(self) -> dict:
+        return {
+            "layer": self.name,
+            "index": 0 if self.layer is None else self.layer.index,
+            "kind": "input" if self.layer is None else self.layer.kind,
+            "shape": list(self.shape),
+            "params": self.params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "rf_size": list(self.rf_size),
+            "rf_jump": list(self.rf_jump),
+            "rf_start": [self.windows[0].start, self.windows[1].start],
+            "covers_input": self.covers_input,
+        }
+
+
+@dataclass
+class Table:
+    """The accounting of a whole layer list."""
+
+    input_shape: tuple[int, int, int]
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return [r.layer for r in self.rows if r.layer is not None]
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def total_flops(self) -> int:
+        return sum(r.flops for r in self.rows)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+    def first_covering(self) -> Row | None:
+        """The shallowest layer whose every output location sees the whole input."""
+        return next((r for r in self.rows[1:] if r.covers_input), None)
+
+    def first_by_size(self) -> Row | None:
+        """The shallowest layer whose window size reaches the input size (position ignored)."""
+        h, w = self.input_shape[:2]
+        return next((r for r in self.rows[1:] if r.rf_size[0] >= h and r.rf_size[1] >= w), None)
+
+    def as_json(self) -> dict:
+        return {
+            "input": list(self.input_shape),
+            "layers": [r.as_json() for r in self.rows],
+            "total_params": self.total_params,
+            "total_macs": self.total_macs,
+            "total_flops": self.total_flops,
+        }
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return " x ".join(str(s) for s in shape)
+
+
+def _out_extent(layer: Layer, axis: int, n: int) -> int:
+    kernel, stride, padding = layer.kernel[axis], layer.stride[axis], layer.padding[axis]
+    if layer.kind == "pool" and kernel > n + 2 * padding:
+        raise layer.fail(f"pool extent {kernel} is larger than its input "
+                         f"{n} + 2*{padding} = {n + 2 * padding} along {('rows', 'columns')[axis]}")
+    try:
+        return output_size(n, kernel, padding, stride)
+    except DeriveError as exc:
+        raise layer.fail(str(exc)) from None
+
+
+def account(
+    spec: str | Iterable[str | Mapping[str, object]] | list[Layer], input_shape: object
+) -> Table:
+    """The table of ``spec`` (a layer list, see :mod:`derive.topics.cnn.layers`) on
+    ``input_shape``."""
+    if isinstance(spec, list) and spec and all(isinstance(x, Layer) for x in spec):
+        layers: list[Layer] = spec  # type: ignore[assignment]
+    else:
+        layers = parse_layers(spec)  # type: ignore[arg-type]
+    h, w, c = parse_input(input_shape)
+    windows = (Window(1, 1, 0, h), Window(1, 1, 0, w))
+    row_sets = tuple(1 << i for i in range(h))
+    col_sets = tuple(1 << j for j in range(w))
+    table = Table((h, w, c))
+    table.rows.append(Row(None, (h, w, c), 0, 0, 0, windows, row_sets, col_sets, (h, w)))
+    shape: tuple[int, ...] = (h, w, c)
+    for layer in layers:
+        spatial = len(shape) == 3
+        params = macs = flops = 0
+        if layer.kind in ("conv", "pool"):
+            if not spatial:
+                raise layer.fail(f"{layer.kind} needs a spatial input, got a vector of "
+                                 f"{shape[0]}")
+            oh, ow = _out_extent(layer, 0, shape[0]), _out_extent(layer, 1, shape[1])
+            kh, kw = layer.kernel
+            if layer.kind == "conv":
+                new_shape: tuple[int, ...] = (oh, ow, layer.filters)
+                outputs = oh * ow * layer.filters
+                params = conv_params(kh, kw, shape[2], layer.filters)
+                macs = conv_macs(kh, kw, shape[2], outputs)
+                flops = conv_flops(kh, kw, shape[2], outputs)
+            else:
+                new_shape = (oh, ow, shape[2])
+                flops = pool_flops(kh, kw, oh * ow * shape[2])
+            counts = (oh, ow)
+        elif layer.kind == "fc":
+            n_in = 1
+            for s in shape:
+                n_in *= s
+            new_shape = (layer.filters,)
+            params = fc_params(n_in, layer.filters)
+            macs = n_in * layer.filters
+            flops = fc_flops(n_in, layer.filters)
+            counts = (1, 1)
+        elif layer.kind == "relu":
+            new_shape = shape
+            flops = 1
+            for s in shape:
+                flops *= s
+            counts = (windows[0].count, windows[1].count)
+        else:  # softmax
+            if spatial:
+                raise layer.fail(f"softmax expects a vector (put it after fc), got "
+                                 f"{_shape_text(shape)}")
+            new_shape = shape
+            flops = softmax_flops(shape[0])
+            counts = (1, 1)
+        windows = (next_window(layer, 0, windows[0], counts[0]),
+                   next_window(layer, 1, windows[1], counts[1]))
+        row_sets = tuple(next_sets(layer, 0, list(row_sets), counts[0]))
+        col_sets = tuple(next_sets(layer, 1, list(col_sets), counts[1]))
+        shape = new_shape
+        table.rows.append(Row(layer, shape, params, macs, flops, windows, row_sets, col_sets,
+                              (h, w)))
+    return table
+
+
+COLUMNS = ("output", "params", "macs", "flops", "rf", "covers")
+
+
+def _rf_text(r: Row, hw: tuple[int, int], tex: bool) -> str:
+    """The window size, or "whole input" once it is wider than the input (a window of 246
+    on a 224 input reaches into the padding; its part inside the input is all of it)."""
+    if r.rf_size[0] >= hw[0] and r.rf_size[1] >= hw[1] and r.covers_input:
+        return "whole input"
+    times = "\\times" if tex else "x"
+    text = f"{r.rf_size[0]}{times}{r.rf_size[1]}"
+    return f"${text}$" if tex else text
+
+
+def format_text(table: Table, columns: tuple[str, ...] = COLUMNS) -> str:
+    """A plain-text table of the chosen ``columns`` (all by default)."""
+    hw = table.input_shape[:2]
+    cells = {
+        "output": ("output", 14, lambda r: _shape_text(r.shape)),
+        "params": ("params", 12, lambda r: f"{r.params:,d}"),
+        "macs": ("MACs", 14, lambda r: f"{r.macs:,d}"),
+        "flops": ("FLOPs", 14, lambda r: f"{r.flops:,d}"),
+        "rf": ("RF", 11, lambda r: _rf_text(r, hw, False)),
+        "covers": ("jump covers", 11,
+                   lambda r: f"{r.rf_jump[0]:>4d} {'yes' if r.covers_input else 'no':>6s}"),
+    }
+    totals = {"params": table.total_params, "macs": table.total_macs,
+              "flops": table.total_flops}
+    head = f"{'#':>3} {'layer':22s}" + "".join(
+        f" {cells[c][0]:>{cells[c][1]}s}" for c in columns)
+    lines = [head, "-" * len(head)]
+    for r in table.rows:
+        idx = 0 if r.layer is None else r.layer.index
+        lines.append(f"{idx:>3} {r.name:22s}" + "".join(
+            f" {cells[c][2](r):>{cells[c][1]}s}" for c in columns))
+    lines.append("-" * len(head))
+    lines.append(f"    {'total':22s}" + "".join(
+        f" {f'{totals[c]:,d}' if c in totals else '':>{cells[c][1]}s}" for c in columns))
+    return "\n".join(lines)
+
+
+def tex_int(n: int) -> str:
+    """``1234567`` -> ``1{,}234{,}567`` (thousands separators that survive math mode)."""
+    return f"{n:,d}".replace(",", "{,}")
+
+
+def format_latex(table: Table, columns: tuple[str, ...] = COLUMNS) -> str:
+    """A booktabs table of the chosen ``columns`` (a LaTeX body fragment)."""
+    hw = table.input_shape[:2]
+    cells = {
+        "output": ("r", "output", lambda r: "$" + " \\times ".join(map(str, r.shape)) + "$"),
+        "params": ("r", "params", lambda r: tex_int(r.params)),
+        "macs": ("r", "MACs", lambda r: tex_int(r.macs)),
+        "flops": ("r", "FLOPs", lambda r: tex_int(r.flops)),
+        "rf": ("r", "RF (jump)", lambda r: f"{_rf_text(r, hw, True)} ({r.rf_jump[0]})"),
+        "covers": ("c", "covers", lambda r: "yes" if r.covers_input else "no"),
+    }
+    totals = {"params": table.total_params, "macs": table.total_macs,
+              "flops": table.total_flops}
+    lines = [
+        "\\begin{tabular}{rl" + "".join(cells[c][0] for c in columns) + "}",
+        "\\toprule",
+        "\\# & layer & " + " & ".join(cells[c][1] for c in columns) + " \\\\",
+        "\\midrule",
+    ]
+    for r in table.rows:
+        idx = 0 if r.layer is None else r.layer.index
+        lines.append(f"{idx} & \\texttt{{{r.name}}} & "
+                     + " & ".join(cells[c][2](r) for c in columns) + " \\\\")
+    lines += [
+        "\\midrule",
+        "& total & " + " & ".join(tex_int(totals[c]) if c in totals else "" for c in columns)
+        + " \\\\",
+        "\\bottomrule",
+        "\\end{tabular}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""``derive cnn SPEC --input HxWxC``: the accounting table of any layer list, from the CLI.
+
+SPEC is a file with one layer per line, ``-`` for standard input, or the layers inline,
+separated by ``;`` (``"conv 16 5x5 same; relu; pool 2x2/2"``). The text is only parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from derive.core.errors import DeriveError
+from derive.topics.cnn.accounting import CONVENTION, account, format_latex, format_text
+
+
+def read_spec(spec: str) -> str:
+    """The layer-list text named by ``spec``."""
+    if spec == "-":
+        return sys.stdin.read()
+    if ";" not in spec and "\n" not in spec:
+        path = Path(spec)
+        if path.is_file():
+            try:
+                return path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DeriveError(f"cannot read layer list {spec!r}: {exc}") from None
+    return "\n".join(part.strip() for part in spec.split(";"))
+
+
+def main(args: argparse.Namespace) -> int:
+    table = account(read_spec(args.spec), args.input)
+    if args.format == "json":
+        print(json.dumps({"convention": CONVENTION, **table.as_json()}, indent=2))
+    elif args.format == "latex":
+        print(format_latex(table))
+    else:
+        print(format_text(table))
+        print(f"\n{CONVENTION}")
+    return 0

@@ -1,0 +1,473 @@
+"""Memory-limited BPTT for h_t = tanh(W_hh h_{t-1} + W_xh x_t): checkpointing schedules.
+
+Cost model (Griewank's): memory *slots* hold hidden states; the state being advanced and
+the adjoint ``bar h`` are working memory, not slots. The reverse step of step ``t``
+takes ``h_{t-1}``, re-evaluates the cell once (it needs ``h_t`` for ``tanh'``) and
+propagates ``bar h``. A schedule's cost is its number of *forward steps* (advances of
+the cell outside reverse steps); its total cell evaluations are ``forward_steps + T``.
+
+Three schedules, all exact, all instrumented (the counts are measured by the cell and
+the slot store, never computed from a formula):
+
+* :func:`bisection_bptt` - the recursive ``O(log T)``-memory schedule: store the
+  midpoint, reverse the right half, release it, reverse the left half;
+* :func:`uniform_bptt` - constant memory ``M``: ``M`` equally spaced checkpoints, every
+  state recomputed from the nearest checkpoint before it;
+* :func:`revolve_bptt` - Griewank's binomial schedule, optimal for ``M`` slots.
+
+Closed forms for the counts are :func:`bisection_steps`, :func:`uniform_steps` and
+:func:`revolve_steps`; :func:`revolve_steps_dp` is the brute-force optimum they are
+checked against.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from derive.core.errors import DeriveError
+
+__all__ = [
+    "Counts",
+    "RNNCell",
+    "Slots",
+    "TraceCell",
+    "beta",
+    "bisection_bptt",
+    "bisection_slots",
+    "bisection_steps",
+    "bisection_steps_recurrence",
+    "check_budget",
+    "plain_bptt",
+    "revolve_bptt",
+    "revolve_repetitions",
+    "revolve_split",
+    "revolve_steps",
+    "revolve_steps_dp",
+    "uniform_bptt",
+    "uniform_steps",
+]
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def _length(T: object) -> int:
+    if isinstance(T, bool) or not isinstance(T, int | np.integer) or T <= 0:
+        raise DeriveError(f"T must be a positive integer, got {T!r}")
+    return int(T)
+
+
+def check_budget(T: object, M: object) -> tuple[int, int]:
+    """``(T, M)`` validated: ``T >= 1`` and ``1 <= M < T`` (fewer slots than steps)."""
+    T = _length(T)
+    if isinstance(M, bool) or not isinstance(M, int | np.integer):
+        raise DeriveError(f"M must be an integer number of memory slots, got {M!r}")
+    if M < 1:
+        raise DeriveError(f"M must be >= 1 memory slot, got {M!r}")
+    if M >= T:
+        raise DeriveError(f"M must be < T (memory-limited: fewer slots than steps), got M={M!r} "
+                          f"with T={T}")
+    return T, int(M)
+
+
+# ----------------------------------------------------------------------------- instruments
+
+
+@dataclass
+class Counts:
+    """What one run of a schedule measured."""
+
+    schedule: str
+    T: int
+    M: int | None  # the slot budget (None: the schedule sets its own)
+    forward_steps: int  # advances of the cell outside reverse steps
+    reverse_steps: int
+    peak_slots: int  # most states held in slots at once
+
+    @property
+    def cell_evaluations(self) -> int:
+        return self.forward_steps + self.reverse_steps
+
+
+class Slots:
+    """The checkpoint store: at most ``capacity`` states, the peak occupancy recorded."""
+
+    def __init__(self, capacity: int | None = None):
+        self.capacity = capacity
+        self._held: dict[int, object] = {}
+        self.peak = 0
+
+    def put(self, t: int, state: object) -> None:
+        if t in self._held:
+            raise RuntimeError(f"state {t} stored twice")
+        if self.capacity is not None and len(self._held) >= self.capacity:
+            raise RuntimeError(f"slot budget {self.capacity} exceeded storing state {t}")
+        self._held[t] = state
+        self.peak = max(self.peak, len(self._held))
+
+    def get(self, t: int) -> object:
+        return self._held[t]
+
+    def drop(self, t: int) -> None:
+        del self._held[t]
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+class RNNCell:
+    """The tanh RNN with its instance; counts every evaluation and accumulates gradients.
+
+    ``x`` is ``(T, C)``, ``upstream`` is ``(T, K)`` with row ``t-1`` holding ``dL_t/dh_t``.
+    """
+
+    def __init__(self, W_hh, W_xh, h0, x, upstream):
+        self.W_hh, self.W_xh = np.asarray(W_hh, float), np.asarray(W_xh, float)
+        self.h0, self.x = np.asarray(h0, float), np.asarray(x, float)
+        self.upstream = np.asarray(upstream, float)
+        self.T = self.x.shape[0]
+        self.forward_steps = 0
+        self.reverse_steps = 0
+        self.bar = np.zeros_like(self.h0)  # dL/dh_t from steps after t
+        self.next_reverse = self.T
+        self.grads = {
+            "W_hh": np.zeros_like(self.W_hh),
+            "W_xh": np.zeros_like(self.W_xh),
+            "x": np.zeros_like(self.x),
+        }
+
+    def initial(self):
+        return self.h0
+
+    def _evaluate(self, h_prev, t: int):
+        return np.tanh(self.W_hh @ h_prev + self.W_xh @ self.x[t - 1])
+
+    def step(self, h_prev, t: int):
+        """Advance: ``h_{t-1} -> h_t``."""
+        self.forward_steps += 1
+        return self._evaluate(h_prev, t)
+
+    def reverse(self, h_prev, t: int) -> None:
+        """Reverse step ``t`` from ``h_{t-1}``: re-evaluates ``h_t``, propagates ``bar h``."""
+        if t != self.next_reverse:
+            raise RuntimeError(f"reverse step {t} out of order (expected {self.next_reverse})")
+        self.next_reverse -= 1
+        self.reverse_steps += 1
+        h = self._evaluate(h_prev, t)
+        da = (self.upstream[t - 1] + self.bar) * (1.0 - h * h)
+        self.grads["W_hh"] += np.outer(da, h_prev)
+        self.grads["W_xh"] += np.outer(da, self.x[t - 1])
+        self.grads["x"][t - 1] = self.W_xh.T @ da
+        self.bar = self.W_hh.T @ da
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        return {**self.grads, "h0": self.bar.copy()}
+
+
+class TraceCell:
+    """A cell whose state is the time index: runs a schedule's control flow alone (fast),
+    asserting that every reverse step receives ``h_{t-1}`` and that they run ``T..1``."""
+
+    def __init__(self, T: int):
+        self.T = T
+        self.forward_steps = 0
+        self.reverse_steps = 0
+        self.next_reverse = T
+
+    def initial(self) -> int:
+        return 0
+
+    def step(self, state: int, t: int) -> int:
+        self.forward_steps += 1
+        if state != t - 1:
+            raise RuntimeError(f"step {t} advanced from state {state}")
+        return t
+
+    def reverse(self, state: int, t: int) -> None:
+        if t != self.next_reverse or state != t - 1:
+            raise RuntimeError(f"reverse step {t} from state {state} (expected "
+                               f"{self.next_reverse} from {self.next_reverse - 1})")
+        self.next_reverse -= 1
+        self.reverse_steps += 1
+
+
+def _counts(name: str, cell, slots: Slots, T: int, M: int | None) -> Counts:
+    if cell.reverse_steps != T or cell.next_reverse != 0:
+        raise RuntimeError(f"{name}: {cell.reverse_steps} of {T} steps reversed")
+    return Counts(name, T, M, cell.forward_steps, cell.reverse_steps, slots.peak)
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def plain_bptt(cell) -> Counts:
+    """Reference BPTT: one forward sweep storing ``h_0..h_{T-1}``, then ``T`` reverse steps."""
+    T = cell.T
+    slots = Slots()
+    h = cell.initial()
+    for t in range(1, T + 1):
+        slots.put(t - 1, h)
+        if t < T:  # h_T is never needed as a restart point
+            h = cell.step(h, t)
+    for t in range(T, 0, -1):
+        cell.reverse(slots.get(t - 1), t)
+        slots.drop(t - 1)
+    return _counts("plain", cell, slots, T, None)
+
+
+def _advance(cell, h, start: int, stop: int):
+    """``h_start -> h_stop`` by ``stop - start`` forward steps."""
+    for t in range(start + 1, stop + 1):
+        h = cell.step(h, t)
+    return h
+
+
+def bisection_bptt(cell) -> Counts:
+    """The recursive ``O(log T)`` schedule: store the midpoint, reverse right, then left."""
+    T = _length(cell.T)
+    slots = Slots()
+
+    def reverse(start: int, stop: int) -> None:
+        # h_start is in a slot; reverse steps start+1..stop
+        if stop - start == 1:
+            cell.reverse(slots.get(start), stop)
+            return
+        mid = start + (stop - start) // 2
+        h_mid = _advance(cell, slots.get(start), start, mid)
+        if stop - mid == 1:  # the last step needs no slot: h_mid is the working state
+            cell.reverse(h_mid, stop)
+        else:
+            slots.put(mid, h_mid)
+            reverse(mid, stop)
+            slots.drop(mid)
+        reverse(start, mid)
+
+    slots.put(0, cell.initial())
+    reverse(0, T)
+    return _counts("bisection", cell, slots, T, None)
+
+
+def uniform_bptt(cell, M: int) -> Counts:
+    """Constant memory: checkpoints every ``L = ceil(T/M)`` steps (at most ``M`` of them);
+    each reverse step recomputes ``h_{t-1}`` from the nearest checkpoint before it."""
+    T, M = check_budget(cell.T, M)
+    L = -(-T // M)
+    slots = Slots(M)
+    h = cell.initial()
+    starts = list(range(0, T, L))
+    for k, start in enumerate(starts):
+        slots.put(start, h)
+        if k + 1 < len(starts):
+            h = _advance(cell, h, start, starts[k + 1])
+    for start in reversed(starts):
+        stop = min(start + L, T)
+        for t in range(stop, start, -1):
+            cell.reverse(_advance(cell, slots.get(start), start, t - 1), t)
+        slots.drop(start)
+    return _counts("uniform", cell, slots, T, M)
+
+
+def revolve_bptt(cell, M: int) -> Counts:
+    """Griewank's binomial checkpointing with ``M`` slots: the fewest forward steps."""
+    T, M = check_budget(cell.T, M)
+    slots = Slots(M)
+
+    def reverse(start: int, stop: int, free: int) -> None:
+        # h_start is in a slot; free = how many more slots may be used; reverse start+1..stop
+        while stop - start > 0:
+            length = stop - start
+            if length == 1:
+                cell.reverse(slots.get(start), stop)
+                return
+            m = revolve_split(length, free + 1)
+            h_mid = _advance(cell, slots.get(start), start, start + m)
+            if length - m == 1:  # the last step needs no slot: h_mid is the working state
+                cell.reverse(h_mid, stop)
+            else:
+                slots.put(start + m, h_mid)
+                reverse(start + m, stop, free - 1)
+                slots.drop(start + m)
+            stop = start + m
+
+    slots.put(0, cell.initial())
+    reverse(0, T, M - 1)
+    return _counts("revolve", cell, slots, T, M)
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+def beta(s: int, r: int) -> int:
+    """``beta(s, r) = C(s + r, s)``: the most steps reversible with ``s`` slots and ``r``
+    repetitions (0 for ``r < 0``)."""
+    return math.comb(s + r, s) if r >= 0 and s >= 0 else 0
+
+
+def revolve_repetitions(T: int, M: int) -> int:
+    """The unique ``r`` with ``beta(M, r-1) < T <= beta(M, r)``."""
+    r = 0
+    while beta(M, r) < T:
+        r += 1
+    return r
+
+
+def revolve_steps(T: int, M: int) -> int:
+    """Griewank's optimum ``t(T, M) = r T - beta(M+1, r-1)``."""
+    r = revolve_repetitions(T, M)
+    return r * T - beta(M + 1, r - 1)
+
+
+def revolve_split(length: int, s: int) -> int:
+    """An optimal first checkpoint position for reversing ``length`` steps with ``s`` slots.
+
+    ``t(l, s) = min_m m + t(m, s) + t(l - m, s - 1)``: the marginal costs of the two
+    parts are ``1 + rho_s`` and ``rho_{s-1}`` (``rho`` the slope of ``t``), so the
+    cheapest ``l`` units are taken: all those below the slope ``r`` of ``t(l, s)``
+    (``beta(s, r-2)`` go left), and the rest left first, up to ``beta(s-1, r-1)``.
+    """
+    if s == 1:
+        return length - 1  # no slot to spare: advance to the last step
+    r = revolve_repetitions(length, s)
+    rest = length - beta(s, r - 1)
+    return beta(s, r - 2) + min(rest, beta(s - 1, r - 1))
+
+
+@functools.cache
+def revolve_steps_dp(T: int, M: int) -> int:
+    """Brute-force optimum over every split point (small ``T`` only)."""
+    if T == 1:
+        return 0
+    if M == 1:
+        return T - 1 + revolve_steps_dp(T - 1, 1)
+    best = T - 1 + revolve_steps_dp(T - 1, M)  # the last step needs no slot
+    for m in range(1, T - 1):
+        best = min(best, m + revolve_steps_dp(m, M) + revolve_steps_dp(T - m, M - 1))
+    return best
+
+
+def bisection_steps(T: int) -> int:
+    """Forward steps of the bisection schedule: ``sum_{i<T} popcount(i)``; for
+    ``T = 2^k`` it is ``(T/2) log2 T``."""
+    return sum(i.bit_count() for i in range(T))
+
+
+@functools.cache
+def bisection_steps_recurrence(T: int) -> int:
+    """``F(1) = 0``, ``F(T) = floor(T/2) + F(floor(T/2)) + F(ceil(T/2))``."""
+    if T == 1:
+        return 0
+    half = T // 2
+    return half + bisection_steps_recurrence(half) + bisection_steps_recurrence(T - half)
+
+
+def bisection_slots(T: int) -> int:
+    """Peak slots of the bisection schedule: ``max(1, ceil(log2 T))``."""
+    return max(1, (T - 1).bit_length())
+
+
+def uniform_steps(T: int, M: int) -> int:
+    """Forward steps of the uniform schedule: with ``L = ceil(T/M)``, ``n = ceil(T/L)``
+    segments and the last of length ``l = T - (n-1) L``:
+    ``(n-1) L + (n-1) L(L-1)/2 + l(l-1)/2``; for ``M = 1`` it is ``T(T-1)/2``."""
+    L = -(-T // M)
+    n = -(-T // L)
+    last = T - (n - 1) * L
+    return (n - 1) * L + (n - 1) * L * (L - 1) // 2 + last * (last - 1) // 2
+
+
+# ----------------------------------------------------------------------------- convenience
+
+
+SCHEDULES = {"bisection": bisection_bptt, "uniform": uniform_bptt, "revolve": revolve_bptt}
+
+
+@dataclass
+class Instance:
+    """A random instance of the RNN of the problem."""
+
+    W_hh: np.ndarray
+    W_xh: np.ndarray
+    h0: np.ndarray
+    x: np.ndarray
+    upstream: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    def cell(self) -> RNNCell:
+        return RNNCell(self.W_hh, self.W_xh, self.h0, self.x, self.upstream)
+
+
+def random_instance(T: int, K: int = 3, C: int = 2, seed: int = 0) -> Instance:
+    """A random tanh RNN (spectral radius below 1 so long runs stay informative)."""
+    T = _length(T)
+    rng = np.random.default_rng(seed)
+    return Instance(
+        W_hh=rng.normal(size=(K, K)) * 0.9 / math.sqrt(K),
+        W_xh=rng.normal(size=(K, C)),
+        h0=rng.normal(size=K) * 0.5,
+        x=rng.normal(size=(T, C)),
+        upstream=rng.normal(size=(T, K)),
+    )
+
+
+def run(schedule: str, instance: Instance, M: int | None = None):
+    """``(gradients, counts)`` of ``schedule`` (``plain``, ``bisection``, ``uniform``,
+    ``revolve``) on ``instance``."""
+    cell = instance.cell()
+    if schedule == "plain":
+        counts = plain_bptt(cell)
+    elif schedule == "bisection":
+        counts = bisection_bptt(cell)
+    elif schedule in SCHEDULES:
+        counts = SCHEDULES[schedule](cell, M)
+    else:
+        raise DeriveError(f"schedule must be one of plain, bisection, uniform, revolve, "
+                          f"got {schedule!r}")
+    return cell.gradients(), counts
+
+
+def trace(schedule: str, T: int, M: int | None = None) -> Counts:
+    """The counts of ``schedule`` run on a :class:`TraceCell` (control flow only)."""
+    T = _length(T)
+    cell = TraceCell(T)
+    if schedule == "plain":
+        return plain_bptt(cell)
+    if schedule == "bisection":
+        return bisection_bptt(cell)
+    if schedule not in SCHEDULES:
+        raise DeriveError(f"schedule must be one of plain, bisection, uniform, revolve, "
+                          f"got {schedule!r}")
+    return SCHEDULES[schedule](cell, M)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m derive.topics.memory_bptt SCHEDULE --T T [--M M] [--numeric]``: counts."""
+    import json
+    import sys
+
+    from derive.cli import _Parser
+
+    parser = _Parser(prog="python -m derive.topics.memory_bptt", description=main.__doc__)
+    parser.add_argument("schedule", choices=["plain", "bisection", "uniform", "revolve"])
+    parser.add_argument("--T", type=int, required=True)
+    parser.add_argument("--M", type=int, default=None)
+    parser.add_argument("--numeric", action="store_true", help="run the RNN, not a trace")
+    try:
+        args = parser.parse_args(argv)
+        if args.numeric:
+            instance = random_instance(args.T)
+            _, counts = run(args.schedule, instance, args.M)
+        else:
+            counts = trace(args.schedule, args.T, args.M)
+    except DeriveError as exc:
+        print(f"derive: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({**counts.__dict__, "cell_evaluations": counts.cell_evaluations}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
