@@ -18,7 +18,8 @@ import derive
 from derive.checks.recurrent import elementwise_checks, perturbation_checks
 from derive.core.errors import DeriveError
 from derive.core.primitives import VJP, SoftmaxEntry, matrix_vjp, softargmax
-from derive.models.attention_rnn import AttentionRNN, attention_cell
+from derive.models.attention_rnn import AttentionRNN
+from derive.topics.attention import attention_cell
 from derive.printing.latex import latex, text
 from derive.recurrent.model import RecurrentModel
 
@@ -266,7 +267,7 @@ def test_jacobian_answer_reads_as_expected():
 def test_answer_checkers_catch_planted_errors(monkeypatch):
     from derive.answers import attention_rnn as P
     from derive.calculus.jacobian import matrix_jacobian
-    from derive.models.attention_rnn import attention_inf_cell
+    from derive.topics.attention import attention_inf_cell
 
     # a template with Q and K swapped does not reproduce the cell
     good = P.template_projection

@@ -98,7 +98,7 @@ def test_gru_bptt_matches_an_independent_numpy_gru():
 
 
 def test_local_jacobians_of_the_cells_defined_here():
-    from derive.calculus.jacobian import jacobian_check
+    from derive.checks.jacobian import jacobian_check
 
     scalar = RecurrentModel("tanh_rnn", "", scalar_rnn)
     h, t = scalar.cell.signals["h"], scalar.cell.t

@@ -8,7 +8,8 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.calculus.jacobian import jacobian_check, matrix_jacobian
+from derive.calculus.jacobian import matrix_jacobian
+from derive.checks.jacobian import jacobian_check
 from derive.core.errors import DeriveError
 from derive.core.zero import exactly_zero
 from derive.printing.latex import latex, text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 
@@ -13,11 +12,11 @@ from derive.catalogue import PROBLEMS, SETS, problem_ids
 from derive.checks.check import Check
 from derive.cli import main as cli
 from derive.core.errors import DeriveError
-from derive.report import main as report_main
-from derive.report import output_folder, resolve_sets
+from derive.printing.tex import latex_breakable, latex_escape, latex_number
+from derive.report import build_reports, output_folder, resolve_sets
 from derive.report.document import build, check_row
 from derive.report.latexmk import failing_lines
-from derive.report.render import latex_breakable, latex_escape, latex_number, render
+from derive.report.render import render
 from derive.report.statements import catalogue, inline, statement
 
 HOSTILE = r"\input{/etc/passwd}"
@@ -226,8 +225,7 @@ def test_without_tex_the_report_writes_tex_and_says_how_to_install(tmp_path, mon
     monkeypatch.setattr(
         derive.report, "build", lambda set_id, progress=None: build(set_id, _fake_answers())
     )
-    args = argparse.Namespace(sets=["rnn-cnn-hw"], out=str(tmp_path), no_pdf=False)
-    report_main(args)
+    build_reports(["rnn-cnn-hw"], str(tmp_path))
     err = capsys.readouterr().err
     assert "apt-get install" in err and "latexmk" in err
     assert (tmp_path / "rnn-cnn-hw.tex").exists()

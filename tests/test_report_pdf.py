@@ -17,9 +17,9 @@ from derive.checks.check import Check
 from derive.cli import main as cli
 from derive.core.errors import DeriveError
 from derive.printing.figures import pgfplot, tikz_graph
+from derive.printing.tex import latex_escape
 from derive.report import latexmk, write
 from derive.report.document import build
-from derive.report.render import latex_escape
 
 pytestmark = pytest.mark.skipif(
     not latexmk.available() or shutil.which("pdftotext") is None,

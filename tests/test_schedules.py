@@ -199,7 +199,7 @@ def test_answers_and_cli():
     (["revolve", "--T", "10"], "M must be an integer"),
 ])
 def test_cli_bad_input_exit_2(argv, fragment):
-    proc = subprocess.run([sys.executable, "-m", "derive.topics.memory_bptt", *argv],
+    proc = subprocess.run([sys.executable, "-m", "derive.cli", "schedule", *argv],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("derive: error:") and fragment in proc.stderr
@@ -207,7 +207,7 @@ def test_cli_bad_input_exit_2(argv, fragment):
 
 
 def test_cli_counts():
-    proc = subprocess.run([sys.executable, "-m", "derive.topics.memory_bptt", "uniform", "--T",
+    proc = subprocess.run([sys.executable, "-m", "derive.cli", "schedule", "uniform", "--T",
                            "10", "--M", "1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and '"forward_steps": 45' in proc.stdout
 

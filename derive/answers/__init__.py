@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from derive._registry import discover
+from derive.catalogue import problem_ids
 from derive.checks.check import Check
 from derive.core.errors import DeriveError
 
@@ -54,19 +56,14 @@ def problem(*ids: str) -> Callable:
 
 
 def registered_problems() -> list[str]:
-    from derive import _discover
-
-    _discover()
+    discover()
     return sorted(_PROBLEMS)
 
 
 @functools.cache
 def answer(pid: str) -> Answer:
     """The answer to problem ``pid`` (e.g. ``"csc421-hw4/1a"``), computed once."""
-    from derive import _discover
-    from derive.catalogue import problem_ids
-
-    _discover()
+    discover()
     if pid not in _PROBLEMS:
         known = problem_ids()
         close = difflib.get_close_matches(pid, known, n=3, cutoff=0.5)

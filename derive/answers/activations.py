@@ -16,7 +16,7 @@ import numpy as np
 
 from derive.answers import Answer, problem
 from derive.checks.check import Check, relative_error
-from derive.report.render import latex_number
+from derive.printing.tex import latex_number
 from derive.topics import activations as A
 
 SAMPLES = 200_000

@@ -1,4 +1,4 @@
-"""Answers on AttentionRNN (dsga1008-hw2/1.2.2a-f), built from ``derive.model("attention_rnn")``.
+"""Answers on AttentionRNN (dsga1008-hw2/1.2.2a-f), built from the model ``attention_rnn``.
 
 Result keys (``derive answer ID --format json``):
 
@@ -24,24 +24,41 @@ import re
 import numpy as np
 import sympy as sp
 
-import derive
 from derive.answers import Answer, problem
-from derive.calculus.jacobian import jacobian_check, matrix_jacobian
+from derive.calculus.jacobian import matrix_jacobian
 from derive.checks.check import Check, counted
-from derive.core.cell import Cell, _name_and_time, _timed_atoms, t, timed_matrix
+from derive.checks.jacobian import jacobian_check
+from derive.checks.recurrent import explicit_symbols, safe_name
+from derive.core.cell import Cell, _name_and_time, _timed_atoms, shift, t, timed_matrix
 from derive.core.primitives import SoftmaxEntry
 from derive.core.zero import exactly_zero
-from derive.models.attention_rnn import GROUPS, attention_cell, attention_inf_cell, n
+from derive.models import get as registered_model
+from derive.printing.cellgraph import graph_check, placed_cell_graph
 from derive.printing.latex import latex, text
+from derive.topics.attention import (
+    GROUPS,
+    T,
+    _at,
+    _reindexed,
+    _weight,
+    attention_cell,
+    attention_inf_cell,
+    dimension_of_a,
+    i,
+    j,
+    k,
+    loss_gradient_forms,
+    n,
+    system_latex,
+    system_lines,
+)
 
-k, i, j, s = sp.symbols("k i j s", integer=True, nonnegative=True)
-T = sp.Symbol("T", integer=True, positive=True)
 TEMPLATE_KS = (1, 2, 3, 4)  # the concrete k the symbolic-k forms are checked against
 W, A, VV = sp.IndexedBase("w"), sp.IndexedBase("a"), sp.IndexedBase("v")
 
 
 def _model(kk: int):
-    return derive.model("attention_rnn").model(kk)
+    return registered_model("attention_rnn").model(kk)
 
 
 def plain_formula(expr: sp.Expr) -> str:
@@ -51,16 +68,7 @@ def plain_formula(expr: sp.Expr) -> str:
     return re.sub(r"\^(\d)\b", lambda m: "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(m.group(1))], text)
 
 
-def dimension_of_a(kk: int) -> int:
-    """The number of entries of a(t) in AttentionRNN(kk): its cell's softmax entries."""
-    return _softmax_entries(_model(kk).cell)
-
-
 # --- the symbolic-k template -------------------------------------------------------------------
-
-def _weight(group: str, index) -> sp.MatrixSymbol:
-    return sp.MatrixSymbol(f"{group}_{index}", n, n)
-
 
 def _source(index, time=t, tied=False) -> sp.MatrixSymbol:
     """What entry ``index`` reads: ``x(t)`` for 0, ``h(t - index)`` otherwise."""
@@ -138,35 +146,6 @@ def _at_step(expr: sp.Basic, step: int) -> sp.Basic:
     return expr.xreplace(mapping)
 
 
-def system_lines(tied: bool) -> list[str]:
-    sym = "1" if tied else "i"
-    upper = "t-1" if tied else "k"
-    return [
-        "q_0(t) = Q_0 x(t),  k_0(t) = K_0 x(t),  v_0(t) = V_0 x(t)",
-        f"q_i(t) = Q_{sym} h(t-i),  k_i(t) = K_{sym} h(t-i),  v_i(t) = V_{sym} h(t-i)  "
-        f"for i in {{1, ..., {upper}}}",
-        f"w_i(t) = q_i(t)^T k_i(t)  for i in {{0, ..., {upper}}}",
-        f"a_i(t) = exp(w_i(t)) / sum_{{j=0}}^{{{upper}}} exp(w_j(t))  for i in {{0, ..., {upper}}}",
-        f"h(t) = sum_{{i=0}}^{{{upper}}} a_i(t) v_i(t)",
-    ]
-
-
-def system_latex(tied: bool) -> str:
-    sym = "1" if tied else "i"
-    upper = "t-1" if tied else "k"
-    rows = [
-        r"q_0^{(t)} &= Q_0 x^{(t)}, \quad k_0^{(t)} = K_0 x^{(t)}, \quad v_0^{(t)} = V_0 x^{(t)}",
-        rf"q_i^{{(t)}} &= Q_{{{sym}}} h^{{(t-i)}}, \quad k_i^{{(t)}} = K_{{{sym}}} h^{{(t-i)}}, "
-        rf"\quad v_i^{{(t)}} = V_{{{sym}}} h^{{(t-i)}} && i \in \{{1, \dots, {upper}\}}",
-        rf"w_i^{{(t)}} &= {{q_i^{{(t)}}}}^{{\top}} k_i^{{(t)}} && i \in \{{0, \dots, {upper}\}}",
-        rf"a_i^{{(t)}} &= \operatorname{{softargmax}}\left(w_0^{{(t)}}, \dots, "
-        rf"w_{{{upper}}}^{{(t)}}\right)_i = \frac{{\exp w_i^{{(t)}}}}"
-        rf"{{\sum_{{j=0}}^{{{upper}}} \exp w_j^{{(t)}}}} && i \in \{{0, \dots, {upper}\}}",
-        rf"h^{{(t)}} &= \sum_{{i=0}}^{{{upper}}} a_i^{{(t)}} v_i^{{(t)}}",
-    ]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
-
-
 def _formulas(upper) -> dict[str, sp.Basic]:
     return {"a": sp.Eq(A[i, t], sp.exp(W[i, t]) / sp.Sum(sp.exp(W[j, t]), (j, 0, upper))),
             "h": sp.Eq(sp.IndexedBase("h")[t], sp.Sum(A[i, t] * VV[i, t], (i, 0, upper)))}
@@ -176,9 +155,6 @@ def _formulas(upper) -> dict[str, sp.Basic]:
 
 @problem("dsga1008-hw2/1.2.2a")
 def diagram(pid: str) -> Answer:
-    from derive.answers.gated_rnn import placed_cell_graph
-    from derive.printing.cellgraph import graph_check
-
     cell = _model(2).cell
     uses = [(f"{sig.name}(t{lag:+d})" if lag else f"{sig.name}(t)", f"{eq.signal.name}(t)")
             for eq in cell.equations for sig, lag in cell.uses(eq.rhs)]
@@ -213,17 +189,13 @@ def attention_places(gap: float = 4.2, spread: float = 1.2) -> dict:
     return places
 
 
-def _softmax_entries(cell: Cell) -> int:
-    return sum(isinstance(eq.rhs, SoftmaxEntry) for eq in cell.equations)
-
-
 @problem("dsga1008-hw2/1.2.2b")
 def attention_dimension(pid: str) -> Answer:
-    count = dimension_of_a(2)
+    count = dimension_of_a(_model(2).cell)
     checks = [Check.exact(f"entries of a(t) in AttentionRNN({kk}) = k + 1",
                           "count of softmax entries in the derived cell",
-                          dimension_of_a(kk) == kk + 1,
-                          counted(dimension_of_a(kk), "entry", "entries"))
+                          dimension_of_a(_model(kk).cell) == kk + 1,
+                          counted(dimension_of_a(_model(kk).cell), "entry", "entries"))
               for kk in TEMPLATE_KS]
     body = (rf"$a^{{(t)}} = \operatorname{{softargmax}}(w_0^{{(t)}}, w_1^{{(t)}}, "
             rf"w_2^{{(t)}})$ has one entry per score, so $a^{{(t)}} \in \mathbb{{R}}^{{{count}}}$ "
@@ -379,61 +351,9 @@ def jacobian(pid: str) -> Answer:
 
 # --- f: dl/dh[T] ----------------------------------------------------------------------------------
 
-def _reindexed(J: sp.MatrixExpr, lag: int, index) -> sp.MatrixExpr:
-    """The lag-``lag`` Jacobian with its index renamed to ``index`` (``Q_1 -> Q_i``,
-    ``q_1(t) -> q_i(t)``, ``a_1(t) -> a_i(t)``)."""
-    mapping = {}
-    for atom in J.atoms(sp.MatrixSymbol):
-        name, time = _name_and_time(atom)
-        if name is None:
-            group, _, number = atom.name.partition("_")
-            if group in GROUPS and number == str(lag):
-                mapping[atom] = _weight(group, index)
-        elif name == "h" and time == t - lag:
-            mapping[atom] = timed_matrix("h", t - index, atom.shape)
-        elif name in (f"q_{lag}", f"k_{lag}", f"v_{lag}"):
-            mapping[atom] = timed_matrix(f"{name[0]}_{index}", time, atom.shape)
-    for f in J.atoms(sp.core.function.AppliedUndef):
-        name, time = _name_and_time(f)
-        if name == f"a_{lag}":
-            mapping[f] = sp.Function(f"a_{index}")(time)
-    return J.xreplace(mapping)
-
-
-def _transpose(expr: sp.MatrixExpr) -> sp.MatrixExpr:
-    """``expr^T`` distributed over sums and products, a column sum kept whole as a row
-    (``(v_i - h)^T``), square sums transposed term by term."""
-    if isinstance(expr, sp.MatAdd):
-        if expr.shape[1] == 1:
-            return sp.Transpose(expr)
-        return sp.MatAdd(*[_transpose(a) for a in expr.args])
-    if isinstance(expr, sp.MatMul):
-        scalars = [a for a in expr.args if not isinstance(a, sp.MatrixExpr)]
-        matrices = [a for a in expr.args if isinstance(a, sp.MatrixExpr)]
-        return sp.MatMul(*scalars, *[_transpose(f) for f in reversed(matrices)])
-    if isinstance(expr, sp.Transpose):
-        return expr.arg
-    return sp.Transpose(expr)
-
-
-def _at(expr: sp.Basic, time: sp.Expr) -> sp.Basic:
-    """``expr`` with ``t`` moved to ``time`` in every time-indexed quantity."""
-    mapping = {}
-    for atom in _timed_atoms(expr):
-        name, when = _name_and_time(atom)
-        if name is None:
-            continue
-        new = when.xreplace({t: time})
-        mapping[atom] = (timed_matrix(name, new, atom.shape) if isinstance(atom, sp.MatrixSymbol)
-                         else atom.func(new))
-    return expr.xreplace(mapping)
-
-
 def _engine_bar_h(cell: Cell, derivation) -> sp.MatrixExpr:
     """The engine's bar h(t) with the bars of the scores and softmax entries at later steps
     replaced by their own derived equations: only bars of h remain."""
-    from derive.core.cell import shift
-
     expr = derivation.bar_rhs("h")
     for _ in range(len(cell.equations) + 1):
         mapping = {}
@@ -463,7 +383,6 @@ def bar_h_check(kk: int, size: int) -> Check:
     """The recursion at ``kk`` against the engine's bar h, explicit at ``n = size``: the
     softmax entries stay symbols (both sides are polynomials in them once ``h(t + i)`` is
     written through its equation)."""
-    from derive.checks.recurrent import _explicit_symbols, _safe
 
     cell = attention_cell(kk)
     derivation = _model(kk).derivation
@@ -477,13 +396,13 @@ def bar_h_check(kk: int, size: int) -> Check:
         for atom in expr.atoms(sp.MatrixSymbol):
             if atom not in explicit:
                 shape = tuple(int(sp.sympify(d).xreplace({n: size})) for d in atom.shape)
-                explicit[atom] = _explicit_symbols(_safe(str(atom)), shape)
+                explicit[atom] = explicit_symbols(safe_name(str(atom)), shape)
             env[atom] = explicit[atom]
         for f in expr.atoms(sp.core.function.AppliedUndef):
             name, time = _name_and_time(f)
             atom = timed_matrix(name, time, (1, 1))
             if atom not in explicit:
-                explicit[atom] = _explicit_symbols(_safe(str(atom)), (1, 1))
+                explicit[atom] = explicit_symbols(safe_name(str(atom)), (1, 1))
             env[f] = explicit[atom][0, 0]
         out = expr.xreplace(env)
         return sp.Matrix(out.as_explicit() if isinstance(out, sp.MatrixExpr) else out)
@@ -606,36 +525,6 @@ def total_form_check(kk: int = 2, size: int = 3, steps: int = 6, seed: int = 3,
     return Check(f"dl/dh(T) from the total derivatives (k={kk}, n={size}, T={steps})",
                  "bar h from the compiled BPTT kernels; dh(t)/dh(T) by complex steps",
                  error, 1e-12, f"at T = 1, ..., {steps}")
-
-
-def loss_gradient_forms() -> dict:
-    """The answer of 1.2.2f as formulas: the symbolic-i Jacobian (from the lag-1 Jacobian of
-    AttentionRNN(1), index renamed) and the displays built from it."""
-    J1 = matrix_jacobian(attention_cell(1), "h", "h", 1)
-    general = _reindexed(J1, 1, i)
-    local = _transpose(_at(general, T + i))
-    bar_h_T = timed_matrix("bar_h", T, (n, 1))
-    later = timed_matrix("bar_h", T + i, (n, 1))
-
-    def loss(expr: sp.Basic) -> str:  # the problem's losses are l_t
-        return latex(expr).replace(r"\partial L_{", r"\partial l_{")
-
-    direct = loss(timed_matrix("dL_dh", T, (n, 1)))
-    dl = r"\frac{dl}{dh^{(T)}}"
-    total = (rf"{dl} = {direct} + \sum_{{t > T}} \left(\frac{{dh^{{(t)}}}}{{dh^{{(T)}}}}"
-             r"\right)^{\top} \frac{\partial l_{t}}{\partial h^{(t)}}")
-    recursion = (rf"{dl} = {latex(bar_h_T)} = {direct} + \sum_{{i=1}}^{{k}} "
-                 rf"\left(\frac{{\partial h^{{(T+i)}}}}{{\partial h^{{(T)}}}}\right)^{{\top}} "
-                 rf"{latex(later)}")
-    local_latex = (r"\left(\frac{\partial h^{(T+i)}}{\partial h^{(T)}}\right)^{\top} = "
-                   + latex(local))
-    return {
-        "general": general, "local": local,
-        "total_latex": total, "recursion_latex": recursion, "local_latex": local_latex,
-        "total_text": "dl/dh(T) = dl_T/dh(T) + sum_{t > T} (dh(t)/dh(T))^T dl_t/dh(t)",
-        "recursion_text": (f"bar_h(T) = dL_dh(T) + sum_{{i=1}}^{{k}} (dh(T+i)/dh(T))^T "
-                           f"bar_h(T+i),  (dh(T+i)/dh(T))^T = {text(local)}"),
-    }
 
 
 @problem("dsga1008-hw2/1.2.2f")

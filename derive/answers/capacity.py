@@ -22,7 +22,7 @@ import numpy as np
 
 from derive.answers import Answer, problem
 from derive.checks.check import Check, relative_error
-from derive.report.render import latex_number
+from derive.printing.tex import latex_number
 from derive.topics import capacity as C
 
 SETUP = {"D": 5, "K": 4, "O": 3, "n": 3, "batch": 16, "steps": 25}

@@ -323,8 +323,6 @@ def _text(spec, results, shown, compare) -> str:
 
 
 def _latex(spec, results, ref, shown, i, m, p) -> str:
-    from derive.topics.conv.jacobians import W_, x_, ybar_
-
     f = sp.Symbol("f", integer=True)
     L_out = spec.out_sizes[0]
     fwd = forward(1)
@@ -401,5 +399,5 @@ def _latex(spec, results, ref, shown, i, m, p) -> str:
                r"L}$, $W \in \mathbb{R}^{F \times C \times K}$; $x$ is zero outside "
                r"$0 \le p < L$):")
     out.append(render.as_latex(1).split("\n", 1)[1])
-    del W_, x_, ybar_, f, i, m, p
+    del f, i, m, p
     return "\n".join(out).replace("\n\\textbf{", "\n\n\\textbf{")

@@ -1,4 +1,4 @@
-"""Answers on the gated RNN of dsga1008-hw2/1.2.1 (a-d), built from ``derive.model("gated_rnn")``.
+"""Answers on the gated RNN of dsga1008-hw2/1.2.1 (a-d), built from the model ``gated_rnn``.
 
 Result keys: ``1.2.1b`` ``dimension`` (a shape in the symbols ``m, n``); ``1.2.1c``
 ``dimension`` (of dl/dW_x), ``dh_dWx_dimension``, ``dl_dW_x`` and ``bar_h``, ``bar_c``
@@ -14,18 +14,18 @@ import re
 import numpy as np
 import sympy as sp
 
-import derive
 from derive.answers import Answer, problem
 from derive.checks.check import Check, relative_error
 from derive.core.cell import T, t
-from derive.printing.cellgraph import _node, graph_check, graph_edges
-from derive.printing.figures import pgfplot, tikz_graph
+from derive.models import get as registered_model
+from derive.printing.cellgraph import graph_check, placed_cell_graph
+from derive.printing.figures import pgfplot
 from derive.printing.latex import align, latex, text
-from derive.report.render import latex_number
+from derive.printing.tex import latex_number
 
 
 def _model():
-    return derive.model("gated_rnn")
+    return registered_model("gated_rnn")
 
 
 def _shape_names(shape) -> list:
@@ -46,22 +46,6 @@ def _numeric_shapes() -> list[Check]:
         seen.append(f"n={dims['n']}, m={dims['m']}: c {c_shape}, dl/dW_x {w_shape}")
     return [Check.exact("shapes of the compiled kernels", "the symbolic dimensions", ok,
                         "; ".join(seen))]
-
-
-def placed_cell_graph(cell, places: dict[tuple[str, int], tuple[float, float]]) -> str:
-    """The cell's graph (its edges from the equations, as ``cell_graph`` draws them) with
-    node positions chosen by hand for legibility: ``places[(name, lag)] = (x, y)``."""
-    nodes = {}
-    for (name, lag), (x, y) in places.items():
-        signal = cell.signals[name]
-        kind = ("input" if signal.kind == "input" else
-                "output" if lag == 0 and name in cell.outputs else "state")
-        nodes[_node(name, lag)] = (f"${latex(signal(t + lag))}$", x, y, kind)
-    edges = graph_edges(cell)
-    missing = sorted({end for edge in edges for end in edge[:2]} - set(nodes))
-    if missing:
-        raise ValueError(f"no position for {', '.join(missing)}")
-    return tikz_graph(nodes, edges)
 
 
 # h(t-1) -> h(t) along one line, c(t) below it, x(t) underneath: no edge grazes a node and the

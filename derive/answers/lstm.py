@@ -14,21 +14,21 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-import derive
 from derive.answers import Answer, problem
 from derive.checks.check import Check
 from derive.core.cell import _name_and_time, _timed_atoms, t
 from derive.core.primitives import sigma
+from derive.models import get as registered_model
 from derive.printing.figures import pgfplot
 from derive.printing.latex import align, latex, text
-from derive.report.render import latex_number
+from derive.printing.tex import latex_number
 
 GATE_ORDER = ["h", "c", "g", "o", "f", "i"]
 
 
 def _model(pid: str):
     """rnn-cnn-hw/2 names the weights input-first (w_xi); its own cell says so."""
-    return derive.model("lstm_input_first" if pid.startswith("rnn-cnn-hw") else "lstm")
+    return registered_model("lstm_input_first" if pid.startswith("rnn-cnn-hw") else "lstm")
 
 
 def _seed(pid: str) -> int:
@@ -417,7 +417,7 @@ def weight_gradient(pid: str) -> Answer:
 def limit_of_bars(model=None) -> dict[str, sp.Expr]:
     """The derived bars of h and c with f = 1, i = o = 0 at every step, the gate bars of
     step t + 1 substituted from their own derived equations."""
-    model = model or derive.model("lstm")
+    model = model or registered_model("lstm")
     sig = model.cell.signals
     bars = {name: model.derivation.bar_rhs(name) for name in model.cell.signals}
     later = {sig[g].bar(t + 1): bars[g].subs(t, t + 1) for g in ("i", "f", "o", "g")}
@@ -440,7 +440,7 @@ def _regime_params(model, w_fx: float) -> dict[str, np.ndarray]:
 def regime_norms(name: str = "lstm", steps: int = 200) -> dict[str, dict[str, list[float]]]:
     """|bar h(t)| and |bar c(t)| for t = T..0 with dL/dh at the last step only, in the
     regime of the question and in a contrasting one (forget gates near 0)."""
-    model = derive.model(name)
+    model = registered_model(name)
     out = {}
     for regime, w_fx in (("forget near 1", 6.0), ("forget near 0", -6.0)):
         params = _regime_params(model, w_fx)

@@ -31,7 +31,7 @@ import sympy as sp
 
 from derive.answers import Answer, problem
 from derive.checks.check import Check, relative_error
-from derive.report.render import latex_number
+from derive.printing.tex import latex_number
 from derive.topics import memory_bptt as S
 
 T_, M_, r_ = sp.symbols("T M r", positive=True, integer=True)

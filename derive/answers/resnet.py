@@ -16,7 +16,7 @@ import numpy as np
 from derive.answers import Answer, problem
 from derive.checks.check import Check, relative_error
 from derive.printing.figures import pgfplot
-from derive.report.render import latex_number
+from derive.printing.tex import latex_number
 from derive.topics import resnet as R
 
 SETUP = {"width": 16, "batch": 32, "seed": 0, "max_depth": 100}

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -57,41 +56,3 @@ def relative_error(actual, expected) -> float:
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - e) / np.maximum(1.0, np.abs(e))))
-
-
-@dataclass
-class _Entry:
-    run: Callable[[], list[Check]]
-    summary: str
-    tags: tuple[str, ...] = field(default_factory=tuple)
-
-
-_CHECKS: dict[str, _Entry] = {}
-
-
-def checker(name: str, summary: str = "") -> Callable:
-    """Register ``fn() -> list[Check]`` under ``name`` (a model name or a problem id)."""
-
-    def register(fn: Callable[[], list[Check]]) -> Callable[[], list[Check]]:
-        if name in _CHECKS:
-            raise RuntimeError(f"check {name!r} registered twice")
-        _CHECKS[name] = _Entry(fn, summary or (fn.__doc__ or "").strip().split("\n")[0])
-        return fn
-
-    return register
-
-
-def registered_checks() -> dict[str, _Entry]:
-    """Every checkable name: explicit checkers, every model, every answered problem."""
-    from derive import _discover
-    from derive.answers import answer, registered_problems
-    from derive.catalogue import PROBLEMS
-    from derive.models import get, model_names
-
-    _discover()
-    table = dict(_CHECKS)
-    for name, summary in model_names().items():
-        table.setdefault(name, _Entry(lambda n=name: get(n).checks(), summary))
-    for pid in registered_problems():
-        table.setdefault(pid, _Entry(lambda p=pid: answer(p).checks, PROBLEMS.get(pid, "")))
-    return table

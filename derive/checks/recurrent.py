@@ -39,7 +39,7 @@ CENTRAL_TOLERANCE = 1e-6  # step 1e-6: truncation ~1e-12, rounding ~1e-10
 
 # --- explicit instances ------------------------------------------------------------------
 
-def _explicit_symbols(prefix: str, shape: tuple | None) -> sp.Basic:
+def explicit_symbols(prefix: str, shape: tuple | None) -> sp.Basic:
     # real: the values are real numbers, so SymPy writes |z|' as sign(z), not through re, im
     if shape is None:
         return sp.Symbol(prefix, real=True)
@@ -151,10 +151,10 @@ class Instance:
     def __init__(self, cell: Cell, steps: int, dims: dict) -> None:
         self.cell, self.steps, self.dims = cell, steps, dims
         k = cell.max_lag
-        self.params = {p: _explicit_symbols(p, _concrete_shape(getattr(w, "shape", None), dims)
+        self.params = {p: explicit_symbols(p, _concrete_shape(getattr(w, "shape", None), dims)
                                             if isinstance(w, MatrixExpr) else None)
                        for p, w in cell.parameters.items()}
-        self.inputs = {(s.name, step): _explicit_symbols(f"{s.name}{step}",
+        self.inputs = {(s.name, step): explicit_symbols(f"{s.name}{step}",
                                                           _concrete_shape(s.shape, dims))
                        for s in cell.inputs for step in range(1, steps + 1)}
         self.initial = {}
@@ -163,8 +163,8 @@ class Instance:
                 shape = _concrete_shape(s.shape, dims)
                 self.initial[(s.name, step)] = (
                     (sp.zeros(*shape) if shape else sp.Integer(0)) if cell.zero_initial
-                    else _explicit_symbols(f"{s.name}init{-step}", shape))
-        self.upstream = {(o, step): _explicit_symbols(f"u{o}{step}",
+                    else explicit_symbols(f"{s.name}init{-step}", shape))
+        self.upstream = {(o, step): explicit_symbols(f"u{o}{step}",
                                                        _concrete_shape(cell.signals[o].shape,
                                                                        dims))
                          for o in cell.outputs for step in range(1, steps + 1)}
@@ -233,7 +233,7 @@ class UnrolledReference:
             atoms = sorted((a for a in _timed_atoms(eq.rhs) if _name_and_time(a)[0] is not None),
                            key=str)
             weights = sorted(eq.rhs.free_symbols & set(cell.parameters.values()), key=str)
-            stand_ins = {a: _explicit_symbols(_safe(str(a)) + "_ref", _concrete_shape(
+            stand_ins = {a: explicit_symbols(safe_name(str(a)) + "_ref", _concrete_shape(
                 getattr(a, "shape", None), inst.dims) if isinstance(a, MatrixExpr) else None)
                 for a in [*atoms, *weights]}
             value = _evaluate(eq.rhs.xreplace(inst.dims),
@@ -606,9 +606,9 @@ def elementwise_checks(model, dims: dict, adjoints: Adjoints | None = None) -> l
         if atom not in explicit:
             if isinstance(atom, sp.MatrixSymbol):
                 shape = _concrete_shape(atom.shape, concrete)
-                explicit[atom] = _explicit_symbols(_safe(str(atom)), shape)
+                explicit[atom] = explicit_symbols(safe_name(str(atom)), shape)
             else:  # a scalar signal's value in a vector cell
-                explicit[atom] = sp.Symbol(_safe(str(atom)), real=True)
+                explicit[atom] = sp.Symbol(safe_name(str(atom)), real=True)
         return explicit[atom]
 
     def to_explicit(expr) -> sp.Matrix:
@@ -671,7 +671,7 @@ def renaming_check(model, adjoints: Adjoints | None = None) -> Check:
                           if unused else ""))
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     """An unambiguous symbol prefix: ``h(t - 1)`` -> ``h_tm1``, ``h(t + 1)`` -> ``h_tp1``."""
     name = name.replace(" ", "").replace("-", "m").replace("+", "p")
     return "".join(ch if ch.isalnum() else "_" for ch in name)

@@ -12,17 +12,21 @@ safe parser of :mod:`derive.grade.parse` (never ``eval``'d) and compared by
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
+from derive.core.errors import DeriveError
+from derive.grade import verdicts as verdicts_module
 from derive.grade.claims import Claim, ClaimsFile, load_claims
+from derive.grade.equivalence import DEADLINE_REACHED, time_limit
 from derive.grade.render import Report, json_report, latex_report, text_report
+from derive.grade.results import resolve
 from derive.grade.verdicts import NOT_CHECKABLE, Verdict, grade_claim
 
 BUDGET_SECONDS = 120.0  # per claims file; each claim is bounded too (parse limits, timeouts)
 
-__all__ = ["Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade", "main"]
+__all__ = ["Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade", "json_report",
+           "latex_report", "text_report"]
 
 
 def _claim_key(claim: Claim) -> str:
@@ -38,8 +42,6 @@ def grade(path: str | Path, budget: float | None = None) -> Report:
     within ``budget`` seconds for the whole file: a claim left undecided when the time is up is
     "not checkable", saying so. Identical claims reuse the first one's verdict."""
     import dataclasses
-
-    from derive.grade.equivalence import DEADLINE_REACHED, time_limit
 
     budget = BUDGET_SECONDS if budget is None else budget
     claims_file = load_claims(path)
@@ -73,9 +75,6 @@ def check_result_paths(claims_file: ClaimsFile) -> None:
     """A ``result`` or ``explain`` path the derived answer does not have is a transcription
     typo: a ``DeriveError`` naming the file, line and key before anything is graded (a claim
     whose answer is not derived yet is left to its verdict)."""
-    from derive.core.errors import DeriveError
-    from derive.grade import verdicts as verdicts_module
-    from derive.grade.results import resolve
 
     answers: dict[str, object] = {}
     for claim in claims_file.claims:
@@ -120,12 +119,3 @@ def _carried_totals(verdicts: list[Verdict]) -> None:
 def errata_latex(path: str | Path) -> str:
     """The errata of one solution as a LaTeX body: what is right, what is wrong, corrections."""
     return latex_report(grade(path))
-
-
-def main(args: argparse.Namespace) -> int:
-    """``derive grade CLAIMS --format text|json|latex``: 0 when grading ran, whatever the
-    verdicts; a malformed claims file is a ``DeriveError`` (exit status 2)."""
-    report = grade(args.claims)
-    fmt = getattr(args, "format", "text")
-    print({"json": json_report, "latex": latex_report}.get(fmt, text_report)(report))
-    return 0

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from derive.catalogue import PROBLEMS
 from derive.core.errors import DeriveError
 
 KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "weights",
@@ -135,8 +136,6 @@ def _short(value: Any) -> str:
 
 def load_claims(path: str | Path) -> ClaimsFile:
     """Read and validate a claims file; every defect is a ``DeriveError`` naming where it is."""
-    from derive.catalogue import PROBLEMS
-
     path = Path(path)
     name = str(path)
     if path.is_dir():

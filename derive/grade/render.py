@@ -11,7 +11,10 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from derive.catalogue import PROBLEMS
 from derive.grade.claims import ClaimsFile
+from derive.grade.equivalence import as_basic
+from derive.grade.parse import FUNCTIONS, GREEK, ParseError, SymbolTable, parse_formula
 from derive.grade.verdicts import (
     CORRECT,
     ILLEGIBLE,
@@ -23,6 +26,8 @@ from derive.grade.verdicts import (
     WRONG,
     Verdict,
 )
+from derive.printing.latex import latex, text
+from derive.printing.tex import latex_escape
 
 MAX_SHOWN = 300  # characters of a claim shown verbatim (hostile claims can be huge)
 
@@ -70,8 +75,6 @@ def plain(value: Any) -> str:
         if inner is not None:
             return f"O({plain(inner)})"
         try:
-            from derive.printing.latex import text
-
             return _clip(text(value).replace("**", "^"))  # as on paper, not Python
         except Exception:  # noqa: BLE001 - fall back to SymPy's own printer
             return _clip(sp.sstr(value))
@@ -130,8 +133,6 @@ def json_report(report: Report) -> str:
 # -- LaTeX ---------------------------------------------------------------------------------
 
 def _esc(text: Any, limit: int = MAX_SHOWN) -> str:
-    from derive.report.render import latex_escape
-
     return latex_escape(_clip(str(text), limit))
 
 
@@ -190,8 +191,6 @@ def _entry(v: Any) -> str:
 
 def _dim_latex(v: Any) -> str:
     """One dimension of a shape; a sum is parenthesised so ``\\times`` cannot bind into it."""
-    from derive.grade.equivalence import as_basic
-
     expr = as_basic(v)
     out = _latex(expr)
     return rf"\left({out}\right)" if isinstance(expr, sp.Add) else out
@@ -220,8 +219,6 @@ def _latex(expr: sp.Basic) -> str:
         return r"O\left(" + _latex(inner) + r"\right)"
     expr = _readable(expr)
     try:
-        from derive.printing.latex import latex
-
         out = latex(expr)
     except Exception:  # noqa: BLE001 - SymPy's printer is the fallback
         out = sp.latex(expr)
@@ -239,8 +236,6 @@ _MARK = {CORRECT: r"\textbf{right}", WRONG: r"\textbf{wrong}",
 def latex_report(report: Report) -> str:
     """A LaTeX body (no preamble): per problem, what the solution got right, what is wrong and
     the correction, with the evidence."""
-    from derive.catalogue import PROBLEMS
-
     cf = report.claims_file
     c = report.counts()
     checked = c[CORRECT] + c[WRONG]
@@ -280,8 +275,6 @@ _ASCII_MATH = re.compile(
 def _formula_latex(text: str, textbook: bool = False) -> str | None:
     """``text`` typeset by the LaTeX printer when the safe parser reads it, else None. Every
     ``name(`` is a function here (a derived text writes ``h(t)`` for a signal)."""
-    from derive.grade.parse import FUNCTIONS, ParseError, SymbolTable, parse_formula
-
     source = re.sub(r"(?<!\\)\bsum_", r"\\sum_", text)
     names = {n for n in re.findall(r"([A-Za-z][A-Za-z0-9_]*)\(", source) if n not in FUNCTIONS}
     table = SymbolTable(functions={n: sp.Function(n) for n in names})
@@ -304,8 +297,6 @@ def _faithful(source: str, expr: object) -> bool:
     """Whether typesetting ``expr`` shows what ``source`` says: every word of the source is a
     name of the formula (``xhat`` split into letters, or ``sum`` read as a symbol, is not),
     and every indexed quantity is written with its index (``W_{j+m}`` is not ``W^{(j+m)}``)."""
-    from derive.grade.parse import FUNCTIONS, GREEK
-
     if not isinstance(expr, sp.Basic):
         return False
     names = {x.name for x in expr.free_symbols if isinstance(x, sp.Symbol)}

@@ -15,6 +15,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from derive.grade.parse import SymbolTable
+from derive.models import get as registered_model
 
 _PATH = re.compile(r'([A-Za-z0-9_]+)|\[(\*|\d+)\]|\["([^"\]]*)"\]|\.')
 
@@ -247,9 +248,7 @@ def model_definitions(pid: str, table: SymbolTable) -> dict[str, sp.Eq]:
     if name is None:
         return {}
     try:
-        import derive
-
-        equations = derive.model(name).equations
+        equations = registered_model(name).equations
     except Exception:  # noqa: BLE001 - without the model the comparison is just less lenient
         return {}
     defs = gate_definitions(dict(equations))

@@ -15,6 +15,7 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from derive.answers import answer, registered_problems
 from derive.core.errors import DeriveError
 from derive.grade.claims import Claim
 from derive.grade.equivalence import (
@@ -26,6 +27,7 @@ from derive.grade.equivalence import (
     same_order,
 )
 from derive.grade.parse import MAX_CHARS, ParseError, SymbolTable, parse_formula, parse_number
+from derive.grade.parse import SymbolTable as _Table
 from derive.grade.results import (
     as_fraction,
     biases_of,
@@ -42,6 +44,8 @@ from derive.grade.results import (
     symbol_table,
 )
 from derive.grade.slips import NumberContext, formula_slip, number_slip, row_name
+from derive.grade.verifiers import run_verifier
+from derive.printing.jsonable import to_json
 
 CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", "not checkable"
 # prose judged by the transcriber against the derived answer: counted apart from the verdicts
@@ -69,8 +73,6 @@ class Verdict:
     explanation: str = ""  # the derived answer's own explanation, when the claim asks for it
 
     def as_json(self) -> dict:
-        from derive.printing.jsonable import to_json
-
         def safe(v: Any) -> Any:
             if isinstance(v, Fraction):  # exact numbers: integers, or "p/q"
                 return v.numerator if v.denominator == 1 else str(v)
@@ -107,8 +109,6 @@ class Verdict:
 
 def _registration(pid: str) -> str:
     """Why ``pid`` has no derived answer, or "" when it has one (without building it)."""
-    from derive.answers import registered_problems
-
     try:
         return "" if pid in registered_problems() else f"no derived answer for {pid} yet"
     except Exception as exc:  # noqa: BLE001 - a broken problem module must not stop grading
@@ -117,8 +117,6 @@ def _registration(pid: str) -> str:
 
 def answer_or_reason(pid: str) -> tuple[Any, str]:
     """``(answer, "")`` or ``(None, why it is not available)``."""
-    import derive
-    from derive.answers import registered_problems
 
     try:
         registered = registered_problems()
@@ -127,7 +125,7 @@ def answer_or_reason(pid: str) -> tuple[Any, str]:
     if pid not in registered:
         return None, f"no derived answer for {pid} yet"
     try:
-        return derive.answer(pid), ""
+        return answer(pid), ""
     except DeriveError as exc:
         return None, f"the derived answer for {pid} is not available: {exc}"
     except Exception as exc:  # noqa: BLE001 - another module's failure must not stop grading
@@ -218,8 +216,6 @@ def _grade_claim(claim: Claim) -> Verdict:
                        explanation=_explanation(answer.results, claim) if answer is not None
                        else "")
     if claim.kind == "weights":
-        from derive.grade.verifiers import run_verifier
-
         ok, reason, evidence = run_verifier(claim.problem, claim.value)
         status = NOT_CHECKABLE if ok is None else CORRECT if ok else WRONG
         verdict = Verdict(claim, status, reason, claimed=claim.value, evidence=evidence,
@@ -637,8 +633,6 @@ def _scalar_case(e: sp.Basic) -> sp.Basic:
     """A matrix formula with every dimension 1: products of scalars. ``MatrixSymbol('c(t)')``
     (a vector signal at time t) becomes the applied function ``c(t)``; a wrong claim in this
     case is wrong in general."""
-    from derive.grade.parse import SymbolTable as _Table
-
     def scalar_of(m: sp.MatrixSymbol) -> sp.Basic:
         name = str(m.name)
         if "(" in name and name.endswith(")"):

@@ -11,12 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from derive.core.errors import DeriveError
+from derive.topics.binary_adder import verify
 
 
 def verify_adder(weights: dict[str, Any]) -> tuple[bool, str, list[str]]:
     """rnn-cnn-hw/1: run the weights on every pair of numbers up to 10 bits."""
-    from derive.topics.binary_adder import verify
-
     result = verify(weights, n_max=10, step_at_zero=0)
     if result.passed:
         return True, (f"adds every pair of numbers up to {result.n_max} bits "

@@ -8,6 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from derive._registry import discover
 from derive.checks.check import Check
 from derive.core.errors import DeriveError
 
@@ -47,17 +48,13 @@ def register(name: str, summary: str) -> Callable:
 
 def model_names() -> dict[str, str]:
     """name -> one-line summary of every registered model."""
-    from derive import _discover
-
-    _discover()
+    discover()
     return {name: summary for name, (_, summary) in sorted(_FACTORIES.items())}
 
 
 @functools.cache
 def get(name: str) -> Model:
-    from derive import _discover
-
-    _discover()
+    discover()
     if name not in _FACTORIES:
         close = difflib.get_close_matches(name, list(_FACTORIES), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see 'derive list'"

@@ -31,63 +31,27 @@ import functools
 
 import sympy as sp
 
+from derive.calculus.jacobian import matrix_jacobian
 from derive.checks.check import Check
+from derive.checks.recurrent import elementwise_checks, perturbation_checks, unrolled_checks
 from derive.core.cell import Cell
 from derive.core.errors import DeriveError, positive_int
-from derive.core.primitives import softargmax
 from derive.models import register
+from derive.printing.latex import latex, text
 from derive.recurrent.model import RecurrentModel
-
-n = sp.Symbol("n", integer=True, positive=True)
+from derive.topics.attention import (
+    GROUPS,
+    attention_cell,
+    attention_inf_cell,
+    dimension_of_a,
+    loss_gradient_forms,
+    system_latex,
+    system_lines,
+)
 
 SUMMARY = "AttentionRNN(k): softmax attention over x(t) and the last k states (dsga1008-hw2/1.2.2)"
 SUMMARY_INF = ("AttentionRNN(inf): tied attention over x(t) and every past state, unrolled "
                "over T steps (dsga1008-hw2/1.2.2d)")
-GROUPS = ("Q", "K", "V")
-
-
-def attention_cell(k: int) -> Cell:
-    """The cell of AttentionRNN(k), reading ``h`` at lags ``1 .. k``."""
-    k = positive_int("k", k)
-    cell = Cell(f"attention_rnn_{k}", dims=(n,), zero_initial=True)
-    t = cell.t
-    x = cell.input("x", (n, 1))
-    h = cell.state("h", (n, 1))
-    weights = {g: [cell.param(f"{g}_{i}", (n, n)) for i in range(k + 1)] for g in GROUPS}
-    sources = [x(t)] + [h(t - i) for i in range(1, k + 1)]
-    q = [cell.let(f"q_{i}", weights["Q"][i] * src) for i, src in enumerate(sources)]
-    kk = [cell.let(f"k_{i}", weights["K"][i] * src) for i, src in enumerate(sources)]
-    v = [cell.let(f"v_{i}", weights["V"][i] * src) for i, src in enumerate(sources)]
-    scores = [cell.let(f"w_{i}", q[i](t).T * kk[i](t)) for i in range(k + 1)]
-    entries = [cell.let(f"a_{i}", a)
-               for i, a in enumerate(softargmax(*[w(t) for w in scores]))]
-    cell.let("h", sp.MatAdd(*[sp.MatMul(v[i](t), entries[i](t)) for i in range(k + 1)]))
-    cell.output("h")
-    return cell
-
-
-def attention_inf_cell(steps: int) -> Cell:
-    """AttentionRNN(inf) unrolled over ``steps`` steps: step ``s`` is the signal ``h_s``."""
-    steps = positive_int("T", steps)
-    cell = Cell(f"attention_rnn_inf_{steps}", dims=(n,), zero_initial=True)
-    t = cell.t
-    xs = [cell.input(f"x_{s}", (n, 1)) for s in range(1, steps + 1)]
-    weights = {g: [cell.param(f"{g}_{i}", (n, n)) for i in range(2)] for g in GROUPS}
-    hs = []
-    for s in range(1, steps + 1):
-        # entry 0 reads x(s); entry i >= 1 reads h(s - i) with the tied Q_1, K_1, V_1
-        sources = [xs[s - 1](t)] + [hs[s - 1 - i](t) for i in range(1, s)]
-        tied = [0] + [1] * (s - 1)
-        qkv = {g: [cell.let(f"{g.lower()}_{s}_{i}", weights[g][j] * src)
-                   for i, (src, j) in enumerate(zip(sources, tied, strict=True))]
-               for g in GROUPS}
-        scores = [cell.let(f"w_{s}_{i}", qkv["Q"][i](t).T * qkv["K"][i](t)) for i in range(s)]
-        entries = [cell.let(f"a_{s}_{i}", a)
-                   for i, a in enumerate(softargmax(*[w(t) for w in scores]))]
-        hs.append(cell.let(f"h_{s}", sp.MatAdd(*[sp.MatMul(qkv["V"][i](t), entries[i](t))
-                                                 for i in range(s)])))
-    cell.output(*[f"h_{s}" for s in range(1, steps + 1)])
-    return cell
 
 
 def _grouped(table: dict, count: int) -> dict:
@@ -156,18 +120,14 @@ class AttentionRNN:
         """The derived equations, the one-step Jacobians dh(t)/dh(t - i), then the answers of
         dsga1008-hw2/1.2.2 (the size of a(t), the system for symbolic k, dl/dh(T)), from the
         same functions the answers are built with."""
-        from derive.answers import attention_rnn as answers
-        from derive.calculus.jacobian import matrix_jacobian
-        from derive.printing.latex import latex, text
-
         k, rest = self.split_dims(dims)
         model = self.model(k)
         shown = model.show(fmt, rest)
         lags = range(1, min(k, self.SHOWN_JACOBIANS) + 1)
         jacobians = {lag: matrix_jacobian(model.cell, "h", "h", lag) for lag in lags}
-        size = answers.dimension_of_a(k)
-        forms = answers.loss_gradient_forms()
-        system = answers.system_lines(tied=False)
+        size = dimension_of_a(model.cell)
+        forms = loss_gradient_forms()
+        system = system_lines(tied=False)
         concrete = {str(d): v for d, v in model.dims_for(rest).items()}
         if fmt == "json":
             return {**shown, "model": self.name, "dims": {"k": k, **concrete},
@@ -185,7 +145,7 @@ class AttentionRNN:
                     + f"\n\\paragraph{{Size of the attention.}} $a^{{(t)}} \\in "
                     f"\\mathbb{{R}}^{{{size}}}$ for $k = {k}$; in general $k + 1$ entries.\n"
                     "\\paragraph{AttentionRNN($k$), symbolic $k$.}\n"
-                    + answers.system_latex(tied=False)
+                    + system_latex(tied=False)
                     + "\n\\paragraph{Gradient of the loss.}\n"
                     + f"\\[ {forms['total_latex']} \\]\n\\[ {forms['recursion_latex']} \\]\n"
                     + f"\\[ {forms['local_latex']} \\]")
@@ -220,8 +180,6 @@ class AttentionRNN:
     UNROLLED = ((2, 2, 2), (3, 1, 2))
 
     def checks(self) -> list[Check]:
-        from derive.checks.recurrent import elementwise_checks, perturbation_checks, unrolled_checks
-
         out: list[Check] = []
         for k, size in self.ELEMENTWISE:
             out += [_tagged(c, f"k={k}: ") for c in elementwise_checks(self.model(k),
@@ -314,8 +272,6 @@ class AttentionRNNInf:
     UNROLLED = ((2, 2), (3, 1))  # at T = 1 the unused Q_1, K_1, V_1 have zero gradients
 
     def checks(self) -> list[Check]:
-        from derive.checks.recurrent import elementwise_checks, perturbation_checks, unrolled_checks
-
         out: list[Check] = []
         for steps, size in self.ELEMENTWISE:
             found = elementwise_checks(self.model(steps), {"n": size})

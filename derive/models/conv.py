@@ -13,6 +13,7 @@ from typing import Any
 from derive.checks.check import Check
 from derive.core.errors import DeriveError
 from derive.models import register
+from derive.printing.jsonable import to_json
 from derive.topics.conv import kernels, render, verify
 from derive.topics.conv.spec import ConvSpec
 
@@ -38,8 +39,6 @@ class ConvModel:
             raise DeriveError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         spec = self.spec(dims) if dims else None
         if fmt == "json":
-            from derive.printing.jsonable import to_json
-
             return to_json({"model": self.name, **render.describe(self.rank, spec)})
         if fmt == "latex":
             return render.as_latex(self.rank, spec)

@@ -96,3 +96,19 @@ def graph_check(model, seed: int = 0) -> Check:
     return Check.exact("diagram paths are the step's dependencies",
                        "perturbing each source of the compiled step", not wrong,
                        f"{len(edges)} edges; mismatches: {', '.join(wrong) or 'none'}")
+
+
+def placed_cell_graph(cell, places: dict[tuple[str, int], tuple[float, float]]) -> str:
+    """The cell's graph (its edges from the equations, as ``cell_graph`` draws them) with
+    node positions chosen by hand for legibility: ``places[(name, lag)] = (x, y)``."""
+    nodes = {}
+    for (name, lag), (x, y) in places.items():
+        signal = cell.signals[name]
+        kind = ("input" if signal.kind == "input" else
+                "output" if lag == 0 and name in cell.outputs else "state")
+        nodes[_node(name, lag)] = (f"${latex(signal(t + lag))}$", x, y, kind)
+    edges = graph_edges(cell)
+    missing = sorted({end for edge in edges for end in edge[:2]} - set(nodes))
+    if missing:
+        raise ValueError(f"no position for {', '.join(missing)}")
+    return tikz_graph(nodes, edges)

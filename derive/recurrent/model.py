@@ -15,7 +15,9 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derive.calculus.adjoint import Adjoints, derive_adjoints, scalar_jacobian
+from derive.calculus.jacobian import matrix_jacobian
 from derive.checks.check import Check
+from derive.checks.recurrent import model_checks
 from derive.core.cell import Cell, T, t
 from derive.core.errors import DeriveError, numeric_array, positive_int
 from derive.numeric.kernels import BPTTResult, Kernels, bptt, compile_kernels
@@ -88,8 +90,6 @@ class RecurrentModel:
             if value not in self.cell.signals:
                 raise DeriveError(f"{arg}: {self.name} has no signal {value!r}")
         if self.cell.signals[of].is_matrix:
-            from derive.calculus.jacobian import matrix_jacobian
-
             return matrix_jacobian(self.cell, of, wrt, lag)
         return scalar_jacobian(self.cell, of, wrt, lag)
 
@@ -338,8 +338,6 @@ class RecurrentModel:
 
     def checks(self) -> list[Check]:
         """Every check of the derived calculus (run once, then remembered)."""
-        from derive.checks.recurrent import model_checks
-
         if "_checks" not in self.__dict__:
             self.__dict__["_checks"] = model_checks(self)
         return list(self.__dict__["_checks"])

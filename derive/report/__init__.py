@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import os
 import sys
@@ -146,19 +145,20 @@ def _errata(path: Path, set_id: str, folder: Path, want_pdf: bool, progress: obj
     return errata
 
 
-def main(args: argparse.Namespace) -> int:
-    """Build the reports named by ``args.sets`` into ``args.out``; exit status 1 when an
+def build_reports(sets: list[str], out: str, pdf: bool = True,
+                  claims: str | None = None) -> int:
+    """Build the reports of ``sets`` (all if empty) into ``out``; exit status 1 when an
     answer failed to build or a check failed (the documents are written regardless). A LaTeX
     error in one set does not stop the others; it is raised at the end (exit status 2)."""
     started = time.perf_counter()
-    sets = resolve_sets(list(args.sets or []))
-    folder = output_folder(args.out)
+    sets = resolve_sets(list(sets or []))
+    folder = output_folder(out)
     progress = _progress(sys.stderr)
-    want_pdf = not args.no_pdf
+    want_pdf = pdf
     if want_pdf and not latexmk.available():
         print(f"derive: {latexmk.INSTALL_HINT}", file=sys.stderr)
         want_pdf = False
-    errata_files, latex_errors = errata_to_build(getattr(args, "claims", None), sets)
+    errata_files, latex_errors = errata_to_build(claims, sets)
     load_errors = load_answer_modules()
     for error in load_errors:
         print(f"derive: warning: an answer module failed to load: {error}", file=sys.stderr)

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from derive.answers import Answer
+from derive._registry import discover_each
+from derive.answers import Answer, answer, registered_problems
 from derive.catalogue import PROBLEMS, SETS, problem_ids
 from derive.checks.check import Check
-from derive.report.render import latex_number, render
+from derive.printing.tex import latex_number
+from derive.report.render import render
 from derive.report.statements import catalogue, conventions, title
 
 # How a part's answer is found: the registry in normal use, fakes in tests.
@@ -52,30 +54,11 @@ class Document:
 def load_answer_modules() -> list[str]:
     """Import every model and problem module, each on its own, so that one module that fails
     to import does not hide the answers of the others; the failures, as messages."""
-    import importlib
-    import pkgutil
-
-    import derive
-
-    errors = []
-    for package in ("derive.models", "derive.answers"):
-        pkg = importlib.import_module(package)
-        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-            try:
-                importlib.import_module(f"{package}.{info.name}")
-            except Exception as exc:  # a broken module: report it, keep the others
-                errors.append(f"{package}.{info.name}: {type(exc).__name__}: {exc}")
-    try:
-        derive._discover()  # marks discovery done; its failures are those recorded above
-    except Exception:  # already recorded above
-        pass
-    return errors
+    return discover_each()
 
 
 def registry_answer(pid: str) -> Answer | None:
     """The registered answer to ``pid``, or None when no module answers it yet."""
-    from derive.answers import answer, registered_problems
-
     if pid not in registered_problems():
         return None
     return answer(pid)

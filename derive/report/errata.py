@@ -13,6 +13,18 @@ from pathlib import Path
 
 from derive.catalogue import PROBLEMS, SETS
 from derive.core.errors import DeriveError
+from derive.grade import grade
+from derive.grade.claims import load_claims
+from derive.grade.render import latex_report
+from derive.grade.verdicts import (
+    CORRECT,
+    ILLEGIBLE,
+    JUDGED_RIGHT,
+    JUDGED_WRONG,
+    NOT_CHECKABLE,
+    UNPARSEABLE,
+    WRONG,
+)
 from derive.report.document import _version
 from derive.report.render import render
 
@@ -38,8 +50,6 @@ class Errata:
 def set_of(path: Path) -> str:
     """The problem set a claims file answers: the set of its problem ids (a ``DeriveError``
     naming the file when it is malformed or spans several sets)."""
-    from derive.grade.claims import load_claims
-
     claims_file = load_claims(path)
     sets = sorted({claim.problem.split("/")[0] for claim in claims_file.claims})
     if len(sets) == 1:
@@ -71,16 +81,6 @@ def claims_for_sets(folder: Path, sets: list[str]) -> tuple[list[tuple[Path, str
 
 def _KEYS() -> dict[str, str]:  # noqa: N802 - a constant, built late (no import cycle)
     """Verdict -> the template's name for its count."""
-    from derive.grade.verdicts import (
-        CORRECT,
-        ILLEGIBLE,
-        JUDGED_RIGHT,
-        JUDGED_WRONG,
-        NOT_CHECKABLE,
-        UNPARSEABLE,
-        WRONG,
-    )
-
     # an unparseable claim and an illegible passage are both unreadable to the reader
     return {CORRECT: "right", WRONG: "wrong", JUDGED_RIGHT: "judged_right",
             JUDGED_WRONG: "judged_wrong", UNPARSEABLE: "unreadable", ILLEGIBLE: "unreadable",
@@ -109,8 +109,6 @@ def _problem_rows(report) -> list[dict[str, object]]:
 def build_errata(path: str | Path, set_id: str | None = None) -> Errata:
     """Grade the claims file at ``path`` and render its errata document (a ``DeriveError``
     naming the file when it is malformed)."""
-    from derive.grade import grade
-    from derive.grade.render import latex_report
     path = Path(path)
     started = time.perf_counter()
     set_id = set_id or set_of(path)

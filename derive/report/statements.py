@@ -21,7 +21,7 @@ from functools import cache
 from derive.catalogue import PROBLEMS, catalogue_text
 from derive.core.errors import DeriveError
 from derive.printing.mathtext import equations, to_math
-from derive.report.render import latex_escape
+from derive.printing.tex import latex_escape
 
 _CODE = re.compile(r"`([^`]*)`")
 _SET_HEADING = re.compile(r"^## Set `([^`]+)`")

@@ -441,33 +441,3 @@ def trace(schedule: str, T: int, M: int | None = None) -> Counts:
         raise DeriveError(f"schedule must be one of plain, bisection, uniform, revolve, "
                           f"got {schedule!r}")
     return SCHEDULES[schedule](cell, M)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m derive.topics.memory_bptt SCHEDULE --T T [--M M] [--numeric]``: counts."""
-    import json
-    import sys
-
-    from derive.cli import _Parser
-
-    parser = _Parser(prog="python -m derive.topics.memory_bptt", description=main.__doc__)
-    parser.add_argument("schedule", choices=["plain", "bisection", "uniform", "revolve"])
-    parser.add_argument("--T", type=int, required=True)
-    parser.add_argument("--M", type=int, default=None)
-    parser.add_argument("--numeric", action="store_true", help="run the RNN, not a trace")
-    try:
-        args = parser.parse_args(argv)
-        if args.numeric:
-            instance = random_instance(args.T)
-            _, counts = run(args.schedule, instance, args.M)
-        else:
-            counts = trace(args.schedule, args.T, args.M)
-    except DeriveError as exc:
-        print(f"derive: error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps({**counts.__dict__, "cell_evaluations": counts.cell_evaluations}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,6 +9,7 @@ import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from derive.checks.check import Check
+from derive.topics.conv import kernels
 from derive.topics.conv.shapes import (
     D_sym,
     K_sym,
@@ -18,6 +19,7 @@ from derive.topics.conv.shapes import (
     output_size,
     output_size_formula,
 )
+from derive.topics.conv.spec import ConvSpec
 
 # Every valid combination in these ranges is tried.
 GRID = {"n": range(1, 13), "K": range(1, 6), "P": range(0, 4), "S": range(1, 5),
@@ -72,8 +74,6 @@ def check_formula(formula: sp.Expr | None = None, against=window_positions,
 
 def check_conv_shape(rank: int) -> Check:
     """The forward kernel's output shape == the formula per axis (random 2-D/1-D layers)."""
-    from derive.topics.conv import kernels
-    from derive.topics.conv.spec import ConvSpec
 
     bad, total = 0, 0
     for n, K, P, S, D in itertools.islice(valid_grid(), 0, None, 37):

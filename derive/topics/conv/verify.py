@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from derive.checks.check import Check, counted, relative_error
-from derive.topics.conv import kernels, reference
+from derive.topics.conv import kernels, reference, shape_checks
 from derive.topics.conv.jacobians import Result, elementwise, entries, general, instantiate
 from derive.topics.conv.spec import ConvSpec
 
@@ -193,8 +193,6 @@ def check_named(rank: int, specs=None, grads: GradFn = kernels.grads,
 
 def all_checks(rank: int) -> list[Check]:
     """Every check of the rank-``rank`` layer (``derive check conv1d`` / ``conv2d``)."""
-    from derive.topics.conv import shape_checks
-
     return (check_exact(rank) + check_kernels_vs_formulas(rank) + check_complex_step(rank)
             + check_central(rank) + check_loops(rank) + check_named(rank)
             + shape_checks.all_checks(rank))

@@ -1,4 +1,4 @@
-"""``derive cnn SPEC --input HxWxC``: the accounting table of any layer list, from the CLI.
+"""``derive cnn SPEC --input HxWxC``: the accounting table of any layer list.
 
 SPEC is a file with one layer per line, ``-`` for standard input, or the layers inline,
 separated by ``;`` (``"conv 16 5x5 same; relu; pool 2x2/2"``). The text is only parsed.
@@ -15,6 +15,14 @@ from derive.core.errors import DeriveError
 from derive.topics.cnn.accounting import CONVENTION, account, format_latex, format_text
 
 
+def add(sub) -> None:
+    p = sub.add_parser("cnn", help="shapes, parameters, FLOPs, receptive fields of a layer list")
+    p.add_argument("spec", help="a file (one layer per line), '-', or layers separated by ';'")
+    p.add_argument("--input", required=True, metavar="HxWxC")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text")
+    p.set_defaults(run=run)
+
+
 def read_spec(spec: str) -> str:
     """The layer-list text named by ``spec``."""
     if spec == "-":
@@ -29,7 +37,8 @@ def read_spec(spec: str) -> str:
     return "\n".join(part.strip() for part in spec.split(";"))
 
 
-def main(args: argparse.Namespace) -> int:
+
+def run(args: argparse.Namespace) -> int:
     table = account(read_spec(args.spec), args.input)
     if args.format == "json":
         print(json.dumps({"convention": CONVENTION, **table.as_json()}, indent=2))
