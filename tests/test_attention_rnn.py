@@ -19,9 +19,10 @@ from derive.checks.recurrent import elementwise_checks, perturbation_checks
 from derive.core.errors import DeriveError
 from derive.core.primitives import VJP, SoftmaxEntry, matrix_vjp, softargmax
 from derive.models.attention_rnn import AttentionRNN
-from derive.topics.attention import attention_cell
-from derive.printing.latex import latex, text
+from derive.printing.latex import latex
+from derive.printing.text import text
 from derive.recurrent.model import RecurrentModel
+from derive.topics.attention import attention_cell
 
 # --- an independent NumPy reference ----------------------------------------------------------
 

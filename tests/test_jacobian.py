@@ -12,7 +12,8 @@ from derive.calculus.jacobian import matrix_jacobian
 from derive.checks.jacobian import jacobian_check
 from derive.core.errors import DeriveError
 from derive.core.zero import exactly_zero
-from derive.printing.latex import latex, text
+from derive.printing.latex import latex
+from derive.printing.text import text
 
 
 def _sizes(model, *values):

@@ -34,7 +34,8 @@ from derive.core.primitives import SoftmaxEntry
 from derive.core.zero import exactly_zero
 from derive.models import get as registered_model
 from derive.printing.cellgraph import graph_check, placed_cell_graph
-from derive.printing.latex import latex, text
+from derive.printing.latex import latex
+from derive.printing.text import text
 from derive.topics.attention import (
     GROUPS,
     T,

@@ -20,8 +20,9 @@ from derive.core.cell import T, t
 from derive.models import get as registered_model
 from derive.printing.cellgraph import graph_check, placed_cell_graph
 from derive.printing.figures import pgfplot
-from derive.printing.latex import align, latex, text
+from derive.printing.latex import align, latex
 from derive.printing.tex import latex_number
+from derive.printing.text import text
 
 
 def _model():

@@ -20,8 +20,9 @@ from derive.core.cell import _name_and_time, _timed_atoms, t
 from derive.core.primitives import sigma
 from derive.models import get as registered_model
 from derive.printing.figures import pgfplot
-from derive.printing.latex import align, latex, text
+from derive.printing.latex import align, latex
 from derive.printing.tex import latex_number
+from derive.printing.text import text
 
 GATE_ORDER = ["h", "c", "g", "o", "f", "i"]
 

@@ -18,34 +18,12 @@ column that contains a defined signal's right-hand side (``sum_i a_i v_i``) name
 from __future__ import annotations
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derive.calculus.adjoint import Namer
-from derive.core.cell import Cell, _name_and_time, t
+from derive.core.cell import Cell, t
 from derive.core.errors import DeriveError
-from derive.core.primitives import SoftmaxEntry, _elementwise_derivative
-
-Terms = list[tuple[sp.Expr, MatrixExpr]]  # sum of coefficient * matrix
-
-
-def scalar_of(node: sp.Basic) -> sp.Expr:
-    """A 1x1 matrix expression as a scalar: a timed 1x1 symbol becomes ``a_1(t)``."""
-    if isinstance(node, sp.MatrixSymbol):
-        name, time = _name_and_time(node)
-        if name is not None:
-            return sp.Function(name)(time)
-    if isinstance(node, sp.MatMul):
-        coeff, factors = node.as_coeff_matrices()
-        if all(f.shape == (1, 1) for f in factors):
-            return coeff * sp.Mul(*[scalar_of(f) for f in factors])
-    return node[0, 0]
-
-
-def _product(factors: list[MatrixExpr]) -> MatrixExpr | None:
-    if not factors:
-        return None
-    return sp.MatMul(*factors) if len(factors) > 1 else factors[0]
+from derive.core.primitives import JVP, Terms, product, rule_for, scalar_of
 
 
 class _Forward:
@@ -72,62 +50,10 @@ class _Forward:
             return self.jac(self.now[node]) if node in self.now else []
         if not isinstance(node, MatrixExpr) or not (node.atoms(sp.MatrixSymbol) & self.live):
             return []  # a constant, a weight product, or values held fixed
-        if isinstance(node, sp.MatAdd):
-            return [term for arg in node.args for term in self.jac(arg)]
-        if isinstance(node, sp.MatMul):
-            return self._matmul(node)
-        if isinstance(node, sp.Transpose) and node.shape == (1, 1):
-            return self.jac(node.arg)
-        if isinstance(node, sp.HadamardProduct):
-            out = []
-            for i, arg in enumerate(node.args):
-                others = node.args[:i] + node.args[i + 1:]
-                diag = sp.DiagMatrix(self.name(sp.HadamardProduct(*others))
-                                     if len(others) > 1 else self.name(others[0]))
-                out += [(c, sp.MatMul(diag, m)) for c, m in self.jac(arg)]
-            return out
-        if isinstance(node, ElementwiseApplyFunction):
-            diag = sp.DiagMatrix(self.name(_elementwise_derivative(node)))
-            return [(c, sp.MatMul(diag, m)) for c, m in self.jac(node.expr)]
-        if isinstance(node, SoftmaxEntry):
-            a_i = self.scalar(node)
-            out = []
-            for j, w in enumerate(node.scores):
-                a_j = self.scalar(SoftmaxEntry(j, *node.scores))
-                weight = a_i * (1 - a_i) if j == node.index else -a_i * a_j
-                out += [(weight * c, m) for c, m in self.jac(w)]
-            return out
-        raise DeriveError(f"no Jacobian rule for {type(node).__name__}: {node}")
-
-    def _matmul(self, node: sp.MatMul) -> Terms:
-        coeff, factors = node.as_coeff_matrices()
-        out: Terms = []
-        for i, factor in enumerate(factors):
-            left, right = factors[:i], factors[i + 1:]
-            if isinstance(factor, sp.Transpose) and factor.shape[0] == 1 and factor.shape[1] != 1:
-                # u (J delta)^T r = u r^T J delta: the row's Jacobian is its column's
-                inner = self.jac(factor.arg)
-                if not inner:
-                    continue
-                row = sp.Transpose(_product(right)) if right else None
-                for c, m in inner:
-                    parts = [*left, *([row] if row is not None else []), m]
-                    out.append((coeff * c, sp.MatMul(*parts)))
-                continue
-            inner = self.jac(factor)
-            if not inner:
-                continue
-            if factor.shape[1] == 1:
-                # L (J delta) s with s a product of 1x1 factors: a scalar
-                if any(f.shape != (1, 1) for f in right):
-                    raise DeriveError(f"no Jacobian rule for the product {node}")
-                s = sp.Mul(*[self.scalar(f) for f in right])
-                for c, m in inner:
-                    parts = [*left, m]
-                    out.append((coeff * s * c, sp.MatMul(*parts) if len(parts) > 1 else m))
-            else:
-                raise DeriveError(f"no Jacobian rule for the factor {factor} of {node}")
-        return out
+        rule = rule_for(JVP, node)
+        if rule is None:
+            raise DeriveError(f"no Jacobian rule for {type(node).__name__}: {node}")
+        return rule(node, self)
 
 
 def jacobian_terms(cell: Cell, of: str, wrt: str, lag: int) -> Terms:
@@ -153,7 +79,7 @@ def _outer(m: MatrixExpr) -> tuple[MatrixExpr, MatrixExpr] | None:
         return None
     for i, f in enumerate(factors[:-1]):
         if f.shape[1] == 1:
-            return _product(factors[: i + 1]), _product(factors[i + 1:])
+            return product(factors[: i + 1]), product(factors[i + 1:])
     return None
 
 
@@ -186,7 +112,7 @@ def _name_combination(column: list[tuple[sp.Expr, MatrixExpr]], cell: Cell, name
             coeff, factors = arg.as_coeff_matrices()
             scalars = [f for f in factors if f.shape == (1, 1)]
             vector = [f for f in factors if f.shape != (1, 1)]
-            parts[namer(_product(vector))] = coeff * sp.Mul(*[scalar_of(namer(f))
+            parts[namer(product(vector))] = coeff * sp.Mul(*[scalar_of(namer(f))
                                                               for f in scalars])
         else:
             shared = [u for u in parts if reduced.get(u, 0) != 0]
@@ -214,7 +140,7 @@ def _sum_rows(rows: list[MatrixExpr]) -> MatrixExpr:
     heads = [r.args[0] if isinstance(r, sp.MatMul) and len(r.args) > 1 else None
              for r in rows]
     if heads[0] is not None and all(h == heads[0] for h in heads):
-        tails = [_product(list(r.args[1:])) for r in rows]
+        tails = [product(list(r.args[1:])) for r in rows]
         return sp.MatMul(heads[0], sp.MatAdd(*tails))
     return sp.MatAdd(*rows)
 
@@ -230,7 +156,7 @@ def _merge_diagonals(m: MatrixExpr) -> MatrixExpr:
             out[-1] = sp.DiagMatrix(_hadamard(out[-1].args[0], f.args[0]))
         else:
             out.append(f)
-    body = _product(out)
+    body = product(out)
     return body if coeff == 1 else coeff * body
 
 
@@ -248,7 +174,7 @@ def _sum_diagonals(plain: list[MatrixExpr]) -> list[MatrixExpr]:
         coeff, factors = m.as_coeff_matrices() if isinstance(m, sp.MatMul) else (1, [m])
         if len(factors) >= 2 and isinstance(factors[0], sp.DiagMatrix):
             vector = factors[0].args[0]
-            groups.setdefault(_product(factors[1:]), []).append(
+            groups.setdefault(product(factors[1:]), []).append(
                 vector if coeff == 1 else coeff * vector)
         else:
             rest.append(m)
@@ -274,7 +200,7 @@ def _signed_factors(v: MatrixExpr) -> tuple[sp.Expr, list[MatrixExpr]]:
     coeff = 1
     if isinstance(v, sp.MatMul):
         coeff, factors = v.as_coeff_matrices()
-        v = _product(factors)
+        v = product(factors)
     return coeff, list(v.args) if isinstance(v, sp.HadamardProduct) else [v]
 
 

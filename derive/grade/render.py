@@ -26,8 +26,9 @@ from derive.grade.verdicts import (
     WRONG,
     Verdict,
 )
-from derive.printing.latex import latex, text
+from derive.printing.latex import latex
 from derive.printing.tex import latex_escape
+from derive.printing.text import text
 
 MAX_SHOWN = 300  # characters of a claim shown verbatim (hostile claims can be huge)
 

@@ -37,7 +37,8 @@ from derive.checks.recurrent import elementwise_checks, perturbation_checks, unr
 from derive.core.cell import Cell
 from derive.core.errors import DeriveError, positive_int
 from derive.models import register
-from derive.printing.latex import latex, text
+from derive.printing.latex import latex
+from derive.printing.text import text
 from derive.recurrent.model import RecurrentModel
 from derive.topics.attention import (
     GROUPS,

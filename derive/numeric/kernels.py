@@ -23,82 +23,7 @@ from sympy.printing.numpy import NumPyPrinter
 from derive.calculus.adjoint import Adjoints
 from derive.core.cell import Cell, _name_and_time, shift, t
 from derive.core.errors import DeriveError
-from derive.core.primitives import elementwise_function, sigma
-
-
-def _sigma(x):
-    with np.errstate(over="ignore"):  # exp(-x) = inf for very negative x: sigma is 0, exactly
-        return 1.0 / (1.0 + np.exp(-x))
-
-
-_SOFTMAX_LAST: list = [(), None]  # the scores of the last softmax and its entries
-
-
-def _softmax_entry(i, scores):
-    """Entry ``i`` of the softmax over the first axis of ``scores``; the entries of one
-    softmax are asked for one after another with the same score arrays, so the softmax is
-    computed once (the cache holds the arrays, so their ids cannot be reused)."""
-    last, entries = _SOFTMAX_LAST
-    if len(last) != len(scores) or any(a is not b for a, b in zip(last, scores, strict=True)):
-        stacked = np.stack(np.broadcast_arrays(*scores))
-        e = np.exp(stacked - stacked.real.max(axis=0))  # any shift cancels, complex included
-        entries = e / e.sum(axis=0)
-        _SOFTMAX_LAST[:] = [tuple(scores), entries]
-    return entries[i]
-
-
-def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` where a weight meets a batch of columns or rows: one matrix product for the
-    whole batch instead of one small product per element."""
-    if a.ndim == 2 and b.ndim == 3 and b.shape[-1] == 1:
-        return (b[..., 0] @ a.T)[..., None]
-    if a.ndim == 3 and b.ndim == 2 and a.shape[-2] == 1:
-        return (a[:, 0, :] @ b)[:, None, :]
-    # batches of 1x1 factors (softmax entries, scores) and of row-times-column products:
-    # broadcasting, since NumPy's batched matmul runs one tiny product per element
-    if a.ndim == 3 and b.ndim == 3:
-        if (a.shape[-1] == 1 and b.shape[-2:] == (1, 1)) or \
-                (a.shape[-2:] == (1, 1) and b.shape[-2] == 1):
-            return a * b
-        if a.shape[-2] == 1 and b.shape[-1] == 1:
-            return np.sum(a[:, 0, :] * b[:, :, 0], axis=-1)[:, None, None]
-    return np.matmul(a, b)
-
-
-# Non-analytic functions on the real part of their argument, so that complex-step
-# perturbations pass through them as they would through the smooth branch that applies.
-def _abs(x):
-    return x * np.sign(np.real(x))
-
-
-def _maximum(*xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = np.where(np.real(x) > np.real(out), x, out)
-    return out
-
-
-def _minimum(*xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = np.where(np.real(x) < np.real(out), x, out)
-    return out
-
-
-def _heaviside(x, at_zero=0.5):
-    return np.heaviside(np.real(x), at_zero)
-
-
-def _dirac(x):
-    # zero away from 0; at exactly 0 it has no value, so the result is NaN, never a guess
-    with np.errstate(invalid="ignore"):
-        return np.where(np.real(x) == 0, np.nan, 0.0)
-
-
-def _scalar(c):
-    """A scalar factor of a matrix: a batch of scalars ``(B,)`` as ``(B, 1, 1)``."""
-    c = np.asarray(c)
-    return c[..., None, None] if c.ndim == 1 else c
+from derive.core.primitives import LOWER, RUNTIME, rule_for
 
 
 def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -106,15 +31,12 @@ def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return u[..., 0].T @ v[..., 0]
 
 
-_FUNCTIONS = {sigma: "sigma", sp.tanh: "numpy.tanh", sp.exp: "numpy.exp"}
-_NAMESPACE = {"numpy": np, "sigma": _sigma, "softmax_entry": _softmax_entry, "_mm": _mm,
-              "_outer_sum": _outer_sum, "_abs": _abs, "_maximum": _maximum,
-              "_minimum": _minimum, "_heaviside": _heaviside, "_dirac": _dirac,
-              "_scalar": _scalar}
+_NAMESPACE = {"numpy": np, "_outer_sum": _outer_sum, **RUNTIME}
 
 
 class BatchedPrinter(NumPyPrinter):
-    """NumPy code for batched operands: matrix products with ``@`` over the last two axes."""
+    """NumPy code for batched operands: each node is lowered by its primitive's rule
+    (``derive.core.primitives.LOWER``), others by SymPy's NumPy printer."""
 
     def __init__(self, settings: dict | None = None) -> None:
         super().__init__(settings)
@@ -122,21 +44,13 @@ class BatchedPrinter(NumPyPrinter):
 
     def _print(self, expr, **kwargs) -> str:
         temp = self.temps.get(expr)
-        return temp if temp is not None else super()._print(expr, **kwargs)
-
-    def _print_MatMul(self, expr):
-        coeff, factors = expr.as_coeff_matrices()
-        body = self._print(factors[-1])
-        for factor in reversed(factors[:-1]):  # right to left: weights meet a batch
-            body = f"_mm({self._print(factor)}, {body})"
-        if coeff == -1:
-            return f"-({body})"
-        if coeff == 1:
-            return body
-        if coeff.is_number:
-            return f"({self._print(coeff)}) * ({body})"
-        # a scalar signal or weight scaling a matrix: a batch (B,) becomes (B, 1, 1)
-        return f"_scalar({self._print(coeff)}) * ({body})"
+        if temp is not None:
+            return temp
+        held = getattr(self, "_placeholders", {})
+        if expr in held:  # the variable of an elementwise function's body
+            return held[expr]
+        lower = rule_for(LOWER, expr) if isinstance(expr, sp.Basic) else None
+        return lower(self, expr) if lower is not None else super()._print(expr, **kwargs)
 
     def batch_sum(self, expr) -> str:
         """Code for ``expr`` summed over the batch axis: a weight's gradient."""
@@ -152,82 +66,6 @@ class BatchedPrinter(NumPyPrinter):
                 body = f"_outer_sum({left}, {self._print(factors[1].arg)})"
                 return body if coeff == 1 else f"({self._print(coeff)}) * ({body})"
         return f"numpy.sum({self._print(expr)}, axis=0)"
-
-    def _print_MatAdd(self, expr):
-        # a matrix of ones in a sum broadcasts as the number 1
-        return " + ".join("1.0" if isinstance(a, sp.OneMatrix) else f"({self._print(a)})"
-                          for a in expr.args)
-
-    def _print_HadamardProduct(self, expr):
-        return " * ".join(f"({self._print(a)})" for a in expr.args)
-
-    def _print_HadamardPower(self, expr):
-        return f"({self._print(expr.base)}) ** ({self._print(expr.exp)})"
-
-    def _print_Transpose(self, expr):
-        return f"numpy.swapaxes({self._print(expr.arg)}, -1, -2)"
-
-    def _print_OneMatrix(self, expr):
-        return f"numpy.ones({tuple(int(d) for d in expr.shape)})"
-
-    def _print_ZeroMatrix(self, expr):
-        return f"numpy.zeros({tuple(int(d) for d in expr.shape)})"
-
-    def _print_ElementwiseApplyFunction(self, expr):
-        f = elementwise_function(expr)
-        if f in _FUNCTIONS:
-            return f"{_FUNCTIONS[f]}({self._print(expr.expr)})"
-        # any other scalar function: its body, printed with the argument array in place of
-        # its variable (NumPy's functions act entry by entry)
-        d = sp.Dummy("d", real=True)
-        body = expr.function(d)
-        self.temps[d] = f"({self._print(expr.expr)})"
-        try:
-            return self._print(body)
-        finally:
-            del self.temps[d]
-
-    def _print_ScalarBar(self, expr):
-        return (f"numpy.sum(({self._print(expr.bar)}) * ({self._print(expr.matrix)}), "
-                "axis=(-2, -1))")
-
-    def _print_Abs(self, expr):
-        return f"_abs({self._print(expr.args[0])})"
-
-    def _print_Max(self, expr):
-        return f"_maximum({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_Min(self, expr):
-        return f"_minimum({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_Heaviside(self, expr):
-        at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        return f"_heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
-
-    def _print_sign(self, expr):
-        return f"numpy.sign(numpy.real({self._print(expr.args[0])}))"
-
-    def _print_DiracDelta(self, expr):
-        if len(expr.args) > 1 and expr.args[1] != 0:
-            raise DeriveError(f"no NumPy kernel for the derivative of a delta: {expr}")
-        return f"_dirac({self._print(expr.args[0])})"
-
-    def _print_Relational(self, expr):
-        # comparisons act on the real part: the branch a complex-step perturbation follows
-        op = {"==": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal",
-              ">": "greater", ">=": "greater_equal"}[expr.rel_op]
-        return (f"numpy.{op}(numpy.real({self._print(expr.lhs)}), "
-                f"numpy.real({self._print(expr.rhs)}))")
-
-    def _print_Derivative(self, expr):
-        raise DeriveError(f"no closed form to compile: {expr}")
-
-    def _print_sigma(self, expr):
-        return f"sigma({self._print(expr.args[0])})"
-
-    def _print_SoftmaxEntry(self, expr):
-        scores = ", ".join(self._print(w) for w in expr.scores)
-        return f"softmax_entry({expr.index}, ({scores},))"
 
 
 def variable_name(atom: sp.Basic, cell: Cell) -> str | None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.str import StrPrinter
 
 from derive.core.cell import _name_and_time
-from derive.core.primitives import elementwise_function
 
 
 def _time(time: sp.Expr) -> str:
@@ -100,28 +98,8 @@ class DeriveLatexPrinter(LatexPrinter):
             else None
         return held if held is not None else super()._print(expr, **kwargs)
 
-    def _print_ElementwiseApplyFunction(self, expr):
-        f = elementwise_function(expr)
-        if isinstance(f, sp.Lambda):  # Lambda(d, max(0, d)): its body, entry by entry
-            return _print_body(self, f, self._print(expr.expr), r"\left({}\right)")
-        name = r"\sigma" if getattr(f, "__name__", "") == "sigma" else self._print(f)
-        if isinstance(f, sp.FunctionClass) and f is not sp.Lambda:
-            name = {"tanh": r"\tanh", "exp": r"\exp", "sigma": r"\sigma"}.get(f.__name__, name)
-        return rf"{name}\left({self._print(expr.expr)}\right)"
-
-    def _print_ScalarBar(self, expr):
-        bar = self._print(expr.bar)
-        if not isinstance(expr.bar, sp.MatrixSymbol):
-            bar = rf"\left({bar}\right)"
-        return (rf"\operatorname{{tr}}\left({bar}^{{\top}} "
-                rf"{self._print(expr.matrix)}\right)")
-
     def _print_DiagMatrix(self, expr):
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
-
-    def _print_SoftmaxEntry(self, expr):
-        scores = ", ".join(self._print(w) for w in expr.scores)
-        return rf"\operatorname{{softargmax}}\left({scores}\right)_{{{expr.index}}}"
 
     def _print_Mul(self, expr):
         factors = expr.args
@@ -136,22 +114,6 @@ class DeriveLatexPrinter(LatexPrinter):
             return "- " + body
         return f"{self._print(coeff)} {body}"
 
-
-def _print_body(printer, f: sp.Lambda, argument: str, brackets: str) -> str:
-    """A one-variable ``Lambda``'s body printed with ``argument`` in place of its variable
-    (in ``brackets`` unless the variable is an argument of a function: ``max(0, z)``)."""
-    (d,) = f.variables
-    direct = all(isinstance(node, sp.core.function.Application) and d in node.args
-                 for node in sp.preorder_traversal(f.expr)
-                 if d in getattr(node, "args", ()))
-    if not direct:
-        argument = brackets.format(argument)
-    held = getattr(printer, "_placeholders", {})
-    printer._placeholders = {**held, d: argument}
-    try:
-        return printer._print(f.expr)
-    finally:
-        printer._placeholders = held
 
 
 def _is_bar(factor: sp.Basic) -> bool:
@@ -178,49 +140,6 @@ def latex(expr: sp.Basic) -> str:
     """``expr`` in the bar notation."""
     return DeriveLatexPrinter().doprint(expr)
 
-
-
-class DeriveStrPrinter(StrPrinter):
-    """Plain text close to the catalogue's: ``c(t) (.) h(t - 1)``, ``W_h^T``, ``sigma(...)``."""
-
-    def __init__(self, settings: dict | None = None) -> None:
-        super().__init__({"order": "none", **(settings or {})})
-
-    def _print_HadamardProduct(self, expr):
-        return " (.) ".join(self.parenthesize(a, 45) for a in expr.args)
-
-    def _print_OneMatrix(self, expr):
-        return "1"
-
-    def _print_Function(self, expr):
-        if isinstance(expr, sp.core.function.AppliedUndef) and len(expr.args) == 1:
-            return f"{expr.func.__name__}({sp.sstr(expr.args[0])})"
-        return super()._print_Function(expr)
-
-    def _print_Transpose(self, expr):
-        return f"{self.parenthesize(expr.arg, 1000)}^T"
-
-    def _print(self, expr, **kwargs):
-        held = getattr(self, "_placeholders", {}).get(expr) if isinstance(expr, sp.Dummy) \
-            else None
-        return held if held is not None else super()._print(expr, **kwargs)
-
-    def _print_ElementwiseApplyFunction(self, expr):
-        f = elementwise_function(expr)
-        if isinstance(f, sp.Lambda):  # Lambda(d, Max(0, d)): its body, entry by entry
-            return _print_body(self, f, self._print(expr.expr), "({})")
-        return f"{getattr(f, '__name__', self._print(f))}({self._print(expr.expr)})"
-
-    def _print_DiagMatrix(self, expr):
-        return f"diag({self._print(expr.args[0])})"
-
-    def _print_SoftmaxEntry(self, expr):
-        return f"softargmax({', '.join(self._print(w) for w in expr.scores)})_{expr.index}"
-
-
-def text(expr: sp.Basic) -> str:
-    """``expr`` as plain text."""
-    return DeriveStrPrinter().doprint(expr)
 
 
 def align(equations, terms_per_line: int = 2) -> str:

@@ -21,7 +21,8 @@ from derive.checks.recurrent import model_checks
 from derive.core.cell import Cell, T, t
 from derive.core.errors import DeriveError, numeric_array, positive_int
 from derive.numeric.kernels import BPTTResult, Kernels, bptt, compile_kernels
-from derive.printing.latex import align, latex, text
+from derive.printing.latex import align, latex
+from derive.printing.text import text
 
 
 class RecurrentModel:

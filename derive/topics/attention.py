@@ -24,7 +24,8 @@ from derive.calculus.jacobian import matrix_jacobian
 from derive.core.cell import Cell, _name_and_time, _timed_atoms, t, timed_matrix
 from derive.core.errors import positive_int
 from derive.core.primitives import SoftmaxEntry, softargmax
-from derive.printing.latex import latex, text
+from derive.printing.latex import latex
+from derive.printing.text import text
 
 n = sp.Symbol("n", integer=True, positive=True)
 T = sp.Symbol("T", integer=True, positive=True)
