@@ -39,20 +39,45 @@ class Answer:
         return self.latex  # a LaTeX body: text with inline and display math
 
 
+Verifier = Callable[[dict[str, Any]], tuple[bool, str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Grading:
+    """What grading needs of a problem beyond its results, declared where it is registered.
+
+    ``model``: the registered model whose forward equations define the gates the results
+    name (``i(t)`` is ``sigma(w_ix x(t) + w_ih h(t-1))``), so a claim written through the
+    definitions is compared fairly. ``verifier``: ``fn(weights) -> (ok, reason, evidence)``
+    for claims with many right answers (a weight set), run instead of compared."""
+
+    model: str | None = None
+    verifier: Verifier | None = None
+
+
 _PROBLEMS: dict[str, Callable[[], Answer]] = {}
+_GRADING: dict[str, Grading] = {}
 
 
-def problem(*ids: str) -> Callable:
-    """Register ``fn(id) -> Answer`` as the answer of each of ``ids``."""
+def problem(*ids: str, model: str | None = None, verifier: Verifier | None = None) -> Callable:
+    """Register ``fn(id) -> Answer`` as the answer of each of ``ids``, with what grading
+    needs of them (see :class:`Grading`)."""
 
     def register(fn: Callable[[str], Answer]) -> Callable[[str], Answer]:
         for pid in ids:
             if pid in _PROBLEMS:
                 raise RuntimeError(f"problem {pid!r} registered twice")
             _PROBLEMS[pid] = functools.partial(fn, pid)
+            _GRADING[pid] = Grading(model, verifier)
         return fn
 
     return register
+
+
+def grading(pid: str) -> Grading:
+    """What grading needs of ``pid`` (nothing special for most problems)."""
+    discover()
+    return _GRADING.get(pid, Grading())
 
 
 def registered_problems() -> list[str]:

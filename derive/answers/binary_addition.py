@@ -13,6 +13,8 @@ table keyed ``"abc"``); ``example`` (the catalogue's sum: inputs, hidden states,
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from derive.answers import Answer, problem
@@ -59,7 +61,30 @@ def _pairs(v) -> str:
                                  else "")
 
 
-@problem("rnn-cnn-hw/1")
+def verify_adder_claim(weights: dict[str, Any]) -> tuple[bool, str, list[str]]:
+    """A claimed weight set, run on every pair of numbers up to 10 bits: (ok, reason,
+    evidence) for the grader."""
+    result = adder.verify(weights, n_max=10, step_at_zero=0)
+    if result.passed:
+        return True, (f"adds every pair of numbers up to {result.n_max} bits "
+                      f"({result.pairs} pairs; smallest |pre-activation| "
+                      f"{result.min_margin:g})"), []
+    other = adder.verify(weights, n_max=10, step_at_zero=1)
+    if other.passed:
+        return True, (f"adds every pair up to {other.n_max} bits when step(0) = 1 "
+                      f"({other.pairs} pairs); with step(0) = 0 it fails"), []
+    cx = result.counterexample
+    evidence = []
+    if cx is not None:
+        evidence.append(
+            f"counterexample: {cx.a} + {cx.b} ({cx.n_bits} bits, least significant first: "
+            f"{cx.input_a} + {cx.input_b}) should give {cx.expected}, the network outputs "
+            f"{cx.got}; first wrong step {cx.first_wrong_step}")
+    return False, f"fails on {cx.a} + {cx.b}" if cx else "fails", evidence
+
+
+
+@problem("rnn-cnn-hw/1", verifier=verify_adder_claim)
 def binary_addition(pid: str) -> Answer:
     found = adder.search()
     w = found.weights

@@ -355,7 +355,7 @@ def update_check(model, key: str, update: sp.Expr, seed: int = 0) -> Check:
                  abs(ratio - 1), 1e-4, f"learning rate 1e-6; ratio {ratio:.6f}")
 
 
-@problem("csc421-hw4/1a", "rnn-cnn-hw/2.1")
+@problem("csc421-hw4/1a", "rnn-cnn-hw/2.1", model="lstm")
 def bptt_equations(pid: str) -> Answer:
     model = _model(pid)
     bars = _bars(model)
@@ -380,7 +380,7 @@ def bptt_equations(pid: str) -> Answer:
     )
 
 
-@problem("csc421-hw4/1b", "rnn-cnn-hw/2.2")
+@problem("csc421-hw4/1b", "rnn-cnn-hw/2.2", model="lstm")
 def weight_gradient(pid: str) -> Answer:
     input_first = pid.startswith("rnn-cnn-hw")
     model = _model(pid)
@@ -536,7 +536,7 @@ def _figure(norms: dict) -> tuple[str, str]:
     return caption, source
 
 
-@problem("csc421-hw4/1c", "rnn-cnn-hw/2.3")
+@problem("csc421-hw4/1c", "rnn-cnn-hw/2.3", model="lstm")
 def no_explosion(pid: str) -> Answer:
     model = _model(pid)
     limits = limit_of_bars(model)

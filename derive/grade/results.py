@@ -14,6 +14,7 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from derive.answers import grading
 from derive.grade.parse import SymbolTable
 from derive.models import get as registered_model
 
@@ -236,15 +237,10 @@ def expand_gates(expr: sp.Basic, defs: dict[str, sp.Eq]) -> sp.Basic:
     return expr.replace(is_gate, expand)
 
 
-# problem ids whose answers are built from a registered recurrent model: its forward equations
-# define the gates when the results do not carry them
-MODEL_OF = {"csc421-hw4/1": "lstm", "rnn-cnn-hw/2.": "lstm"}
-
-
 def model_definitions(pid: str, table: SymbolTable) -> dict[str, sp.Eq]:
     """The gate definitions of the model behind ``pid``, in the answer's weight names
     (``w_ix`` or the input-first ``w_xi``: whichever the answer uses)."""
-    name = next((m for prefix, m in MODEL_OF.items() if pid.startswith(prefix)), None)
+    name = grading(pid).model  # declared where the problem is registered
     if name is None:
         return {}
     try:

@@ -15,7 +15,7 @@ from derive.report import errata_to_build, latexmk
 from derive.report.document import build
 from derive.report.errata import Errata, build_errata, claims_for_sets, write_errata
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "reports" / "claims" / "rnn-cnn-hw.toml"
 HOSTILE = r"\input{/etc/passwd} $x^2$ 100% & #_ ~"
 
