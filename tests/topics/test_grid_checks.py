@@ -5,19 +5,17 @@ planted error."""
 import numpy as np
 import sympy as sp
 
-from derive.answers import grid_rnns
-from derive.answers.grid_rnns import (
+from derive.answers import pixelcnn_mdrnn as pixelcnn_mdrnn_answers
+from derive.answers.mdrnn import _mdrnn_steps, conv_comparison_checks, conv_comparison_claims
+from derive.answers.pixelcnn_mdrnn import (
     _mdrnn_stack_results,
-    _mdrnn_steps,
     _pixelcnn_results,
-    agree_on_grid,
     comparison_checks,
     comparison_claims,
-    conv_comparison_checks,
-    conv_comparison_claims,
     grouped_connections,
     stack_checks,
 )
+from derive.checks.counts import agree_on_grid
 from derive.topics.grid import mdrnn, pixelcnn
 from derive.topics.grid.dag import ancestors
 
@@ -91,10 +89,10 @@ def test_4_1_connections_grid_and_grouped_form():
     assert tex == (r"\frac{16 HW \left(d k^{2} + d - 2\right) - 4 (H + W) d k \left(k^{2} - 1"
                    r"\right) + d \left(k^{2} - 1\right)^{2}}{32}")
     planted = {**results, "connections_grouped": grouped + Hs * Ws / 32}
-    assert not grid_rnns.pixelcnn_checks(planted)[-1].passed
+    assert not pixelcnn_mdrnn_answers.pixelcnn_checks(planted)[-1].passed
     # a term that vanishes at k = 3 and k = 5 is caught by the grid's other values of k
     wrong = {**results, "connections": results["connections"] + d * (k - 3) * (k - 5) / 16}
-    assert not grid_rnns.pixelcnn_checks(wrong)[0].passed
+    assert not pixelcnn_mdrnn_answers.pixelcnn_checks(wrong)[0].passed
 
 
 def test_built_mdrnn_stack_has_the_graph_dependencies():
@@ -127,7 +125,7 @@ def test_pixelcnn_receptive_field_matches_the_graph():
 
 
 def test_6e_numbers_each_checked():
-    from derive.answers.grid_rnns import pros_cons_checks
+    from derive.answers.image_rnn import pros_cons_checks
     from derive.topics.grid import image_rnn
 
     c = image_rnn.Cs
@@ -156,7 +154,7 @@ def test_6a_6b_print_the_checked_code():
 
 
 def test_6d_flops_decided_on_grids():
-    from derive.answers.grid_rnns import flops_checks
+    from derive.answers.image_rnn import flops_checks
     from derive.topics.grid import image_rnn
 
     hs, ws, cs = image_rnn.Hs, image_rnn.Ws, image_rnn.Cs
@@ -170,7 +168,7 @@ def test_6d_flops_decided_on_grids():
 
 
 def test_6d_sequential_steps_checked():
-    from derive.answers.grid_rnns import sequential_steps_check
+    from derive.answers.image_rnn import sequential_steps_check
     from derive.topics.grid import image_rnn
 
     hs, ws = image_rnn.Hs, image_rnn.Ws

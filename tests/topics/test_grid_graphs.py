@@ -8,7 +8,8 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.answers.grid_rnns import ops_checks, pixelcnn_checks, stack_checks, steps_checks
+from derive.answers.mdrnn import ops_checks, steps_checks
+from derive.answers.pixelcnn_mdrnn import pixelcnn_checks, stack_checks
 from derive.core.errors import DeriveError
 from derive.topics.grid import mdrnn, pixelcnn
 from derive.topics.grid.dag import ancestors, earliest_steps, longest_path, topological_order
@@ -222,7 +223,7 @@ def test_comparison_numbers():
 
 
 def test_the_mdrnn_figure_draws_the_dependency_graph():
-    from derive.answers.grid_rnns import mdrnn_figure
+    from derive.answers.mdrnn import mdrnn_figure
     from derive.topics.grid import mdrnn
     from derive.topics.grid.dag import earliest_steps
 

@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.answers.grid_rnns import flops_checks, gradient_checks, receptive_checks
+from derive.answers.image_rnn import flops_checks, gradient_checks, receptive_checks
 from derive.core.errors import DeriveError
 from derive.topics.grid import image_rnn
 
