@@ -1,4 +1,4 @@
-"""Problem statements parsed from the catalogue (``derive/data/problems.md``), as LaTeX.
+"""Problem statements parsed from the catalogue (``derive/catalogue/problems.md``), as LaTeX.
 
 The catalogue is Markdown: ``## Set `SET``` headings, ``### `SET/N` Title`` problems whose
 body holds the shared definitions (text and code blocks) and a bullet per part (``- `1a` ...``,
