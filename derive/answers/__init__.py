@@ -12,6 +12,8 @@ from derive._registry import discover
 from derive.catalogue import problem_ids
 from derive.checks.check import Check
 from derive.core.errors import DeriveError
+from derive.printing.templates import environment
+from derive.printing.text import latex_to_text
 
 
 @dataclass
@@ -57,6 +59,18 @@ class Grading:
 
 _PROBLEMS: dict[str, Callable[[], Answer]] = {}
 _GRADING: dict[str, Grading] = {}
+
+
+def from_template(pid: str, results: dict[str, Any], checks: list[Check] | None = None,
+                  figures: dict[str, str] | None = None, template: str | None = None,
+                  **context: Any) -> Answer:
+    """The answer to ``pid`` with its prose from its template, written once in LaTeX
+    (``derive/answers/templates/SET/ID.tex``, e.g. ``csc421-hw4/3a.tex``, or ``template``
+    when two ids share one), rendered with ``results`` and ``context``; the plain text is
+    read from the same LaTeX."""
+    body = environment("derive.answers").get_template(template or f"{pid}.tex").render(
+        results=results, **context).strip("\n")
+    return Answer(pid, results, latex_to_text(body), body, list(checks or []), figures or {})
 
 
 def problem(*ids: str, model: str | None = None, verifier: Verifier | None = None) -> Callable:

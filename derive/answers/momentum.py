@@ -19,17 +19,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.topics import momentum as m
-
-
-def _forward_latex() -> str:
-    return "\n".join(
-        [r"\begin{align*}"]
-        + [f"{m.to_latex(e.lhs)} &= {m.to_latex(e.rhs)}" + (r" \\" if i == 0 else "")
-           for i, e in enumerate(m.forward_equations())]
-        + [r"\end{align*}"]
-    )
 
 
 @problem("csc421-hw4/3a")
@@ -54,31 +45,11 @@ def inverse_answer(pid: str) -> Answer:
         "condition": condition,
         "algorithm": algorithm,
     }
-    text = "\n".join(
-        ["Forward step s(k+1) = f(s(k)):"]
-        + [f"  {e.lhs} = {e.rhs}" for e in forward]
-        + ["Inverse s(k) = f^-1(s(k+1)) (solved by SymPy, theta update first):"]
-        + [f"  {e.lhs} = {e.rhs}" for e in equations]
-        + [f"Exists iff {condition}.", algorithm]
-    )
-    latex = "\n".join([
-        r"The step $\mathbf{s}^{(k+1)} = f(\mathbf{s}^{(k)})$ is computed as",
-        _forward_latex(),
-        r"It is triangular: solving the $\boldsymbol{\theta}$ update for "
-        r"$\boldsymbol{\theta}^{(k)}$ and then the $\mathbf{p}$ update for $\mathbf{p}^{(k)}$ "
-        r"(SymPy's solution) gives the inverse",
-        r"\begin{align*}",
-        f"{m.to_latex(m.THETA)} &= {m.to_latex(inv[m.THETA])} \\\\",
-        f"{m.to_latex(m.P)} &= {m.to_latex(inv[m.P])}",
-        r"\end{align*}",
-        r"i.e.\ first recover $\boldsymbol{\theta}^{(k)}$, then evaluate the gradient there: "
-        f"${m.to_latex(m.P)} = {m.to_latex(p_from_theta)}$. "
-        r"It exists if and only if $\beta \neq 0$: with $\beta = 0$ the new velocity does not "
-        r"depend on $\mathbf{p}^{(k)}$, which is lost. Composing with $f$ in both orders gives "
-        r"the identity symbolically (also written out in components for $D = 1, \dots, 6$) "
-        r"and, for a non-quadratic $\mathcal{J}$, numerically.",
-    ])
-    return Answer(pid, results, text, latex, m.inverse_checks())
+    return from_template(pid, results, m.inverse_checks(),
+                         forward=[(m.to_latex(e.lhs), m.to_latex(e.rhs)) for e in forward],
+                         theta=m.to_latex(m.THETA), p=m.to_latex(m.P),
+                         theta_k=m.to_latex(inv[m.THETA]), p_k=m.to_latex(inv[m.P]),
+                         p_from_theta=m.to_latex(p_from_theta))
 
 
 @problem("csc421-hw4/3b")
@@ -96,40 +67,6 @@ def determinant_answer(pid: str) -> Answer:
         "determinant": det,
         "verified_dims": list(range(1, 7)),
     }
-    text = "\n".join([
-        "Write the step as two maps: step 1 (theta, p) -> (theta, beta p - alpha grad_J(theta)),",
-        "step 2 (theta, p') -> (theta + p', p'). Their Jacobians (blocks, H = Hessian of J):",
-        f"  J1 = {results['jacobian_step1']}   (block lower-triangular: det J1 = {det1})",
-        f"  J2 = {results['jacobian_step2']}   (block upper-triangular: det J2 = {det2})",
-        f"  ds(k+1)/ds(k) = J2 J1 = {results['jacobian']}",
-        f"det ds(k+1)/ds(k) = det J2 * det J1 = {det}, for every D, alpha, point and "
-        "twice-differentiable J.",
-        "A step scales state-space volume by beta^D: for beta < 1 it contracts, so undoing "
-        "steps in finite precision amplifies rounding by beta^-D per step (about "
-        "-D log2(beta) bits of precision per step).",
-    ])
-    latex = "\n".join([
-        r"Split the step into the velocity update and the position update:",
-        r"$(\boldsymbol{\theta}, \mathbf{p}) \mapsto (\boldsymbol{\theta}, \beta\mathbf{p} - "
-        r"\alpha\nabla\mathcal{J}(\boldsymbol{\theta}))$ and "
-        r"$(\boldsymbol{\theta}, \mathbf{p}') \mapsto (\boldsymbol{\theta} + \mathbf{p}', "
-        r"\mathbf{p}')$. Their Jacobians, with $H = \nabla^2\mathcal{J}(\boldsymbol{\theta}^{(k)})$"
-        r" (derived by SymPy), are",
-        r"\[ J_1 = " + m.block_latex(j1) + r", \qquad J_2 = " + m.block_latex(j2) + r", \]",
-        r"and the chain rule gives",
-        r"\[ \frac{\partial \mathbf{s}^{(k+1)}}{\partial \mathbf{s}^{(k)}} = J_2 J_1 = "
-        + m.block_latex(full) + r". \]",
-        r"$J_1$ is block lower-triangular, so its determinant is the product of the determinants"
-        r" of its diagonal blocks: $\det J_1 = \det I \cdot \det(\beta I) = "
-        + sp.latex(det1) + r"$. $J_2$ is block upper-triangular with identity diagonal blocks: "
-        r"$\det J_2 = " + sp.latex(det2) + r"$. Hence",
-        r"\[ \det \frac{\partial \mathbf{s}^{(k+1)}}{\partial \mathbf{s}^{(k)}} = "
-        r"\det J_2 \, \det J_1 = " + sp.latex(det) + r", \]",
-        r"independent of $\alpha$, of $\mathcal{J}$ and of the point. SymPy confirms both block "
-        r"determinants for symbolic $D$, the factorisation and the determinant for "
-        r"$D = 1, \dots, 6$ with a fully symbolic (symmetric) Hessian, and a finite-difference "
-        r"Jacobian of a non-quadratic $\mathcal{J}$ agrees. Each step scales state-space volume "
-        r"by $\beta^D$; for $\beta < 1$ running the dynamics backwards expands it by "
-        r"$\beta^{-D}$, so about $-D\log_2\beta$ bits of precision are lost per reversed step.",
-    ])
-    return Answer(pid, results, text, latex, m.determinant_checks())
+    return from_template(pid, results, m.determinant_checks(), j1=m.block_latex(j1),
+                         j2=m.block_latex(j2), full=m.block_latex(full), det1=det1, det2=det2,
+                         det=det)

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import sympy as sp
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 from sympy.printing.str import StrPrinter
 
 
@@ -42,3 +45,43 @@ class DeriveStrPrinter(StrPrinter):
 def text(expr: sp.Basic) -> str:
     """``expr`` as plain text."""
     return DeriveStrPrinter().doprint(expr)
+
+
+def _latex_context():
+    db = get_default_latex_context_db()
+    db.add_context_category("derive", prepend=True, macros=[
+        MacroTextSpec("det", "det "),
+        MacroTextSpec("overline", "bar(%s)"),
+        MacroTextSpec("odot", " ⊙ "),
+        MacroTextSpec("top", "T"),
+        MacroTextSpec("mathbf", "%s"),
+        MacroTextSpec("mathcal", "%s"),
+        MacroTextSpec("left", ""),
+        MacroTextSpec("right", ""),
+        MacroTextSpec("quad", "  "),
+        MacroTextSpec("qquad", "    "),
+    ])
+    return db
+
+
+logging.getLogger("pylatexenc").setLevel(logging.ERROR)  # unknown macros: printed as is
+_LATEX_TO_TEXT = LatexNodes2Text(latex_context=_latex_context(), math_mode="text",
+                                 strict_latex_spaces=True)
+
+
+# commands the converter does not know with their argument, as ones it knows
+_SAME_AS = {r"\boldsymbol{": r"\mathbf{", r"\operatorname{": r"\mathrm{"}
+
+
+def latex_to_text(body: str) -> str:
+    """A LaTeX answer body as plain text (math as Unicode text): an answer's prose is written
+    once, in its LaTeX template, and read in a terminal through this."""
+    for command, known in _SAME_AS.items():
+        body = body.replace(command, known)
+    text = _LATEX_TO_TEXT.latex_to_text(body)
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:  # at most one blank line in a row
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
