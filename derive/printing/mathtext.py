@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import re
 
+from derive.printing.greek import NAMES
+
 # The only LaTeX commands a span may contain (letters only: no \def, \input, \catcode ...).
 SAFE_COMMANDS = frozenset(
     """overline underline bar hat tilde vec dot top partial frac mathbb mathrm mathbf mathcal
     operatorname odot otimes times cdot dots ldots cdots sum prod in notin leq geq neq approx
     to rightarrow leftarrow infty nabla sqrt exp log tanh sin cos det min max
-    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi
-    pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma
-    Upsilon Phi Psi Omega quad qquad mid lbrace rbrace""".split()
-)
-GREEK = frozenset(
-    """alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma
-    tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi
-    Omega""".split()
-)
+    quad qquad mid lbrace rbrace""".split()
+) | NAMES
+GREEK = NAMES
 # Commands that take braced arguments, and how many: a span must give them (``\frac{a}`` alone
 # would stop TeX).
 _ARGUMENTS = {

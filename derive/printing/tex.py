@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import unicodedata
 
+from derive.printing.greek import UNICODE
+
 # The map of Sphinx's ``sphinx.util.texescape`` (its ``tex_replacements``, the ASCII characters
 # that OT1 fonts would misprint, and the common Unicode symbols pdflatex cannot typeset), applied
 # in one pass with ``str.translate`` so a replacement is never escaped again. Sphinx's quote
@@ -47,19 +49,8 @@ _TEX_REPLACEMENTS: dict[str, str] = {
 # Greek and mathematical characters a check name or a student's claim may carry, as kernel
 # (or amssymb) math; any other character outside ASCII would stop pdflatex ("Unicode character
 # not set up"), so ``latex_escape`` prints it as a visible placeholder.
-_GREEK = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi o pi rho "
-    "varsigma sigma tau upsilon phi chi psi omega"
-).split()
-_GREEK_UPPER = "A B Gamma Delta E Z H Theta I K Lambda M N Xi O Pi P - Sigma T Upsilon Phi X Psi " \
-    "Omega".split()
-for _k, _name in enumerate(_GREEK):
-    _TEX_REPLACEMENTS[chr(0x3B1 + _k)] = rf"\ensuremath{{\{_name}}}" if len(_name) > 1 else _name
-for _k, _name in enumerate(_GREEK_UPPER):
-    if _name != "-":
-        _TEX_REPLACEMENTS[chr(0x391 + _k)] = (
-            rf"\ensuremath{{\{_name}}}" if len(_name) > 1 else _name
-        )
+for _char, _name in UNICODE.items():
+    _TEX_REPLACEMENTS[_char] = rf"\ensuremath{{\{_name}}}" if len(_name) > 1 else _name
 _TEX_REPLACEMENTS.update({
     "\u03d5": r"\ensuremath{\phi}", "\u03b5": r"\ensuremath{\varepsilon}",
     "\u2202": r"\ensuremath{\partial}", "\u2207": r"\ensuremath{\nabla}",
