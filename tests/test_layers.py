@@ -27,6 +27,10 @@ def modules():
 
 def imports(tree: ast.Module):
     """``(imported module, line, inside a function)`` for every import of ``derive``."""
+    inside = set()
+    for scope in ast.walk(tree):
+        if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+            inside.update(id(n) for n in ast.walk(scope) if n is not scope)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and \
                 node.module.split(".")[0] == "derive":
@@ -37,7 +41,7 @@ def imports(tree: ast.Module):
         else:
             continue
         for name in names:
-            yield name, node.lineno, node.col_offset > 0
+            yield name, node.lineno, id(node) in inside
 
 
 def test_every_folder_of_the_package_is_a_known_layer():

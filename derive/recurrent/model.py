@@ -23,6 +23,7 @@ from derive.core.errors import DeriveError, numeric_array, positive_int
 from derive.numeric.kernels import BPTTResult, Kernels, bptt, compile_kernels
 from derive.printing.latex import align, latex
 from derive.printing.text import text
+from derive.recurrent.arrays import checked_arrays, draw_instance, grad_json
 
 
 class RecurrentModel:
@@ -144,69 +145,9 @@ class RecurrentModel:
         keeps only the bars of inputs and states (faster on long runs); ``backward=False``
         runs the forward steps only.
         """
-        concrete = self.dims_for(dims)
-        cell = self.cell
-        k = cell.max_lag
-        params = {p: numeric_array(f"params[{p!r}]", v) for p, v in params.items()}
-        for pname in cell.parameters:
-            if pname not in params:
-                raise DeriveError(f"params: missing weight {pname!r}")
-            want = self.shape_of(pname, concrete)
-            if params[pname].shape != want:
-                raise DeriveError(f"params[{pname!r}]: expected shape {want}, "
-                                  f"got {params[pname].shape}")
-        extra = set(params) - set(cell.parameters)
-        if extra:
-            raise DeriveError(f"params: {self.name} has no weight {sorted(extra)[0]!r}")
-
-        def column(a: np.ndarray, name: str) -> np.ndarray:
-            return a[..., None] if self.cell.signals[name].is_matrix else a
-
-        steps = batch = None
-        series: dict[str, dict[str, np.ndarray]] = {"inputs": {}, "upstream": {}}
-        for arg, table, names in (("inputs", inputs, [s.name for s in cell.inputs]),
-                                  ("upstream", upstream, cell.outputs)):
-            unknown = sorted(set(table) - set(names))
-            if unknown:  # a dropped array would silently give the wrong gradients
-                raise DeriveError(f"{arg}: {self.name} has no {unknown[0]!r} "
-                                  f"(expected {', '.join(map(repr, names))})")
-            for name in names:
-                if name not in table:
-                    raise DeriveError(f"{arg}: missing {name!r}")
-                a = numeric_array(f"{arg}[{name!r}]", table[name])
-                want_tail = self.shape_of(name, concrete)
-                if a.ndim != 2 + len(want_tail) or a.shape[2:] != want_tail:
-                    raise DeriveError(f"{arg}[{name!r}]: expected shape (T, B"
-                                      f"{''.join(', ' + str(d) for d in want_tail)}), "
-                                      f"got {a.shape}")
-                if steps is None:
-                    steps, batch = a.shape[:2]
-                elif a.shape[:2] != (steps, batch):
-                    raise DeriveError(f"{arg}[{name!r}]: (T, B) = {a.shape[:2]}, "
-                                      f"expected {(steps, batch)}")
-                if steps == 0:
-                    raise DeriveError(f"{arg}[{name!r}]: T must be positive, got 0")
-                series[arg][name] = column(a, name)
-        initial = dict(initial or {})
-        unknown = sorted(set(initial) - {signal.name for signal in cell.states})
-        if unknown:
-            raise DeriveError(f"initial: {self.name} has no state {unknown[0]!r}")
-        starts = {}
-        for signal in cell.states:
-            want_tail = self.shape_of(signal.name, concrete)
-            if signal.name not in initial:
-                if not cell.zero_initial:
-                    raise DeriveError(f"initial: missing state {signal.name!r}")
-                a = np.zeros((k, batch, *want_tail))
-            else:
-                a = numeric_array(f"initial[{signal.name!r}]", initial[signal.name])
-                if a.shape == (batch, *want_tail):
-                    a = a[None]
-                if a.shape != (k, batch, *want_tail):
-                    raise DeriveError(f"initial[{signal.name!r}]: expected shape "
-                                      f"{(batch, *want_tail)}, got {a.shape}")
-            starts[signal.name] = column(a, signal.name)
-        return bptt(self.kernels(dims), params, series["inputs"], starts, series["upstream"],
+        params, inputs, starts, upstream = checked_arrays(
+            self, self.dims_for(dims), params, inputs, upstream, initial)
+        return bptt(self.kernels(dims), params, inputs, starts, upstream,
                     keep_bars=keep_bars, backward=backward)
 
     def forward(
@@ -248,61 +189,13 @@ class RecurrentModel:
     def random_instance(self, seed: int, steps: int, dims: dict[str, int] | None = None,
                         batch: int = 1, scale: float = 0.5) -> dict:
         """Weights, inputs, initial states and upstream gradients drawn from ``seed``."""
-        concrete = self.dims_for(dims)
-        rng = np.random.default_rng(seed)
-
-        def draw(shape):
-            return scale * rng.standard_normal(shape)
-
-        cell = self.cell
-        params = {p: draw(self.shape_of(p, concrete)) for p in cell.parameters}
-        inputs = {s.name: draw((steps, batch, *self.shape_of(s.name, concrete)))
-                  for s in cell.inputs}
-        # a cell reading k > 1 steps back has k initial values per state (t = 0, ..., 1 - k)
-        lags = (cell.max_lag,) if cell.max_lag > 1 else ()
-        initial = {} if cell.zero_initial else {
-            s.name: draw((*lags, batch, *self.shape_of(s.name, concrete))) for s in cell.states}
-        upstream = {o: draw((steps, batch, *self.shape_of(o, concrete))) for o in cell.outputs}
-        return {"params": params, "inputs": inputs, "initial": initial, "upstream": upstream}
+        return draw_instance(self, seed, steps, self.dims_for(dims), batch, scale)
 
     def grad_instance(self, seed: int = 0, T: int | None = None,
                       dims: dict[str, int] | None = None) -> dict:
         """The ``derive grad --json`` contract: a random instance and all its gradients."""
         steps = positive_int("--T", T if T is not None else self.default_T)
-        concrete = self.dims_for(dims)
-        inst = self.random_instance(seed, steps, dims)
-        result = self.bptt(inst["params"], inst["inputs"], inst["upstream"], inst["initial"],
-                           dims)
-        cell = self.cell
-
-        def series(values: dict[int, np.ndarray]) -> list:
-            return [_unbatch(values[s]) for s in range(1, steps + 1)]
-
-        dims_out = {"T": steps, **{str(k): v for k, v in concrete.items()}}
-        return {
-            "model": self.name,
-            "dims": dims_out,
-            "params": {p: _plain(v) for p, v in inst["params"].items()},
-            "inputs": {x: [_unbatch(v) for v in a] for x, a in inst["inputs"].items()},
-            "initial": {s: self._initial_json(a, lambda a, j: a[j])
-                        for s, a in inst["initial"].items()},
-            "upstream": {o: [_unbatch(v) for v in a] for o, a in inst["upstream"].items()},
-            "outputs": {o: series(result.values[o]) for o in cell.outputs},
-            "grads": {
-                "params": {p: _plain(v) for p, v in result.grads.items()},
-                "inputs": {s.name: series(result.bars[s.name]) for s in cell.inputs},
-                "initial": {s.name: self._initial_json(result.bars[s.name], lambda a, j: a[-j])
-                            for s in cell.states if not cell.zero_initial},
-            },
-        }
-
-    def _initial_json(self, values, at: Callable) -> object:
-        """One state's initial values (or their gradients): the value at ``t = 0``, or the
-        list of values at ``t = 0, -1, ..., 1 - k`` for a cell reading ``k > 1`` steps back."""
-        k = self.cell.max_lag
-        if k <= 1:
-            return _unbatch(at(values, 0) if isinstance(values, dict) else values)
-        return [_unbatch(at(values, j)) for j in range(k)]
+        return grad_json(self, seed, steps, dims)
 
     def show(self, fmt: str = "text", dims: dict[str, int] | None = None):
         """The forward equations, the bars and the weight gradients."""
@@ -342,18 +235,3 @@ class RecurrentModel:
         if "_checks" not in self.__dict__:
             self.__dict__["_checks"] = model_checks(self)
         return list(self.__dict__["_checks"])
-
-
-def _unbatch(a: np.ndarray):
-    """Drop the batch axis (of length 1) and a column vector's trailing axis."""
-    a = np.asarray(a)[0]
-    if a.ndim == 2 and a.shape[1] == 1:
-        a = a[:, 0]
-    return _plain(a)
-
-
-def _plain(a):
-    a = np.asarray(a)
-    if np.iscomplexobj(a):
-        a = a.real
-    return float(a) if a.ndim == 0 else a.tolist()
