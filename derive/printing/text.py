@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import sympy as sp
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
@@ -47,10 +48,21 @@ def text(expr: sp.Basic) -> str:
     return DeriveStrPrinter().doprint(expr)
 
 
+def _fraction(node, l2tobj) -> str:
+    """``\\frac{a + b}{2}`` as ``(a + b)/2``: a compound side is bracketed."""
+    top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist)
+
+    def side(text: str) -> str:
+        return f"({text})" if any(c in text for c in " +-*/") else text
+
+    return f"{side(top)}/{side(bottom)}"
+
+
 def _latex_context():
     db = get_default_latex_context_db()
     db.add_context_category("derive", prepend=True, macros=[
         MacroTextSpec("det", "det "),
+        MacroTextSpec("frac", simplify_repl=_fraction),
         MacroTextSpec("overline", "bar(%s)"),
         MacroTextSpec("odot", " ⊙ "),
         MacroTextSpec("top", "T"),
@@ -70,7 +82,9 @@ _LATEX_TO_TEXT = LatexNodes2Text(latex_context=_latex_context(), math_mode="text
 
 
 # commands the converter does not know with their argument, as ones it knows
-_SAME_AS = {r"\boldsymbol{": r"\mathbf{", r"\operatorname{": r"\mathrm{"}
+_SAME_AS = {r"\boldsymbol{": r"\mathbf{", r"\operatorname{": r"\mathrm{",
+            r"\texttt{": r"\textrm{"}
+_VERBATIM = re.compile(r"\\begin\{verbatim\}\n?(.*?)\\end\{verbatim\}", re.S)
 
 
 def latex_to_text(body: str) -> str:
@@ -78,7 +92,10 @@ def latex_to_text(body: str) -> str:
     once, in its LaTeX template, and read in a terminal through this."""
     for command, known in _SAME_AS.items():
         body = body.replace(command, known)
-    text = _LATEX_TO_TEXT.latex_to_text(body)
+    parts = _VERBATIM.split(body)  # prose, code, prose, ...: code is kept as it is
+    text = "".join(_LATEX_TO_TEXT.latex_to_text(part) if i % 2 == 0 else
+                   "\n" + "\n".join("    " + line for line in part.rstrip("\n").splitlines()) + "\n"
+                   for i, part in enumerate(parts))
     lines = [line.rstrip() for line in text.splitlines()]
     out: list[str] = []
     for line in lines:  # at most one blank line in a row
