@@ -22,11 +22,9 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, counted, relative_error
 from derive.checks.counts import (
-    _latex,
-    _plain,
     agree,
     agree_on_grid,
     claim,
@@ -66,10 +64,6 @@ def _source(fn: Callable) -> str:
     return inspect.getsource(fn).rstrip()
 
 
-def _verbatim(code: str) -> str:
-    return "{\\small\n\\begin{verbatim}\n" + code + "\n\\end{verbatim}\n}"
-
-
 @problem("cmsc25500-midterm/6a")
 def answer_6a(pid: str) -> Answer:
     x, params, _ = image_rnn.random_instance(2, 3, 4, 3, seed=1)
@@ -83,19 +77,7 @@ def answer_6a(pid: str) -> Answer:
                  "(before j = 0 and before i = 0)")
     results = {"equations": equations, "source": source,
                "implementation": "derive.topics.grid.image_rnn.forward"}
-    text = (f"{equations}\nRNN A left to right along every row, RNN B top to bottom along every"
-            f" column; each scan step is vectorised over the N examples and all rows "
-            f"(columns).\n\n{source}")
-    latex = (
-        "RNN A runs left to right along every row, RNN B top to bottom along every column:"
-        " \\[ h^A_{i,j} = \\tanh(W^A_{hh} h^A_{i,j-1} + W^A_{xh} x_{i,j}),\\quad "
-        "Y = H^A,\\quad h^B_{i,j} = \\tanh(W^B_{hh} h^B_{i-1,j} + W^B_{yh} y_{i,j}), \\] "
-        "with zero initial states ($h^A_{i,-1} = h^B_{-1,j} = 0$). In NumPy, with a batch of "
-        "$N$ examples, \\texttt{x} of shape $(N, H, W, C)$ and states stored as rows (so "
-        "$W h$ is \\texttt{h @ W.T}), each step of a scan is one batched product over all "
-        "rows (RNN A) or all columns (RNN B). This is the implementation the checks run:\n"
-        + _verbatim(source))
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks)
 
 
 def gradient_checks(backward: Callable[..., dict] = image_rnn.backward) -> list[Check]:
@@ -138,22 +120,7 @@ def answer_6b(pid: str) -> Answer:
     source = _source(image_rnn.backward)
     results = {"source": source, "implementation": "derive.topics.grid.image_rnn.backward",
                "complex_step_error": checks[0].error, "central_error": checks[1].error}
-    text = ("Backpropagate through RNN B first (bottom to top along every column), whose input "
-            "gradient is the upstream gradient of Y = H^A, then through RNN A (right to left "
-            "along every row).\n\n" + source)
-    latex = (
-        "With $a$ the gradient of the loss with respect to a pre-activation (through "
-        "$\\tanh$): $\\overline{h^B_{i,j}} = G_{i,j} + (W^B_{hh})^\\top a^B_{i+1,j}$, "
-        "$a^B_{i,j} = \\overline{h^B_{i,j}} \\odot (1 - (h^B_{i,j})^2)$, "
-        "$\\overline{y_{i,j}} = (W^B_{yh})^\\top a^B_{i,j}$; then "
-        "$\\overline{h^A_{i,j}} = \\overline{y_{i,j}} + (W^A_{hh})^\\top a^A_{i,j+1}$, "
-        "$a^A_{i,j} = \\overline{h^A_{i,j}}\\odot(1-(h^A_{i,j})^2)$, "
-        "$\\overline{x_{i,j}} = (W^A_{xh})^\\top a^A_{i,j}$, and each weight gradient sums "
-        "$a\\,(\\text{its input})^\\top$ over the examples, rows and columns (the input of "
-        "$W_{hh}$ is the previous state, zero at $i = 0$ or $j = 0$). The implementation the "
-        "checks run (\\texttt{g} is $G$, \\texttt{carry} the gradient arriving from the "
-        "next step of the scan):\n" + _verbatim(source))
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks)
 
 
 FIELD_SIZE = (4, 5, 2)  # rows, columns, channels of the perturbed instance
@@ -195,16 +162,7 @@ def answer_6c(pid: str) -> Answer:
     checks = receptive_checks(size)
     results = {"receptive_field_size": size, "receptive_field": region,
                "scalars": size * sp.Symbol("C", positive=True, integer=True)}
-    text = (f"Output (i, j) (0-based) depends on X at {region}: (i+1)(j+1) locations, "
-            "(i+1)(j+1)C scalars. RNN A carries x[i', 0..j] into hA[i', j]; RNN B carries "
-            "hA[0..i, j] into hB[i, j]. The field is one-sided: nothing below or to the right.")
-    latex = (
-        "$h^A_{i',j}$ depends on $x_{i',0..j}$ and $h^B_{i,j}$ on $y_{0..i,j} = h^A_{0..i,j}$, "
-        "so output $(i,j)$ (0-based) sees $\\{(i',j') : i'\\le i,\\ j'\\le j\\}$,"
-        f" \\[ {_latex(size)} \\text{{ locations}},\\quad {_latex(results['scalars'])}"
-        " \\text{ scalars}, \\]"
-        " confirmed by perturbing every input location. The field is one-sided.")
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks)
 
 
 MODULE_FLOP_GRID = {image_rnn.Hs: (1, 2, 3), image_rnn.Ws: (1, 2, 3), image_rnn.Cs: (1, 2, 3, 4)}
@@ -260,21 +218,7 @@ def answer_6d(pid: str) -> Answer:
                   "positions included).")
     results = {"flops": dense, "flops_min": minimum, "conv3x3_flops": conv, "ratio": ratio,
                "sequential_steps": hs + ws, "convention": convention}
-    text = (f"{convention}\nEach RNN step: two products 2C(2C-1), one addition C, tanh C: 4C^2;"
-            f" H W steps per RNN, two RNNs: {_plain(dense)} (skipping the products with the zero "
-            f"initial states: {_plain(minimum)}). A 3x3 conv with C in and out channels: "
-            f"{_plain(conv)}. "
-            f"Ratio {_plain(ratio)}: the module costs under half the conv's FLOPs, but runs W + H "
-            f"sequential steps where the conv runs one.")
-    latex = (
-        "Convention: a $C\\times C$ matrix-vector product costs $C(2C-1)$, a vector addition "
-        "$C$, $\\tanh$ one operation per element. A step costs $2C(2C-1) + C + C = 4C^2$; "
-        "each RNN takes "
-        f"$HW$ steps: \\[ \\text{{FLOPs}} = {_latex(dense)} \\quad "
-        f"({_latex(minimum)} \\text{{ skipping products with zero initial states}}). \\] "
-        f"A $3\\times3$ conv with $C$ input and output channels and bias: ${_latex(conv)}$; "
-        f"ratio ${_latex(ratio)}$. The module is cheaper but needs $H+W$ sequential steps.")
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks)
 
 
 WEIGHT_GRID = {image_rnn.Cs: (1, 2, 3, 4)}
@@ -329,7 +273,6 @@ def answer_6e(pid: str) -> Answer:
                "weights": 4 * c**2,  # four C x C matrices
                "conv_weights": 9 * c**2 + c}  # C filters of 3 x 3 x C, and C biases
     checks = pros_cons_checks(numbers)
-    ratio, w, wc = (_latex(numbers[key]) for key in ("ratio", "weights", "conv_weights"))
     pros = [
         f"Global context in one layer: output (i, j) sees (i+1)(j+1) input locations (all "
         f"{numbers['last_field']} of a {rows} x {cols} input for the last one) against 9 for a "
@@ -345,25 +288,5 @@ def answer_6e(pid: str) -> Answer:
         "the whole image, at four times the cost.",
         "Long recurrent paths make gradients vanish or explode across the image.",
     ]
-    pros_tex = [
-        f"Global context in one layer: output $(i,j)$ sees ${_latex(size)}$ input locations "
-        f"(all ${numbers['last_field']}$ of a ${rows}\\times{cols}$ input for the last one) "
-        "against $9$ for a $3\\times3$ conv.",
-        f"Fewer FLOPs (${ratio}$ of those of a $3\\times3$ conv with $C$ input and output "
-        f"channels) and fewer weights (${w}$ against ${wc}$).",
-    ]
-    cons_tex = [
-        "Sequential: $H + W$ dependent steps (RNN A, then RNN B) where a conv layer is one "
-        "parallel step.",
-        "One-sided, position-dependent context: nothing below or to the right of $(i,j)$ is "
-        "seen, and the field's size depends on the distance to the top-left corner (no "
-        "translation equivariance). Four such modules, scanning from the four corners, give "
-        "every output the whole image as context, at four times the cost.",
-        "Long recurrent paths make gradients vanish or explode across the image.",
-    ]
-    text = "Pros:\n" + "\n".join(f"- {p}" for p in pros) + "\nCons:\n" + "\n".join(
-        f"- {c_}" for c_ in cons)
-    latex = ("\\textbf{Pros.}\n\\begin{itemize}\n" + "\n".join(f"\\item {p}" for p in pros_tex)
-             + "\n\\end{itemize}\n\\textbf{Cons.}\n\\begin{itemize}\n"
-             + "\n".join(f"\\item {c_}" for c_ in cons_tex) + "\n\\end{itemize}")
-    return Answer(pid, {"pros": pros, "cons": cons, "numbers": numbers}, text, latex, checks)
+    return from_template(pid, {"pros": pros, "cons": cons, "numbers": numbers}, checks,
+                         size=size, rows=rows, cols=cols)

@@ -15,10 +15,9 @@ import functools
 
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check
 from derive.checks.counts import (
-    _latex,
     _num,
     _plain,
     agree,
@@ -70,25 +69,10 @@ def answer_2a(pid: str) -> Answer:
     grouped = 2 * D * H * G**2 + 4 * H**2 * G * (G - 1)
     results = {"weights": weights, "ops": ops, "ops_dense": dense,
                "ops_leading": sp.expand(G**2 * (2 * D * H + 4 * H**2)), "convention": convention}
-    text = (f"Weights: W_in is D x H, W_W and W_N are H x H: {_plain(weights)}.\n"
-            f"Operations ({convention})\n  per cell with both neighbours: 2DH + 4H^2 "
-            f"(= H(2D-1) + 2H(2H-1) + 2H additions + H phi)\n"
-            f"  minimum: {_plain(ops)} = {_plain(grouped)}\n  dense:   {_plain(dense)}\n"
-            "i.e. O(G^2 H (D + H)).")
-    latex = (
-        "$W_{\\mathrm{in}}\\in\\mathbb{R}^{D\\times H}$ and $W_W, W_N\\in\\mathbb{R}^{H\\times H}$:"
-        f" \\[ \\#\\text{{weights}} = {_latex(weights)}. \\]"
-        " Convention: $W^\\top v$ with $W\\in\\mathbb{R}^{m\\times n}$ costs $n(2m-1)$ "
-        "operations, a vector addition $H$, $\\phi$ one per element. A cell with both "
-        "neighbours costs $H(2D-1) + 2H(2H-1) + 2H + H = 2DH + 4H^2$. Skipping the products "
-        "with the zero boundary states,"
-        f" \\[ \\#\\text{{ops}} = {_latex(ops)} = {_latex(grouped)}, \\]"
-        f" and ${_latex(dense)}$ if every product is performed: $O(G^2H(D+H))$."
-    )
     same = sp.expand(grouped - ops) == 0  # the grouped form printed must be the count
     checks.append(Check.exact("grouped form of the minimum count", "expansion of both", same,
                               "the difference expands to 0" if same else "they differ"))
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, grouped=grouped)
 
 
 @functools.cache
@@ -151,20 +135,10 @@ def answer_2b(pid: str) -> Answer:
     results = {"steps": formula, "steps_by_G": by_g,
                "schedule": "step s computes every h^(i,j) with i + j - 1 = s",
                "explanation": explanation}
-    table = ", ".join(f"G={g}: {n}" for g, n in by_g.items())
-    table_tex = ",\\ ".join(f"$G={g}$: ${n}$" for g, n in by_g.items())
-    text = f"{explanation}\nLongest paths: {table}."
-    latex = (
-        "$h^{(i,j)}$ needs $h^{(i-1,j)}$ and $h^{(i,j-1)}$. With unlimited parallel "
-        "matrix-vector products a cell is computed one step after its last predecessor, so "
-        "cell $(i,j)$ is ready at step $i+j-1$: each anti-diagonal $i+j=\\text{const}$ is one "
-        "step and the minimum number of steps is the longest path of the dependency graph,"
-        f" \\[ {_latex(formula)}. \\] Longest paths computed on the graph: {table_tex}."
-    )
     figure, _ = mdrnn_figure()
     caption = (f"the MDRNN's dependency graph on a {FIGURE_GRID} by {FIGURE_GRID} grid, each "
                "cell with the step at which it can be computed")
-    return Answer(pid, results, text, latex, checks, figures={caption: figure})
+    return from_template(pid, results, checks, figures={caption: figure})
 
 
 CSC_GRID, CSC_LAYERS, CSC_KERNEL = 32, 5, 3  # the concrete comparison of 2c
@@ -220,20 +194,6 @@ def answer_2c(pid: str) -> Answer:
         f"against {numbers['conv_steps']} for a {n}-layer conv net, each of whose layers is "
         "one parallel step; long recurrent paths also make gradients vanish or explode, and "
         "the context is one-sided (north-west only).")
-    text = f"Advantage: {advantage}\nDisadvantage: {disadvantage}"
-    latex = (
-        "\\textbf{Advantage.} Context: $h^{(i,j)}$ depends on every input $x^{(i',j')}$ with "
-        "$i'\\le i$ and $j'\\le j$, a region that grows with the image (all "
-        f"${_num(md_ctx)}$ pixels for the last cell of a ${g}\\times{g}$ grid) with a fixed "
-        "number of weights, whereas the width of a conv net's receptive field grows only "
-        f"linearly with depth, $2L + 1$: ${numbers['conv_context']}$ pixels after $L = {n}$ "
-        "layers of $3\\times3$ convolutions.\n\n"
-        f"\\textbf{{Disadvantage.}} Sequential computation: ${_latex(formula)} = {md_steps}$ "
-        f"dependent steps on a ${g}\\times{g}$ grid, against ${numbers['conv_steps']}$ for a "
-        f"{n}-layer conv net, each of whose layers is one parallel step. Long recurrent paths "
-        "also make gradients vanish or explode, and the context is one-sided (north-west "
-        "only).")
-    return Answer(pid, {"advantage": advantage, "disadvantage": disadvantage,
-                        "numbers": numbers}, text, latex, checks)
-
-
+    return from_template(pid, {"advantage": advantage, "disadvantage": disadvantage,
+                               "numbers": numbers}, checks, steps=formula, grid=g, layers=n,
+                         num=_num)

@@ -19,10 +19,9 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check
 from derive.checks.counts import (
-    _latex,
     _num,
     _plain,
     agree,
@@ -166,21 +165,7 @@ def answer_4_1(pid: str) -> Answer:
         "only up to column j + (k-1)/2, so rows can be generated as a skewed wavefront "
         "(valid for W >= (k+1)/2).")
     results["explanation"] = explanation
-    latex = (
-        "One feature map per layer (multiply by $c^2$ for $c$ maps). A mask A filter has "
-        "$(k^2-1)/2$ taps and a mask B filter $(k^2+1)/2$. Counting only connections inside "
-        "the image (exact for $H, W > (k-1)/2$):"
-        f" \\[ {results['connections_grouped_latex']}, \\]"
-        f" which away from the borders is ${_latex(results['connections_interior'])}$, i.e. "
-        "$O(d k^2 H W)$. Minimum sequential operations (longest paths of the dependency "
-        f"graphs, fitted over many sizes): training ${_latex(results['training_steps'])}$ "
-        "(each layer is one parallel step); generation one pixel at a time in raster order "
-        f"${_latex(results['generation_steps_raster'])}$, i.e.\\ $O(dHW)$. A wavefront "
-        "schedule does better, because pixel $(i,j)$ depends on the row above only up to "
-        "column $j + (k-1)/2$:"
-        f" \\[ {_latex(results['generation_steps_min'])} \\quad (W \\ge (k+1)/2). \\]"
-    )
-    return Answer(pid, results, explanation, latex, checks)
+    return from_template(pid, results, checks)
 
 
 STACK_GRID = {Hs: (1, 2, 3), Ws: (1, 2, 3), d: (1, 2, 3), k: (1, 2, 3, 4)}
@@ -275,19 +260,7 @@ def answer_4_2(pid: str) -> Answer:
         "(pixel (i, j) sampled from the last layer's states north and west of it): "
         f"{_plain(results['generation_steps'])} steps, one anti-diagonal of pixels at a time.")
     results["explanation"] = explanation
-    latex = (
-        "Each layer has $W_{\\mathrm{in}}, W_W, W_N\\in\\mathbb{R}^{k\\times k}$: "
-        f"${_latex(results['weights'])}$ weights. Every cell receives $k^2$ input "
-        "connections and $k^2$ from each existing west and north neighbour; counted edge by "
-        f"edge on the dependency graph, \\[ {_latex(conn)} = O(dk^2HW) \\] connections. "
-        "Cell $(l,i,j)$ depends on $(l,i-1,j)$, $(l,i,j-1)$ and $(l-1,i,j)$; the layers are "
-        "pipelined, and the longest path of this graph (computed for many sizes, fitted "
-        f"exactly and checked on held-out sizes) is \\[ {_latex(results['steps'])}. \\] "
-        "Generating an image, pixel $(i,j)$ is sampled from the last layer's states north and "
-        "west of it, so a whole anti-diagonal of pixels is sampled at once: "
-        f"${_latex(results['generation_steps'])}$ sequential steps."
-    )
-    return Answer(pid, results, explanation, latex, checks)
+    return from_template(pid, results, checks, connections=conn)
 
 
 COMPARISON = {"H": 32, "W": 32, "d": 8, "k": 5, "channels": 64}  # the instance of 4.3
@@ -422,7 +395,6 @@ def answer_4_3(pid: str) -> Answer:
     p, m = numbers["pixelcnn"], numbers["mdrnn"]
     mid = (hh // 2, ww // 2)
     causal_mid = mid[0] * ww + mid[1]
-    n = _num
     comparison = {
         "compute": (f"Same order, O(d c^2 H W) connections: {p['connections']:,d} for the "
                     f"PixelCNN ({kernel} x {kernel} masked kernels) and {m['connections']:,d} "
@@ -450,59 +422,6 @@ def answer_4_3(pid: str) -> Answer:
     sizes = {"H": hh, "W": ww, "d": dd, "pixelcnn_kernel": kernel, "channels": c,
              "middle_pixel": list(mid)}
     results = {"sizes": sizes, **numbers, "comparison": comparison}
-    text = (f"Instance: {hh} x {ww} image, d = {dd} layers, {c} channels, PixelCNN kernels "
-            f"{kernel} x {kernel}; every layer maps {c} channels to {c}, no biases.\n"
-            + "\n".join(f"{a}: {t}" for a, t in comparison.items()))
-    rows = [("parameters (unmasked taps)", "parameters"), ("connections", "connections"),
-            ("training steps", "training_steps"),
-            ("generation steps, wavefront", "generation_steps_min"),
-            ("context of the middle pixel", "context_of_middle_pixel"),
-            ("context of the last pixel", "context_of_last_pixel")]
-    body = "\n".join(f"{label} & ${n(p[key])}$ & ${n(m[key])}$ \\\\" for label, key in rows)
-    gen_pix, gen_md = _latex(pix_f["generation_steps_min"]), _latex(md_f["generation_steps"])
-    paragraphs = {
-        "Compute": (f"The same order, $O(dc^2HW)$ connections: ${n(p['connections'])}$ for "
-                    f"the PixelCNN (${kernel}\\times{kernel}$ masked kernels) and "
-                    f"${n(m['connections'])}$ for the MDRNN of the same width."),
-        "Memory": (f"Both store every activation for backpropagation "
-                   f"(${dd}\\cdot{hh}\\cdot{ww}\\cdot{c} = {n(p['activations_stored'])}$ "
-                   f"values). The PixelCNN's ${n(p['parameters'])}$ parameters count only the "
-                   f"unmasked taps: its ${kernel}\\times{kernel}$ kernels as stored hold "
-                   f"${n(p['dense_parameters'])}$ weights, of which the masks zero "
-                   f"${n(p['dense_parameters'] - p['parameters'])}$; the MDRNN has "
-                   f"${_latex(md_f['weights'].subs(k, sp.Symbol('c')))} = {n(m['parameters'])}$,"
-                   " independent of the "
-                   "window. In generation a PixelCNN recomputes windows, an MDRNN carries its "
-                   "state."),
-        "Parallelism": (
-            f"Training (all pixels known): ${_latex(pix_f['training_steps'])} = "
-            f"{p['training_steps']}$ sequential steps for the PixelCNN, every layer one "
-            f"parallel step, against ${_latex(md_f['steps'])} = {m['training_steps']}$ for "
-            "the MDRNN, whose recurrence runs along anti-diagonals. Generation: one pixel at a "
-            f"time the PixelCNN takes ${_latex(pix_f['generation_steps_raster'])} = "
-            f"{n(p['generation_steps_raster'])}$ layer steps. Both dependency graphs allow a "
-            "wavefront: the PixelCNN's pixel $(i,j)$ waits for the row above up to column "
-            f"$j+(k-1)/2$, giving ${gen_pix} = {n(p['generation_steps_min'])}$; the MDRNN's "
-            "pixel needs only its north and west neighbours, so a whole anti-diagonal is "
-            f"sampled at once, ${gen_md} = {n(m['generation_steps_min'])}$. The MDRNN "
-            "generates in fewer sequential steps; the PixelCNN trains far more in parallel."),
-        "Context": (f"Pixel $({mid[0]}, {mid[1]})$ (0-based) has ${n(causal_mid)}$ "
-                    f"predecessors in raster order; it sees ${p['context_of_middle_pixel']}$ "
-                    "of them through the PixelCNN (a field growing by $(k-1)/2$ per layer, "
-                    f"with a blind spot up-right) and ${m['context_of_middle_pixel']}$ through "
-                    "the MDRNN (every pixel above and to the left, however far, but none "
-                    "up-right of it). The last pixel sees "
-                    f"${p['context_of_last_pixel']}$ and ${n(m['context_of_last_pixel'])}$ of "
-                    f"its ${n(hh * ww - 1)}$ predecessors."),
-    }
-    latex = (
-        f"Instance: a ${hh}\\times{ww}$ image, $d={dd}$ layers, {c} channels, PixelCNN "
-        f"kernels ${kernel}\\times{kernel}$; every layer maps {c} channels to {c}, no biases."
-        "\n\\begin{center}\\begin{tabular}{lrr}"
-        "\\toprule & PixelCNN & MDRNN \\\\ \\midrule\n" + body +
-        "\n\\bottomrule\\end{tabular}\\end{center}\n"
-        + "\n\n".join(f"\\textbf{{{a}.}} {t}" for a, t in paragraphs.items())
-    )
-    return Answer(pid, results, text, latex, checks)
-
-
+    return from_template(pid, results, checks, pix=pix_f, md=md_f, causal_mid=causal_mid,
+                         predecessors=hh * ww - 1, zeroed=p["dense_parameters"] - p["parameters"],
+                         md_weights=md_f["weights"].subs(k, sp.Symbol("c")), num=_num)
