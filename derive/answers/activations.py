@@ -14,9 +14,8 @@ import math
 
 import numpy as np
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
-from derive.printing.tex import latex_number
 from derive.topics import activations as A
 
 SAMPLES = 200_000
@@ -24,7 +23,8 @@ TAIL_10 = 0.5 * math.erfc(10 / math.sqrt(2))  # P(z > 10) for z ~ N(0, 1)
 _S = (1 + math.sqrt(1 - 4 * 0.01)) / 2  # sigma(z) where sigma'(z) = sigma(1 - sigma) = 0.01
 SATURATION_Z = math.log(_S / (1 - _S))
 
-# Why each measurement comes out as it does (the verdict itself is computed).
+# Why each measurement comes out as it does (the verdict itself is computed), as the results
+# give it; the answer typesets the same reasons from its template (cmsc25500-midterm/2.tex).
 NOTES = {
     "min0": "min(0, x) = -ReLU(-x): a mirrored ReLU. The sign is absorbed by the next "
     "layer's weights (and BN's gamma, whose sign is free), so it is exactly as expressive "
@@ -41,27 +41,6 @@ NOTES = {
     "unit, and gamma sets how non-linear the unit is.",
     "sign": "Derivative zero everywhere except at 0 (where it is undefined): no gradient "
     "reaches the layer's weights, BN's gamma and beta, or anything below.",
-}
-
-
-# The same reasons for the answer key, typeset.
-NOTES_LATEX = {
-    "min0": r"$\min(0, x) = -\mathrm{ReLU}(-x)$: a mirrored ReLU. The sign is absorbed by "
-    r"the next layer's weights (and by BN's $\gamma$, whose sign is free), so it is exactly as "
-    r"expressive as ReLU, with the same half of the inputs passing gradient.",
-    "scaled": r"Linear. $\mathrm{Linear} \to \mathrm{BN} \to x/\sqrt{2} \to "
-    r"\mathrm{Linear}$ is an affine map at inference (BN with fixed statistics is affine), so "
-    r"stacking such layers adds no expressive power; BN's $\gamma$ and $\beta$ are affine "
-    r"and cannot add non-linearity.",
-    "relu_shift": r"BN makes the input standard: $P(z > 10) = " + latex_number(TAIL_10)
-    + r"$, so the unit outputs $0$ and passes zero gradient for essentially every input. "
-    r"Setting BN's $\beta = 10$ would compensate, but $\partial L/\partial\beta$ is exactly "
-    r"$0$ too, so $\beta$ never moves: the unit is dead.",
-    "sigmoid": r"The input BN was designed for: standardised inputs sit in the sigmoid's "
-    r"non-saturated range ($\sigma'(z) > 0.01$ for $|z| < " + f"{SATURATION_Z:.2f}"
-    + r"$), gradients never vanish at a unit, and $\gamma$ sets how non-linear the unit is.",
-    "sign": r"Derivative zero everywhere except at $0$ (where it is undefined): no gradient "
-    r"reaches the layer's weights, BN's $\gamma$ and $\beta$, or anything below.",
 }
 
 
@@ -115,7 +94,6 @@ def answer_2(pid: str) -> Answer:
                     m["sigmoid"]["saturated_fraction"] < 1e-3,
                     f"{m['sigmoid']['saturated_fraction']:.2e}"),
     ]
-    labels = [a.label for a in A.ACTIVATIONS.values()]
     results = {
         "verdicts": verdicts,
         "reasons": reasons,
@@ -124,55 +102,16 @@ def answer_2(pid: str) -> Answer:
         "mirrored_relu_error": mirrored,
         "samples": SAMPLES,
     }
-    poor = [lab for lab in labels if verdicts[lab] == "poor"]
-    text_rows = [
-        f"  {A.ACTIVATIONS[n].label:20s} {verdicts[A.ACTIVATIONS[n].label]:5s} "
-        f"zero-grad {m[n]['zero_gradient_fraction']:.4f}  mean|f'| "
-        f"{m[n]['mean_abs_derivative']:.4f}  superposition {m[n]['superposition_error']:.1e}"
-        f"  |dL/dbeta| {m[n]['bn_gradients']['beta']:.2e}"
+    rows = [
+        (n, A.ACTIVATIONS[n].latex, verdicts[A.ACTIVATIONS[n].label],
+         [_latex_number(x) for x in (
+             m[n]["zero_gradient_fraction"], m[n]["mean_abs_derivative"],
+             m[n]["superposition_error"],
+             m[n]["bn_gradients"]["beta"] / m[n]["bn_gradients"]["upstream_norm"])])
         for n in m
     ]
-    text = (
-        f"Poor choices after batch norm: {', '.join(poor)}.\n"
-        f"Measured on {SAMPLES} standardised inputs (gamma=1, beta=0):\n"
-        + "\n".join(text_rows)
-        + f"\n  {'ReLU (baseline)':20s}       zero-grad "
-        f"{baseline['zero_gradient_fraction']:.4f}\n\n"
-        + "\n".join(f"{lab}: {verdicts[lab]}. {reasons[lab]}" for lab in labels)
-    )
-    rows = "\n".join(
-        f"${A.ACTIVATIONS[n].latex}$ & {verdicts[A.ACTIVATIONS[n].label]} & "
-        f"${_latex_number(m[n]['zero_gradient_fraction'])}$ & "
-        f"${_latex_number(m[n]['mean_abs_derivative'])}$ & "
-        f"${_latex_number(m[n]['superposition_error'])}$ & "
-        f"${_latex_number(m[n]['bn_gradients']['beta'] / m[n]['bn_gradients']['upstream_norm'])}$"
-        " \\\\"
-        for n in m
-    )
-    items = "\n".join(
-        f"\\item ${A.ACTIVATIONS[n].latex}$: \\textbf{{{verdicts[A.ACTIVATIONS[n].label]}}}. "
-        + NOTES_LATEX[n] for n in m
-    )
-    relu_dead = baseline["zero_gradient_fraction"]
-    latex = (
-        "After $\\mathrm{Linear}\\to\\mathrm{BN}$ the activation sees $\\gamma z + \\beta$ "
-        "with $z$ standardised. Measured on "
-        f"{SAMPLES:,} standardised inputs at $\\gamma=1,\\beta=0$: the fraction of inputs with "
-        "zero derivative, the mean $|f'|$, the superposition error of "
-        "$g(u)=W_2 f(W_1 u)$ (zero iff $g$ is linear), and the gradient reaching BN's "
-        "$\\beta$ for $L = \\sum_i c_i f(\\gamma z_i + \\beta)$ with random upstream "
-        "gradients $c_i \\sim \\mathcal{N}(0, 1)$, as $|\\partial L/\\partial\\beta| / "
-        "\\|c\\|$ (one random draw of $c$: of the order of the typical slope when gradient "
-        "flows, exactly $0$ when none does):\n\n"
-        "\\begin{tabular}{llrrrr}\n\\toprule\nactivation & verdict & zero $f'$ & "
-        "mean $|f'|$ & superposition & $|\\partial L/\\partial \\beta| / \\|c\\|$ "
-        "\\\\\n\\midrule\n"
-        + rows + "\n\\bottomrule\n\\end{tabular}\n\n"
-        f"For comparison, ReLU has $f' = 0$ on {relu_dead:.0%} of inputs.".replace("%", "\\%")
-        + "\n\\begin{itemize}\n" + items + "\n\\end{itemize}\n"
-        "Also verified: $W\\min(0,x) = (-W)\\,\\mathrm{ReLU}(-x)$ "
-        + ("exactly" if mirrored == 0 else f"to ${_latex_number(mirrored)}$")
-        + " for a random $W$ and $x$."
-    )
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, rows=rows, samples=f"{SAMPLES:,}",
+                         relu_dead=f"{baseline['zero_gradient_fraction']:.0%}",
+                         mirrored=_latex_number(mirrored), tail_10=TAIL_10,
+                         saturation_z=f"{SATURATION_Z:.2f}")
 

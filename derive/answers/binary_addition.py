@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check
 from derive.topics import binary_adder as adder
 
@@ -140,48 +140,12 @@ def binary_addition(pid: str) -> Answer:
                     "the problem statement", outputs[0].tolist() == [1, 1, 1, 0, 0, 1, 1],
                     "outputs " + ", ".join(map(str, outputs[0].tolist()))),
     ]
-    text = "\n".join([
-        "h(t) = step(W_xh x(t) + W_hh h(t-1) + b_h), h(0) = 0;  y(t) = step(W_hy h(t) + b_y);",
-        results["step_convention"] + ".",
-        *(f"  {k} = {listed[k]}" for k in adder.WEIGHT_NAMES),
-        "Hidden units, as functions of the column (a, b, carry c):",
-        *(f"  h{u['unit']} = {u['formula']}" for u in units),
-        f"Found by exact search: {found.column_functions_tried} threshold functions of the column, "
-        f"{found.codes_tried} unit triples, {found.codes_readable} with a threshold readout of the "
-        f"sum bit, {found.solutions} whose units are all computable from (x(t), h(t-1)); the one "
-        "with the smallest total |weight| is shown.",
-        f"Example 0101101 + 0111010: outputs {results['example']['output']} "
-        f"(expected {results['example']['expected']}).",
-        f"Verified on all {v0.pairs} pairs of n-bit numbers, n = 1..{N_MAX}, with either value "
-        f"of step(0); for every length by induction: {reason}.",
-    ])
-    latex = "\n".join([
-        r"With $\mathrm{step}(z) = 1$ if $z > 0$ and $0$ otherwise, $\mathbf{h}^{(0)} = 0$,",
-        r"\[ \mathbf{h}^{(t)} = \mathrm{step}(W_{xh}\mathbf{x}^{(t)} + W_{hh}\mathbf{h}^{(t-1)}"
-        r" + \mathbf{b}_h), \qquad y^{(t)} = \mathrm{step}(W_{hy}\mathbf{h}^{(t)} + b_y), \]",
-        r"the weights found by the search are",
-        r"\begin{gather*} W_{xh} = " + _matrix_latex(listed["W_xh"]) + r", \qquad W_{hh} = "
-        + _matrix_latex(listed["W_hh"]) + r", \qquad \mathbf{b}_h = "
-        + _matrix_latex(listed["b_h"]) + r", \\ W_{hy} = " + _matrix_latex(listed["W_hy"])
-        + rf", \qquad b_y = {w.b_y:g}. \end{{gather*}}",
-        r"Every pre-activation is an integer plus $\tfrac12$, so $|z| \ge \tfrac12$ and the value "
-        r"of $\mathrm{step}(0)$ never matters. As functions of the current column (bits $a, b$ "
-        r"and incoming carry $c$) the hidden units compute",
-        r"\begin{align*}",
-        r" \\ ".join(f"h_{u['unit']} &= \\mathrm{{{u['formula'].split('(')[0]}}}"
-                     f"({u['formula'].split('(', 1)[1]}" for u in units),
-        r"\end{align*}",
-        r"and the output reads the sum bit $a \oplus b \oplus c$ from them; the next step "
-        r"reads the carry from $\mathbf{h}^{(t-1)}$.",
-        f"The search enumerated {found.codes_tried} triples of threshold functions of the column "
-        f"and found {found.solutions} realisable ones with weights in $-2..2$ and half-integer "
-        r"biases; the simplest is shown. The weights add all "
-        f"{v0.pairs} pairs of $n$-bit numbers for $n \\le {N_MAX}$, and by induction over the "
-        f"{reason.split()[0]} reachable hidden states, sums of every length. On the example "
-        r"$0101101 + 0111010$ the outputs are $" + ",".join(map(str, outputs[0].tolist()))
-        + "$.",
-    ])
-    return Answer(pid, results, text, latex, checks)
+    return from_template(
+        pid, results, checks,
+        matrices={k: _matrix_latex(listed[k]) for k in ("W_xh", "W_hh", "b_h", "W_hy")},
+        b_y=f"{w.b_y:g}",
+        units=[(u["unit"], *u["formula"].split("(", 1)) for u in units],
+        reachable_states=reason.split()[0])
 
 
 def _hidden_trace(w: adder.Weights, a_bits: np.ndarray, b_bits: np.ndarray) -> list:

@@ -29,9 +29,8 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
-from derive.printing.tex import latex_number
 from derive.topics import memory_bptt as S
 
 T_, M_, r_ = sp.symbols("T M r", positive=True, integer=True)
@@ -45,11 +44,6 @@ COST_MODEL = (
     "working memory. The reverse step of step t takes h_{t-1}, re-evaluates the cell "
     "(tanh' needs h_t) and propagates bar h = dL/dh. Forward steps count advances of the "
     "cell outside reverse steps; cell evaluations = forward steps + T."
-)
-
-SLOTS = (
-    "A slot holds one stored hidden state h_t, h_0 included (it is the restart point of "
-    "the first segment); the state being advanced and bar h are working memory."
 )
 
 
@@ -75,15 +69,6 @@ def _ordered_latex(expr: sp.Expr, later: tuple[sp.Symbol, ...] = (),
 
 PSEUDOCODE = _source(S._advance, S.bisection_bptt, S.RNNCell.reverse)
 REVOLVE_CODE = _source(S.revolve_bptt, S.revolve_split)
-
-
-def _verbatim(code: str) -> str:
-    return "{\\footnotesize\n\\begin{verbatim}\n" + code + "\n\\end{verbatim}\n}"
-
-
-def _exactly(value: float) -> str:
-    """A measured error in prose: ``exactly 0`` or a typeset power of ten."""
-    return "exactly $0$" if value == 0 else f"${latex_number(value)}$"
 
 
 # ----------------------------------------------------------------------------- checks
@@ -219,24 +204,6 @@ def _figure(rows: list[dict], M: int) -> str:
     )
 
 
-def _latex_table(header: list[str], keys: list[str], rows: list[dict]) -> str:
-    lines = [
-        "\\begin{tabular}{" + "r" * len(keys) + "}", "\\toprule",
-        " & ".join(header) + " \\\\", "\\midrule",
-    ]
-    lines += [" & ".join(str(r[k]) for k in keys) + " \\\\" for r in rows]
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    return "\n".join(lines)
-
-
-def _text_table(keys: list[str], rows: list[dict]) -> str:
-    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
-    head = "  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True))
-    body = ["  ".join(str(r[k]).rjust(w) for k, w in zip(keys, widths, strict=True))
-            for r in rows]
-    return "\n".join([head, *body])
-
-
 # ----------------------------------------------------------------------------- answers
 
 
@@ -270,60 +237,7 @@ def answer_5a(pid: str) -> Answer:
                                      S.bisection_slots(instance.x.shape[0]))]
     checks += revolve_checks
     error = max(c.error for c in checks if "gradients (" in c.name)
-    keys = ["T", "bisection_steps", "bisection_slots", "revolve_steps", "plain_steps"]
     saving = rows[Ts.index(1000)]
-    text = (
-        "Recursive O(log T)-memory BPTT (bisection), exact.\n\n"
-        f"Cost model: {COST_MODEL} {SLOTS}\n\nThe implementation the checks run:\n\n"
-        f"{PSEUDOCODE}\n\n"
-        "Forward steps: F(1) = 0, F(T) = floor(T/2) + F(floor(T/2)) + F(ceil(T/2)); "
-        "solution F(T) = sum_{i=0}^{T-1} popcount(i), = (T/2) log2 T for T = 2^k, i.e. "
-        "O(T log T), with max(1, ceil(log2 T)) slots (the last step of a segment needs no "
-        "slot). Bisection is not the fewest forward steps for that many slots: the binomial "
-        "schedule (revolve) is the optimum for any given number of slots, also recursive "
-        f"(T = 1000 with {saving['bisection_slots']} slots: {saving['revolve_steps']} forward "
-        f"steps against bisection's {saving['bisection_steps']}):\n\n{REVOLVE_CODE}\n\n"
-        + _text_table(keys, rows)
-        + f"\n\nGradients (W_hh, W_xh, h_0, x) equal plain BPTT: max relative error {error:.1e}."
-    )
-    latex = (
-        "\\textbf{Cost model.} A memory slot holds one stored hidden state $h_t$, and $h_0$ "
-        "counts as one (it is where the first recomputation starts); the state being "
-        "advanced and $\\overline{h}$ are working memory. The cost is the number of forward "
-        "steps $h_{t-1} \\to h_t$ outside reverse steps. The reverse step of step $t$ "
-        "takes $h_{t-1}$, re-evaluates $h_t$ (needed for $\\tanh'$), and sets "
-        "$\\delta = (\\partial L_t/\\partial h_t + \\overline{h})\\odot(1-h_t^{2})$, "
-        "$\\overline{W_{hh}} \\mathrel{+}= \\delta h_{t-1}^{\\top}$, "
-        "$\\overline{W_{xh}} \\mathrel{+}= \\delta x_t^{\\top}$, "
-        "$\\overline{x_t} = W_{xh}^{\\top}\\delta$, $\\overline{h} \\leftarrow "
-        "W_{hh}^{\\top}\\delta$.\n\n"
-        "\\textbf{Schedule (bisection).} To reverse steps $s+1, \\dots, e$ from a stored "
-        "$h_s$: if $e-s=1$ do the reverse step; otherwise advance to the midpoint "
-        "$m = s + \\lfloor (e-s)/2 \\rfloor$, store $h_m$, reverse $m+1, \\dots, e$ (right "
-        "half first, since $\\overline{h}$ flows backwards), free $h_m$, reverse "
-        "$s+1, \\dots, m$. As code (the implementation the checks run; a slot store "
-        "\\texttt{slots} records the peak number of states held):\n"
-        + _verbatim(PSEUDOCODE) + "\n"
-        "\\textbf{Cost.} Forward steps satisfy\n"
-        "\\[ F(1)=0,\\qquad F(T) = \\lfloor T/2\\rfloor + F(\\lfloor T/2\\rfloor) + "
-        "F(\\lceil T/2\\rceil), \\]\n"
-        "solved by $F(T)=\\sum_{i=0}^{T-1}\\operatorname{popcount}(i)$; for $T=2^k$, "
-        "$F(T) = \\tfrac{T}{2}\\log_2 T$: $O(T \\log T)$ time with "
-        "$\\max(1,\\lceil\\log_2 T\\rceil)$ slots, $O(\\log T)$.\n\n"
-        "\\textbf{As efficient as possible.} Bisection is the simplest recursive answer, "
-        "but not the fewest forward steps for its number of slots. The binomial schedule "
-        "(revolve, Griewank) is the optimum for any given number of slots $M$; it is also "
-        "recursive, placing the first checkpoint where the remaining budget of "
-        "recomputations is best spent (the position comes from binomial coefficients, see "
-        "(b)). Given the same "
-        f"{saving['bisection_slots']} slots at $T = 1000$ it needs {saving['revolve_steps']} "
-        f"forward steps against bisection's {saving['bisection_steps']}:\n"
-        + _verbatim(REVOLVE_CODE) + "\n"
-        "Measured forward steps (revolve given the same number of slots as bisection; "
-        "plain stores every state and makes $T-1$ forward steps):\n\n"
-        + _latex_table(["$T$", "bisection", "slots", "revolve", "plain"], keys, rows)
-        + "\n\nGradients equal plain BPTT: largest relative error " + _exactly(error) + "."
-    )
     results = {
         "cost_model": COST_MODEL,
         "pseudocode": PSEUDOCODE,
@@ -334,7 +248,7 @@ def answer_5a(pid: str) -> Answer:
         "table": rows,
         "gradient_error": error,
     }
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, saving=saving, revolve_code=REVOLVE_CODE)
 
 
 @problem("cmsc25500-midterm/5b")
@@ -368,7 +282,6 @@ def answer_5b(pid: str) -> Answer:
     ]
     error = max(c.error for c in grad_checks)
     revolve_form = r_ * T_ - sp.binomial(M_ + r_, M_ + 1)
-    keys = ["T", "M", "uniform_steps", "revolve_steps", "plain_steps"]
     ratio_text = (
         "With a slot for every state (M = T) one forward pass suffices: T - 1 forward "
         "steps, linear in T. With a constant M, exact BPTT by uniform checkpoints costs "
@@ -377,46 +290,6 @@ def answer_5b(pid: str) -> Answer:
         "schedule lowers this to r T - beta(M+1, r-1) with r ~ (M! T)^(1/M): about "
         "T^(1+1/M) (M!)^(1/M) steps, still superlinear for constant M, but sub-quadratic "
         "for M >= 2; with M ~ log2 T slots it is O(T log T)."
-    )
-    uniform_words = (
-        "Uniform checkpoints: L = ceil(T/M) steps per segment, n = ceil(T/L) segments, "
-        "the last of l = T - (n-1) L steps; forward steps (n-1) L (L+1)/2 + l (l-1)/2 "
-        f"for every T > M, which is {UNIFORM_DIVISIBLE} when M divides T "
-        "(e.g. T = 10, M = 4: L = 3, n = 4, l = 1, 18 steps)."
-    )
-    text = (
-        "Constant memory M: cost of exact BPTT for large T.\n\n"
-        f"Cost model: {COST_MODEL} {SLOTS}\n\n{uniform_words}\n"
-        "Binomial (revolve, optimal): t(T, M) = r T - beta(M+1, r-1), beta(s, r) = "
-        "C(s+r, s), r the unique integer with beta(M, r-1) < T <= beta(M, r).\n\n"
-        f"{ratio_text}\n\n" + _text_table(keys, rows)
-        + f"\n\nGradients equal plain BPTT: max relative error {error:.1e}."
-    )
-    latex = (
-        "\\textbf{Uniform checkpoints.} Slots count stored states, $h_0$ included. Store "
-        "$h_0, h_L, h_{2L}, \\dots$ with $L=\\lceil T/M\\rceil$ during the forward pass: "
-        "$n = \\lceil T/L\\rceil \\le M$ segments, the last of $l = T - (n-1)L$ steps. To "
-        "reverse step $t$, recompute $h_{t-1}$ from the nearest checkpoint before it. A "
-        "full segment costs $0 + 1 + \\dots + (L-1)$ recomputations plus $L$ steps to reach "
-        "the next checkpoint, so the forward steps are, for every $T > M$,\n"
-        "\\[ \\frac{(n-1)\\,L(L+1)}{2} + \\frac{l(l-1)}{2}, \\qquad "
-        f"\\text{{and}} \\quad {_ordered_latex(UNIFORM_DIVISIBLE, later=(M_,))} "
-        "\\approx \\frac{T^2}{2M} "
-        "\\quad \\text{when } M \\mid T \\]\n"
-        "(for instance $T = 10$, $M = 4$: $L = 3$, $n = 4$, $l = 1$, "
-        f"{S.uniform_steps(10, 4)} steps). For $M=1$: $T(T-1)/2$ forward steps, "
-        "$T(T+1)/2$ cell evaluations. Against $M=T$ (one forward pass, $T-1$ steps) the "
-        "cost grows by a factor of about $T/(2M)$: quadratic instead of linear in $T$.\n\n"
-        "\\textbf{Optimal (binomial, revolve).} With $\\beta(s,r)=\\binom{s+r}{s}$ and $r$ "
-        "the integer with $\\beta(M,r-1) < T \\le \\beta(M,r)$, the fewest forward steps are\n"
-        f"\\[ t(T,M) = {_ordered_latex(r_ * T_, earlier=(r_,))} - "
-        f"{sp.latex(sp.binomial(M_ + r_, M_ + 1))} "
-        "= rT - \\beta(M+1, r-1), \\]\n"
-        "about $(M!)^{1/M}\\,T^{1+1/M}$ for constant $M$: still superlinear, but far below "
-        "$T^2/(2M)$ for $M\\ge 2$. Measured forward steps (peak slots never exceed $M$; "
-        "plain stores every state):\n\n"
-        + _latex_table(["$T$", "$M$", "uniform", "revolve", "plain"], keys, rows)
-        + "\n\nGradients equal plain BPTT: largest relative error " + _exactly(error) + "."
     )
     results = {
         "cost_model": COST_MODEL,
@@ -430,5 +303,10 @@ def answer_5b(pid: str) -> Answer:
         "table": rows,
         "gradient_error": error,
     }
-    return Answer(pid, results, text, latex, checks,
-                  {"Forward steps against T with M = 4 slots": _figure(rows, 4)})
+    return from_template(
+        pid, results, checks,
+        figures={"Forward steps against T with M = 4 slots": _figure(rows, 4)},
+        divisible=_ordered_latex(UNIFORM_DIVISIBLE, later=(M_,)),
+        example_steps=S.uniform_steps(10, 4),
+        r_times_T=_ordered_latex(r_ * T_, earlier=(r_,)),
+        binomial=sp.binomial(M_ + r_, M_ + 1))

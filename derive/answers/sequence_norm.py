@@ -30,7 +30,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check
 from derive.topics import sequence_norm as sn
 
@@ -163,13 +163,9 @@ def to_latex(expr: sp.Basic) -> str:
     return _Printer(names).doprint(shown)
 
 
-def _align(equations: list[sp.Eq]) -> str:
-    lines = [f"{to_latex(e.lhs)} &= {to_latex(e.rhs)}" for e in equations]
-    return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
-
-
-def _text(equations: list[sp.Eq]) -> list[str]:
-    return [f"  {e.lhs} = {e.rhs}" for e in equations]
+def _rows(equations: list[sp.Eq]) -> list[tuple[str, str]]:
+    """The equations as rows of a display: (left side, right side)."""
+    return [(to_latex(e.lhs), to_latex(e.rhs)) for e in equations]
 
 
 @problem("cmsc25500-midterm/4a")
@@ -183,19 +179,7 @@ def sequence_norm(pid: str) -> Answer:
     )
     results = {"parameters": PARAMETERS, "constants": CONSTANTS, "forward": forward,
                "notes": notes}
-    text = "\n".join(["Trainable parameters: gamma, beta in R^K (one scale and one shift per "
-                      "feature); " + CONSTANTS + ".",
-                      "Forward pass, for each feature k (elementwise in k):",
-                      *_text(forward), notes])
-    latex = "\n".join([
-        r"Trainable parameters: $\gamma, \beta \in \mathbb{R}^K$, a scale and a shift per "
-        r"feature ($\epsilon > 0$ is a fixed constant). For each feature $k$ (all operations are"
-        r" elementwise in $k$), with the $T$ time steps of one sequence as the batch:",
-        _align(forward),
-        r"Every $y_t$ depends on the whole sequence $h_1, \dots, h_T$: no output can be formed "
-        r"before the last step of the layer below is known.",
-    ])
-    return Answer(pid, results, text, latex, sn.sequence_norm_checks())
+    return from_template(pid, results, sn.sequence_norm_checks(), forward=_rows(forward))
 
 
 EMA_DEFINITION = (
@@ -206,16 +190,16 @@ EMA_DEFINITION = (
 )
 
 
-def _split(equation: sp.Eq) -> str:
+def _split(equation: sp.Eq) -> tuple[str, str]:
     """One long recurrence over two lines: the same-step terms, then those at ``t + 1``."""
     terms = sorted(sp.Add.make_args(equation.rhs), key=lambda a: sn_offset(a))
     now = [a for a in terms if sn_offset(a) <= 0]
     later = [a for a in terms if sn_offset(a) > 0]
     if not now or not later:
-        return f"{to_latex(equation.lhs)} &= {to_latex(equation.rhs)}"
+        return to_latex(equation.lhs), to_latex(equation.rhs)
     rest = to_latex(sp.Add(*later))
-    return (f"{to_latex(equation.lhs)} &= {to_latex(sp.Add(*now))} \\\\\n"
-            f"&\\quad {rest if rest.startswith('-') else '+ ' + rest}")
+    rest = rest if rest.startswith("-") else "+ " + rest
+    return to_latex(equation.lhs), f"{to_latex(sp.Add(*now))} \\\\\n&\\quad {rest}"
 
 
 def sn_offset(term: sp.Basic) -> int:
@@ -263,64 +247,14 @@ def causal_sequence_norm(pid: str) -> Answer:
     checks = ([sn.derived_exact_check(), sn.kernel_vs_derived_check()] + sn.numeric_checks()
               + sn.exact_checks() + [sn.streaming_check(), sn.welford_check()]
               + [sn.ema_exact_check(), sn.ema_numeric_check()])
-    text = "\n".join([
-        definition,
-        "Trainable parameters: gamma, beta in R^K; " + CONSTANTS + ".",
-        "Forward (per feature):", *_text(forward),
-        "Streaming forward (mu(0) = M2(0) = 0):", *_text(streaming),
-        "Backward, derived from the streaming forward, given dL_dy(t) = dL/dy(t) "
-        "(every bar is 0 at T+1):", *_text(derived),
-        "Closed form of hbar, as the NumPy kernel computes it:", *_text(closed),
-        "SymPy's derivative of ybar_1 y_1 + ybar_2 y_2 at T = 2, which the equations reproduce:",
-        *(f"  dL/d{k} = {v}" for k, v in results["sympy_derivative_T2"].items()),
-        notes,
-        "Alternative: " + EMA_DEFINITION,
-        *_text(sn.ema_forward()),
-        "  backward (mubar(T+1) = sigma2bar(T+1) = 0):",
-        *_text(sn.ema_backward()),
-    ])
     rows = [_split(e) if isinstance(e.rhs, sp.Add) and len(e.rhs.args) > 3
-            else f"{to_latex(e.lhs)} &= {to_latex(e.rhs)}" for e in derived]
-    latex = "\n".join([
-        r"\textbf{Definition.} At step $t$ normalise $h_t$ with the running (cumulative) mean "
-        r"and biased variance of $h_1, \dots, h_t$; trainable parameters $\gamma, \beta \in "
-        r"\mathbb{R}^K$ as in (a), $\epsilon > 0$ fixed. Per feature:",
-        _align(forward),
-        r"computed in one pass by Welford's recursion ($\mu_0 = M_{2,0} = 0$, $O(K)$ state):",
-        _align(streaming),
-        r"\textbf{Backward.} These recurrences are the forward pass; reverse-mode "
-        r"differentiation of them, one use of each quantity at a time (a quantity read at "
-        r"step $t+1$ contributes there), gives the adjoint recurrences below, with "
-        r"$\overline{v_t} = \partial L/\partial v_t$, computed for $t = T, \dots, 1$ from "
-        r"$\overline{\mu_{T+1}} = \overline{M_{2,T+1}} = 0$:",
-        "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}",
-        r"The backward pass is a reverse-time recursion carrying $\overline{\mu_{t+1}}$ and "
-        r"$\overline{M_{2,t+1}}$: $O(TK)$ time, $O(K)$ extra memory. These equations were "
-        r"derived symbolically from the forward recursion above; evaluated at $T = 1, \dots, 5$ "
-        r"they equal the exact symbolic derivative of $\sum_t \overline{y_t}\, y_t$ through "
-        r"the definition (cumulative sums, not the recursion), and the vectorised "
-        r"implementation (three running sums over $t \ge s$) agrees with them and with "
-        r"complex-step and central differences. Note $y_1 = \beta$ whatever $h_1$ is "
-        r"(zero variance, zero deviation), and early steps see noisy statistics. For "
-        r"instance, at $T = 2$ the exact gradient of $\overline{y_1} y_1 + \overline{y_2} y_2$ is",
-        r"\[ " + r", \qquad ".join(
-            rf"\frac{{\partial L}}{{\partial {sp.latex(sp.Symbol(k))}}} = " + to_latex(v)
-            for k, v in results["sympy_derivative_T2"].items()) + r", \]",
-        r"proportional to $\epsilon$: with two samples the normalised value is "
-        r"$\pm 1$ up to $\epsilon$, so it barely depends on $h$.",
-        "",
-        r"\textbf{Alternative: moving averages.} Batch norm's running estimates are exponential "
-        r"moving averages with a momentum hyperparameter $\rho \in [0, 1)$, started at "
-        r"$\mu_0 = 0$, $\sigma_0^2 = 1$ (same trainable $\gamma, \beta$):",
-        _align(sn.ema_forward()),
-        r"Its backward pass, derived the same way, is a reverse recursion "
-        r"($\overline{\mu_{T+1}} = \overline{\sigma_{T+1}^2} = 0$, $\overline{y_t} = "
-        r"\partial L/\partial y_t$; $\overline{\gamma}, \overline{\beta}$ as above with "
-        r"$\hat{h}_t = r_t (h_t - \mu_t)$), equal to the exact derivative "
-        r"($T = 1, 2, 3$) and to complex-step derivatives:",
-        _align(sn.ema_backward()[:3]),
-    ])
-    return Answer(pid, results, text, latex, checks)
+            else (to_latex(e.lhs), to_latex(e.rhs)) for e in derived]
+    gradient = [(sp.latex(sp.Symbol(k)), to_latex(v))
+                for k, v in results["sympy_derivative_T2"].items()]
+    return from_template(pid, results, checks, forward=_rows(forward),
+                         streaming=_rows(streaming), backward=rows, gradient_T2=gradient,
+                         ema_forward=_rows(sn.ema_forward()),
+                         ema_backward=_rows(sn.ema_backward()[:3]))
 
 
 def _sympy_derivative(n: int) -> dict[str, sp.Expr]:
@@ -376,33 +310,7 @@ def transformer(pid: str) -> Answer:
                     "numeric demonstration", demo["first_output_causal_sequence_norm"] == 0.0
                     and demo["first_output_layer_norm"] > 1e-3),
     ]
-    table = "\n".join(
-        f"  {name:22s} future leak {demo['leak_' + name]:.3g}, padding "
-        f"{demo['padding_' + name]:.3g}, y(1) change {demo['first_output_' + name]:.3g}"
-        for name in ("sequence_norm", "causal_sequence_norm", "layer_norm"))
-    text = "\n".join([verdict, argument, recommendation,
-                      "Measured (8 tokens, 4 features; change of outputs):", table])
-    rows = " \\\\\n".join(
-        f"{label} & {demo['leak_' + name]:.3g} & {demo['padding_' + name]:.3g} & "
-        f"{demo['first_output_' + name]:.3g}"
-        for label, name in (("sequence norm (a)", "sequence_norm"),
-                            ("causal sequence norm (b)", "causal_sequence_norm"),
-                            ("layer norm", "layer_norm")))
-    latex = "\n".join([
-        r"\textbf{Verdict.} " + verdict,
-        "",
-        argument.replace("position t ", "position $t$ ").replace("output at t ", "output at $t$ ")
-        .replace("1..t", r"$1, \dots, t$").replace("y(1) =\nbeta", r"$y_1 = \beta$")
-        .replace("y(1) = beta", r"$y_1 = \beta$"),
-        "",
-        r"\textbf{Instead.} " + recommendation,
-        "",
-        r"Measured on a random sequence of 8 tokens with 4 features: the largest change of the "
-        r"outputs $y_1, \dots, y_7$ when only $h_8$ changes, of the real tokens' outputs when "
-        r"three zero pad tokens are appended, and of $y_1$ when $h_1$ changes.",
-        r"\begin{center}\begin{tabular}{lrrr}",
-        r"\hline normalisation & future leak & padding & $y_1$ change \\ \hline",
-        rows + r" \\ \hline",
-        r"\end{tabular}\end{center}",
-    ])
-    return Answer(pid, results, text, latex, checks)
+    measured = {name: [f"{demo[what + '_' + name]:.3g}"
+                       for what in ("leak", "padding", "first_output")]
+                for name in ("sequence_norm", "causal_sequence_norm", "layer_norm")}
+    return from_template(pid, results, checks, measured=measured)

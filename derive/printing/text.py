@@ -50,7 +50,10 @@ def text(expr: sp.Basic) -> str:
 
 def _fraction(node, l2tobj) -> str:
     """``\\frac{a + b}{2}`` as ``(a + b)/2``: a compound side is bracketed."""
-    top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in node.nodeargd.argnlist)
+    args = [a for a in (node.nodeargd.argnlist if node.nodeargd else []) if a is not None]
+    if len(args) != 2:  # \frac12: the digits are the arguments
+        return l2tobj.nodelist_to_text(args)
+    top, bottom = (l2tobj.nodelist_to_text([arg]).strip() for arg in args)
 
     def side(text: str) -> str:
         return f"({text})" if any(c in text for c in " +-*/") else text
@@ -63,6 +66,7 @@ def _latex_context():
     db.add_context_category("derive", prepend=True, macros=[
         MacroTextSpec("det", "det "),
         MacroTextSpec("frac", simplify_repl=_fraction),
+        MacroTextSpec("|", "‖"),
         MacroTextSpec("overline", "bar(%s)"),
         MacroTextSpec("odot", " ⊙ "),
         MacroTextSpec("top", "T"),
@@ -83,7 +87,8 @@ _LATEX_TO_TEXT = LatexNodes2Text(latex_context=_latex_context(), math_mode="text
 
 # commands the converter does not know with their argument, as ones it knows
 _SAME_AS = {r"\boldsymbol{": r"\mathbf{", r"\operatorname{": r"\mathrm{",
-            r"\texttt{": r"\textrm{"}
+            r"\texttt{": r"\textrm{", r"\tfrac": r"\frac", r"\dfrac": r"\frac"}
+_BINOMIAL = re.compile(r"\\binom\{([^{}]*)\}\{([^{}]*)\}")
 _VERBATIM = re.compile(r"\\begin\{verbatim\}\n?(.*?)\\end\{verbatim\}", re.S)
 
 
@@ -92,6 +97,7 @@ def latex_to_text(body: str) -> str:
     once, in its LaTeX template, and read in a terminal through this."""
     for command, known in _SAME_AS.items():
         body = body.replace(command, known)
+    body = _BINOMIAL.sub(r"\\mathrm{binom}(\1, \2)", body)
     parts = _VERBATIM.split(body)  # prose, code, prose, ...: code is kept as it is
     text = "".join(_LATEX_TO_TEXT.latex_to_text(part) if i % 2 == 0 else
                    "\n" + "\n".join("    " + line for line in part.rstrip("\n").splitlines()) + "\n"
