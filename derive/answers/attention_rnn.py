@@ -24,7 +24,7 @@ import re
 import numpy as np
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.calculus.jacobian import matrix_jacobian
 from derive.checks.check import Check, counted
 from derive.checks.jacobian import jacobian_check
@@ -34,8 +34,6 @@ from derive.core.primitives import SoftmaxEntry
 from derive.core.zero import exactly_zero
 from derive.models import get as registered_model
 from derive.printing.cellgraph import graph_check, placed_cell_graph
-from derive.printing.latex import latex
-from derive.printing.text import text
 from derive.topics.attention import (
     GROUPS,
     T,
@@ -159,18 +157,11 @@ def diagram(pid: str) -> Answer:
     cell = _model(2).cell
     uses = [(f"{sig.name}(t{lag:+d})" if lag else f"{sig.name}(t)", f"{eq.signal.name}(t)")
             for eq in cell.equations for sig, lag in cell.uses(eq.rhs)]
-    body = ("One step of AttentionRNN(2): $x^{(t)}$, $h^{(t-1)}$ and $h^{(t-2)}$ each give a "
-            "query $q_i^{(t)}$, a key $k_i^{(t)}$ and a value $v_i^{(t)}$; each query-key "
-            "product is a score $w_i^{(t)}$; the three scores feed one softmax, whose entries "
-            "$a_i^{(t)}$ weight the values into $h^{(t)}$. The graph is drawn from the cell's "
-            "equations, and checked: its paths are exactly the dependencies of the compiled "
-            "step.")
-    plain = "\n".join(f"{a} -> {b}" for a, b in uses)
-    return Answer(pid, {"nodes": sorted({a for a, _ in uses} | {b for _, b in uses}),
-                        "edges": [[a, b] for a, b in uses]},
-                  plain, body, checks=[graph_check(_model(2))],
-                  figures={"AttentionRNN(2), one step": placed_cell_graph(
-                      cell, attention_places())})
+    return from_template(pid, {"nodes": sorted({a for a, _ in uses} | {b for _, b in uses}),
+                               "edges": [[a, b] for a, b in uses]},
+                         [graph_check(_model(2))],
+                         figures={"AttentionRNN(2), one step": placed_cell_graph(
+                             cell, attention_places())})
 
 
 def attention_places(gap: float = 4.2, spread: float = 1.2) -> dict:
@@ -198,11 +189,7 @@ def attention_dimension(pid: str) -> Answer:
                           dimension_of_a(_model(kk).cell) == kk + 1,
                           counted(dimension_of_a(_model(kk).cell), "entry", "entries"))
               for kk in TEMPLATE_KS]
-    body = (rf"$a^{{(t)}} = \operatorname{{softargmax}}(w_0^{{(t)}}, w_1^{{(t)}}, "
-            rf"w_2^{{(t)}})$ has one entry per score, so $a^{{(t)}} \in \mathbb{{R}}^{{{count}}}$ "
-            r"(in general $k + 1$: the input and the last $k$ states), whatever $n$ is.")
-    return Answer(pid, {"dimension": [count], "general": k + 1},
-                  f"a[t] in R^{count} (k + 1 for AttentionRNN(k))", body, checks=checks)
+    return from_template(pid, {"dimension": [count], "general": k + 1}, checks)
 
 
 # --- c, d ---------------------------------------------------------------------------------------
@@ -231,14 +218,8 @@ def general_system(pid: str) -> Answer:
                                   not differing, f"differing: {', '.join(differing) or 'none'}"))
     weights = 3 * n ** 2 * (k + 1)
     checks.append(weight_count_check(weights, {kk: attention_cell(kk) for kk in TEMPLATE_KS}, k))
-    lines = system_lines(tied=False)
-    body = ("For AttentionRNN($k$), with $h^{(t)} = 0$ for $t < 1$ (so the first $k$ steps "
-            "still have $k+1$ entries, the padded ones with $w_i = 0$, $v_i = 0$):\n"
-            + system_latex(tied=False)
-            + r"\noindent with $Q_i, K_i, V_i \in \mathbb{R}^{n \times n}$ for "
-            rf"$i \in \{{0, \dots, k\}}$: ${latex(weights)}$ weights.")
-    return Answer(pid, {"equations": "\n".join(lines), **_formulas(k), "weights": weights},
-                  "\n".join(lines), body, checks=checks)
+    return from_template(pid, {"equations": "\n".join(system_lines(tied=False)), **_formulas(k),
+                               "weights": weights}, checks, system=system_latex(tied=False))
 
 
 @problem("dsga1008-hw2/1.2.2d")
@@ -256,18 +237,9 @@ def tied_system(pid: str) -> Answer:
     weights = 6 * n ** 2
     checks.append(weight_count_check(weights, {steps: attention_inf_cell(steps)
                                                for steps in TEMPLATE_KS}, T))
-    lines = system_lines(tied=True)
-    body = ("Tying $Q_i = Q_1$, $K_i = K_1$, $V_i = V_1$ for $i \\ge 1$ leaves six weight "
-            f"matrices (${latex(weights)}$ weights) for any history length; at step $t$ the "
-            "softmax runs over $x^{(t)}$ and $h^{(t-1)}, \\dots, h^{(1)}$: exactly $t$ entries, "
-            "none padded.\n"
-            + system_latex(tied=True)
-            + "\\noindent Unlike AttentionRNN($k$), the number of entries grows with $t$, "
-            "so this is not a fixed-lag cell: its gradients are derived by unrolling the $T$ "
-            "steps into one computation.")
-    return Answer(pid, {"equations": "\n".join(lines), **_formulas(t - 1), "entries": t,
-                        "weights": weights},
-                  "\n".join(lines), body, checks=checks)
+    return from_template(pid, {"equations": "\n".join(system_lines(tied=True)),
+                               **_formulas(t - 1), "entries": t, "weights": weights},
+                         checks, system=system_latex(tied=True))
 
 
 # --- e: the Jacobian ------------------------------------------------------------------------------
@@ -328,26 +300,8 @@ def jacobian(pid: str) -> Answer:
               jacobian_check(model.cell, "h", "h", 1, spelled, sizes[:2]),
               jacobian_check(model.cell, "h", "h", 2, J2, sizes),
               numeric_jacobian_check(2, 2, J2)]
-    lhs = r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}}"
-    body = (
-        "Holding $x^{(t)}$ and $h^{(t-2)}$ fixed, $h^{(t-1)}$ reaches $h^{(t)}$ through the "
-        "value $v_1^{(t)} = V_1 h^{(t-1)}$ and through the score $w_1^{(t)} = "
-        "{q_1^{(t)}}^{\\top} k_1^{(t)}$, whose derivative (a row) is "
-        "${k_1^{(t)}}^{\\top} Q_1 + {q_1^{(t)}}^{\\top} K_1 = "
-        "\\left((Q_1^{\\top} K_1 + K_1^{\\top} Q_1) h^{(t-1)}\\right)^{\\top}$. The softmax "
-        "gives $\\partial a_i / \\partial w_1 = a_i(\\delta_{i1} - a_1)$, so the score path "
-        "contributes $\\sum_i v_i a_i (\\delta_{i1} - a_1) = a_1 (v_1 - h^{(t)})$ times that "
-        "row. Derived by forward-mode rules from the cell's equations:\n"
-        f"\\[ {lhs} = {latex(J1)} \\]\n"
-        "an $n \\times n$ matrix: the outer product of $a_1^{(t)}(v_1^{(t)} - h^{(t)})$ with "
-        "the derivative of the score, plus $a_1^{(t)} V_1$; with $q_1, k_1$ written out, "
-        f"\\[ {lhs} = {latex(spelled)} \\]\n Two steps back, holding $h^{{(t-1)}}$ "
-        "fixed (the partial derivative: $h^{(t-2)}$ also reaches $h^{(t)}$ through "
-        "$h^{(t-1)}$, which this leaves out), the same form with index 2:\n"
-        f"\\[ \\frac{{\\partial h^{{(t)}}}}{{\\partial h^{{(t-2)}}}} = {latex(J2)} \\]")
-    return Answer(pid, {"jacobian": J1, "jacobian_spelled_out": spelled, "jacobian_lag2": J2},
-                  f"dh(t)/dh(t-1) = {text(J1)}\ndh(t)/dh(t-2) = {text(J2)}", body,
-                  checks=checks)
+    return from_template(pid, {"jacobian": J1, "jacobian_spelled_out": spelled,
+                               "jacobian_lag2": J2}, checks)
 
 
 # --- f: dl/dh[T] ----------------------------------------------------------------------------------
@@ -545,18 +499,7 @@ def loss_gradient(pid: str) -> Answer:
     checks.append(total_form_check())
     checks += [bar_h_check(kk, 1) for kk in TEMPLATE_KS] + [bar_h_check(2, 2), bar_h_check(2, 3)]
     checks += [numeric_bar_h_check(general, kk) for kk in (2, 7)]  # k = 7 > T = 6
-    body = (
-        "The loss is $l = \\sum_t l_t$, and $h^{(T)}$ reaches $l$ through $l_T$ directly and "
-        "through every later state. With the total derivatives $dh^{(t)}/dh^{(T)}$ of the "
-        "later states given (every path from $h^{(T)}$ to $h^{(t)}$ included),\n"
-        f"\\[ {forms['total_latex']} \\]\n"
-        "To compute it without those totals: $h^{(T)}$ is read directly only by the next $k$ "
-        "steps $T+i$, $i \\in \\{1, \\dots, k\\}$, through score and value $i$ (a step past "
-        "the end contributes nothing: $\\overline{h^{(t)}} = 0$ there). So the same gradient "
-        "obeys the backward recursion\n"
-        f"\\[ {forms['recursion_latex']} \\]\n"
-        "with the one-step (partial) Jacobians of part (e), index $i$ in place of 1:\n"
-        f"\\[ {forms['local_latex']} \\]")
-    return Answer(pid, {"bar_h": forms["recursion_text"], "local_jacobian": forms["local"],
-                        "total": forms["total_text"]},
-                  forms["total_text"] + "\n" + forms["recursion_text"], body, checks=checks)
+    return from_template(pid, {"bar_h": forms["recursion_text"], "local_jacobian": forms["local"],
+                               "total": forms["total_text"]}, checks,
+                         total=forms["total_latex"], recursion=forms["recursion_latex"],
+                         local=forms["local_latex"])

@@ -14,15 +14,13 @@ import re
 import numpy as np
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
 from derive.core.cell import T, t
 from derive.models import get as registered_model
 from derive.printing.cellgraph import graph_check, placed_cell_graph
 from derive.printing.figures import pgfplot
 from derive.printing.latex import align, latex
-from derive.printing.tex import latex_number
-from derive.printing.text import text
 
 
 def _model():
@@ -58,26 +56,18 @@ GATED_PLACES = {("h", -1): (0.0, 0.0), ("h", 0): (6.0, 0.0), ("c", 0): (3.0, -1.
 @problem("dsga1008-hw2/1.2.1a")
 def diagram(pid: str) -> Answer:
     model = _model()
-    body = ("One step of the cell, drawn from its forward equations (an edge per use, labelled "
-            "with the weight it passes through):\n" + align(model.equations.values()))
-    return Answer(pid, {"nodes": [s.name for s in model.cell.signals.values()]},
-                  "x(t) and h(t-1) feed c(t) through W_c, W_h; h(t) reads c(t), h(t-1) and "
-                  "W_x x(t).", body, checks=[graph_check(model)],
-                  figures={"the gated RNN, one step": placed_cell_graph(model.cell,
-                                                                          GATED_PLACES)})
+    return from_template(pid, {"nodes": [s.name for s in model.cell.signals.values()]},
+                         [graph_check(model)],
+                         figures={"the gated RNN, one step": placed_cell_graph(model.cell,
+                                                                                 GATED_PLACES)},
+                         forward=align(model.equations.values()))
 
 
 @problem("dsga1008-hw2/1.2.1b")
 def gate_dimension(pid: str) -> Answer:
-    model = _model()
-    shape = model.cell.signals["c"].shape
-    dims = _shape_names(shape)
-    body = (rf"$c^{{(t)}} = \sigma(W_c x^{{(t)}} + W_h h^{{(t-1)}})$ with $W_c \in "
-            rf"\mathbb{{R}}^{{m\times n}}$, $W_h \in \mathbb{{R}}^{{m\times m}}$, so "
-            rf"$c^{{(t)}} \in \mathbb{{R}}^{{{latex(shape[0])}}}$: one gate per hidden unit, "
-            "applied elementwise to $h^{(t-1)}$.")
-    return Answer(pid, {"dimension": dims}, f"c[t] in R^{dims[0]}", body,
-                  checks=_numeric_shapes())
+    shape = _model().cell.signals["c"].shape
+    return from_template(pid, {"dimension": _shape_names(shape)}, _numeric_shapes(),
+                         size=shape[0])
 
 
 K = sp.Symbol("K", integer=True, positive=True)
@@ -112,42 +102,19 @@ def weight_gradient(pid: str) -> Answer:
     adjoints = model.adjoints
     grad = model.weight_grads["W_x"]
     w_dims = model.cell.parameters["W_x"].shape
-    h_dim = model.cell.signals["h"].shape[0]
     w_shape = _shape_names(w_dims)
     h_shape = _shape_names(model.cell.signals["h"].shape)
-    rows = [grad, adjoints["h"], adjoints["c"]]
-    shown = "\\begin{align*}\n" + " \\\\\n".join(
-        f"{_over_K(eq.lhs)} &= {_over_K(eq.rhs)}" for eq in rows[:1]) + "\n\\end{align*}"
-    bars = "\\begin{align*}\n" + " \\\\\n".join(
-        f"{_over_K(eq.lhs)} &= {_over_K(eq.rhs)}" for eq in rows[1:]) + "\n\\end{align*}"
-    body = (
-        r"The loss is $l = \sum_{t=1}^{K} l_t$ with $\partial l_t/\partial h^{(t)}$ given. "
-        r"$W_x$ is used at every step, so $\partial l/\partial W_x$ has the shape of $W_x$, "
-        rf"${latex(w_dims[0])}\times {latex(w_dims[1])}$, and sums one outer product per "
-        r"step (the per-step Jacobian $\partial h^{(t)}/\partial W_x$ alone is "
-        rf"${latex(h_dim)}\times {latex(w_dims[0])}\times {latex(w_dims[1])}$):"
-        + shown
-        + "with the bars from the backward recursion, run from $t = K$ down to 1 "
-        r"($\overline{h^{(K+1)}} = \overline{c^{(K+1)}} = 0$):"
-        + bars
-        + "\nSimilarities with the forward pass: the backward pass is the same recurrence run "
-        "in reverse time. The forward pass carries $h$ forward gated elementwise by "
-        r"$c^{(t)}$ ($c^{(t)} \odot h^{(t-1)}$); the backward pass carries $\overline{h}$ "
-        r"backward gated by the same gate ($\overline{h^{(t+1)}} \odot c^{(t+1)}$), and "
-        r"where the forward pass multiplies by $W_h$ the backward pass multiplies by "
-        r"$W_h^{\top}$. Both are sequential in $t$ and cost the same order of work per step."
-    )
-    return Answer(
+
+    def rows(eq: sp.Eq) -> tuple[str, str]:
+        return _over_K(eq.lhs), _over_K(eq.rhs)
+
+    return from_template(
         pid,
         {"dimension": w_shape, "dh_dWx_dimension": [h_shape[0], *w_shape],
          "dl_dW_x": grad.rhs, "bar_h": adjoints["h"].rhs, "bar_c": adjoints["c"].rhs},
-        f"{text(grad.lhs)} = {text(grad.rhs.xreplace({T: K}))}  "
-        f"({w_shape[0]} x {w_shape[1]})\n"
-        f"{text(adjoints['h'].lhs)} = {text(adjoints['h'].rhs)}\n"
-        f"{text(adjoints['c'].lhs)} = {text(adjoints['c'].rhs)}",
-        body,
-        checks=[*map(_worded, model.checks()), *_numeric_shapes()],
-    )
+        [*map(_worded, model.checks()), *_numeric_shapes()],
+        w_dims=w_dims, h_dim=model.cell.signals["h"].shape[0], gradient=rows(grad),
+        bar_h=rows(adjoints["h"]), bar_c=rows(adjoints["c"]))
 
 
 # --- 1.2.1d: vanishing and exploding gradients --------------------------------------------
@@ -281,54 +248,8 @@ def vanishing_exploding(pid: str) -> Answer:
     runs = regimes()
     van, exp = runs["vanishing"]["norms"], runs["exploding"]["norms"]
     steps = len(van) - 1
-    size = REGIME_SIZE
     growth = growth_check(exp)
     rate = float(np.log(exp[-1] / exp[steps // 2]) / (steps - steps // 2))
-    lhs = r"\frac{\partial h^{(t)}}{\partial h^{(t-1)}}"
-    identity_form = latex(rewritten).replace(r"\mathbb{I}", "I")  # the course writes I
-    body = (
-        "Yes, both. Back-propagation multiplies the Jacobians of the steps, "
-        r"$\partial h^{(T)}/\partial h^{(t)} = (\partial h^{(T)}/\partial h^{(T-1)}) "
-        r"\cdots (\partial h^{(t+1)}/\partial h^{(t)})$, and one step's Jacobian, "
-        "derived from the forward equations, is"
-        + f"\\[ {lhs} = {latex(jacobian)} \\]"
-        + "The second term is the gate itself, $\\operatorname{diag}(c^{(t)})$, with entries "
-        "in $(0, 1)$; the first passes through $W_h$, scaled by "
-        r"$c^{(t)} \odot (1 - c^{(t)}) \le 1/4$ and by $h^{(t-1)} - W_x x^{(t)}$. "
-        r"Since the forward equation gives $(\mathbf{1} - c^{(t)}) \odot (h^{(t-1)} - W_x "
-        r"x^{(t)}) = h^{(t-1)} - h^{(t)}$, the same Jacobian reads"
-        + f"\\[ {lhs} = {identity_form} \\]"
-        + "so its norm is at most $\\max_i c_i^{(t)} \\, (1 + \\lVert h^{(t)} - h^{(t-1)}"
-        "\\rVert_\\infty \\lVert W_h \\rVert_2)$. The state itself stays bounded whatever "
-        "the weights: each $h_i^{(t)}$ is a convex combination of $h_i^{(t-1)}$ and "
-        "$(W_x x^{(t)})_i$, so $|h_i^{(t)}| \\le \\max_{s \\le t} |(W_x x^{(s)})_i|$.\n\n"
-        "\\emph{Vanishing.} When the state settles ($h^{(t)} - h^{(t-1)} \\to 0$), the "
-        "Jacobian tends to $\\operatorname{diag}(c^{(t)})$, a contraction: the product "
-        "vanishes geometrically, fastest when the gates are near 0 (the cell forgets). "
-        "This is the typical case, e.g. for constant or slowly varying inputs, or small "
-        "$W_h$.\n\n"
-        "\\emph{Exploding.} A bounded state does not prevent explosion: the Jacobian exceeds "
-        "1 in norm when the state keeps moving by steps of order $1/\\lVert W_h\\rVert_2$ "
-        "or more while the gates stay away from saturation, and the growth is sustained "
-        "as long as the inputs keep it moving. The gate limits this: a large "
-        "$W_h h^{(t-1)}$ saturates $c^{(t)}$, and then $c^{(t)} \\approx 0$ kills both "
-        "terms, or $c^{(t)} \\approx 1$ freezes the state so that $h^{(t)} - h^{(t-1)} "
-        "\\approx 0$.\n\n"
-        f"Measured, $\\lVert\\partial h^{{(T)}}/\\partial h^{{(t)}}\\rVert_2$ over $T = {steps}$ "
-        f"steps ($n = m = {size}$, $Q$ a random orthogonal matrix), by back-propagation "
-        "through the compiled kernels (Figure below):\n"
-        "\\begin{itemize}\n"
-        f"\\item vanishing: $W_c = 0$, $W_h = 0.1\\,Q$, $W_x = I$, inputs $|x^{{(t)}}|$ with "
-        f"$x^{{(t)}}$ Gaussian of scale 3 (gates near $1/2$, the state moving by steps of "
-        f"order 1): the norm falls to ${latex_number(van[-1])}$ at $t = 0$;\n"
-        f"\\item exploding: $W_c = 0$, $W_h = {W_H_SCALE:g}\\,Q$, $W_x = I$, inputs chosen "
-        "so that the state swings between $p$ and $-p$, with "
-        f"$W_h p = \\pm({GATE_SWING:g}, -{GATE_SWING:g}, \\dots)^{{\\top}}$ (gates between "
-        f"$\\sigma(-{GATE_SWING:g})$ and $\\sigma({GATE_SWING:g})$): the state never leaves "
-        f"$|h_i^{{(t)}}| \\le {runs['exploding']['state']:.2f}$, yet the norm grows "
-        f"steadily with the distance $T - t$, about $e^{{{rate:.2f}}}$ per step, to "
-        f"${latex_number(exp[-1])}$ at $t = 0$.\n"
-        "\\end{itemize}")
     figure = pgfplot({"vanishing regime": (list(range(steps, -1, -1)), van),
                       "exploding regime": (list(range(steps, -1, -1)), exp)},
                      xlabel="$t$", ylabel=r"$\|\partial h^{(T)}/\partial h^{(t)}\|_2$", logy=True)
@@ -339,16 +260,15 @@ def vanishing_exploding(pid: str) -> Answer:
               0.0, f"norm at t = 0: {van[-1]:.2e}"),
         growth,
     ]
-    return Answer(
+    return from_template(
         pid,
         {"jacobian": jacobian, "jacobian_rewritten": rewritten,
          "regimes": {"vanishing_final_norm": van[-1], "exploding_final_norm": exp[-1],
                      "exploding_growth_per_step": rate,
                      "exploding_max_state": runs["exploding"]["state"]}},
-        f"dh(t)/dh(t-1) = {text(jacobian)} = {text(rewritten)}; vanishing: norm "
-        f"{van[-1]:.1e} after {steps} steps; exploding: norm {exp[-1]:.1e} after {steps} "
-        f"steps (about e^{rate:.2f} per step) with |h| <= {runs['exploding']['state']:.2f}.",
-        body,
-        checks=checks,
-        figures={"sensitivity of h(T) to earlier states": figure},
-    )
+        checks, figures={"sensitivity of h(T) to earlier states": figure},
+        jacobian=latex(jacobian),
+        rewritten=latex(rewritten).replace(r"\mathbb{I}", "I"),  # the course writes I
+        steps=steps, size=REGIME_SIZE, vanishing_final=van[-1], exploding_final=exp[-1],
+        w_h_scale=f"{W_H_SCALE:g}", swing=f"{GATE_SWING:g}",
+        max_state=f"{runs['exploding']['state']:.2f}", rate=f"{rate:.2f}")

@@ -14,15 +14,13 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check
 from derive.core.cell import _name_and_time, _timed_atoms, t
 from derive.core.primitives import sigma
 from derive.models import get as registered_model
 from derive.printing.figures import pgfplot
-from derive.printing.latex import align, latex
-from derive.printing.tex import latex_number
-from derive.printing.text import text
+from derive.printing.latex import align
 
 GATE_ORDER = ["h", "c", "g", "o", "f", "i"]
 
@@ -39,10 +37,6 @@ def _seed(pid: str) -> int:
 
 def _bars(model) -> dict[str, sp.Eq]:
     return {name: eq for name, eq in model.adjoints.items() if name in GATE_ORDER}
-
-
-def _forward_latex(model) -> str:
-    return align(model.equations.values())
 
 
 # --- checks of 1a and 1b, each on its own result ---------------------------------------------
@@ -359,25 +353,10 @@ def update_check(model, key: str, update: sp.Expr, seed: int = 0) -> Check:
 def bptt_equations(pid: str) -> Answer:
     model = _model(pid)
     bars = _bars(model)
-    ordered = [bars[name] for name in GATE_ORDER]
-    body = (
-        "Forward pass (the definition the derivation starts from):\n"
-        + _forward_latex(model)
-        + "\nEvery bar collects one term per use of its variable: $h^{(t)}$ is read by the "
-        "four gates at step $t+1$ and by the loss at $t$; $c^{(t)}$ by $h^{(t)}$ and by "
-        "$c^{(t+1)}$; each gate by $c^{(t)}$ or $h^{(t)}$. The derivatives "
-        r"$\sigma'(z) = \sigma(z)(1-\sigma(z))$ and $\tanh'(z) = 1 - \tanh^2(z)$ are written "
-        "through the gates' own values. With $\\overline{v^{(T+1)}} = 0$ for every $v$:\n"
-        + align(ordered)
-    )
-    plain = "\n".join(f"{text(e.lhs)} = {text(e.rhs)}" for e in ordered)
-    return Answer(
-        id=pid,
-        results={f"bar_{name}": bars[name].rhs for name in GATE_ORDER},
-        text=plain,
-        latex=body,
-        checks=bar_checks(model, seed=_seed(pid)),
-    )
+    return from_template(pid, {f"bar_{name}": bars[name].rhs for name in GATE_ORDER},
+                         bar_checks(model, seed=_seed(pid)), template="csc421-hw4/1a.tex",
+                         forward=align(model.equations.values()),
+                         bars=align([bars[name] for name in GATE_ORDER]))
 
 
 @problem("csc421-hw4/1b", "rnn-cnn-hw/2.2", model="lstm")
@@ -387,30 +366,16 @@ def weight_gradient(pid: str) -> Answer:
     grads = model.weight_grads
     key = "w_xi" if input_first else "w_ix"
     asked = grads[key]
-    others = [grads[n] for n in grads if n != key]
-    lr = sp.Symbol("alpha")
-    update = (rf"With learning rate $\alpha$, gradient descent updates "
-              rf"${latex(sp.Symbol(key))} \leftarrow {latex(sp.Symbol(key))} - \alpha\, "
-              rf"{latex(asked.lhs)}$." if input_first else "")
-    body = (
-        "The weight is shared by every step, so its bar sums the contribution of each step "
-        "through the input gate it feeds:\n" + align([asked]) + update
-        + "\nThe other seven weights, derived the same way:\n" + align(others)
-    )
     results = {f"bar_{key}": asked.rhs,
                "weight_grads": {str(e.lhs): e.rhs for e in grads.values()}}
     checks = weight_checks(model, seed=_seed(pid))
     if input_first:
-        results["update"] = sp.Symbol(key) - lr * asked.rhs
+        results["update"] = sp.Symbol(key) - sp.Symbol("alpha") * asked.rhs
         checks.append(update_check(model, key, results["update"], seed=_seed(pid)))
-    return Answer(
-        id=pid,
-        results=results,
-        text=f"{text(asked.lhs)} = {text(asked.rhs)}\n"
-        + "\n".join(f"{text(e.lhs)} = {text(e.rhs)}" for e in others),
-        latex=body,
-        checks=checks,
-    )
+    return from_template(pid, results, checks, template="csc421-hw4/1b.tex",
+                         asked=align([asked]), input_first=input_first,
+                         weight=sp.Symbol(key), gradient=asked.lhs,
+                         others=align([grads[n] for n in grads if n != key]))
 
 
 # --- 1c: forget gates near 1, input and output gates near 0 ----------------------------------
@@ -546,47 +511,19 @@ def no_explosion(pid: str) -> Answer:
     steps = len(near["t"]) - 1
     f_mean = float(np.mean(near["f"]))
     sig = model.cell.signals
-    part = BARS_PART[pid.split("/")[0]]
-    body = (
-        f"Read the two recursions derived in part {part}. The memory cell's bar is\n"
-        + align([model.adjoints["c"]])
-        + "and every path back through $h$ goes through a gate derivative: each term of "
-        r"$\overline{h^{(t)}}$ other than the direct one carries $i(1-i)$, $f(1-f)$, "
-        r"$o(1-o)$, or $\overline{g^{(t+1)}} = \overline{c^{(t+1)}} i^{(t+1)}$. "
-        "With forget gates $f \\approx 1$ and input and output gates $i, o \\approx 0$ these "
-        "vanish and the recursions become (derived by substituting the limits into the "
-        "equations above):\n"
-        + align([sp.Eq(sig["c"].bar(t), limits["c"], evaluate=False),
-                  sp.Eq(sig["h"].bar(t), limits["h"], evaluate=False)])
-        + "In the limit $\\overline{c^{(t)}}$ is copied backwards unchanged. Near it, the "
-        "first recursion multiplies $\\overline{c^{(t+1)}}$ by $f^{(t+1)}$ at every step and "
-        "never by a weight: over $T$ steps the gradient is scaled by "
-        r"$\prod_{t=1}^{T} f^{(t)} \approx f^{T}$. Every factor is below 1, so it cannot "
-        "explode, and it decays only as slowly as the forget gates let it; "
-        "$\\overline{h^{(t)}}$ is only the local loss term, so no product of Jacobians "
-        "through $h$ builds up (the constant error carousel).\n\n"
-        f"Measured over $T = {steps}$ steps, with the loss at the last step only and gates "
-        f"$f \\approx {f_mean:.5f}$, $i \\approx {np.mean(near['i']):.4f}$, "
-        f"$o \\approx {np.mean(near['o']):.4f}$: "
-        f"$|\\overline{{c^{{(0)}}}}| / |\\overline{{c^{{(T)}}}}| = {m['kept']:.3f}$, "
-        f"the product of the forget gates (${m['forget_product']:.3f}$, and "
-        f"${f_mean:.5f}^{{{steps}}} = {round(f_mean, 5) ** steps:.3f}$), never above 1 on the way; "
-        "with forget gates near 0 the same ratio is "
-        f"${latex_number(m['contrast'])}$ after {CONTRAST_LAG} steps (see the figure)."
-    )
     caption, figure = _figure(norms)
-    return Answer(
-        id=pid,
-        results={"limits": {f"bar_{k}": v for k, v in limits.items()},
-                 "regimes": {k: {"bar_c_ratio": v["bar_c"][-1] / v["bar_c"][0],
-                                 "max_bar_c_growth": max(v["bar_c"]) / v["bar_c"][0]}
-                             for k, v in norms.items()}},
-        text=(f"bar c(t) = {text(limits['c'])} and bar h(t) = {text(limits['h'])} in the limit "
-              "f = 1, i = o = 0: the cell's gradient is carried back multiplied by f at each "
-              "step (no weight), and h's bar is only its local term; measured ratio "
-              f"|bar c(0)|/|bar c(T)| = {m['kept']:.3f} over T = {steps}, the product of the "
-              f"forget gates being {m['forget_product']:.3f}."),
-        latex=body,
-        checks=_regime_checks(model, norms, limits),
-        figures={caption: figure},
-    )
+    results = {"limits": {f"bar_{k}": v for k, v in limits.items()},
+               "regimes": {k: {"bar_c_ratio": v["bar_c"][-1] / v["bar_c"][0],
+                               "max_bar_c_growth": max(v["bar_c"]) / v["bar_c"][0]}
+                           for k, v in norms.items()}}
+    return from_template(
+        pid, results, _regime_checks(model, norms, limits), figures={caption: figure},
+        template="csc421-hw4/1c.tex", part=BARS_PART[pid.split("/")[0]],
+        cell_bar=align([model.adjoints["c"]]),
+        limits=align([sp.Eq(sig["c"].bar(t), limits["c"], evaluate=False),
+                      sp.Eq(sig["h"].bar(t), limits["h"], evaluate=False)]),
+        steps=steps, f_mean=f"{f_mean:.5f}", i_mean=f"{np.mean(near['i']):.4f}",
+        o_mean=f"{np.mean(near['o']):.4f}", kept=f"{m['kept']:.3f}",
+        forget_product=f"{m['forget_product']:.3f}",
+        f_power=f"{round(f_mean, 5) ** steps:.3f}", contrast=m["contrast"],
+        contrast_lag=CONTRAST_LAG)
