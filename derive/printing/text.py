@@ -82,7 +82,7 @@ def _latex_context():
 
 logging.getLogger("pylatexenc").setLevel(logging.ERROR)  # unknown macros: printed as is
 _LATEX_TO_TEXT = LatexNodes2Text(latex_context=_latex_context(), math_mode="text",
-                                 strict_latex_spaces=True)
+                                 strict_latex_spaces="based-on-source")
 
 
 # commands the converter does not know with their argument, as ones it knows
@@ -103,8 +103,14 @@ def latex_to_text(body: str) -> str:
                    "\n" + "\n".join("    " + line for line in part.rstrip("\n").splitlines()) + "\n"
                    for i, part in enumerate(parts))
     lines = [line.rstrip() for line in text.splitlines()]
+    # display math comes indented: one space between its parts, its rows without blank lines
+    lines = ["    " + " ".join(line.split()) if line.startswith("    ") else line
+             for line in lines]
     out: list[str] = []
-    for line in lines:  # at most one blank line in a row
-        if line or (out and out[-1]):
+    for k, line in enumerate(lines):
+        if not line and out and out[-1].startswith("    ") and k + 1 < len(lines) and \
+                lines[k + 1].startswith("    "):
+            continue
+        if line or (out and out[-1]):  # at most one blank line in a row
             out.append(line)
     return "\n".join(out).strip()
