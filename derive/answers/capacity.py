@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
-from derive.printing.tex import latex_number
 from derive.topics import capacity as C
 
 SETUP = {"D": 5, "K": 4, "O": 3, "n": 3, "batch": 16, "steps": 25}
@@ -81,10 +80,11 @@ def blocks(net: C.MLP) -> dict[str, tuple[int, slice, slice]]:
     return out
 
 
-def _tex_block(name: str) -> str:
-    """``W_in into new units`` as ``$W^{(in)}$ into new units``: the statement's names."""
+def _block_label(name: str) -> tuple[str, str]:
+    """``W_in into new units`` as ``("in", "into new units")``: the superscript of the
+    statement's name, ``W^{(in)}``, and the rest."""
     matrix, _, rest = name.partition(" ")
-    return f"$W^{{({matrix.removeprefix('W_')})}}$ {rest}"
+    return matrix.removeprefix("W_"), rest
 
 
 def _block_norms(net: C.MLP, arrays: list[np.ndarray]) -> dict[str, float]:
@@ -106,7 +106,6 @@ def answer_3a(pid: str) -> Answer:
     log = C.train(wide, x, target, SETUP["steps"], LR, masks)
     C.train(reference, x, target, SETUP["steps"], LR)
     after = max(float(np.max(np.abs(W[m]))) for W, m in zip(wide.weights, masks, strict=True))
-    K = SETUP["K"]
     old = [W[: R.shape[0], : R.shape[1]] for W, R in zip(wide.weights, reference.weights,
                                                          strict=True)]
     trajectory = max(relative_error(a, b) for a, b in zip(old, reference.weights, strict=True))
@@ -131,49 +130,6 @@ def answer_3a(pid: str) -> Answer:
         "every later step: the new units are dead paths. The old weights train exactly as "
         "the narrow network would: the capacity was never added."
     )
-    text = (
-        f"Widening every hidden layer from K={K} to 2K with zero blocks.\n\n{argument}\n\n"
-        f"Measured (D={SETUP['D']}, n={SETUP['n']} hidden layers, batch {SETUP['batch']}, "
-        f"{SETUP['steps']} SGD steps, lr {LR}): the largest |gradient| of any new parameter "
-        f"at each step is {max(log['new_grad_max'])} (exactly zero at all "
-        f"{len(log['new_grad_max'])} steps); the new parameters are {after} after training; "
-        f"the old blocks match the narrow network trained alone to {trajectory:.1e}; the loss "
-        f"went {log['losses'][0]:.4f} -> {log['losses'][-1]:.4f}."
-    )
-    grad_max = max(log["new_grad_max"])
-    latex = (
-        "Write the widened matrix reading layer $j$ as $\\begin{pmatrix} W^{(j)} & B^{(j)}"
-        "\\\\ C^{(j)} & D^{(j)}\\end{pmatrix}$, acting on $\\begin{pmatrix} h^{(j)} \\\\ "
-        "h'^{(j)} \\end{pmatrix}$ (old units, new units), with the new blocks "
-        "$B^{(j)} = C^{(j)} = D^{(j)} = 0$ (and the new rows of $W^{(in)}$ and new columns of "
-        "$W^{(out)}$ zero). Then every new unit has $z'^{(j)} = 0$ and $h'^{(j)} = "
-        "\\mathrm{ReLU}(0) = 0$. With $\\delta^{(j)} = \\partial L/\\partial z^{(j)}$ "
-        "(old units) and $\\delta'^{(j)} = \\partial L/\\partial z'^{(j)}$ (new units), "
-        "backpropagation through the widened network reads\n"
-        "\\begin{align*}\n"
-        "\\delta'^{(j)} &= \\mathrm{ReLU}'\\bigl(z'^{(j)}\\bigr) \\odot \\bigl("
-        "B^{(j)\\top} \\delta^{(j+1)} + D^{(j)\\top} \\delta'^{(j+1)}\\bigr) = 0, \\\\\n"
-        "\\frac{\\partial L}{\\partial B^{(j)}} &= \\delta^{(j+1)}\\, h'^{(j)\\top} = 0, "
-        "\\\\\n\\frac{\\partial L}{\\partial C^{(j)}} &= \\delta'^{(j+1)}\\, "
-        "h^{(j)\\top} = 0, \\\\\n\\frac{\\partial L}{\\partial D^{(j)}} &= "
-        "\\delta'^{(j+1)}\\, h'^{(j)\\top} = 0,\n"
-        "\\end{align*}\n"
-        "the first because every weight out of a new unit ($B^{(j)}$, $D^{(j)}$, and the new "
-        "columns of $W^{(out)}$ for the last layer) is $0$, whatever value "
-        "$\\mathrm{ReLU}'(0)$ takes. An SGD step leaves every new block at "
-        "$0$, so by induction the gradients vanish at every step: the new units are dead "
-        "paths and the old weights train exactly as the narrow network would.\n\n"
-        f"\\textbf{{Measured}} (input dimension {SETUP['D']}, output dimension {SETUP['O']}, "
-        f"$K={K}$, $n={SETUP['n']}$ hidden layers, batch {SETUP['batch']}, {SETUP['steps']} "
-        f"SGD steps, learning rate {LR}): the largest $|\\partial L/\\partial\\theta|$ over "
-        "the new parameters is "
-        + ("exactly $0$ at every step" if grad_max == 0 else
-           f"${latex_number(grad_max, 3)}$") + "; the new parameters are "
-        + ("exactly $0$" if after == 0 else f"${latex_number(after, 3)}$")
-        + " after training; the old blocks match the narrow network trained alone "
-        + ("exactly" if trajectory == 0 else f"to ${latex_number(trajectory)}$")
-        + f"; the loss fell from ${log['losses'][0]:.4f}$ to ${log['losses'][-1]:.4f}$."
-    )
     results = {
         "setup": dict(SETUP),
         "learning_rate": LR,
@@ -182,7 +138,8 @@ def answer_3a(pid: str) -> Answer:
         "old_trajectory_error": trajectory,
         "argument": argument,
     }
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, grad_max=max(log["new_grad_max"]),
+                         losses=log["losses"])
 
 
 @problem("cmsc25500-midterm/3b")
@@ -251,64 +208,6 @@ def answer_3b(pid: str) -> Answer:
         "weights, the original keeps 1 - s_i) preserves the function too, gives every new "
         "parameter a non-zero gradient at the first step, and unties the copies."
     )
-    text = (
-        "Function-preserving widening that trains.\n\n" + argument + "\n\nMeasured:\n"
-        + f"  output difference (random in, zero out): {errors['random_in_zero_out']:.1e}\n"
-        + f"  output difference (Net2Net split): {errors['split']:.1e}\n"
-        + f"  output difference (random-share split): {errors['split_random']:.1e}\n"
-        + "  max |gradient| at step 0 per new block:\n"
-        + "".join(f"    {b}: {v:.3e}\n" for b, v in step0.items())
-        + f"  max |change| after {SETUP['steps']} SGD steps per new block:\n"
-        + "".join(f"    {b}: {v:.3e}\n" for b, v in moved.items())
-        + f"  Net2Net split: unit vs copy after training differ by {symmetry:.1e}\n"
-        + f"  random-share split: smallest gradient over new blocks at step 0 "
-        f"{min(random_step0.values()):.3e}; unit vs copy after training differ by "
-        f"{untied:.2e}"
-    )
-    rows = "\n".join(
-        f"{_tex_block(b)} & ${latex_number(step0[b], 3)}$ & ${latex_number(moved[b], 3)}$ \\\\"
-        for b in step0)
-    latex = (
-        "Widen each matrix as $\\begin{pmatrix} W^{(j)} & B^{(j)}\\\\ C^{(j)} & D^{(j)}"
-        "\\end{pmatrix}$ (notation of (a)) with $C^{(j)}, D^{(j)}$ (and the new rows of "
-        "$W^{(in)}$) random, and $B^{(j)} = 0$ and the new columns of $W^{(out)}$ zero: every "
-        "weight from a new unit \\emph{into an old unit or into} $y$ is zero, so the old "
-        "units and $y$ are unchanged and "
-        "the function is preserved exactly. The new units are alive, "
-        "$h'^{(j+1)} = \\mathrm{ReLU}\\bigl(C^{(j)} h^{(j)} + D^{(j)} h'^{(j)}\\bigr) \\ne 0$, "
-        "so\n"
-        "\\[ \\frac{\\partial L}{\\partial B^{(j)}} = \\delta^{(j+1)}\\, h'^{(j)\\top} "
-        "\\ne 0, \\qquad \\frac{\\partial L}{\\partial W'^{(out)}} = \\delta_y\\, "
-        "h'^{(n)\\top} \\ne 0 \\]\n"
-        "at the first step, where $W'^{(out)}$ are the new columns of $W^{(out)}$ and "
-        "$\\delta_y = \\partial L/\\partial y$. At that step "
-        "$\\delta'^{(j)} = 0$ still (by induction from the zero $W'^{(out)}$), so the weights "
-        "into new units get no gradient yet; once $B^{(j)}$ and $W'^{(out)}$ are non-zero, "
-        "$\\delta'^{(j)} = \\mathrm{ReLU}'\\bigl(z'^{(j)}\\bigr) \\odot \\bigl("
-        "B^{(j)\\top}\\delta^{(j+1)} + D^{(j)\\top}\\delta'^{(j+1)}\\bigr) \\ne 0$ and "
-        "$C^{(j)}, D^{(j)}$ train too. "
-        "Random incoming weights also break the symmetry between units. The Net2Net split "
-        "(copy a unit, halve the outgoing weights of both copies) preserves the function "
-        "and has non-zero gradients too, but a unit and its copy get identical gradients "
-        f"and stay identical (measured difference after {SETUP['steps']} steps: "
-        + ("exactly $0$" if symmetry == 0 else f"${latex_number(symmetry)}$")
-        + ") unless noise breaks the tie. Splitting with random shares "
-        "(the copy takes $s_i \\in (0.2, 0.8)$ of unit $i$'s outgoing weights, the original "
-        "keeps $1-s_i$) preserves the function, gives every new parameter a non-zero "
-        "gradient at the first step (smallest block maximum "
-        f"${latex_number(min(random_step0.values()), 3)}$), and unties the copies (difference "
-        f"${latex_number(untied, 3)}$ after training).\n\n"
-        "\\textbf{Measured.} Output difference against the narrow network: "
-        + ", ".join(("exactly $0$" if errors[k] == 0 else f"${latex_number(errors[k])}$")
-                    + f" ({label})" for k, label in (
-                        ("random_in_zero_out", "random in, zero out"), ("split", "split"),
-                        ("split_random", "random-share split")))
-        + ". Per new block, the largest gradient at step 0 "
-        f"and the largest change after {SETUP['steps']} SGD steps:\n\n"
-        "\\begin{tabular}{lrr}\n\\toprule\nblock & $\\max|\\partial L/\\partial\\theta|$ at "
-        "step 0 & $\\max|\\Delta\\theta|$ \\\\\n\\midrule\n" + rows
-        + "\n\\bottomrule\n\\end{tabular}"
-    )
     results = {
         "setup": dict(SETUP),
         "initialisation": initialisation,
@@ -320,4 +219,5 @@ def answer_3b(pid: str) -> Answer:
         "random_split_untied": untied,
         "argument": argument,
     }
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, smallest=min(random_step0.values()),
+                         blocks=[(b, *_block_label(b)) for b in step0])

@@ -20,16 +20,13 @@ Result keys:
 
 from __future__ import annotations
 
-import re
-
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check
 from derive.topics.cnn.accounting import (
     CONVENTION,
     Table,
     account,
     format_latex,
-    format_text,
     tex_int,
 )
 from derive.topics.cnn.bruteforce import check_full_size, check_receptive
@@ -88,6 +85,11 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
+def _tex_shape(shape) -> str:
+    """``(32, 32, 24)`` as ``32{\\times}32{\\times}24``."""
+    return "{\\times}".join(map(str, shape))
+
+
 def _name(layers: list[Layer], index: int) -> str:
     """'the 4th pool (layer 18, pool 2x2/2)'."""
     layer = layers[index - 1]
@@ -121,21 +123,9 @@ def answer_1a(pid: str) -> Answer:
     table = midterm_table()
     results = {"convention": CONVENTION, **table.as_json()}
     checks = _full_size_checks(table)
-    text = (f"Input 32 x 32 x 3. {CONVENTION}\n\n{format_text(table, ACCOUNTING_COLUMNS)}\n\n"
-            f"Total: {table.total_params:,d} parameters, {table.total_flops:,d} FLOPs "
-            f"per example.")
-    latex = (
-        "Convention: every scalar addition, multiplication and comparison counts one FLOP. "
-        "A conv output costs $2K_hK_wC_{\\mathrm{in}}$ ($K_hK_wC_{\\mathrm{in}}$ products, "
-        "$K_hK_wC_{\\mathrm{in}}-1$ additions, one bias addition; padded positions included); "
-        "a ReLU one comparison per element; a $2\\times 2$ max pool 3 comparisons per output. "
-        "Parameters of a conv layer: $F(K_hK_wC_{\\mathrm{in}}+1)$.\n\n"
-        "\\begin{center}\\small\n" + format_latex(table, ACCOUNTING_COLUMNS)
-        + "\n\\end{center}\n\n"
-        f"Totals: {tex_int(table.total_params)} parameters and {tex_int(table.total_flops)} "
-        f"FLOPs for one example."
-    )
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, table=format_latex(table, ACCOUNTING_COLUMNS),
+                         total_params=tex_int(table.total_params),
+                         total_flops=tex_int(table.total_flops))
 
 
 @problem("cmsc25500-midterm/1b")
@@ -154,14 +144,16 @@ def answer_1b(pid: str) -> Answer:
         "rf_jump": list(first.rf_jump),
         "rf_start": [first.windows[0].start, first.windows[1].start],
     }
+    window = first.windows[0]
+    first_rows, last_rows = window.bounds(0), window.bounds(window.count - 1)
     explanation = (
         f"The shallowest layer whose every output location sees all {h} x {h} input pixels is "
         f"{_name(layers, first.layer.index)}: its windows are {first.rf_size[0]} wide with "
         f"jump {first.rf_jump[0]}; location 0 spans input rows "
-        f"{first.windows[0].bounds(0)[0]}..{first.windows[0].bounds(0)[1]} and the last "
-        f"location {first.windows[0].bounds(first.windows[0].count - 1)[0]}.."
-        f"{first.windows[0].bounds(first.windows[0].count - 1)[1]}, both containing 0..{h - 1}."
+        f"{first_rows[0]}..{first_rows[1]} and the last location "
+        f"{last_rows[0]}..{last_rows[1]}, both containing 0..{h - 1}."
     )
+    shortfall = None  # where a size-only judgement would stop, and what it misses there
     if by_size is not None and by_size.layer is not None and by_size is not first:
         w0 = by_size.windows[0]
         full = (1 << h) - 1
@@ -171,20 +163,21 @@ def answer_1b(pid: str) -> Answer:
         results["first_by_size_layer"] = by_size.layer.label
         results["covering_locations_at_first_by_size"] = good_rows * good_cols
         lo, hi = w0.bounds(0)
+        shortfall = {"name": _name(layers, by_size.layer.index), "size": w0.size,
+                     "rows": (lo, hi), "padding": -lo, "missed": (hi + 1, h - 1),
+                     "covering": good_rows * good_cols, "locations": w0.count * w0.count}
         explanation += (
-            f" Judging by size alone would stop earlier, at {_name(layers, by_size.layer.index)}"
+            f" Judging by size alone would stop earlier, at {shortfall['name']}"
             f" (window {w0.size} >= {h}), but there the window of location 0 spans rows "
             f"{lo}..{hi}: it reaches {-lo} rows into the padding and misses rows "
-            f"{hi + 1}..{h - 1}; {good_rows * good_cols} of its {w0.count * w0.count} "
+            f"{hi + 1}..{h - 1}; {shortfall['covering']} of its {shortfall['locations']} "
             f"locations see the whole input."
         )
     results["explanation"] = explanation
     checks = check_receptive(table.as_json()["layers"][1:], layers, MIDTERM_INPUT)
     checks.append(_window_agreement(table))
-    # input ranges as math (a real minus sign for rows in the padding)
-    latex = re.sub(r"(-?\d+)\.\.(-?\d+)", r"$\1, \\dots, \2$", explanation)
-    latex = latex.replace(">=", "$\\ge$").replace(" x ", " $\\times$ ")
-    return Answer(pid, results, explanation, latex, checks)
+    return from_template(pid, results, checks, h=h, first_rows=first_rows, last_rows=last_rows,
+                         input_rows=(0, h - 1), by_size=shortfall)
 
 
 def _replacement_layers(table: Table, extent: int, padding: int) -> tuple[list[Layer], list]:
@@ -254,35 +247,15 @@ def answer_1c(pid: str) -> Answer:
         "alternative_first_covering_index":
             alt_covering.layer.index if alt_covering and alt_covering.layer else 0,
     }
-    lines = ["Replace each 2x2/2 max pool by a conv with F = C_in filters, extent 2x2, "
-             "stride 2, padding 0 (the same windows as the pool, now learned):"]
-    tex = ["Replace each $2\\times2$/2 max pool by a conv with $F = C_{\\mathrm{in}}$ filters, "
-           "extent $2\\times 2$, stride 2, padding 0 (the pool's own windows, now learned):",
-           "\\begin{center}\\begin{tabular}{rrrrrr}\\toprule",
-           "layer & input & filters & output & params & FLOPs \\\\ \\midrule"]
-    for r in results["replacements"]:
-        ins = " x ".join(map(str, r["input_shape"]))
-        outs = " x ".join(map(str, r["output_shape"]))
-        lines.append(f"  layer {r['pool_index']:2d}: input {ins:>12s} -> conv {r['filters']} "
-                     f"2x2/2 pad 0 -> {outs:>12s}, {r['params']:,d} params, "
-                     f"{r['flops']:,d} FLOPs")
-        tex_in, tex_out = (s.replace(" x ", "{\\times}") for s in (ins, outs))
-        tex.append(f"{r['pool_index']} & ${tex_in}$ & {r['filters']} & ${tex_out}$ & "
-                   f"{tex_int(r['params'])} & {tex_int(r['flops'])} \\\\")
-    tex.append("\\bottomrule\\end{tabular}\\end{center}")
-    summary = (
-        f"Shape-checked: every layer of the replaced network has the original output shape. "
-        f"The network then has {new.total_params:,d} parameters and {new.total_flops:,d} FLOPs "
-        f"(was {table.total_params:,d} and {table.total_flops:,d}). An alternative with the "
-        f"same shapes is 3x3, stride 2, padding 1 ({alt.total_params:,d} parameters, "
-        f"{alt.total_flops:,d} FLOPs). The shallowest layer seeing the whole input at every "
-        f"location is then layer {results['first_covering_index']} (2x2 replacements) and "
-        f"layer {results['alternative_first_covering_index']} (3x3 replacements)."
-    )
-    lines.append(summary)
-    tex.append(summary.replace(",", "{,}").replace("3x3", "$3\\times3$").replace(
-        "2x2", "$2\\times2$"))
-    return Answer(pid, results, "\n".join(lines), "\n".join(tex), checks)
+    rows = [{"layer": r["pool_index"], "input": _tex_shape(r["input_shape"]),
+             "filters": r["filters"], "output": _tex_shape(r["output_shape"]),
+             "params": tex_int(r["params"]), "flops": tex_int(r["flops"])}
+            for r in results["replacements"]]
+    totals = {"params": new.total_params, "flops": new.total_flops,
+              "pooled_params": table.total_params, "pooled_flops": table.total_flops,
+              "alternative_params": alt.total_params, "alternative_flops": alt.total_flops}
+    return from_template(pid, results, checks, rows=rows,
+                         totals={k: tex_int(v) for k, v in totals.items()})
 
 
 PARAM_COLUMNS = ("output", "params")
@@ -301,16 +274,7 @@ def answer_3_1(pid: str) -> Answer:
         "total_params": table.total_params,
     }
     checks = _full_size_checks(table, flops=False)
-    terms = " + ".join(f"{r.params:,d}" for r in table.rows[1:] if r.params)
-    text = (f"{format_text(table, PARAM_COLUMNS)}\n\nParameters (weights and biases): {terms} = "
-            f"{table.total_params:,d}. The first fc layer dominates: its input is the flattened "
-            f"{' x '.join(map(str, fc_in))} = {_product(fc_in):,d} activations.")
-    tex_terms = " + ".join(tex_int(r.params) for r in table.rows[1:] if r.params)
-    fc_tex = "{\\times}".join(map(str, fc_in))
-    latex = ("\\begin{center}\\small\n" + format_latex(table, PARAM_COLUMNS)
-             + "\n\\end{center}\n\n"
-             f"Parameters including biases: ${tex_terms} = {tex_int(table.total_params)}$; the "
-             "first fc layer dominates (its input is the flattened "
-             f"${fc_tex}$ tensor, "
-             f"{tex_int(_product(fc_in))} activations).")
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, table=format_latex(table, PARAM_COLUMNS),
+                         terms=[tex_int(r.params) for r in table.rows[1:] if r.params],
+                         total_params=tex_int(table.total_params), fc_input=_tex_shape(fc_in),
+                         fc_inputs=tex_int(_product(fc_in)))

@@ -31,7 +31,7 @@ import numpy as np
 import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
 from derive.topics.conv import kernels, printing, render, shape_checks, verify
 from derive.topics.conv.jacobians import (
@@ -100,25 +100,7 @@ def output_size_21x12(pid: str) -> Answer:
         "width_steps": f"W_out = {_steps(W, kw, s)} = {w_out}",
         "output_channels": channels,
     }
-    text = (f"Output: F x {h_out} x {w_out} for F filters ({h_out} x {w_out} per filter; "
-            f"1 x {h_out} x {w_out} with one filter).\n"
-            f"  {results['height_steps']} (windows start at rows {rows})\n"
-            f"  {results['width_steps']} (windows start at columns {cols})\n"
-            f"  Note: {channels}.")
-    latex = (
-        rf"With $H_\text{{out}} = \lfloor (H + 2P - D(K-1) - 1)/S \rfloor + 1$ per axis "
-        rf"(no padding, no dilation, stride ${s}$):"
-        "\n\\begin{align*}\n"
-        rf"H_\text{{out}} &= \left\lfloor \frac{{{H} - {kh}}}{{{s}}} \right\rfloor + 1 = {h_out}"
-        rf" &&\text{{(windows start at rows {', '.join(map(str, rows))})}},\\"
-        "\n"
-        rf"W_\text{{out}} &= \left\lfloor \frac{{{W} - {kw}}}{{{s}}} \right\rfloor + 1 = {w_out}"
-        rf" &&\text{{(windows start at columns {', '.join(map(str, cols))})}}."
-        "\n\\end{align*}\n"
-        rf"The output is $F \times {h_out} \times {w_out}$ for $F$ filters "
-        rf"(${h_out} \times {w_out}$ with one filter): {channels}."
-    )
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks)
 
 
 @problem("dsga1008-hw2/1.1b")
@@ -145,26 +127,8 @@ def output_size_general(pid: str) -> Answer:
               shape_checks.check_formula(against=shape_checks.numpy_windows,
                                          name="NumPy sliding windows"),
               shape_checks.check_conv_shape(2)]
-    plain_h, plain_w = results["special_cases"]["stride_1_no_dilation_no_padding"][1:]
-    text = (f"Output: F x H_out x W_out with\n  H_out = {printing.text(h_out)}\n"
-            f"  W_out = {printing.text(w_out)}\n"
-            f"  (the dilated kernel spans D(K-1)+1 inputs; C does not appear: each of the F "
-            f"filters sums over all C input channels)\n"
-            f"  S=1, D=1, P=0: F x ({printing.text(plain_h)}) x ({printing.text(plain_w)}); "
-            f"S=1, 2P = D(K-1) (same "
-            f"padding): F x H x W")
-    latex = (
-        r"The output is $F \times H_\text{out} \times W_\text{out}$ with"
-        "\n\\[ " + f"H_\\text{{out}} = {printing.latex(h_out)},\\qquad "
-        f"W_\\text{{out}} = {printing.latex(w_out)}" + " \\]\n"
-        r"The dilated kernel spans $D(K-1)+1$ input positions, the padded input has $H+2P$ "
-        r"(resp.\ $W+2P$), and windows start every $S$ positions. The number of input channels "
-        r"$C$ does not appear: each of the $F$ filters sums over all $C$ channels. With "
-        r"$S = D = 1$, $P = 0$ this is $F \times (H-K+1) \times (W-K+1)$; with $S=1$ and "
-        r"$2P = D(K-1)$ the spatial size is kept (``same'' padding). The formula is defined when "
-        r"$H + 2P \ge D(K-1)+1$ (and likewise for $W$)."
-    )
-    return Answer(pid, results, text, latex, checks)
+    return from_template(pid, results, checks, h_out=printing.latex(h_out),
+                         w_out=printing.latex(w_out))
 
 
 # dsga1008-hw2/1.1c: x in R^{5x7}, one filter, kernel 3, stride 2, no dilation or padding.
@@ -208,13 +172,18 @@ def _matrix_latex(rows) -> str:
     return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
 
 
+def _times(shape) -> str:
+    """``[1, 5, 3]`` as ``1 \\times 5 \\times 3``."""
+    return r" \times ".join(map(str, shape))
+
+
 @problem("dsga1008-hw2/1.1c")
 def conv1d_jacobians(pid: str) -> Answer:
     spec = SPEC_1C
     ref = elementwise(spec)
     values = substitutions(spec)
     L_out = spec.out_sizes[0]
-    i, m, p = OUT_IDX[0], KER_IDX[0], sp.Symbol("p", integer=True)
+    i, m = OUT_IDX[0], KER_IDX[0]
     parts: dict = {}
     fwd = forward(1)
     parts["i"] = {"dimension": list(spec.y_shape), "entry": str(fwd.lhs),
@@ -271,9 +240,19 @@ def conv1d_jacobians(pid: str) -> Answer:
     checks.append(_check_swapped_roles(spec))
     checks.append(shape_checks.check_formula())
 
-    text = _text(spec, results, shown, compare)
-    latex = _latex(spec, results, ref, shown, i, m, p)
-    return Answer(pid, results, text, latex, checks)
+    tex = printing.latex
+    entries = {part: (render.lhs_latex(general(1)[key]),
+                      render.math_latex(general(1)[key].rhs.xreplace(values)))
+               for part, key in PART_KEYS.items() if key != "y"}
+    return from_template(
+        pid, results, checks, spec=spec,
+        forward=(tex(fwd.lhs), render.math_latex(fwd.rhs.xreplace(values))),
+        shown={key: [tex(v) for v in vs] for key, vs in shown.items()},
+        dims={part: _times(parts[part]["dimension"]) for part in PART_KEYS}, entries=entries,
+        dy_dW=[_matrix_latex(ref["dy_dW"][0, k, 0].tolist()) for k in range(L_out)],
+        dy_dx=[_matrix_latex(ref["dy_dx"][0, k].tolist()) for k in range(L_out)],
+        pos=tex(pos), W_shape=_times(spec.W_shape), y_shape=_times(spec.y_shape),
+        named=render.NAMED_LATEX, general=render.as_latex(1).split("\n", 1)[1])
 
 
 def _check_swapped_roles(spec: ConvSpec, grads=kernels.grads, seed: int = 6) -> Check:
@@ -291,113 +270,3 @@ def _check_swapped_roles(spec: ConvSpec, grads=kernels.grads, seed: int = 6) -> 
                  "the forward layer run on the padded x, stride and dilation exchanged",
                  relative_error(gW, via_forward), verify.NUMERIC_TOL,
                  "random W, x and upstream gradient")
-
-
-def _text(spec, results, shown, compare) -> str:
-    g = results["general"]
-    lines = [f"1-D layer {spec.dims} ({results['convention']})"]
-    labels = {"i": "i) output y = f_W(x)", "ii": "ii) dy/dW", "iii": "iii) dy/dx",
-              "iv": "iv) dl/dW", "dl_dx": "beyond: dl/dx"}
-    for part, label in labels.items():
-        r = results[part]
-        dim = " x ".join(map(str, r["dimension"]))
-        extra = (f" (as a matrix {r['matrix_dimension'][0]} x {r['matrix_dimension'][1]})"
-                 if "matrix_dimension" in r else "")
-        lines.append(f"{label}: dimension {dim}{extra}")
-        lines.append(f"   {r['entry']} = {printing.text(r['expression'])}")
-        if "is" in r:
-            lines.append(f"   that is {r['is']}")
-    lines.append("   explicitly:")
-    txt = printing.text
-    lines += [f"   y[0, {k}] = {txt(v)}" for k, v in enumerate(shown["y"])]
-    lines += [f"   dl/dW[0, c, {k}] = {txt(v)}" for k, v in enumerate(shown["dl_dW"])]
-    lines += [f"   dl/dx[c, {k}] = {txt(v)}" for k, v in enumerate(shown["dl_dx"])]
-    lines.append(f"   compare with i): {compare}")
-    lines.append("Going beyond: general C, L, K, S, D, P, F")
-    lines.append(f"   L_out = {printing.text(g['output_size']['L_out'])}")
-    for part in labels:
-        r = g[part]
-        lines.append(f"   {labels[part]}: {' x '.join(r['dimension'])}; "
-                     f"{r['entry']} = {printing.text(r['expression'])}")
-    return "\n".join(lines)
-
-
-def _latex(spec, results, ref, shown, i, m, p) -> str:
-    f = sp.Symbol("f", integer=True)
-    L_out = spec.out_sizes[0]
-    fwd = forward(1)
-    gen = general(1)
-    values = substitutions(spec)
-    pos = printing.latex((S * i + D * m - P).xreplace(values))
-    L = spec.sizes[0]
-    times = r" \times "
-    out = [r"Indices start at $0$; $\bar{y} = \partial l/\partial y$ is the given upstream "
-           rf"gradient. With $L = {L}$, $K = {spec.K}$, $S = {spec.S}$, $D = {spec.D}$, "
-           rf"$P = {spec.P}$: $L_\text{{out}} = \lfloor ({L} + 2 \cdot {spec.P} - {spec.D}"
-           rf"({spec.K} - 1) - 1)/{spec.S} \rfloor + 1 = {L_out}$."]
-
-    out.append(r"\textbf{(i)} $f_W(x) = y \in \mathbb{R}^{" + rf"1 \times {L_out}" + "}$ with")
-    positions = ", ".join(str(k) for k in range(L_out))
-    out.append(r"\[ " + printing.latex(fwd.lhs) + " = "
-               + render.math_latex(fwd.rhs.xreplace(substitutions(spec)))
-               + rf", \qquad i = {positions}. \]")
-    out.append(r"that is")
-    out.append("\\begin{align*}\n" + " \\\\\n".join(
-        rf"y_{{0,{k}}} &= {printing.latex(v)}" for k, v in enumerate(shown["y"]))
-        + "\n\\end{align*}")
-
-    def section(part, key, label, symbol):
-        r = results[part]
-        res = gen[key]
-        dim = r" \times ".join(map(str, r["dimension"]))
-        extra = ""
-        if "matrix_dimension" in r:
-            extra = (rf" (a ${r['matrix_dimension'][0]} \times {r['matrix_dimension'][1]}$ "
-                     r"matrix once flattened)")
-        out.append(rf"\textbf{{{label}}} ${symbol} \in \mathbb{{R}}^{{{dim}}}${extra}:")
-        out.append(r"\[ " + render.lhs_latex(res) + " = "
-                   + render.math_latex(res.rhs.xreplace(substitutions(spec))) + r" \]")
-
-    section("ii", "dy_dW", "(ii)", r"\partial y/\partial W")
-    out.append(r"Row $c$, column $m$ of the matrix below is "
-               r"$\partial y_{0,i}/\partial W_{0,c,m}$:")
-    out.append(r"\[ " + r",\quad ".join(
-        rf"\frac{{\partial y_{{0,{k}}}}}{{\partial W}} = "
-        + _matrix_latex(ref["dy_dW"][0, k, 0].tolist()) for k in range(L_out)) + r" \]")
-
-    section("iii", "dy_dx", "(iii)", r"\partial y/\partial x")
-    out.append(r"Row $c$, column $p$ below is $\partial y_{0,i}/\partial x_{c,p}$:")
-    out.append("\\begin{align*}\n" + " \\\\\n".join(
-        rf"\frac{{\partial y_{{0,{k}}}}}{{\partial x}} &= "
-        + _matrix_latex(ref["dy_dx"][0, k].tolist()) for k in range(L_out)) + "\n\\end{align*}")
-
-    section("iv", "dl_dW", "(iv)", r"\partial l/\partial W")
-    out.append("that is, for every channel $c$,")
-    out.append("\\begin{align*}\n" + " \\\\\n".join(
-        rf"\frac{{\partial l}}{{\partial W_{{0,c,{k}}}}} &= {printing.latex(v)}"
-        for k, v in enumerate(shown["dl_dW"])) + "\n\\end{align*}")
-    out.append(
-        rf"Compared with (i): $\partial l/\partial W_{{0,c,m}} = \sum_i \bar{{y}}_{{0,i}}\, "
-        rf"x_{{c,{pos}}}$ reads $x$ at the same positions ${pos}$ as $y_{{0,i}} = "
-        rf"\sum_{{c,m}} W_{{0,c,m}}\, x_{{c,{pos}}}$. It is the same cross-correlation with the "
-        rf"upstream gradient $\bar{{y}}$ (dilated by the stride ${spec.S}$) in the place of the "
-        rf"kernel, done for each channel separately (no sum over $c$), giving $K = {spec.K}$ "
-        rf"values per channel read every $D = {spec.D}$ position: stride and dilation exchange "
-        rf"roles. $\partial l/\partial W$ has the dimension of $W$, "
-        rf"${times.join(map(str, spec.W_shape))}$, while $y$ is "
-        rf"${times.join(map(str, spec.y_shape))}$. In general it is "
-        + render.NAMED_LATEX["dl_dW"] + ".")
-
-    section("dl_dx", "dl_dx", "Going beyond:", r"\partial l/\partial x")
-    out.append("that is, for every channel $c$,")
-    out.append("\\begin{align*}\n" + " \\\\\n".join(
-        rf"\frac{{\partial l}}{{\partial x_{{c,{k}}}}} &= {printing.latex(v)}"
-        for k, v in enumerate(shown["dl_dx"])) + "\n\\end{align*}")
-    out.append("This is " + render.NAMED_LATEX["dl_dx"] + ".")
-
-    out.append(r"\textbf{General sizes} $C, L, K, S, D, P, F$ (input $x \in \mathbb{R}^{C \times "
-               r"L}$, $W \in \mathbb{R}^{F \times C \times K}$; $x$ is zero outside "
-               r"$0 \le p < L$):")
-    out.append(render.as_latex(1).split("\n", 1)[1])
-    del f, i, m, p
-    return "\n".join(out).replace("\n\\textbf{", "\n\n\\textbf{")

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from derive.answers import Answer, problem
+from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
 from derive.printing.figures import pgfplot
-from derive.printing.tex import latex_number
 from derive.topics import resnet as R
 
 SETUP = {"width": 16, "batch": 32, "seed": 0, "max_depth": 100}
@@ -98,10 +97,6 @@ def _figure(skip: dict[str, list[float]]) -> str:
     return source.replace("[dvplot, ", f"[dvplot, xmin=0, xmax={depth}, ymin=0, ymax=1.1, ", 1)
 
 
-def _num(value: float) -> str:
-    return f"${latex_number(value, 3)}$"
-
-
 @problem("rnn-cnn-hw/3.2")
 def answer_3_2(pid: str) -> Answer:
     rows = []
@@ -139,68 +134,26 @@ def answer_3_2(pid: str) -> Answer:
         "the full gradient is a product of L factors. (Without any skip, BN'd deep nets "
         "have exploding gradients at initialisation.)"
     )
-    table = "\n".join(
-        f"{r['depth']} & {r['placement']} & {_num(r['full_ratio'])} & "
-        + ("--" if r["skip_path_ratio"] is None else f"{r['skip_path_ratio']:.3f}")
-        + " \\\\" for r in rows)
-    text_rows = "\n".join(
-        f"  {r['depth']:5d}  {r['placement']:6s}  {r['full_ratio']:12.4g}  "
-        + ("-" if r["skip_path_ratio"] is None else f"{r['skip_path_ratio']:.4f}")
-        for r in rows)
     deepest = DEPTHS[-1]
-    def finding(num) -> str:
-        return (
-            f"At initialisation both residual placements keep the growth mild (depth 100: "
-            f"{num(at[(100, 'post')]['full_ratio'])} post, "
-            f"{num(at[(100, 'pre')]['full_ratio'])} pre, against "
-            f"{num(at[(100, 'plain')]['full_ratio'])} without a skip), and they separate as "
-            f"depth grows (depth {deepest}: {num(at[(deepest, 'post')]['full_ratio'])} post, "
-            f"{num(at[(deepest, 'pre')]['full_ratio'])} pre: the post-activation gradient, a "
-            "product of per-block factors, grows faster; five seeds agree). On the skip path "
-            "the difference is exact: it carries the top gradient with share 1 through any "
-            f"number of pre-activation blocks, but only {post_skip[-1]:.3f} of it through "
-            f"{deepest} post-activation blocks, a share that keeps shrinking with depth (the "
-            "figure shows it block by block at depth 100)."
-        )
-
+    finding = (
+        f"At initialisation both residual placements keep the growth mild (depth 100: "
+        f"{at[(100, 'post')]['full_ratio']:.3g} post, "
+        f"{at[(100, 'pre')]['full_ratio']:.3g} pre, against "
+        f"{at[(100, 'plain')]['full_ratio']:.3g} without a skip), and they separate as "
+        f"depth grows (depth {deepest}: {at[(deepest, 'post')]['full_ratio']:.3g} post, "
+        f"{at[(deepest, 'pre')]['full_ratio']:.3g} pre: the post-activation gradient, a "
+        "product of per-block factors, grows faster; five seeds agree). On the skip path "
+        "the difference is exact: it carries the top gradient with share 1 through any "
+        f"number of pre-activation blocks, but only {post_skip[-1]:.3f} of it through "
+        f"{deepest} post-activation blocks, a share that keeps shrinking with depth (the "
+        "figure shows it block by block at depth 100)."
+    )
     note = ("The source's figure of the two blocks is missing; the answer covers the two "
             "standard placements: original (post-activation) and pre-activation.")
-    text = (
-        f"{note}\n\nEasier to train: pre-activation (identity skip).\n\n{argument}\n\n"
-        f"Measured at initialisation (fully-connected blocks, width {SETUP['width']}, "
-        f"batch {SETUP['batch']}, BN in training mode, He init): "
-        "||dL/dx_0|| / ||dL/dx_L||, and the same for the skip path's term alone:\n"
-        "  depth  block   full ratio    skip path\n" + text_rows + "\n\n"
-        + finding(lambda v: f"{v:.3g}")
-    )
-    latex = (
-        "The two placements answered: the original block (post-activation, batch norm "
-        "inside the branch and a ReLU after the addition) and the pre-activation block "
-        "(batch norm and ReLU before each weight, identity skip).\n\n"
-        "\\textbf{Pre-activation is easier to train.} With an identity skip, "
-        "$x_{l+1} = x_l + F(x_l)$ ($\\mathrm{BN}\\to\\mathrm{ReLU}\\to W$ twice inside $F$), "
-        "so $x_L = x_l + \\sum_{i=l}^{L-1} F(x_i)$ and\n"
-        "\\[ \\frac{\\partial L}{\\partial x_l} = \\frac{\\partial L}{\\partial x_L}\\Bigl(I "
-        "+ \\frac{\\partial}{\\partial x_l}\\sum_{i=l}^{L-1} F(x_i)\\Bigr): \\]\n"
-        "the top gradient reaches every block unchanged through the identity term, which "
-        "the branches cannot cancel for all inputs. In the original block "
-        "$x_{l+1} = \\mathrm{ReLU}(x_l + \\mathrm{BN}(W_2\\,\\mathrm{ReLU}(\\mathrm{BN}(W_1 "
-        "x_l))))$ the ReLU sits on the skip path:\n"
-        "\\[ \\frac{\\partial L}{\\partial x_l} = \\frac{\\partial L}{\\partial x_L}"
-        "\\prod_{i=l}^{L-1} D_i\\Bigl(I + \\frac{\\partial F_i}{\\partial x_i}\\Bigr), \\]\n"
-        "with $D_i$ the $0/1$ ReLU masks: a product of $L-l$ factors, and even the skip "
-        "path's own term is masked once per block.\n\n"
-        f"\\textbf{{Measured}} at initialisation (width {SETUP['width']}, batch "
-        f"{SETUP['batch']}, BN with batch statistics, He init): "
-        "$\\|\\partial L/\\partial x_0\\|/\\|\\partial L/\\partial x_L\\|$ for the full "
-        "gradient and for the skip path's term alone (plain: no skip):\n\n"
-        "\\begin{tabular}{rlrr}\n\\toprule\ndepth & block & full & skip path \\\\\n"
-        "\\midrule\n" + table + "\n\\bottomrule\n\\end{tabular}\n\n" + finding(_num)
-    )
     results = {
         "easier": "pre-activation (identity skip): x_{l+1} = x_l + F(x_l)",
         "argument": argument,
-        "finding": finding(lambda v: f"{v:.3g}"),
+        "finding": finding,
         "figure_note": note,
         "table": rows,
         "profile": profile,
@@ -212,4 +165,6 @@ def answer_3_2(pid: str) -> Answer:
     caption = (f"Share of the top gradient that reaches block l through the skip path alone, "
                f"depth {depth}: 1 at every block with pre-activation, falling to "
                f"{skip['post'][0]:.2f} at the input with post-activation")
-    return Answer(pid, results, text, latex, checks, {caption: _figure(skip)})
+    full = {d: {p: at[(d, p)]["full_ratio"] for p in R.PLACEMENTS} for d in DEPTHS}
+    return from_template(pid, results, checks, figures={caption: _figure(skip)}, full=full,
+                         deepest=deepest, post_skip=post_skip[-1])

@@ -65,6 +65,7 @@ def _latex_context():
     db = get_default_latex_context_db()
     db.add_context_category("derive", prepend=True, macros=[
         MacroTextSpec("det", "det "),
+        MacroTextSpec("ne", "≠"),
         MacroTextSpec("frac", simplify_repl=_fraction),
         MacroTextSpec("|", "‖"),
         MacroTextSpec("overline", "bar(%s)"),

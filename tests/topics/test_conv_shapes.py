@@ -170,8 +170,9 @@ def test_output_size_printed_in_textbook_order():
 
     assert printing.text(output_size_formula()) == "floor((n + 2*P - D*(K - 1) - 1)/S) + 1"
     a = answer("dsga1008-hw2/1.1b")
-    assert "H_out = floor((H + 2*P - D*(K - 1) - 1)/S) + 1" in a.text
-    assert "F x (H - K + 1) x (W - K + 1)" in a.text
+    # the text is read from the LaTeX: the same textbook order, in Unicode math
+    assert "H_out = ⌊" in a.text and "H + 2 P - D (K - 1) - 1" in a.text
+    assert "F×(H-K+1)×(W-K+1)" in "".join(a.text.split())
     assert r"\frac{H + 2 P - D \left(K - 1\right) - 1}{S}" in a.latex
     assert "-D" not in a.latex and "(-" not in a.text
     # only the order of the terms changes: the printed text reads back as the same formula
