@@ -13,6 +13,7 @@ from derive.core.errors import DeriveError
 from derive.report import latexmk
 from derive.report.document import Document, PartOutcome, build, load_answer_modules
 from derive.report.errata import Errata, build_errata, claims_for_sets, write_errata
+from derive.report.render import write_atomically
 
 __all__ = ["closest_sets", "main", "resolve_sets", "write"]
 
@@ -71,10 +72,7 @@ def output_folder(out: str | os.PathLike) -> Path:
 def write(document: Document, folder: Path) -> Path:
     """Write ``document`` as ``folder/SET.tex``."""
     tex = folder / f"{document.set_id}.tex"
-    try:
-        tex.write_text(document.tex, encoding="utf-8")
-    except OSError as exc:
-        raise DeriveError(f"cannot write {tex}: {exc.strerror}") from None
+    write_atomically(tex, document.tex)
     return tex
 
 

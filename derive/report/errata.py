@@ -26,7 +26,7 @@ from derive.grade.verdicts import (
     WRONG,
 )
 from derive.report.document import _version
-from derive.report.render import render
+from derive.report.render import render, write_atomically
 
 __all__ = ["Errata", "build_errata", "claims_for_sets", "write_errata"]
 
@@ -135,8 +135,5 @@ def build_errata(path: str | Path, set_id: str | None = None) -> Errata:
 def write_errata(errata: Errata, folder: Path) -> Path:
     """Write ``errata`` as ``folder/errata-STEM.tex``."""
     tex = folder / f"{errata.name}.tex"
-    try:
-        tex.write_text(errata.tex, encoding="utf-8")
-    except OSError as exc:
-        raise DeriveError(f"cannot write {tex}: {exc.strerror}") from None
+    write_atomically(tex, errata.tex)
     return tex

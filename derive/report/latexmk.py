@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 from derive.core.errors import DeriveError
@@ -42,15 +43,32 @@ def command(tex: Path) -> list[str]:
 
 
 def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
-    """Compile ``tex`` into a PDF beside it; on failure a ``DeriveError`` with the log's
-    failing lines (the .tex is kept for inspection)."""
+    """Compile ``tex`` into a PDF beside it, atomically: latexmk runs in a scratch folder and
+    only a finished PDF replaces the one beside ``tex`` (an interrupt, a timeout or a LaTeX
+    error leaves an earlier PDF as it was). On failure a ``DeriveError`` with the log's failing
+    lines; the .tex and its log are kept beside it for inspection."""
     tex = tex.resolve()
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=f".{tex.stem}-build-", dir=tex.parent))
+    except OSError as exc:
+        raise DeriveError(f"cannot build {tex.name} in {tex.parent}: {exc.strerror}") from None
+    try:
+        return _compile_in(tex, scratch, timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _compile_in(tex: Path, scratch: Path, timeout: float) -> Path:
     env = dict(os.environ, openin_any="p", openout_any="p")
+    try:
+        shutil.copyfile(tex, scratch / tex.name)
+    except OSError as exc:
+        raise DeriveError(f"cannot build {tex.name}: {exc.strerror}") from None
     try:
         # a session of its own, so that a timeout can end pdflatex too, not only latexmk
         process = subprocess.Popen(
             command(tex),
-            cwd=tex.parent,
+            cwd=scratch,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -70,16 +88,26 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
     except BaseException:  # e.g. Ctrl-C: no TeX process may outlive the build
         _kill_group(process)
         raise
-    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-    pdf = tex.with_suffix(".pdf")
-    if done.returncode != 0 or not pdf.exists():
-        pdf.unlink(missing_ok=True)  # a PDF of an earlier run must not pass for this one
+    built = scratch / tex.with_suffix(".pdf").name
+    if process.returncode != 0 or not built.exists():
         log = tex.with_suffix(".log")
-        text = log.read_text(errors="replace") if log.exists() else done.stdout + done.stderr
+        made = scratch / log.name
+        text = made.read_text(errors="replace") if made.exists() else stdout + stderr
+        try:
+            log.write_text(text, encoding="utf-8")
+        except OSError:
+            log = None
+        where = f"full log {log}" if log is not None else "its log could not be written"
         raise DeriveError(
-            f"LaTeX failed on {tex} (kept for inspection; full log {log}):\n"
+            f"LaTeX failed on {tex} (kept for inspection; {where}):\n"
             + failing_lines(text, tex)
         )
+    pdf = tex.with_suffix(".pdf")
+    try:
+        os.replace(built, pdf)  # the same file system: the PDF appears whole or not at all
+    except OSError as exc:
+        raise DeriveError(f"cannot write {pdf}: {exc.strerror}") from None
+    tex.with_suffix(".log").unlink(missing_ok=True)  # a log of an earlier failure
     return pdf
 
 

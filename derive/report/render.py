@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import jinja2
 
+from derive.core.errors import DeriveError
 from derive.printing.templates import environment as template_environment
 
 
@@ -15,3 +20,19 @@ def environment() -> jinja2.Environment:
 def render(template: str, **context: object) -> str:
     """Render the template named ``template`` (e.g. ``"csc421-hw4.tex"``) with ``context``."""
     return environment().get_template(template).render(**context)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a temporary file beside it and a rename: ``path`` is
+    the old file or the whole new one, never half-written (a full disk, an interrupt)."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise DeriveError(f"cannot write {path}: {exc.strerror}") from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
