@@ -1,40 +1,43 @@
 """A safe parser for claimed formulas: plain math and a LaTeX subset, straight to SymPy.
 
 Claims are untrusted text. Nothing here calls ``eval``, ``sympify``, ``parse_expr`` or
-``parse_latex``: a tokenizer and a recursive-descent parser build SymPy objects directly from
-whitelisted tokens, with an explicit symbol table. Every input is bounded: characters, tokens,
-nesting depth, literal length and exponent magnitude; anything outside the grammar or the
-bounds is a :class:`ParseError` with the position and the reason.
+``parse_latex``: the grammar in ``claims.lark`` (next to this module) is read by a Lark LALR
+parser whose transformer builds SymPy objects directly from whitelisted tokens, with an explicit
+symbol table. Every input is bounded: characters, tokens, nesting depth, literal length and
+exponent magnitude; anything outside the grammar or the bounds is a :class:`ParseError` with the
+position and the reason.
 
-Grammar (both syntaxes in one, so ``w_{ix} x^{(t)}`` and ``w_ix*x(t)`` read alike)::
-
-    relation := expr [("=" | "<" | "<=" | ">" | ">=") expr]
-    expr     := term (("+" | "-") term)*
-    term     := unary (("*" | "/" | \\cdot | \\times | \\odot | implicit) unary)*
-    unary    := ("-" | "+") unary | power
-    power    := primary ["^" (group | unary)]         (right associative)
-    primary  := number | name [call] | "(" expr ")" | "[" expr "]" | "{" expr "}"
-              | \\lfloor expr \\rfloor | \\lceil expr \\rceil | "|" expr "|"
-              | \\frac{..}{..} | \\sqrt[n]{..} | \\overline{..} | \\bar{..} | \\sum_{t=a}^{b} term
-              | function "(" args ")"      (whitelisted functions only)
-    name     := letter-word ["_" (group | word | digit)] ["^{(" index ")}"]
+Both syntaxes are one grammar, so ``w_{ix} x^{(t)}`` and ``w_ix*x(t)`` read alike: relations
+(``= < <= > >=``), ``+ -``, ``* / \\cdot \\times \\odot`` and implicit multiplication, unary
+signs, right-associative ``^`` / ``**``, parentheses, ``[..]``, ``{..}``, ``|..|``,
+``\\lfloor..\\rfloor``, ``\\lceil..\\rceil``, ``\\frac``, ``\\sqrt[n]``, ``\\overline``/``\\bar``,
+``\\sum_{t=a}^{b}``, SymPy's ``Sum(body, (t, a, b))`` and whitelisted functions.
 
 Names and time indices. ``v^{(t-1)}`` (a superscript in parentheses) is ``v`` at time ``t-1``:
-the applied function ``v(t - 1)``; ``\\overline{v^{(t)}}`` is ``bar_v(t)`` and
-``\\overline{w_{ix}}`` the symbol ``bar_w_ix``; ``\\frac{\\partial L}{\\partial h^{(t)}}`` is
-``dL_dh(t)`` (``L_t`` and ``\\mathcal{L}`` read as ``L``); ``\\sigma'(z)`` is
-``sigma(z) (1 - sigma(z))`` and ``\\tanh'(z)`` is ``1 - tanh(z)^2``. In plain syntax
-``name(args)`` is a call only for a whitelisted function or a function the symbol table
-knows (the names used by the derived answer); otherwise it is a product, as on paper.
+the applied function ``v(t - 1)``, as are ``h_{t-1}``, ``h[t]`` and ``h_t``;
+``\\overline{v^{(t)}}`` is ``bar_v(t)`` and ``\\overline{w_{ix}}`` the symbol ``bar_w_ix``;
+``\\frac{\\partial L}{\\partial h^{(t)}}`` is ``dL_dh(t)`` (``L_t`` and ``\\mathcal{L}`` read
+as ``L``); ``\\sigma'(z)`` is ``sigma(z) (1 - sigma(z))`` and ``\\tanh'(z)`` is
+``1 - tanh(z)^2``. In plain syntax ``name(args)`` is a call only for a whitelisted function or a
+function the symbol table knows (the names used by the derived answer); otherwise it is a
+product, as on paper. Juxtaposed letters (``DK``) are a product in LaTeX, and in plain syntax
+when every letter is a known symbol. These decisions need the symbol table, so a reader between
+the lexer and the parser makes them and gives each token its grammatical type.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
+from importlib import resources
 
 import sympy as sp
+from lark import Lark, Transformer
+from lark import Token as LarkToken
+from lark.exceptions import UnexpectedCharacters
+from lark.parsers.lalr_analysis import Shift
 from sympy.core.function import AppliedUndef
 
 MAX_CHARS = 4000
@@ -112,22 +115,15 @@ UNICODE = {"·": "*", "×": "*", "⊙": "*", "−": "-", "–": "-", "σ": "sigm
            "⌋": "\\rfloor ", "⌈": "\\lceil ", "⌉": "\\rceil ", "≤": "<=", "≥": ">=",
            "α": "alpha", "β": "beta", "γ": "gamma", "∂": "\\partial "}
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<num>\d+(?:\.\d+)?|\.\d+)
-    | (?P<cmd>\\(?:[A-Za-z]+|[,;:!{}|\s]))
-    | (?P<name>[A-Za-z][A-Za-z0-9]*)
-    | (?P<op><=|>=|\*\*|[-+*/^()\[\]{}=<>,|_'])
-    )""",
-    re.VERBOSE,
-)
-
 
 @dataclass(frozen=True)
 class Token:
     kind: str  # num | cmd | name | op | end
     text: str
     pos: int
+
+
+_KINDS = {"NUMBER": "num", "CMD": "cmd", "NAME": "name"}
 
 
 def tokenize(text: str) -> list[Token]:
@@ -139,19 +135,16 @@ def tokenize(text: str) -> list[Token]:
     for src, dst in UNICODE.items():
         text = text.replace(src, f" {dst} ")
     tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            bad = text[pos:].lstrip()[:1]
-            raise ParseError(f"unexpected character {bad!r} at position {pos}")
-        kind = m.lastgroup or "op"
-        tokens.append(Token(kind, m.group(kind), m.start(kind)))
-        if len(tokens) > MAX_TOKENS:
-            raise ParseError(f"formula too long: more than {MAX_TOKENS} tokens")
-        pos = m.end()
+    end = 0  # where the last token ended: an error is reported there
+    try:
+        for tok in _lark()[0].lex(text):
+            tokens.append(Token(_KINDS.get(tok.type, "op"), str(tok), tok.start_pos))
+            if len(tokens) > MAX_TOKENS:
+                raise ParseError(f"formula too long: more than {MAX_TOKENS} tokens")
+            end = tok.end_pos
+    except UnexpectedCharacters as exc:
+        bad = text[exc.pos_in_stream]
+        raise ParseError(f"unexpected character {bad!r} at position {end}") from None
     tokens.append(Token("end", "", len(text)))
     return tokens
 
@@ -226,424 +219,478 @@ def _bounded_number(value: sp.Expr, pos: int) -> sp.Expr:
     return value
 
 
-class _Parser:
-    def __init__(self, text: str, table: SymbolTable):
-        self.tokens = tokenize(text)
-        self.i = 0
-        self.depth = 0
+def _apply(name: str, args: list[sp.Expr], pos: int) -> sp.Expr:
+    arity, build = FUNCTIONS[name]
+    if arity != -1 and len(args) != arity:
+        raise ParseError(f"{name} takes {arity} argument(s), got {len(args)} at {pos}")
+    if arity == -1 and not 1 <= len(args) <= 16:
+        raise ParseError(f"{name} takes 1 to 16 arguments, got {len(args)} at {pos}")
+    if name == "log" and len(args) == 1 and args[0] == 0:
+        raise ParseError(f"log(0) at position {pos}")
+    return build(*args)  # type: ignore[operator]
+
+
+# -- the reader: raw tokens -> grammatical tokens -------------------------------------------
+
+class _Tok(LarkToken):
+    """A token fed to the parser, with what the reader made of it (``obj``), the error to report
+    once the parser has reached it (``err``) and where the spacing before it began (``lead``)."""
+
+
+_OPS = {"<=": "LE", ">=": "GE", "**": "POW2", "-": "MINUS", "+": "PLUS", "*": "STAR",
+        "/": "SLASH", "^": "CARET", "(": "LPAR", ")": "RPAR", "[": "LBRACK", "]": "RBRACK",
+        "{": "LBRACE", "}": "RBRACE", "=": "EQ", "<": "LT", ">": "GT", ",": "COMMA", "|": "BAR",
+        "_": "USCORE", "'": "PRIME"}
+_COMMANDS = {"frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC", "sqrt": "SQRT",
+             "lfloor": "LFLOOR", "rfloor": "RFLOOR", "lceil": "LCEIL", "rceil": "RCEIL",
+             "overline": "OVERLINE", "bar": "OVERLINE"}
+_NOT_FACTORS = ("\\right", "\\rfloor", "\\rceil", "\\}", "\\|")
+# what an unfinished construct waits for, innermost first where two are possible
+_CLOSERS = {"RPAR": ")", "RBRACK": "]", "RBRACE": "}", "BAR": "|", "RFLOOR": "\\rfloor",
+            "RCEIL": "\\rceil", "COMMA": ",", "LBRACE": "{", "LPAR": "(", "PARTIAL": "\\partial"}
+
+
+class _Reader:
+    """Types the raw tokens for the grammar and feeds them to the parser one at a time, so the
+    symbol table is read and extended in reading order: a name is resolved when the parser
+    reaches it, knowing every name before it (``h^{(t)} h(t-1)`` calls ``h``)."""
+
+    def __init__(self, toks: list[Token], table: SymbolTable):
+        self.toks = toks
+        self.end = len(toks) - 1  # the "end" token
         self.table = table
-        self.latex = any(t.kind == "cmd" or t.text in ("{", "}") for t in self.tokens)
+        self.latex = any(t.kind == "cmd" or t.text in ("{", "}") for t in toks)
+        self.new_symbols: dict[str, sp.Symbol] = {}  # made while reading the current token
+        self.new_functions: dict[str, object] = {}
+        self.lookahead = 0  # position of the token being fed
+        self.last = "", 0  # type and raw index of the last token fed
+        self.opened: list[list] = []  # per open bracket: [what to do when closed, commas]
+        self.on_open = None  # what the next bracket opened does when closed
+        self.two_indices: dict[int, str] = {}  # h_{t-1}[t]: the "[" is an error
 
-    # -- token helpers -------------------------------------------------------------------
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.i]
+    # -- raw token helpers (the end token stands for everything past the end) -------------
+    def tok(self, j: int) -> Token:
+        return self.toks[min(j, self.end)]
 
-    def peek(self, k: int = 1) -> Token:
-        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
+    def spacing(self, j: int) -> bool:
+        t = self.toks[j]
+        return t.kind == "cmd" and t.text[1:].strip() in SPACING | {""}
 
-    def advance(self) -> Token:
-        tok = self.tokens[self.i]
-        self.i = min(self.i + 1, len(self.tokens) - 1)
-        return tok
+    def skip(self, j: int) -> int:
+        while j < self.end and self.spacing(j):
+            j += 1
+        return min(j, self.end)
 
-    def skip_spacing(self) -> None:
-        while self.tok.kind == "cmd" and self.tok.text[1:].strip() in SPACING | {""}:
-            self.advance()
+    def at(self, j: int, text: str) -> bool:
+        t = self.tok(j)
+        return t.kind in ("op", "cmd") and t.text == text
 
-    def at(self, *texts: str) -> bool:
-        self.skip_spacing()
-        return self.tok.kind in ("op", "cmd") and self.tok.text in texts
+    def glued(self, j: int) -> bool:
+        """The token at ``j`` starts where the raw token before it ends (``h[t]``)."""
+        return 0 < j <= self.end and \
+            self.toks[j].pos == self.toks[j - 1].pos + len(self.toks[j - 1].text)
 
-    def expect(self, text: str) -> Token:
-        self.skip_spacing()
-        if self.tok.text != text or self.tok.kind not in ("op", "cmd"):
-            found = self.tok.text or "end of formula"
-            raise ParseError(f"expected {text!r} at position {self.tok.pos}, found {found!r}")
-        return self.advance()
-
-    def enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise ParseError(f"formula nested too deeply (limit {MAX_DEPTH})")
-
-    # -- grammar -------------------------------------------------------------------------
-    def relation(self) -> object:
-        left = self.expr()
-        if self.at("=", "<", "<=", ">", ">="):
-            op = self.advance().text
-            right = self.expr()
-            left = {"=": sp.Eq, "<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge}[op](
-                left, right, evaluate=False
-            )
-        self.skip_spacing()
-        if self.tok.kind != "end":
-            raise ParseError(f"unexpected {self.tok.text!r} at position {self.tok.pos}")
-        return left
-
-    def expr(self) -> sp.Expr:
-        self.enter()
-        value = self.term()
-        while self.at("+", "-"):
-            op = self.advance().text
-            rhs = self.term()
-            value = value + rhs if op == "+" else value - rhs
-        self.depth -= 1
-        return value
-
-    def starts_factor(self) -> bool:
-        self.skip_spacing()
-        t = self.tok
+    def starts_factor(self, j: int) -> bool:
+        t = self.tok(j)
         if t.kind in ("num", "name"):
             return True
         if t.kind == "op":
             return t.text in ("(", "[", "{")
         if t.kind == "cmd":
-            return t.text not in ("\\right", "\\rfloor", "\\rceil", "\\}", "\\|") and \
-                t.text[1:] not in TIMES
+            return t.text not in _NOT_FACTORS and t.text[1:] not in TIMES
         return False
 
-    def term(self) -> sp.Expr:
-        value = self.unary()
+    # -- the symbol table, with what this token adds (kept if the parser accepts it) -------
+    def has_symbol(self, name: str) -> bool:
+        return name in self.new_symbols or name in self.table.symbols
+
+    def has_function(self, name: str) -> bool:
+        return name in self.new_functions or name in self.table.functions
+
+    def symbol(self, name: str) -> sp.Symbol:
+        found = self.table.symbols.get(name)
+        if found is None:
+            found = self.new_symbols.setdefault(name, sp.Symbol(name))
+        return found
+
+    def function(self, name: str) -> object:
+        found = self.table.functions.get(name)
+        if found is None:
+            found = self.new_functions.setdefault(name, sp.Function(name))
+        return found
+
+    def commit(self) -> None:
+        if not (self.new_symbols or self.new_functions):
+            return
+        for name, s in self.new_symbols.items():
+            self.table.symbols.setdefault(name, s)
+        for name, f in self.new_functions.items():
+            self.table.functions.setdefault(name, f)
+        self.new_symbols.clear()
+        self.new_functions.clear()
+
+    def discard(self) -> None:
+        self.new_symbols.clear()
+        self.new_functions.clear()
+
+    # -- driving the parser ----------------------------------------------------------------
+    def run(self, parser: object) -> object:
+        after = 0
         while True:
-            if self.at("*") or (self.tok.kind == "cmd" and self.tok.text[1:] in TIMES):
-                self.advance()
-                value = value * self.unary()
-            elif self.at("/"):
-                self.advance()
-                den = self.unary()
-                if den == 0:
-                    raise ParseError(f"division by zero at position {self.tok.pos}")
-                value = value / den
-            elif self.starts_factor():
-                if self.tok.text == "[" and self.tokens[self.i - 1].text != "\\left":
-                    # "h [t]" or "(a) [b]": an index must follow its name directly, and
-                    # square brackets are never a silent product
-                    raise ParseError(f"'[' at position {self.tok.pos}: an index is written "
-                                     "directly after its name (h[t]); use parentheses for "
-                                     "a product")
-                value = value * self.unary()
-            else:
-                return value
+            i = self.skip(after)
+            choices = parser.choices()
+            if i == self.end and "SUMVAR" not in choices:
+                break
+            tok, nxt = self.read(i, choices)
+            tok.lead = self.toks[after].pos
+            self.feed(parser, tok)
+            self.commit()
+            if tok.err is not None:
+                raise tok.err
+            self.fed(tok, tok.index)
+            after = nxt
+        self.lookahead = self.toks[self.end].pos
+        end = LarkToken("$END", "", self.lookahead)
+        self.feed(parser, end)
+        return self.value
 
-    def unary(self) -> sp.Expr:
-        self.enter()
-        if self.at("-"):
-            self.advance()
-            value = -self.unary()
-        elif self.at("+"):
-            self.advance()
-            value = self.unary()
-        else:
-            value = self.power()
-        self.depth -= 1
-        return value
-
-    def exponent(self) -> sp.Expr:
-        pos = self.tok.pos
-        exp = self.group() if self.at("{") else self.unary()
-        if exp.is_number:
-            if exp.is_real is False:
-                raise ParseError(f"complex exponent at position {pos}")
-            if abs(exp) > MAX_EXPONENT:
-                raise ParseError(
-                    f"exponent at position {pos} too large: |{exp}| > {MAX_EXPONENT}"
-                )
-        return exp
-
-    def power(self) -> sp.Expr:
-        start = self.tok.pos
-        base = self.primary()
-        if self.at("^", "**"):  # "**" is how Python (and SymPy's printer) writes a power
-            self.advance()
-            exp = self.exponent()
-            if base == 0 and exp.is_number and exp.is_negative:
-                raise ParseError(f"division by zero at position {start}")
-            return _bounded_number(base**exp, start)
-        return base
-
-    def group(self) -> sp.Expr:
-        """``{ expr }`` (a LaTeX argument) or a single token argument (``\\frac12``)."""
-        self.skip_spacing()
-        if self.at("{"):
-            self.advance()
-            value = self.expr()
-            self.expect("}")
-            return value
-        return self.primary()
-
-    def number_of(self, text: str, pos: int) -> sp.Expr:
-        if len(text) > MAX_LITERAL_DIGITS:
-            raise ParseError(f"number at position {pos} has more than {MAX_LITERAL_DIGITS} digits")
-        frac = Fraction(text)
-        return sp.Rational(frac.numerator, frac.denominator)
-
-    def primary(self) -> sp.Expr:
-        self.enter()
+    def feed(self, parser: object, tok: LarkToken) -> None:
+        self.lookahead = tok.start_pos
         try:
-            return self._primary()
-        finally:
-            self.depth -= 1
+            if not self.accepts(parser.parser_state, tok.type):
+                self.refuse(parser.parser_state, tok)
+            result = parser.feed_token(tok)
+        except BaseException:
+            self.discard()
+            raise
+        if tok.type == "$END":
+            self.value = result
 
-    def _primary(self) -> sp.Expr:
-        self.skip_spacing()
-        tok = self.tok
-        if tok.kind == "num":
-            self.advance()
-            return self.number_of(tok.text, tok.pos)
-        if tok.kind == "name":
-            return self.named()
-        if tok.kind == "op":
-            closers = {"(": ")", "[": "]", "{": "}"}
-            if tok.text in closers:
-                self.advance()
-                value = self.expr()
-                self.expect(closers[tok.text])
-                return value
-            if tok.text == "|":
-                self.advance()
-                value = self.expr()
-                self.expect("|")
-                return sp.Abs(value)
-        if tok.kind == "cmd":
-            return self.command()
-        found = tok.text or "end of formula"
-        raise ParseError(f"unexpected {found!r} at position {tok.pos}")
+    @staticmethod
+    def accepts(state: object, kind: str) -> bool:
+        """Would the parser take a token of this type here (after its reductions)?"""
+        conf, stack = state.parse_conf, state.state_stack
+        action = conf.states[stack[-1]].get(kind)
+        if action is not None and action[0] is Shift:
+            return True
+        stack = list(stack)
+        while True:
+            action = conf.states[stack[-1]].get(kind)
+            if action is None:
+                return False
+            if action[0] is Shift:
+                return True
+            rule = action[1]
+            del stack[len(stack) - len(rule.expansion):]
+            stack.append(conf.states[stack[-1]][rule.origin.name][1])
+            if kind == "$END" and stack[-1] == conf.end_state:
+                return True
 
-    # -- names, indices and calls --------------------------------------------------------
-    def subscript(self) -> str:
-        """The text of ``_{...}`` / ``_x`` appended to a name (``w_{ix}`` -> ``ix``)."""
-        self.advance()  # "_"
-        self.skip_spacing()
-        tok = self.tok
-        if tok.kind in ("name", "num"):
-            self.advance()
-            return tok.text
-        if tok.text == "{":
-            self.advance()
-            parts: list[str] = []
-            while not self.at("}"):
-                t = self.tok
-                if t.kind in ("name", "num"):
-                    parts.append(t.text)
-                elif t.kind == "cmd" and t.text[1:] in GREEK | {"sigma"}:
-                    parts.append(t.text[1:])
-                elif t.kind == "cmd" and t.text[1:] in FONT:
-                    pass  # \mathrm{in} in a subscript: keep the letters
-                elif t.text in (",", "{", "}"):
-                    pass
+    def refuse(self, state: object, tok: LarkToken) -> None:
+        """Report ``tok`` as a recursive-descent reading would: first finish (and check) the
+        constructs it cannot continue, up to the one that waits for something else."""
+        if tok.type == "LB_2IDX":
+            raise ParseError(self.two_indices[tok.index])
+        conf = state.parse_conf
+        while True:
+            actions = conf.states[state.state_stack[-1]]
+            in_product = actions.get("STAR", (None,))[0] is Shift
+            if tok.type == "LBRACK" and in_product:  # "(a)[b]", "h [t]"
+                raise ParseError(f"'[' at position {tok.start_pos}: an index is written directly "
+                                 "after its name (h[t]); use parentheses for a product")
+            rules = {arg for action, arg in actions.values() if action is not Shift}
+            if len(rules) != 1:
+                raise self.unexpected(tok, set(actions))
+            rule = rules.pop()
+            size = len(rule.expansion)
+            children = state.value_stack[len(state.value_stack) - size:]
+            del state.state_stack[len(state.state_stack) - size:]
+            del state.value_stack[len(state.value_stack) - size:]
+            value = conf.callbacks[rule](children)
+            state.state_stack.append(conf.states[state.state_stack[-1]][rule.origin.name][1])
+            state.value_stack.append(value)
+
+    def fed(self, tok: _Tok, i: int) -> None:
+        """After the parser took ``tok``. The names an index makes (``h`` in ``h[t]``, a sum's
+        default upper limit ``T``) exist once its bracket is closed, as they would in a
+        left-to-right reading: the next name is read knowing them."""
+        kind = tok.type
+        if kind in ("LPAR", "LBRACK", "LB_LEFT", "LB_SQRT", "LBRACE"):
+            self.opened.append([self.on_open, 0])
+            self.on_open = None
+        elif kind in ("RPAR", "RBRACK", "RBRACE"):
+            action, commas = self.opened.pop()
+            if action is not None:
+                action(commas)
+        elif kind == "COMMA" and self.opened:
+            self.opened[-1][1] += 1
+        elif kind == "SUMVAR" and self.last[0] == "USCORE":  # \sum_t
+            self.table.symbol("T")
+        elif kind == "SUMVAR" and self.last[0] == "LBRACE":  # \sum_{t=1}: T after the "}"
+            self.opened[-1][0] = lambda _: self.table.symbol("T")
+        elif kind == "TIMEHEAD" or kind == "IDXFN" and not tok.obj[2]:
+            name = tok.obj[1]
+            self.on_open = lambda _: self.table.function(name)
+        elif kind == "IDXHEAD":
+            self.on_open = self.indexed(tok.obj)
+        self.last = kind, i
+
+    def indexed(self, obj: tuple) -> object:
+        def make(commas: int) -> None:
+            if commas < 4:  # else an error follows
+                if obj[3][0] == "head":
+                    if not obj[3][2].isdigit():
+                        self.table.symbol(obj[3][2])
                 else:
-                    raise ParseError(f"unexpected {t.text or 'end'!r} in subscript at {t.pos}")
-                if t.kind == "end":
-                    raise ParseError("unterminated subscript")
-                if t.text == "{":
-                    self.advance()
-                    continue
-                self.advance()
-            self.advance()
-            return "".join(parts)
-        raise ParseError(f"expected a subscript at position {tok.pos}")
+                    self.table.function(obj[1])
+        return make
 
-    def full_name(self, base: str, pos: int) -> str:
+    @staticmethod
+    def unexpected(tok: LarkToken, expected: set[str]) -> ParseError:
+        """The error where the parser waits for ``expected`` and ``tok`` came."""
+        pos = tok.start_pos
+        found = str(tok) or "end of formula"
+        if "NUMBER" in expected:  # an operand was due
+            if str(tok).startswith("\\"):
+                return ParseError(f"unsupported LaTeX command {str(tok)!r} at position {pos}")
+            return ParseError(f"unexpected {found!r} at position {pos}")
+        if "$END" not in expected:
+            for kind, text in _CLOSERS.items():
+                if kind in expected:
+                    return ParseError(f"expected {text!r} at position {pos}, found {found!r}")
+        return ParseError(f"unexpected {found!r} at position {pos}")
+
+    # -- typing one token ------------------------------------------------------------------
+    def make(self, kind: str, i: int, obj: object = None, err: str | None = None) -> _Tok:
+        t = self.tok(i)
+        tok = _Tok(kind, t.text, t.pos)
+        tok.obj = obj
+        tok.err = ParseError(err) if err is not None else None
+        tok.index = i
+        return tok
+
+    def read(self, i: int, choices: dict) -> tuple[_Tok, int]:
+        """The grammatical token starting at raw index ``i`` and the raw index after it."""
+        t = self.toks[i]
+        if "SUMVAR" in choices and not (self.last[0] == "USCORE" and t.text == "{"):
+            return self.sum_index(i)
+        if t.kind == "num":
+            err = None
+            if len(t.text) > MAX_LITERAL_DIGITS:
+                err = f"number at position {t.pos} has more than {MAX_LITERAL_DIGITS} digits"
+            return self.make("NUMBER", i, err=err), i + 1
+        if t.kind == "op":
+            return self.operator(i), i + 1
+        if t.kind == "name":
+            return self.named(i, choices)
+        return self.command(i, choices)
+
+    def operator(self, i: int) -> _Tok:
+        text = self.toks[i].text
+        kind = _OPS[text]
+        if text == "[":
+            if self.last[0] == "SQRT":
+                kind = "LB_SQRT"
+            elif i in self.two_indices:
+                kind = "LB_2IDX"
+            elif i > 0 and self.toks[i - 1].text == "\\left":
+                kind = "LB_LEFT"
+        return self.make(kind, i)
+
+    def sum_index(self, i: int) -> tuple[_Tok, int]:
+        """The index of ``\\sum_{t=..}``, ``\\sum_t`` or ``Sum(.., (t, ..))``: one name."""
+        kind, prev = self.last
+        j = prev + 1 if kind in ("LBRACE", "LPAR") else i  # right after "{" / "(", raw
+        t = self.tok(j)
+        if t.kind != "name":
+            what = "Sum" if kind == "LPAR" else "\\sum"
+            return self.make("SUMVAR", j, err=f"{what} index at position {t.pos} must be a "
+                             "name"), j + 1
+        return self.make("SUMVAR", j, obj=self.symbol(_check_name(t.text, t.pos))), j + 1
+
+    def subscript(self, k: int) -> tuple[str, int]:
+        """The text of ``_{...}`` / ``_x`` at ``k`` (``w_{ix}`` -> ``ix``) and the index after."""
+        p = self.skip(k + 1)
+        t = self.tok(p)
+        if t.kind in ("name", "num"):
+            return t.text, p + 1
+        if t.text != "{":
+            raise ParseError(f"expected a subscript at position {t.pos}")
+        parts: list[str] = []
+        p += 1
+        while True:
+            q = self.skip(p)
+            if self.at(q, "}"):
+                return "".join(parts), q + 1
+            t = self.tok(q)
+            if t.kind in ("name", "num"):
+                parts.append(t.text)
+            elif t.kind == "cmd" and t.text[1:] in GREEK | {"sigma"}:
+                parts.append(t.text[1:])
+            elif not (t.kind == "cmd" and t.text[1:] in FONT or t.text in (",", "{", "}")):
+                raise ParseError(f"unexpected {t.text or 'end'!r} in subscript at {t.pos}")
+            p = q + 1
+
+    def full_name(self, base: str, pos: int, p: int) -> tuple[str, int]:
         name = base
-        while self.at("_"):
-            name += "_" + self.subscript()
-        return _check_name(name, pos)
+        while self.at(self.skip(p), "_"):
+            sub, p = self.subscript(self.skip(p))
+            name += "_" + sub
+        return _check_name(name, pos), p
 
-    def time_index(self) -> sp.Expr | None:
-        """``^{(t-1)}`` -> ``t - 1`` (a time index, not a power); else None, nothing consumed."""
-        self.skip_spacing()
-        if not self.at("^"):
-            return None
-        j = self.i + 1
-        if j + 1 < len(self.tokens) and self.tokens[j].text == "{" \
-                and self.tokens[j + 1].text == "(":
-            self.advance()
-            self.advance()
-            self.advance()
-            index = self.expr()
-            self.expect(")")
-            self.expect("}")
-            return index
-        return None
+    def time_index(self, q: int) -> bool:
+        """``^{(`` follows: a time index, not a power."""
+        return self.at(q, "^") and q + 2 <= self.end and self.toks[q + 1].text == "{" and \
+            self.toks[q + 2].text == "("
 
     def splittable(self, word: str) -> bool:
         """``DK`` is ``D*K`` in LaTeX, and in plain math when both letters are known symbols."""
-        if len(word) < 2 or word in self.table.symbols or word in self.table.functions or \
+        if len(word) < 2 or self.has_symbol(word) or self.has_function(word) or \
                 word in FUNCTIONS or word in GREEK or not word.isalpha():
             return False
         if self.latex:
             return True
-        return all(ch in self.table.symbols for ch in word)
+        return all(self.has_symbol(ch) for ch in word)
 
-    def named(self) -> sp.Expr:
-        tok = self.advance()
-        prefix: sp.Expr = sp.Integer(1)
-        base = tok.text
-        if self.splittable(base):
-            for ch in base[:-1]:
-                prefix = prefix * self.table.symbol(ch)
-            base = base[-1]
-        return prefix * self._named(tok, base)
+    def named(self, i: int, choices: dict) -> tuple[_Tok, int]:
+        if "VALUE" not in choices:  # refused here whatever it is: no symbol is made
+            return self.make("BAD", i), i + 1
+        t = self.toks[i]
+        base, prefix = t.text, sp.Integer(1)
+        try:
+            if self.splittable(base):
+                for ch in base[:-1]:
+                    prefix = prefix * self.symbol(ch)
+                base = base[-1]
+            return self._named(i, base, prefix)
+        except ParseError as exc:
+            return self.make("BAD", i, err=str(exc)), i + 1
 
-    def subscript_index(self, base: str) -> sp.Expr | None:
-        """``h_{t-1}`` (an expression in the subscript) and, for a function of time the answer
-        knows, ``h_t``: a time index, ``h(t - 1)``. Else None, nothing consumed."""
-        if not self.at("_"):
-            return None
-        j = self.i + 1
-        if self.tokens[j].text == "{":
-            depth, k, arithmetic = 0, j, False
-            while k < len(self.tokens) and self.tokens[k].kind != "end":
-                text = self.tokens[k].text
-                depth += text == "{"
-                depth -= text == "}"
-                arithmetic |= depth == 1 and text in ("+", "-")
-                if depth == 0:
-                    break
-                k += 1
-            if arithmetic:
-                self.advance()
-                self.advance()
-                index = self.expr()
-                self.expect("}")
-                return index
-        nxt = self.tokens[j]
-        braced = nxt.text == "{" and self.tokens[j + 1].kind == "name" and \
-            self.tokens[j + 2].text == "}"
-        sub = self.tokens[j + 1] if braced else nxt
-        if sub.kind != "name" or len(sub.text) != 1 or f"{base}_{sub.text}" in \
-                self.table.symbols:
-            return None
-        after = self.tokens[min(self.i + (4 if braced else 2), len(self.tokens) - 1)]
-        last = self.tokens[self.i + (3 if braced else 1)]
-        if after.text == "[" and after.pos == last.pos + len(last.text):
-            return None  # a_i[t]: the bracket index reads both (bracket_index)
-        if sub.text == "t" or (base in self.table.functions and sub.text in self.table.symbols):
-            for _ in range(4 if braced else 2):
-                self.advance()
-            return self.table.symbol(sub.text)
-        return None
+    def _named(self, i: int, base: str, prefix: sp.Expr) -> tuple[_Tok, int]:
+        pos = self.toks[i].pos
+        k = self.skip(i + 1)
+        if self.at(k, "_"):  # h_{t-1}, h_t: a time index when the answer indexes h
+            jj = k + 1
+            if self.tok(jj).text == "{":
+                depth, m, arithmetic = 0, jj, False
+                while m < self.end:
+                    text = self.toks[m].text
+                    depth += text == "{"
+                    depth -= text == "}"
+                    arithmetic |= depth == 1 and text in ("+", "-")
+                    if depth == 0:
+                        break
+                    m += 1
+                if arithmetic:
+                    two = depth == 0 and self.tok(m + 1).text == "[" and self.glued(m + 1)
+                    if two:
+                        self.two_indices[m + 1] = f"{base} at position {pos} has two indices " \
+                            "(a subscript and [...])"
+                    return self.make("IDXFN", i, obj=(prefix, base, two)), k
+            braced = self.tok(jj).text == "{" and self.tok(jj + 1).kind == "name" and \
+                self.tok(jj + 2).text == "}"
+            sub = self.tok(jj + 1) if braced else self.tok(jj)
+            if sub.kind == "name" and len(sub.text) == 1 and \
+                    not self.has_symbol(f"{base}_{sub.text}"):
+                after = self.tok(k + (4 if braced else 2))
+                last = self.tok(k + (3 if braced else 1))
+                bracket = after.text == "[" and after.pos == last.pos + len(last.text)
+                if not bracket and (sub.text == "t" or (
+                        self.has_function(base) and self.has_symbol(sub.text))):
+                    index = self.symbol(sub.text)
+                    value = prefix * self.function(base)(index)
+                    return self.make("VALUE", i, obj=value), k + (4 if braced else 2)
+        name, p = self.full_name(base, pos, i + 1)
+        q = self.skip(p)
+        if self.at(q, "[") and self.glued(q):  # h[t], x[i, j]: an index
+            mode: tuple = ("own",)
+            head, _, sub = name.partition("_")
+            if not self.has_function(name) and sub and self.has_function(head) and \
+                    re.fullmatch(r"[A-Za-z]|\d+", sub):  # a_i[t] is a(i, t)
+                mode = ("head", self.function(head), sub)
+            return self.make("IDXHEAD", i, obj=(prefix, name, pos, mode)), q
+        if name == "Sum" and self.at(q, "(") and not self.has_function("Sum"):
+            return self.make("SUMNAME", i), q
+        if name == "e" and not self.has_symbol("e") and not self.at(q, "("):
+            return self.make("VALUE", i, obj=prefix * sp.E), q  # Euler's number
+        if self.at(q, "'") and name in PRIMED:
+            return self.primed(i, name, q)
+        if self.time_index(q):
+            return self.make("TIMEHEAD", i, obj=(prefix, name)), q
+        if self.at(q, "(") and (name in FUNCTIONS or self.has_function(name)):
+            target = ("apply", name) if name in FUNCTIONS else ("function", self.function(name))
+            return self.make("CALLHEAD", i, obj=(prefix, target, pos)), q
+        if name in FUNCTIONS and not self.has_symbol(name) and self.starts_factor(q):
+            return self.make("APPLYHEAD", i, obj=(name, pos)), q  # "tanh x"
+        return self.make("VALUE", i, obj=prefix * self.symbol(name)), q
 
-    def adjacent_bracket(self) -> bool:
-        """A ``[`` directly after the previous token (no space): ``h[t]``, an index."""
-        prev = self.tokens[self.i - 1] if self.i else None
-        return self.tok.kind == "op" and self.tok.text == "[" and prev is not None and \
-            prev.pos + len(prev.text) == self.tok.pos
-
-    def bracket_index(self, name: str, pos: int) -> sp.Expr:
-        """``h[t]`` -> ``h(t)``, ``x[i, j]`` -> ``x(i, j)``: the indexed quantity, like
-        ``h^{(t)}``. ``a_i[t]`` is ``a(i, t)`` when the answer indexes ``a`` by ``(i, t)``."""
-        self.advance()  # "["
-        args = [self.expr()]
-        while self.at(","):
-            self.advance()
-            args.append(self.expr())
-        self.expect("]")
-        if len(args) > 4:
-            raise ParseError(f"{name}[...] at position {pos} has more than 4 indices")
-        if name not in self.table.functions and "_" in name:
-            head, sub = name.split("_", 1)
-            if head in self.table.functions and re.fullmatch(r"[A-Za-z]|\d+", sub):
-                first = sp.Integer(int(sub)) if sub.isdigit() else self.table.symbol(sub)
-                return self.table.functions[head](first, *args)
-        return self.table.function(name)(*args)
-
-    def sympy_sum(self, pos: int) -> sp.Expr:
-        """``Sum(body, (t, 1, T))``: the form SymPy prints (and derive shows), read by this
-        parser like ``\\sum_{t=1}^{T} body``."""
-        self.expect("(")
-        body = self.expr()
-        limits = []
-        while self.at(","):
-            self.advance()
-            self.expect("(")
-            var_tok = self.advance()
-            if var_tok.kind != "name":
-                raise ParseError(f"Sum index at position {var_tok.pos} must be a name")
-            var = self.table.symbol(_check_name(var_tok.text, var_tok.pos))
-            self.expect(",")
-            lower = self.expr()
-            self.expect(",")
-            upper = self.expr()
-            self.expect(")")
-            span = upper - lower
-            if span.is_number and span + 1 > MAX_SUM_TERMS:
-                raise ParseError(f"Sum at position {pos} has more than {MAX_SUM_TERMS} terms")
-            limits.append((var, lower, upper))
-        self.expect(")")
-        if not limits or len(limits) > 4:
-            raise ParseError(f"Sum at position {pos} needs one to four limits (t, 1, T)")
-        return sp.Sum(body, *limits)
-
-    def _named(self, tok: Token, base: str) -> sp.Expr:
-        sub_index = self.subscript_index(base)
-        if sub_index is not None:
-            if self.adjacent_bracket():
-                raise ParseError(f"{base} at position {tok.pos} has two indices (a subscript "
-                                 "and [...])")
-            return self.table.function(_check_name(base, tok.pos))(sub_index)
-        name = self.full_name(base, tok.pos)
-        if self.adjacent_bracket():
-            return self.bracket_index(name, tok.pos)
-        if name == "Sum" and self.at("(") and "Sum" not in self.table.functions:
-            return self.sympy_sum(tok.pos)
-        if name == "e" and "e" not in self.table.symbols and not self.at("("):
-            return sp.E  # e^{-x}: Euler's number, unless the answer has a symbol e
-        if self.at("'") and name in PRIMED:
-            return self.primed(name)
-        index = self.time_index()
-        if index is not None:
-            return self.table.function(name)(index)
-        if self.at("(") and (name in FUNCTIONS or name in self.table.functions):
-            args = self.call_args()
-            if name in FUNCTIONS:
-                return self.apply(name, args, tok.pos)
-            return self.table.functions[name](*args)
-        if name in FUNCTIONS and name not in self.table.symbols and self.starts_factor():
-            # "tanh x", "\log x": the argument is the next factor
-            return self.apply(name, [self.power()], tok.pos)
-        return self.table.symbol(name)
-
-    def call_args(self) -> list[sp.Expr]:
-        self.expect("(")
-        args = [self.expr()]
-        while self.at(","):
-            self.advance()
-            args.append(self.expr())
-        self.expect(")")
-        return args
-
-    def apply(self, name: str, args: list[sp.Expr], pos: int) -> sp.Expr:
-        arity, build = FUNCTIONS[name]
-        if arity != -1 and len(args) != arity:
-            raise ParseError(f"{name} takes {arity} argument(s), got {len(args)} at {pos}")
-        if arity == -1 and not 1 <= len(args) <= 16:
-            raise ParseError(f"{name} takes 1 to 16 arguments, got {len(args)} at {pos}")
-        if name == "log" and len(args) == 1 and args[0] == 0:
-            raise ParseError(f"log(0) at position {pos}")
-        return build(*args)  # type: ignore[operator]
-
-    def primed(self, name: str) -> sp.Expr:
+    def primed(self, i: int, name: str, q: int) -> tuple[_Tok, int]:
         primes = 0
-        while self.at("'"):
-            self.advance()
+        while self.at(q, "'"):
+            q = self.skip(q + 1)
             primes += 1
-        pos = self.tok.pos
+        pos = self.tok(q).pos
+        err = None
         if primes > 1:
-            raise ParseError(f"{name} with {primes} primes at position {pos}: only first "
-                             "derivatives are written with a prime")
-        args = self.call_args() if self.at("(") else [self.power()]
-        if len(args) != 1:
-            raise ParseError(f"{name}' takes one argument, got {len(args)} at position {pos}")
-        return PRIMED[name](args[0])  # type: ignore[operator]
+            err = f"{name} with {primes} primes at position {pos}: only first derivatives " \
+                "are written with a prime"
+        kind = "PRIMECALL" if self.at(q, "(") else "PRIMEAPPLY"
+        return self.make(kind, i, obj=(name, pos), err=err), q
 
-    def font_word(self) -> str:
-        """The letters of ``\\mathrm{ReLU}`` / ``\\text{act}``: a name."""
-        self.expect("{")
+    def command(self, i: int, choices: dict) -> tuple[_Tok, int]:
+        t = self.toks[i]
+        cmd = t.text[1:]
+        if cmd in TIMES:
+            return self.make("TIMES", i), i + 1
+        if cmd in _COMMANDS:
+            kind = _COMMANDS[cmd]
+            j = self.skip(i + 1)
+            if kind == "FRAC" and self.at(j, "{") and self.tok(j + 1).text == "\\partial" and \
+                    self.tok(j + 1).kind == "cmd":
+                kind = "FRACP"
+            return self.make(kind, i), i + 1
+        if cmd == "sum":
+            if not self.at(self.skip(i + 1), "_"):
+                return self.make("SUM", i, err=f"\\sum at position {t.pos} needs an index: "
+                                 "\\sum_{t=1}^{T}"), i + 1
+            return self.make("SUM", i), i + 1
+        if cmd == "partial" and "PARTIAL" in choices:
+            return self.make("PARTIAL", i), i + 1
+        if t.text in _NOT_FACTORS:  # \} and \|
+            return self.make("CLOSER", i), i + 1
+        if "VALUE" not in choices and (cmd in FONT or cmd in FUNCTIONS or cmd in GREEK):
+            return self.make("BAD", i), i + 1  # refused here: no symbol is made
+        try:
+            if cmd in FONT:
+                return self.font(i, cmd)
+            if cmd in FUNCTIONS or cmd in ("max", "min"):
+                return self.function_command(i, cmd)
+            if cmd in GREEK:  # \varepsilon and \epsilon are one letter to a grader
+                name, p = self.full_name(cmd.removeprefix("var"), t.pos, i + 1)
+                q = self.skip(p)
+                if self.time_index(q):
+                    return self.make("TIMEHEAD", i, obj=(sp.Integer(1), name)), q
+                return self.make("VALUE", i, obj=self.symbol(name)), q
+        except ParseError as exc:
+            return self.make("BAD", i, err=str(exc)), i + 1
+        if cmd == "infty":
+            return self.make("BAD", i, err=f"\\infty is not supported (position {t.pos})"), i + 1
+        return self.make("BAD", i, err=f"unsupported LaTeX command {t.text!r} at position "
+                         f"{t.pos}"), i + 1
+
+    def font(self, i: int, cmd: str) -> tuple[_Tok, int]:
+        """``\\mathrm{ReLU}``, ``\\text{act}``: the letters are a name."""
+        pos = self.toks[i].pos
+        j = self.skip(i + 1)
+        if not self.at(j, "{"):
+            found = self.tok(j).text or "end of formula"
+            raise ParseError(f"expected '{{' at position {self.tok(j).pos}, found {found!r}")
         parts: list[str] = []
-        while not self.at("}"):
-            t = self.advance()
+        p = j + 1
+        while not self.at(self.skip(p), "}"):
+            q = self.skip(p)
+            t = self.tok(q)
+            p = q + 1
             if t.kind == "end":
                 raise ParseError("unterminated group")
             if t.kind in ("name", "num"):
@@ -654,96 +701,265 @@ class _Parser:
                 parts.append(t.text[1:])
             else:
                 raise ParseError(f"unexpected {t.text!r} in a name at position {t.pos}")
-        self.advance()
         word = "".join(parts)
         if not word or not word[0].isalpha():
             raise ParseError("empty or malformed name in a font command")
-        return word
+        name, p = self.full_name(word, pos, self.skip(p) + 1)
+        q = self.skip(p)
+        if cmd == "mathcal" and name == "L":
+            return self.make("VALUE", i, obj=self.symbol("L")), q
+        if name in FUNCTIONS and self.at(q, "("):
+            return self.make("CALLHEAD", i, obj=(sp.Integer(1), ("apply", name), pos)), q
+        if name in FUNCTIONS and self.starts_factor(q):
+            return self.make("APPLYHEAD", i, obj=(name, pos)), q
+        if self.time_index(q):
+            return self.make("TIMEHEAD", i, obj=(sp.Integer(1), name)), q
+        return self.make("VALUE", i, obj=self.symbol(name)), q
 
-    def command(self) -> sp.Expr:
-        tok = self.advance()
-        cmd = tok.text[1:]
-        if cmd in ("frac", "dfrac", "tfrac"):
-            if self.at("{") and self.peek().kind == "cmd" and self.peek().text == "\\partial":
-                return self.partial_fraction(tok.pos)
-            num = self.group()
-            den = self.group()
-            if den == 0:
-                raise ParseError(f"division by zero in \\frac at position {tok.pos}")
-            return num / den
-        if cmd == "sqrt":
-            if self.at("["):
-                self.advance()
-                n = self.expr()
-                self.expect("]")
-                if not (n.is_Integer and 1 <= n <= MAX_EXPONENT):
-                    raise ParseError(f"root index must be an integer 1..{MAX_EXPONENT}")
-                return sp.root(self.group(), n)
-            return sp.sqrt(self.group())
-        if cmd in ("lfloor", "lceil"):
-            value = self.expr()
-            self.expect("\\rfloor" if cmd == "lfloor" else "\\rceil")
-            return sp.floor(value) if cmd == "lfloor" else sp.ceiling(value)
-        if cmd in ("overline", "bar"):
-            return self.overline(tok.pos)
-        if cmd == "sum":
-            return self.sum(tok.pos)
-        if cmd in FONT:
-            word = self.font_word()
-            name = self.full_name(word, tok.pos)
-            if cmd in ("mathcal",) and name == "L":
-                return self.table.symbol("L")
-            if name in FUNCTIONS and (self.at("(") or self.starts_factor()):
-                args = self.call_args() if self.at("(") else [self.power()]
-                return self.apply(name, args, tok.pos)
-            index = self.time_index()
-            if index is not None:
-                return self.table.function(name)(index)
-            return self.table.symbol(name)
-        if cmd in FUNCTIONS or cmd in ("max", "min"):
-            if self.at("'") and cmd in PRIMED:
-                return self.primed(cmd)
-            if self.at("^"):  # \tanh^2(x) = tanh(x)^2
-                self.advance()
-                exp = self.exponent()
-                args = self.call_args() if self.at("(") else [self.power()]
-                return _bounded_number(self.apply(cmd, args, tok.pos) ** exp, tok.pos)
-            if cmd == "sigma" and not (self.at("(") or self.at("\\left")):
-                return self.table.symbol(self.full_name("sigma", tok.pos))
-            args = self.call_args() if self.at("(") else [self.power()]
-            return self.apply(cmd, args, tok.pos)
-        if cmd in GREEK:
-            # \varepsilon and \epsilon are one letter to a grader
-            name = self.full_name(cmd.removeprefix("var") if cmd.startswith("var") else cmd,
-                                  tok.pos)
-            index = self.time_index()
-            return self.table.function(name)(index) if index is not None else \
-                self.table.symbol(name)
-        if cmd == "infty":
-            raise ParseError(f"\\infty is not supported (position {tok.pos})")
-        raise ParseError(f"unsupported LaTeX command {tok.text!r} at position {tok.pos}")
+    def function_command(self, i: int, cmd: str) -> tuple[_Tok, int]:
+        pos = self.toks[i].pos
+        q = self.skip(i + 1)
+        if self.at(q, "'") and cmd in PRIMED:
+            return self.primed(i, cmd, q)
+        if self.at(q, "^"):  # \tanh^2(x) = tanh(x)^2
+            return self.make("FPOWHEAD", i, obj=(cmd, pos)), q
+        if cmd == "sigma" and not self.at(q, "("):  # \sigma alone is a symbol
+            name, p = self.full_name("sigma", pos, i + 1)
+            return self.make("VALUE", i, obj=self.symbol(name)), p
+        if self.at(q, "("):
+            return self.make("CALLHEAD", i, obj=(sp.Integer(1), ("apply", cmd), pos)), q
+        return self.make("APPLYHEAD", i, obj=(cmd, pos)), q
 
-    def overline(self, pos: int) -> sp.Expr:
-        """``\\overline{h^{(t)}}`` -> ``bar_h(t)``; ``\\overline{w_{ix}}`` -> ``bar_w_ix``."""
-        self.expect("{")
-        inner = self.expr()
-        self.expect("}")
-        if isinstance(inner, sp.Symbol):
-            return self.table.symbol(f"bar_{inner.name}")
-        if isinstance(inner, AppliedUndef):
-            return self.table.function(f"bar_{inner.func.__name__}")(*inner.args)
-        raise ParseError(f"\\overline at position {pos} must cover one name, got {inner}")
 
-    def partial_fraction(self, pos: int) -> sp.Expr:
+# -- the transformer: grammar rules -> SymPy --------------------------------------------------
+
+class _V:
+    """A parsed value: the expression, its nesting depth (every expression, operand and primary
+    inside it is one level, the unit of MAX_DEPTH), its position and where the spacing before it
+    began (an exponent's position is reported there)."""
+
+    __slots__ = ("e", "h", "pos", "lead")
+
+    def __init__(self, e: object, h: int, pos: int, lead: int):
+        if h > MAX_DEPTH:
+            raise ParseError(f"formula nested too deeply (limit {MAX_DEPTH})")
+        self.e, self.h, self.pos, self.lead = e, h, pos, lead
+
+
+def _leaf(tok: _Tok, e: object, h: int = 0) -> _V:
+    return _V(e, h, tok.start_pos, tok.lead)
+
+
+def _top(children: list) -> int:
+    return max((c.h for c in children if isinstance(c, _V)), default=0)
+
+
+class _Build(Transformer):
+    """Called by the parser as it reduces each rule: builds SymPy objects from the children,
+    checking the bounds. ``reader`` and ``sums`` (positions of open ``Sum(``) are per parse."""
+
+    reader: _Reader
+    sums: list[int]
+
+    def __default__(self, data, children, meta):
+        if data.startswith("_"):  # Lark's helper rules for repetitions, spliced into the parent
+            return super().__default__(data, children, meta)
+        raise AssertionError(f"grammar rule {data!r} has no callback")
+
+    def start(self, c):
+        return c[0]
+
+    def relation_expr(self, c):
+        return c[0].e
+
+    def relation_op(self, c):
+        left, op, right = c
+        rel = {"=": sp.Eq, "<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge}[str(op)]
+        return rel(left.e, right.e, evaluate=False)
+
+    def expr_first(self, c):
+        v = c[0]
+        return _V(v.e, v.h + 1, v.pos, v.lead)
+
+    def expr_more(self, c):
+        a, op, b = c
+        e = a.e + b.e if op.type == "PLUS" else a.e - b.e
+        return _V(e, max(a.h, b.h + 1), a.pos, a.lead)
+
+    def term_first(self, c):
+        return c[0]
+
+    def term_mul(self, c):
+        a, _, b = c
+        return _V(a.e * b.e, max(a.h, b.h), a.pos, a.lead)
+
+    def term_div(self, c):
+        a, _, b = c
+        if b.e == 0:
+            raise ParseError(f"division by zero at position {self.reader.lookahead}")
+        return _V(a.e / b.e, max(a.h, b.h), a.pos, a.lead)
+
+    def term_implicit(self, c):
+        a, b = c
+        return _V(a.e * b.e, max(a.h, b.h + 1), a.pos, a.lead)
+
+    def unary_sign(self, c):
+        sign, v = c
+        return _V(-v.e if sign.type == "MINUS" else v.e, v.h + 1, sign.start_pos, sign.lead)
+
+    def unary_power(self, c):
+        v = c[0]
+        return _V(v.e, v.h + 1, v.pos, v.lead)
+
+    def power(self, c):
+        if len(c) == 1:
+            return c[0]
+        base, _, exp = c
+        if base.e == 0 and exp.e.is_number and exp.e.is_negative:
+            raise ParseError(f"division by zero at position {base.pos}")
+        return _V(_bounded_number(base.e**exp.e, base.pos), max(base.h, exp.h), base.pos,
+                  base.lead)
+
+    def _exponent(self, v: _V) -> _V:
+        exp = v.e
+        if exp.is_number:
+            if exp.is_real is False:
+                raise ParseError(f"complex exponent at position {v.lead}")
+            if abs(exp) > MAX_EXPONENT:
+                raise ParseError(
+                    f"exponent at position {v.lead} too large: |{exp}| > {MAX_EXPONENT}"
+                )
+        return v
+
+    def exponent_group(self, c):
+        return self._exponent(_leaf(c[0], c[1].e, c[1].h))
+
+    def exponent_unary(self, c):
+        return self._exponent(c[0])
+
+    def group_brace(self, c):
+        return _leaf(c[0], c[1].e, c[1].h)
+
+    def group_primary(self, c):
+        return c[0]
+
+    def primary(self, c):
+        v = c[0]
+        return _V(v.e, v.h + 1, v.pos, v.lead)
+
+    primary_nb = iprimary = primary_np = primary
+
+    def paren(self, c):
+        return _leaf(c[0], c[1].e, c[1].h)
+
+    brace = bracket = paren
+
+    def abs(self, c):
+        return _leaf(c[0], sp.Abs(c[1].e), c[1].h)
+
+    # -- atoms ----------------------------------------------------------------------------
+    def number(self, c):
+        text = str(c[0])
+        frac = Fraction(text)
+        return _leaf(c[0], sp.Rational(frac.numerator, frac.denominator))
+
+    def value(self, c):
+        return _leaf(c[0], c[0].obj)
+
+    def bad(self, c):  # the reader reports it as soon as the parser has taken it
+        raise c[0].err
+
+    def call_args(self, c):
+        return c[1]
+
+    def args(self, c):
+        return [v for v in c if isinstance(v, _V)]
+
+    def call(self, c):
+        head, args = c
+        prefix, (kind, target), pos = head.obj
+        values = [a.e for a in args]
+        e = _apply(target, values, pos) if kind == "apply" else target(*values)
+        return _leaf(head, prefix * e, _top(args))
+
+    def apply(self, c):
+        head, arg = c
+        name, pos = head.obj
+        return _leaf(head, _apply(name, [arg.e], pos), arg.h)
+
+    def primed(self, c):
+        head, arg = c
+        name, pos = head.obj
+        args = arg if isinstance(arg, list) else [arg]
+        if len(args) != 1:
+            raise ParseError(f"{name}' takes one argument, got {len(args)} at position {pos}")
+        return _leaf(head, PRIMED[name](args[0].e), _top(args))  # type: ignore[operator]
+
+    def time_index(self, c):
+        head, index = c[0], c[4]
+        prefix, name = head.obj
+        return _leaf(head, prefix * self.reader.table.function(name)(index.e), index.h)
+
+    def bracket_index(self, c):
+        """``h[t]`` -> ``h(t)``, ``x[i, j]`` -> ``x(i, j)``: the indexed quantity, like
+        ``h^{(t)}``. ``a_i[t]`` is ``a(i, t)`` when the answer indexes ``a`` by ``(i, t)``."""
+        head, args = c[0], c[2]
+        prefix, name, pos, mode = head.obj
+        if len(args) > 4:
+            raise ParseError(f"{name}[...] at position {pos} has more than 4 indices")
+        values = [a.e for a in args]
+        if mode[0] == "head":
+            sub = mode[2]
+            first = sp.Integer(int(sub)) if sub.isdigit() else self.reader.table.symbol(sub)
+            e = mode[1](first, *values)
+        else:
+            e = self.reader.table.function(name)(*values)
+        return _leaf(head, prefix * e, _top(args))
+
+    def subscript_index(self, c):
+        head, index = c[0], c[3]
+        prefix, name, _ = head.obj
+        return _leaf(head, prefix * self.reader.table.function(name)(index.e), index.h)
+
+    def sum_open(self, c):
+        self.sums.append(c[0].start_pos)
+        return c[0]
+
+    def sum_limit(self, c):
+        var, lower, upper = c[2].obj, c[4], c[6]
+        span = upper.e - lower.e
+        if span.is_number and span + 1 > MAX_SUM_TERMS:
+            raise ParseError(f"Sum at position {self.sums[-1]} has more than {MAX_SUM_TERMS} "
+                             "terms")
+        return (var, lower.e, upper.e), max(lower.h, upper.h)
+
+    def sympy_sum(self, c):
+        """``Sum(body, (t, 1, T))``: the form SymPy prints (and derive shows), read like
+        ``\\sum_{t=1}^{T} body``."""
+        head, body, limits = c[0], c[1], c[2:-1]
+        pos = self.sums.pop()
+        if not limits or len(limits) > 4:
+            raise ParseError(f"Sum at position {pos} needs one to four limits (t, 1, T)")
+        h = max([body.h] + [lim[1] for lim in limits])
+        return _leaf(head, sp.Sum(body.e, *[lim[0] for lim in limits]), h)
+
+    def function_power(self, c):
+        head, exp, arg = c[0], c[2], c[3]
+        cmd, pos = head.obj
+        args = arg if isinstance(arg, list) else [arg]
+        value = _bounded_number(_apply(cmd, [a.e for a in args], pos) ** exp.e, pos)
+        return _leaf(head, value, max(exp.h, _top(args)))
+
+    def frac(self, c):
+        head, num, den = c
+        if den.e == 0:
+            raise ParseError(f"division by zero in \\frac at position {head.start_pos}")
+        return _leaf(head, num.e / den.e, max(num.h, den.h))
+
+    def partial(self, c):
         """``\\frac{\\partial L}{\\partial h^{(t)}}`` -> ``dL_dh(t)`` (the direct derivative)."""
-        self.expect("{")
-        self.expect("\\partial")
-        top = self.expr()
-        self.expect("}")
-        self.expect("{")
-        self.expect("\\partial")
-        bottom = self.expr()
-        self.expect("}")
+        head, top, bottom = c[0], c[3].e, c[7].e
+        pos = head.start_pos
         if isinstance(top, AppliedUndef):
             top_name = top.func.__name__
         elif isinstance(top, sp.Symbol):
@@ -752,44 +968,83 @@ class _Parser:
             raise ParseError(f"\\partial at position {pos}: expected a name, got {top}")
         if top_name in ("L_t", "mathcalL", "L_T", "l", "l_t"):
             top_name = "L"
+        table, h = self.reader.table, max(c[3].h, c[7].h)
         if isinstance(bottom, AppliedUndef):
-            return self.table.function(f"d{top_name}_d{bottom.func.__name__}")(*bottom.args)
+            fn = table.function(f"d{top_name}_d{bottom.func.__name__}")
+            return _leaf(head, fn(*bottom.args), h)
         if isinstance(bottom, sp.Symbol):
-            return self.table.symbol(f"d{top_name}_d{bottom.name}")
+            return _leaf(head, table.symbol(f"d{top_name}_d{bottom.name}"), h)
         raise ParseError(f"\\partial at position {pos}: expected a name, got {bottom}")
 
-    def sum(self, pos: int) -> sp.Expr:
+    def sqrt_index(self, c):
+        n = c[1]
+        if not (n.e.is_Integer and 1 <= n.e <= MAX_EXPONENT):
+            raise ParseError(f"root index must be an integer 1..{MAX_EXPONENT}")
+        return n
+
+    def sqrt(self, c):
+        head, arg = c[0], c[-1]
+        if len(c) == 3:
+            return _leaf(head, sp.root(arg.e, c[1].e), max(c[1].h, arg.h))
+        return _leaf(head, sp.sqrt(arg.e), arg.h)
+
+    def floor(self, c):
+        return _leaf(c[0], sp.floor(c[1].e), c[1].h)
+
+    def ceil(self, c):
+        return _leaf(c[0], sp.ceiling(c[1].e), c[1].h)
+
+    def overline(self, c):
+        """``\\overline{h^{(t)}}`` -> ``bar_h(t)``; ``\\overline{w_{ix}}`` -> ``bar_w_ix``."""
+        head, inner = c[0], c[2].e
+        table = self.reader.table
+        if isinstance(inner, sp.Symbol):
+            return _leaf(head, table.symbol(f"bar_{inner.name}"), c[2].h)
+        if isinstance(inner, AppliedUndef):
+            return _leaf(head, table.function(f"bar_{inner.func.__name__}")(*inner.args), c[2].h)
+        raise ParseError(f"\\overline at position {head.start_pos} must cover one name, got "
+                         f"{inner}")
+
+    def sum_head(self, c):
+        var = next(t for t in c if isinstance(t, LarkToken) and t.type == "SUMVAR").obj
+        lower, upper, h = sp.Integer(1), None, 0
+        for k, item in enumerate(c):
+            if isinstance(item, LarkToken) and item.type in ("EQ", "CARET"):
+                if item.type == "EQ":
+                    lower = c[k + 1].e
+                else:
+                    upper = c[k + 1].e
+                h = max(h, c[k + 1].h)
+        if upper is None:
+            upper = self.reader.table.symbol("T")
+        return c[0], (var, lower, upper), h
+
+    def sum(self, c):
         """``\\sum_{t=1}^{T} body`` (``\\sum_t`` means t = 1..T, the catalogue's convention)."""
-        if not self.at("_"):
-            raise ParseError(f"\\sum at position {pos} needs an index: \\sum_{{t=1}}^{{T}}")
-        self.advance()
-        if self.at("{"):
-            self.advance()
-            var_tok = self.advance()
-            if var_tok.kind != "name":
-                raise ParseError(f"\\sum index at position {var_tok.pos} must be a name")
-            var = self.table.symbol(_check_name(var_tok.text, var_tok.pos))
-            if self.at("="):
-                self.advance()
-                lower = self.expr()
-            else:
-                lower = sp.Integer(1)
-            self.expect("}")
-        else:
-            var_tok = self.advance()
-            if var_tok.kind != "name":
-                raise ParseError(f"\\sum index at position {var_tok.pos} must be a name")
-            var = self.table.symbol(_check_name(var_tok.text, var_tok.pos))
-            lower = sp.Integer(1)
-        upper = self.table.symbol("T")
-        if self.at("^"):
-            self.advance()
-            upper = self.group()
-        body = self.term()
+        (head, (var, lower, upper), h), body = c
         span = upper - lower
         if span.is_number and span + 1 > MAX_SUM_TERMS:
-            raise ParseError(f"\\sum at position {pos} has more than {MAX_SUM_TERMS} terms")
-        return sp.Sum(body, (var, lower, upper))
+            raise ParseError(f"\\sum at position {head.start_pos} has more than "
+                             f"{MAX_SUM_TERMS} terms")
+        return _leaf(head, sp.Sum(body.e, (var, lower, upper)), max(h, body.h))
+
+
+_LOCK = threading.RLock()
+_BUILD = _Build()
+_LARKS: tuple[Lark, Lark] | None = None
+
+
+def _lark() -> tuple[Lark, Lark]:
+    """The grammar's lexer (all its terminals) and its LALR parser, built once."""
+    global _LARKS
+    with _LOCK:
+        if _LARKS is None:
+            grammar = resources.files("derive.grade").joinpath("claims.lark")
+            text = grammar.read_text(encoding="utf-8")
+            _LARKS = (Lark(text, parser=None, lexer="basic"),
+                      Lark(text, parser="lalr", lexer="basic", transformer=_BUILD,
+                           maybe_placeholders=False))
+        return _LARKS
 
 
 def parse_formula(text: str, table: SymbolTable | None = None) -> object:
@@ -797,16 +1052,21 @@ def parse_formula(text: str, table: SymbolTable | None = None) -> object:
 
     Raises :class:`ParseError` for anything outside the grammar or the bounds.
     """
-    parser = _Parser(text, table if table is not None else SymbolTable())
-    try:
-        return parser.relation()
-    except RecursionError:
-        raise ParseError("formula nested too deeply") from None
-    except ParseError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - SymPy refusing a construct is a parse failure
-        raise ParseError(f"not a valid formula ({type(exc).__name__}: {str(exc)[:200]})") \
-            from None
+    tokens = tokenize(text)
+    reader = _Reader(tokens, table if table is not None else SymbolTable())
+    with _LOCK:
+        _BUILD.reader, _BUILD.sums = reader, []
+        try:
+            return reader.run(_lark()[1].parse_interactive())
+        except RecursionError:
+            raise ParseError("formula nested too deeply") from None
+        except ParseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - SymPy refusing a construct is a parse failure
+            raise ParseError(f"not a valid formula ({type(exc).__name__}: {str(exc)[:200]})") \
+                from None
+        finally:
+            _BUILD.reader = None
 
 
 def parse_number(text: str) -> sp.Rational:
