@@ -6,11 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: check report test test-slow lint bench clean
 
+# pip shows what it installs (a minute on a fresh clone): no silent wait.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "installing derive and its dependencies into $(VENV) ..."
+	$(BIN)/pip install --progress-bar off -e '.[test]'
 	touch $(STAMP)
+	@echo "derive is installed in $(VENV): run $(BIN)/derive, or 'source $(BIN)/activate' first"
 
 check: $(STAMP)
 	$(BIN)/derive check
@@ -31,5 +34,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b; done
 
+# Everything built or cached: the environment, the reports, the tools' caches, and the scratch
+# folders an interrupted TeX build (killed with SIGKILL) can leave beside any --out.
 clean:
-	rm -rf $(VENV) build *.egg-info reports/out
+	rm -rf $(VENV) build *.egg-info reports/out .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o \( -name __pycache__ -o -name '.derive-build-*' \) \
+		-type d -prune -exec rm -rf {} +

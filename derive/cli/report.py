@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from derive import report
+
+# The claims folder of the source tree: used when it is there, silently skipped elsewhere
+# (an installed ``derive`` run from any folder); a --claims that does not exist is an error.
+DEFAULT_CLAIMS = "reports/claims"
 
 
 def add(sub) -> None:
     p = sub.add_parser("report", help="render the solution reports (LaTeX, PDF)")
     p.add_argument("sets", nargs="*", metavar="SET")
-    p.add_argument("--out", default="reports/out")
-    p.add_argument("--no-pdf", action="store_true")
-    p.add_argument("--claims", default="reports/claims", metavar="DIR",
-                   help="claims files whose errata to build with their sets (errata-SET.pdf)")
+    p.add_argument("--out", default="reports/out",
+                   help="the folder of the PDFs (default reports/out)")
+    p.add_argument("--no-pdf", action="store_true", help="write the .tex only (no TeX needed)")
+    p.add_argument("--tex", action="store_true", help="keep each PDF's .tex beside it")
+    p.add_argument("--claims", default=None, metavar="DIR",
+                   help="claims files whose errata to build with their sets (errata-STEM.pdf; "
+                   f"default {DEFAULT_CLAIMS} when it exists)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    claims = args.claims
+    if claims is None and Path(DEFAULT_CLAIMS).is_dir():
+        claims = DEFAULT_CLAIMS
     return report.build_reports(list(args.sets or []), args.out, pdf=not args.no_pdf,
-                                claims=args.claims)
+                                claims=claims, keep_tex=args.tex, quiet=args.quiet)

@@ -13,6 +13,7 @@ safe parser of :mod:`derive.grade.parse` (never ``eval``'d) and compared by
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from derive.core.errors import DeriveError
@@ -37,10 +38,13 @@ def _claim_key(claim: Claim) -> str:
     return json.dumps(fields, sort_keys=True, default=str)
 
 
-def grade(path: str | Path, budget: float | None = None) -> Report:
+def grade(path: str | Path, budget: float | None = None,
+          progress: Callable[[str, list[Verdict], float], None] | None = None) -> Report:
     """Grade every claim of the claims file at ``path`` (a ``DeriveError`` if it is malformed)
     within ``budget`` seconds for the whole file: a claim left undecided when the time is up is
-    "not checkable", saying so. Identical claims reuse the first one's verdict."""
+    "not checkable", saying so. Identical claims reuse the first one's verdict. ``progress``,
+    when given, is called after each problem's claims with its id, their verdicts and the
+    seconds they took (a file takes tens of seconds: the caller can show how far it is)."""
     import dataclasses
 
     budget = BUDGET_SECONDS if budget is None else budget
@@ -49,24 +53,31 @@ def grade(path: str | Path, budget: float | None = None) -> Report:
     deadline = time.monotonic() + budget
     verdicts: list[Verdict] = []
     seen: dict[str, Verdict] = {}
+    started, first = time.perf_counter(), 0
     with time_limit(deadline):
-        for claim in claims_file.claims:
+        for index, claim in enumerate(claims_file.claims):
             key = _claim_key(claim)
             if key in seen:  # the same claim again: its verdict, not another minute of work
-                first = seen[key]
-                again = dataclasses.replace(first, claim=claim, evidence=list(first.evidence))
-                again.evidence.append(f"the same claim as line {first.claim.line}: its verdict "
-                                      "is reused")
+                first_seen = seen[key]
+                again = dataclasses.replace(first_seen, claim=claim,
+                                            evidence=list(first_seen.evidence))
+                again.evidence.append(f"the same claim as line {first_seen.claim.line}: its "
+                                      "verdict is reused")
                 verdicts.append(again)
-                continue
-            if time.monotonic() > deadline:  # a file of many slow claims still finishes
+            elif time.monotonic() > deadline:  # a file of many slow claims still finishes
                 verdict = Verdict(claim, NOT_CHECKABLE, f"not graded: {DEADLINE_REACHED} "
                                   f"({budget:g} s for the file)", claimed=claim.value,
                                   method="none")
+                verdicts.append(verdict)
+                seen[key] = verdict
             else:
                 verdict = grade_claim(claim)
-            verdicts.append(verdict)
-            seen[key] = verdict
+                verdicts.append(verdict)
+                seen[key] = verdict
+            following = claims_file.claims[index + 1: index + 2]
+            if progress and (not following or following[0].problem != claim.problem):
+                progress(claim.problem, verdicts[first:], time.perf_counter() - started)
+                started, first = time.perf_counter(), len(verdicts)
     _carried_totals(verdicts)
     return Report(claims_file, verdicts)
 

@@ -48,6 +48,7 @@ key, and the value.
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,21 +135,44 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _read(path: Path, name: str) -> str:
+    """The text of the claims file ``path``; a ``DeriveError`` saying what is wrong when it
+    cannot be one (a folder, missing, a name the file system refuses, empty, too large). A
+    pipe or device is read up to the size limit (``derive grade <(...)`` works)."""
+    shown = _short(name)  # a name longer than the file system allows would fill the screen
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DeriveError(f"claims file {shown} not found") from None
+    except OSError as exc:  # a name too long, a loop of links, no permission
+        raise DeriveError(f"claims file {shown}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DeriveError(f"claims file {shown} is a folder, not a claims file (give one "
+                          "*.toml file of it)")
+    if info.st_size > MAX_FILE_BYTES:
+        raise DeriveError(f"claims file {shown} is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise DeriveError(f"claims file {shown} cannot be read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise DeriveError(f"claims file {shown} is larger than {MAX_FILE_BYTES} bytes")
+    if not raw.strip():
+        raise DeriveError(f"claims file {shown} is empty: no claims, so not a claims file "
+                          "(expected [[\"SET/ID\"]] tables, one per claim)")
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark is not content
+    except UnicodeDecodeError as exc:
+        raise DeriveError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text's newlines
+
+
 def load_claims(path: str | Path) -> ClaimsFile:
     """Read and validate a claims file; every defect is a ``DeriveError`` naming where it is."""
     path = Path(path)
     name = str(path)
-    if path.is_dir():
-        raise DeriveError(f"claims file {name!r} is a folder, not a claims file (give one "
-                          "*.toml file of it)")
-    if not path.is_file():
-        raise DeriveError(f"claims file {name!r} not found")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise DeriveError(f"claims file {name!r} is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not content
-    except UnicodeDecodeError as exc:
-        raise DeriveError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = _read(path, name)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

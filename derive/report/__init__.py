@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import difflib
+import errno
+import io
 import os
+import select
+import stat
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from derive.catalogue import SETS
 from derive.core.errors import DeriveError
 from derive.report import latexmk
 from derive.report.document import Document, PartOutcome, build, load_answer_modules
-from derive.report.errata import Errata, build_errata, claims_for_sets, write_errata
+from derive.report.errata import Errata, build_errata, claims_for_sets
 from derive.report.render import write_atomically
 
-__all__ = ["closest_sets", "main", "resolve_sets", "write"]
+__all__ = ["build_reports", "closest_sets", "resolve_sets", "write"]
 
 
 def resolve_sets(names: list[str]) -> list[str]:
@@ -51,21 +57,30 @@ def closest_sets(name: str, cutoff: float = 0.4) -> list[str]:
     return [s for s in ranked if score(s) >= max(cutoff, best - 0.05)][:2]
 
 
+def shown(value: str | os.PathLike, limit: int = 80) -> str:
+    """``value`` quoted for a message, shortened when it is long (a file name longer than the
+    file system allows would fill the screen)."""
+    text = repr(str(value))
+    return text if len(text) <= limit else f"{text[: limit - 20]}...' ({len(str(value))} chars)"
+
+
 def output_folder(out: str | os.PathLike) -> Path:
     """``out`` created if needed and checked writable, or a ``DeriveError`` naming it."""
+    if not str(out).strip():  # Path("") is the working directory: never what was meant
+        raise DeriveError("--out is empty (''); give a folder, e.g. --out reports/out")
     folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise DeriveError(f"--out {str(out)!r} is not a folder")
     try:
+        if folder.exists() and not folder.is_dir():
+            raise DeriveError(f"--out {shown(out)} is not a folder")
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DeriveError(f"--out {str(out)!r} cannot be created: {exc.strerror}") from None
-    probe = folder / ".derive-write-test"
+    except OSError as exc:  # also a name too long for the file system
+        raise DeriveError(f"--out {shown(out)} cannot be created: {exc.strerror}") from None
     try:
-        probe.write_text("")
-        probe.unlink()
+        handle, probe = tempfile.mkstemp(prefix=".derive-write-test-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
     except OSError as exc:
-        raise DeriveError(f"--out {str(out)!r} is not writable: {exc.strerror}") from None
+        raise DeriveError(f"--out {shown(out)} is not writable: {exc.strerror}") from None
     return folder
 
 
@@ -76,10 +91,9 @@ def write(document: Document, folder: Path) -> Path:
     return tex
 
 
-def _progress(stream) -> object:
-    """A per-part progress printer for a terminal (None when ``stream`` is not one)."""
-    if not stream.isatty():
-        return None
+def _progress(stream) -> Callable[[PartOutcome], None]:
+    """A per-part progress printer on ``stream`` (a terminal or not: a log of a long build
+    needs it as much as a person)."""
 
     def show(outcome: PartOutcome) -> None:
         state = {"answered": "built", "unanswered": "not yet answered", "error": "FAILED"}
@@ -93,70 +107,122 @@ def _progress(stream) -> object:
     return show
 
 
-def errata_to_build(claims: str | None, sets: list[str]) -> tuple[list[tuple[Path, str]],
-                                                                     list[str]]:
+def _say(progress: object, line: str) -> None:
+    """A progress line on stderr, unless progress is off (--quiet)."""
+    if progress:
+        print(line, file=sys.stderr, flush=True)
+
+
+def reader_gone(stream: object) -> bool:
+    """Whether ``stream`` is a pipe whose reader has exited (``derive report | head -1``):
+    what is built next could never be read. On Linux ``poll`` flags such a pipe at once;
+    elsewhere the next write finds out (a ``BrokenPipeError`` all the same)."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) or not hasattr(select, "poll"):
+            return False
+        poller = select.poll()
+        poller.register(fd, 0)  # no events asked: only the error of a pipe without reader
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+def _stop_if_reader_gone() -> None:
+    if reader_gone(sys.stdout):
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output has exited")
+
+
+def _wrote(path: Path, note: str = "") -> None:
+    # flushed at once: a pipe whose reader has gone is found now, not after every set is built
+    print(f"wrote {path}{note}", flush=True)
+
+
+def errata_to_build(claims: str | os.PathLike | None, sets: list[str]
+                    ) -> tuple[list[tuple[Path, str]], list[str]]:
     """The claims files of the folder ``claims`` whose errata go with ``sets`` (none when
-    ``claims`` is None; a missing folder is said in one line and skipped), and the messages of
+    ``claims`` is None; a missing folder is a ``DeriveError`` naming it), and the messages of
     the claims files that could not be read."""
     if claims is None:
         return [], []
+    if not str(claims).strip():
+        raise DeriveError("--claims is empty (''); give a folder of claims files, e.g. "
+                          "--claims reports/claims")
     folder = Path(claims)
-    if folder.exists() and not folder.is_dir():
-        raise DeriveError(f"--claims {str(claims)!r} is not a folder")
-    if not folder.is_dir():
-        print(f"derive: no claims folder {str(claims)!r}; no errata built", file=sys.stderr)
-        return [], []
+    try:
+        exists, is_dir = folder.exists(), folder.is_dir()
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        raise DeriveError(f"--claims {shown(claims)}: {exc.strerror}") from None
+    if exists and not is_dir:
+        raise DeriveError(f"--claims {shown(claims)} is not a folder")
+    if not exists:
+        raise DeriveError(f"--claims {shown(claims)} not found (a folder of claims files, "
+                          "*.toml)")
     return claims_for_sets(folder, sets)
 
 
-def _errata(path: Path, set_id: str, folder: Path, want_pdf: bool, progress: object,
-            failures: list[str], broken: list[str]) -> Errata | None:
+def _output(source: str, pdf: Path, want_pdf: bool, keep_tex: bool, progress: object,
+            failures: list[str]) -> Path | None:
+    """Write one document: its PDF (and its .tex when ``keep_tex``), or its .tex alone when
+    no PDF is wanted. A LaTeX error goes to ``failures`` (the other documents are still built);
+    a failure to write (a full disk) ends the run."""
+    if not want_pdf:
+        tex = pdf.with_suffix(".tex")
+        write_atomically(tex, source)
+        _wrote(tex)
+        return tex
+    _say(progress, f"  {'(pdf)':26s} compiling")
+    started = time.perf_counter()
+    try:
+        made = latexmk.build_pdf(source, pdf, keep_tex=keep_tex)
+    except latexmk.LatexFailed as exc:
+        failures.append(str(exc))
+        _wrote(pdf.with_suffix(".tex"), " (no PDF: LaTeX failed)")
+        return None
+    _say(progress, f"  {'(pdf)':26s} {'compiled':17s} {time.perf_counter() - started:6.2f} s")
+    _wrote(made)
+    return made
+
+
+def _errata(path: Path, set_id: str, folder: Path, want_pdf: bool, keep_tex: bool,
+            progress: object, failures: list[str], broken: list[str]) -> Errata | None:
     """Grade one claims file and write its errata (and PDF); a malformed file or a LaTeX error
     goes to ``failures`` (exit status 2), a grading bug to ``broken`` (exit status 1)."""
     try:
         errata = build_errata(path, set_id)
     except DeriveError as exc:
         failures.append(str(exc))
-        print(f"no errata for {path} (the claims file is malformed)")
+        print(f"no errata for {path} (the claims file is malformed)", flush=True)
         return None
     except Exception as exc:  # a bug in grading: report it, keep the other documents
         broken.append(f"derive: {path}: errata failed to build: {type(exc).__name__}: {exc}")
         return None
-    tex = write_errata(errata, folder)
-    if progress:
-        graded = f"graded, {errata.claims} claims"
-        print(f"  {errata.name:26s} {graded:17s} {errata.seconds:6.2f} s", file=sys.stderr,
-              flush=True)
-    made = tex
-    if want_pdf:
-        pdf_started = time.perf_counter()
-        try:
-            made = latexmk.compile_pdf(tex)
-        except DeriveError as exc:
-            failures.append(str(exc))
-            print(f"wrote {tex} (no PDF: LaTeX failed)")
-            return errata
-        if progress:
-            seconds = time.perf_counter() - pdf_started
-            print(f"  {'(errata pdf)':26s} {'compiled':17s} {seconds:6.2f} s", file=sys.stderr)
-    print(f"wrote {made}")
+    graded = f"graded, {errata.claims} claims"
+    _say(progress, f"  {errata.name:26s} {graded:17s} {errata.seconds:6.2f} s")
+    _stop_if_reader_gone()
+    _output(errata.tex, folder / f"{errata.name}.pdf", want_pdf, keep_tex, progress, failures)
     return errata
 
 
 def build_reports(sets: list[str], out: str, pdf: bool = True,
-                  claims: str | None = None) -> int:
-    """Build the reports of ``sets`` (all if empty) into ``out``; exit status 1 when an
+                  claims: str | os.PathLike | None = None, *, keep_tex: bool = False,
+                  quiet: bool = False) -> int:
+    """Build the reports of ``sets`` (all if empty) into ``out``: the PDFs (and their .tex when
+    ``keep_tex``), or the .tex alone without ``pdf`` or without TeX. Exit status 1 when an
     answer failed to build or a check failed (the documents are written regardless). A LaTeX
-    error in one set does not stop the others; it is raised at the end (exit status 2)."""
+    error in one set does not stop the others; it is raised at the end (exit status 2).
+    Progress goes to stderr per part unless ``quiet``. When stdout is a pipe whose reader has
+    gone, the build stops (a ``BrokenPipeError``) rather than build what no one reads."""
     started = time.perf_counter()
     sets = resolve_sets(list(sets or []))
     folder = output_folder(out)
-    progress = _progress(sys.stderr)
+    progress = None if quiet else _progress(sys.stderr)
     want_pdf = pdf
     if want_pdf and not latexmk.available():
         print(f"derive: {latexmk.INSTALL_HINT}", file=sys.stderr)
         want_pdf = False
     errata_files, latex_errors = errata_to_build(claims, sets)
+    _say(progress, "loading the answer modules")
     load_errors = load_answer_modules()
     for error in load_errors:
         print(f"derive: warning: an answer module failed to load: {error}", file=sys.stderr)
@@ -164,28 +230,15 @@ def build_reports(sets: list[str], out: str, pdf: bool = True,
     errata: list[Errata] = []
     errata_broken: list[str] = []
     for set_id in sets:
-        if progress:
-            print(f"{set_id}:", file=sys.stderr, flush=True)
+        _stop_if_reader_gone()
+        _say(progress, f"{set_id}:")
         document = build(set_id, progress=progress)  # type: ignore[arg-type]
-        tex = write(document, folder)
         documents.append(document)
-        made = tex
-        if want_pdf:
-            pdf_started = time.perf_counter()
-            try:
-                made = latexmk.compile_pdf(tex)
-            except DeriveError as exc:  # the other sets still get their PDFs
-                latex_errors.append(str(exc))
-                print(f"wrote {tex} (no PDF: LaTeX failed)")
-            else:
-                if progress:
-                    seconds = time.perf_counter() - pdf_started
-                    print(f"  {'(pdf)':26s} {'compiled':17s} {seconds:6.2f} s", file=sys.stderr)
-                print(f"wrote {made}")
-        else:
-            print(f"wrote {made}")
+        _stop_if_reader_gone()  # built for a reader who has left: write nothing more
+        _output(document.tex, folder / f"{set_id}.pdf", want_pdf, keep_tex, progress,
+                latex_errors)
         for path, _ in [f for f in errata_files if f[1] == set_id]:
-            built = _errata(path, set_id, folder, want_pdf, progress, latex_errors,
+            built = _errata(path, set_id, folder, want_pdf, keep_tex, progress, latex_errors,
                             errata_broken)
             errata += [built] if built else []
     unanswered = sum(d.unanswered for d in documents)
@@ -205,8 +258,10 @@ def build_reports(sets: list[str], out: str, pdf: bool = True,
                       file=sys.stderr)
     for message in errata_broken:
         print(message, file=sys.stderr)
-    if latex_errors:
-        raise DeriveError("\n".join(latex_errors))
+    if latex_errors:  # one line each; the last one is the command's error
+        for message in latex_errors[:-1]:
+            print(f"derive: error: {message}", file=sys.stderr)
+        raise DeriveError(latex_errors[-1])
     return 1 if broken or failed or load_errors or errata_broken else 0
 
 

@@ -1,4 +1,4 @@
-"""Compile a .tex file to PDF with latexmk: no shell, no shell escape, bounded in time."""
+"""Compile LaTeX to PDF with latexmk: no shell, no shell escape, bounded in time, atomic."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from derive.core.errors import DeriveError
+from derive.report.render import write_atomically
 
 # The Debian packages that hold everything the report preamble uses (verified on Debian 12).
 TEX_PACKAGES = (
@@ -21,11 +22,29 @@ INSTALL_HINT = (
     f"Debian/Ubuntu: apt-get install --no-install-recommends {TEX_PACKAGES}"
 )
 TIMEOUT_SECONDS = 300
+# Scratch folders are named by this prefix, so that `make clean` and .gitignore know them.
+SCRATCH_PREFIX = ".derive-build-"
+# Below this many free bytes a LaTeX failure is most likely the full disk.
+NEARLY_FULL_BYTES = 1 << 20
+
+
+class LatexFailed(DeriveError):
+    """TeX stopped on one document (the others of a run can still be built), unlike a failure
+    to write (a full disk), which ends the run."""
 
 
 def available() -> bool:
     """Whether latexmk and pdflatex are on the PATH."""
     return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+
+
+def tex_name(target: Path) -> str:
+    """The file stem TeX sees for ``target``: the stem itself when TeX reads it as a plain
+    name, else the stem with every other character replaced by ``_``. Legal file names such
+    as ``errata-50%``, ``a$b`` or ``x~y`` stop latexmk ("character not allowed") or TeX (``%``
+    starts a comment); only the scratch folder sees the safe name, the PDF keeps its own."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", target.stem)[:64].strip(".")
+    return safe or "document"
 
 
 def command(tex: Path) -> list[str]:
@@ -43,72 +62,107 @@ def command(tex: Path) -> list[str]:
 
 
 def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
-    """Compile ``tex`` into a PDF beside it, atomically: latexmk runs in a scratch folder and
-    only a finished PDF replaces the one beside ``tex`` (an interrupt, a timeout or a LaTeX
-    error leaves an earlier PDF as it was). On failure a ``DeriveError`` with the log's failing
-    lines; the .tex and its log are kept beside it for inspection."""
+    """Compile the file ``tex`` into a PDF beside it, atomically (see :func:`build_pdf`); the
+    .tex stays where it is."""
     tex = tex.resolve()
     try:
-        scratch = Path(tempfile.mkdtemp(prefix=f".{tex.stem}-build-", dir=tex.parent))
+        source = tex.read_bytes()
     except OSError as exc:
-        raise DeriveError(f"cannot build {tex.name} in {tex.parent}: {exc.strerror}") from None
+        raise DeriveError(f"cannot read {tex}: {exc.strerror}") from None
+    return _build(source, tex.with_suffix(".pdf"), timeout, keep_tex=True, tex_on_disk=True)
+
+
+def build_pdf(source: str, pdf: Path, timeout: float = TIMEOUT_SECONDS,
+              keep_tex: bool = False) -> Path:
+    """Compile the LaTeX ``source`` into ``pdf``, atomically: latexmk runs in a scratch folder
+    beside ``pdf`` and only a finished PDF replaces the one there (an interrupt, a SIGTERM, a
+    timeout, a full disk or a LaTeX error leaves an earlier PDF as it was). The .tex is written
+    beside the PDF when ``keep_tex``, or on a LaTeX error (with its log, for inspection); after
+    a success a .tex or log left there by an earlier failure is removed, so that the folder
+    holds only PDFs. A failure is a one-line ``DeriveError`` naming the log."""
+    return _build(source.encode("utf-8"), pdf, timeout, keep_tex=keep_tex, tex_on_disk=False)
+
+
+def _build(source: bytes, pdf: Path, timeout: float, keep_tex: bool, tex_on_disk: bool) -> Path:
+    pdf = pdf.resolve()
     try:
-        return _compile_in(tex, scratch, timeout)
+        scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=pdf.parent))
+    except OSError as exc:
+        raise DeriveError(f"cannot build {pdf.name} in {pdf.parent}: {exc.strerror}") from None
+    try:
+        return _compile_in(source, pdf, scratch, timeout, keep_tex, tex_on_disk)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _compile_in(tex: Path, scratch: Path, timeout: float) -> Path:
-    env = dict(os.environ, openin_any="p", openout_any="p")
+def _compile_in(source: bytes, pdf: Path, scratch: Path, timeout: float, keep_tex: bool,
+                tex_on_disk: bool) -> Path:
+    tex = pdf.with_suffix(".tex")
+    log = pdf.with_suffix(".log")
+    job = scratch / f"{tex_name(pdf)}.tex"
     try:
-        shutil.copyfile(tex, scratch / tex.name)
+        job.write_bytes(source)
     except OSError as exc:
-        raise DeriveError(f"cannot build {tex.name}: {exc.strerror}") from None
-    try:
-        # a session of its own, so that a timeout can end pdflatex too, not only latexmk
-        process = subprocess.Popen(
-            command(tex),
-            cwd=scratch,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise DeriveError(f"could not run latexmk for {tex}: {exc}") from None
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        raise DeriveError(
-            f"latexmk did not finish {tex.name} within {timeout:g} s; kept {tex}"
-        ) from None
-    except BaseException:  # e.g. Ctrl-C: no TeX process may outlive the build
-        _kill_group(process)
-        raise
-    built = scratch / tex.with_suffix(".pdf").name
-    if process.returncode != 0 or not built.exists():
-        log = tex.with_suffix(".log")
-        made = scratch / log.name
-        text = made.read_text(errors="replace") if made.exists() else stdout + stderr
+        raise DeriveError(f"cannot build {pdf.name}: {_reason(exc, scratch)}") from None
+    status, stdout = _run_latexmk(job, tex, timeout)
+    built = job.with_suffix(".pdf")
+    if status != 0 or not built.exists():
+        made = job.with_suffix(".log")
+        text = made.read_text(errors="replace") if made.exists() else stdout
+        text_source = source.decode("utf-8", errors="replace")
+        if not tex_on_disk:
+            write_atomically(tex, text_source)  # kept for inspection beside the failed build
         try:
-            log.write_text(text, encoding="utf-8")
-        except OSError:
-            log = None
-        where = f"full log {log}" if log is not None else "its log could not be written"
-        raise DeriveError(
-            f"LaTeX failed on {tex} (kept for inspection; {where}):\n"
-            + failing_lines(text, tex)
-        )
-    pdf = tex.with_suffix(".pdf")
+            write_atomically(log, text)
+            where = f"full log {log}"
+        except DeriveError as exc:
+            where = f"no log: {exc}"
+        full = _disk_nearly_full(pdf.parent)
+        raise LatexFailed(f"LaTeX failed on {tex}: {full or summary(text, text_source)} "
+                          f"(the .tex is kept; {where})")
+    if keep_tex and not tex_on_disk:
+        write_atomically(tex, source.decode("utf-8"))
     try:
         os.replace(built, pdf)  # the same file system: the PDF appears whole or not at all
     except OSError as exc:
-        raise DeriveError(f"cannot write {pdf}: {exc.strerror}") from None
-    tex.with_suffix(".log").unlink(missing_ok=True)  # a log of an earlier failure
+        raise DeriveError(f"cannot write {pdf}: {_reason(exc, pdf.parent)}") from None
+    stale = [log] if keep_tex else [log, tex]  # of an earlier failure: this build succeeded
+    for path in stale:
+        path.unlink(missing_ok=True)
     return pdf
+
+
+def _run_latexmk(job: Path, tex: Path, timeout: float) -> tuple[int, str]:
+    """Run latexmk on ``job`` in its folder: its exit status and output. A timeout or an
+    interrupt ends latexmk and every process it started."""
+    env = dict(os.environ, openin_any="p", openout_any="p")
+    try:
+        # a session of its own, so that a timeout can end pdflatex too, not only latexmk
+        process = subprocess.Popen(
+            command(job),
+            cwd=job.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise DeriveError(f"could not run latexmk for {tex}: {exc.strerror}") from None
+    try:
+        stdout, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise LatexFailed(
+            f"latexmk did not finish {tex.name} within {timeout:g} s; the earlier PDF, if "
+            "any, is unchanged"
+        ) from None
+    except BaseException:  # Ctrl-C, SIGTERM: no TeX process may outlive the build
+        _kill_group(process)
+        raise
+    return process.returncode, stdout or ""
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -118,6 +172,51 @@ def _kill_group(process: subprocess.Popen) -> None:
     except ProcessLookupError:  # already gone
         pass
     process.communicate()
+
+
+def _reason(exc: OSError, folder: Path) -> str:
+    if exc.strerror:
+        return exc.strerror
+    return _disk_nearly_full(folder) or str(exc)
+
+
+def _disk_nearly_full(folder: Path) -> str:
+    """'no space left on device (N bytes free in FOLDER)' when the disk is (nearly) full:
+    pdflatex then fails with a message about the file it could not write, never the cause."""
+    try:
+        stat = os.statvfs(folder)
+    except (OSError, AttributeError):  # statvfs: POSIX only
+        return ""
+    free = stat.f_bavail * stat.f_frsize
+    if free >= NEARLY_FULL_BYTES:
+        return ""
+    return f"no space left on device ({free} bytes free in {folder})"
+
+
+def summary(log: str, source: str = "") -> str:
+    """The first error of a LaTeX log in one line: its message, the line of the .tex, the
+    problem that holds it (``%% problem ID`` marks) and the source text TeX stopped at."""
+    lines = log.splitlines()
+    message = ""
+    for line in lines:
+        located = re.match(r"^\S+\.tex:\d+: (.*)$", line)
+        if located or line.startswith("! "):
+            message = located.group(1) if located else line[2:]
+            break
+    if not message:  # latexmk itself stopped, or no TeX error line: its last words
+        words = [line.strip() for line in lines if line.strip()]
+        return _clip(words[-1] if words else "no log written")
+    number = _error_line(log)
+    if number is None:
+        return _clip(message.rstrip("."))
+    where = _problem_at(source.splitlines(), number) if source else ""
+    context = re.search(rf"^l\.{number} (.*)$", log, re.MULTILINE)
+    at = f": {_clip(context.group(1).strip(), 60)}" if context else ""
+    return f"{_clip(message.rstrip('.'))} at line {number}{where}{at}"
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def failing_lines(log: str, tex: Path | None = None, context: int = 3) -> str:

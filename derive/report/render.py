@@ -25,7 +25,11 @@ def render(template: str, **context: object) -> str:
 def write_atomically(path: Path, text: str) -> None:
     """``text`` into ``path`` through a temporary file beside it and a rename: ``path`` is
     the old file or the whole new one, never half-written (a full disk, an interrupt)."""
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        # the name cut short: a temporary name may not exceed what the file system allows
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:100]}-", dir=path.parent)
+    except OSError as exc:
+        raise DeriveError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)

@@ -100,15 +100,17 @@ def test_a_hostile_claim_is_escaped(tmp_path, monkeypatch, capsys):
     assert (out / "rnn-cnn-hw.tex").exists()
 
 
-def test_without_a_claims_folder_the_errata_are_skipped_in_one_line(tmp_path, monkeypatch,
-                                                                    capsys):
+def test_a_claims_folder_that_is_missing_is_an_error(tmp_path, monkeypatch, capsys):
+    # formerly a note and exit status 0: a --claims that names nothing is a mistake to report
+    # (without --claims, a missing reports/claims is skipped: tests/cli/
+    # test_interrupts_and_failures.py::test_the_default_claims_folder_is_optional)
     _fake_keys(monkeypatch)
     missing = tmp_path / "nowhere"
     assert cli(["report", "rnn-cnn-hw", "--no-pdf", "--out", str(tmp_path),
-                "--claims", str(missing)]) == 0
+                "--claims", str(missing)]) == 2
     err = capsys.readouterr().err
     assert [line for line in err.splitlines() if "claims" in line] == [
-        f"derive: no claims folder {str(missing)!r}; no errata built"]
+        f"derive: error: --claims {str(missing)!r} not found (a folder of claims files, *.toml)"]
     assert not list(tmp_path.glob("errata-*"))
     assert errata_to_build(None, ["rnn-cnn-hw"]) == ([], [])  # the API: errata when asked
 
