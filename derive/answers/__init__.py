@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from derive._registry import discover
-from derive.catalogue import problem_ids
+from derive.catalogue import PROBLEMS, problem_ids
 from derive.checks.check import Check
 from derive.core.errors import DeriveError
+from derive.printing.display import latex_to_markdown, markdown_escape, name_list
 from derive.printing.templates import environment
 from derive.printing.text import latex_to_text
 
@@ -37,8 +38,24 @@ class Answer:
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
-    def _repr_latex_(self) -> str:
-        return self.latex  # a LaTeX body: text with inline and display math
+    def __repr__(self) -> str:
+        failed = sum(not c.passed for c in self.checks)
+        checks = f"{len(self.checks)} checks, " + (f"{failed} failed" if failed else "all passed")
+        return f"<Answer {self.id}: results {name_list(self.results, 120)}; {checks}>"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the prose as Markdown with its math in ``$...$`` (the LaTeX body has tables,
+        lists and code, which MathJax cannot typeset as ``text/latex``), then the checks."""
+        title = PROBLEMS.get(self.id, "")
+        head = f"**{markdown_escape(self.id)}**" + (f": {markdown_escape(title)}" if title
+                                                    else "")
+        failed = [c.name for c in self.checks if not c.passed]
+        if failed:
+            checks = f"**{len(failed)} of {len(self.checks)} checks failed:** " + \
+                markdown_escape(name_list(failed))
+        else:
+            checks = f"*{len(self.checks)} checks, all passed.*"
+        return f"{head}\n\n{latex_to_markdown(self.latex)}\n{checks}\n"
 
 
 Verifier = Callable[[dict[str, Any]], tuple[bool, str, list[str]]]

@@ -29,6 +29,18 @@ class Check:
         """An exact check: a symbolic difference that must vanish, counts that must agree."""
         return cls(name, against, 0.0 if ok else 1.0, 0.0, detail)
 
+    def __repr__(self) -> str:
+        name = self.name if len(self.name) <= 80 else self.name[:77] + "..."
+        return (f"<Check {name!r}: error {self.error:.3g} (tolerance {self.tolerance:.3g}), "
+                f"{'passed' if self.passed else 'FAILED'}>")
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: one line, the verdict first (plain text, escaped: no math here)."""
+        mark = "\u2713 passed" if self.passed else "\u2717 **FAILED**"
+        line = (f"{mark}: **{_markdown(self.name)}**, against {_markdown(self.against)}: "
+                f"error {self.error:.3g}, tolerance {self.tolerance:.3g}")
+        return line + (f"<br>\n{_markdown(self.detail)}" if self.detail else "") + "\n"
+
     def as_json(self) -> dict:
         return {
             "name": self.name,
@@ -38,6 +50,16 @@ class Check:
             "passed": self.passed,
             "detail": self.detail,
         }
+
+
+_MARKDOWN = {"\\": "&#92;", "[": "&#91;", "]": "&#93;", "<": "&lt;", ">": "&gt;", "&": "&amp;",
+             **{c: "\\" + c for c in "`*_|$#~"}}
+
+
+def _markdown(text: str) -> str:
+    """Text made literal in Markdown (the printing layer's ``markdown_escape``; checks sit
+    below printing, so the few characters are escaped here)."""
+    return "".join(_MARKDOWN.get(c, c) for c in str(text))
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from derive.core.errors import DeriveError
 from derive.topics.cnn.accounting import CONVENTION, account, format_latex, format_text
+from derive.topics.cnn.layers import ALIASES, KINDS
 
 
 def add(sub) -> None:
@@ -23,19 +24,36 @@ def add(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _shown(name: str) -> str:
+    return repr(name if len(name) <= 60 else name[:50] + "...")
+
+
 def read_spec(spec: str) -> str:
-    """The layer-list text named by ``spec``."""
+    """The layer-list text named by ``spec``: a file, ``-``, or layers separated by ``;``.
+
+    A spec with no ``;`` whose first word is no layer kind (``nosuchfile.txt``) names a
+    file, so a missing one is reported as missing, not as an unknown layer."""
     if spec == "-":
         return sys.stdin.read()
     if ";" not in spec and "\n" not in spec:
         path = Path(spec)
-        if path.is_file():
+        try:
+            is_file, problem = path.is_file(), None
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            is_file, problem = False, exc.strerror or str(exc)
+        if is_file:
             try:
                 return path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise DeriveError(f"cannot read layer list {spec!r}: {exc}") from None
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise DeriveError(f"cannot read layer list {_shown(spec)}: {reason}") from None
+        words = spec.lower().split()
+        if words and words[0] not in KINDS and words[0] not in ALIASES:
+            if problem is None:
+                problem = "is a directory" if path.is_dir() else "no such file"
+            raise DeriveError(f"layer list file {_shown(spec)}: {problem} (layers inline are "
+                              "separated by ';', e.g. \"conv 16 3x3; relu\")")
     return "\n".join(part.strip() for part in spec.split(";"))
-
 
 
 def run(args: argparse.Namespace) -> int:

@@ -100,6 +100,13 @@ class Cell:
     t = t
     T = T
 
+    def __repr__(self) -> str:
+        states = ", ".join(s.name for s in self.states) if self.equations else ""
+        return (f"<Cell {self.name}: {len(self.equations)} equations, inputs "
+                f"{', '.join(s.name for s in self.inputs) or 'none'}, states "
+                f"{states or 'none'}, outputs {', '.join(self.outputs) or 'none'}, "
+                f"{len(self.parameters)} weights>")
+
     # -- building -------------------------------------------------------------------------
 
     def _new_signal(self, name: str, kind: str, shape) -> Signal:

@@ -26,6 +26,7 @@ from derive.grade.verdicts import (
     WRONG,
     Verdict,
 )
+from derive.printing.display import clip, latex_to_markdown
 from derive.printing.latex import latex
 from derive.printing.tex import latex_escape
 from derive.printing.text import text
@@ -42,6 +43,15 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         return {s: sum(v.status == s for v in self.verdicts) for s in STATUSES}
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        return (f"<Report {clip(self.claims_file.title, 60)!r}: {len(self.verdicts)} claims"
+                + (f" ({counts})>" if counts else ">"))
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the errata of the reports (their LaTeX body), as Markdown."""
+        return latex_to_markdown(latex_report(self))
 
 
 def _clip(text: str, limit: int = MAX_SHOWN) -> str:

@@ -45,6 +45,7 @@ from derive.grade.results import (
 )
 from derive.grade.slips import NumberContext, formula_slip, number_slip, row_name
 from derive.grade.verifiers import run_verifier
+from derive.printing.display import clip, markdown_escape, value_markdown
 from derive.printing.jsonable import to_json
 
 CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", "not checkable"
@@ -71,6 +72,27 @@ class Verdict:
     evidence: list[str] = field(default_factory=list)
     decision: Decision | None = None
     explanation: str = ""  # the derived answer's own explanation, when the claim asks for it
+
+    def __repr__(self) -> str:
+        line = f" (line {self.claim.line})" if self.claim.line else ""
+        return f"<Verdict {self.status}: {self.claim.problem} {clip(self.claim.title)!r}{line}>"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the verdict, the claimed and the right value typeset, why, the evidence."""
+        line = f" (line {self.claim.line})" if self.claim.line else ""
+        rows = [f"**{self.status}**: {markdown_escape(self.claim.problem)}, "
+                f"{markdown_escape(self.claim.title)}{line}", ""]
+        claimed = self.claimed if self.claimed is not None else self.claim.value
+        rows.append(f"- claimed: {value_markdown(claimed)}")
+        if self.status == WRONG and self.expected is not None:
+            rows.append(f"- right: {value_markdown(self.expected)}")
+        rows.append(f"- why: {markdown_escape(clip(self.reason, 600))}")
+        rows += [f"- evidence: {markdown_escape(clip(e, 600))}" for e in self.evidence[:8]]
+        if self.slip:
+            rows.append(f"- likely slip: {markdown_escape(clip(self.slip, 600))}")
+        if self.method and self.method != "none":
+            rows.append(f"- decided by: {markdown_escape(clip(self.method, 300))}")
+        return "\n".join(rows) + "\n"
 
     def as_json(self) -> dict:
         def safe(v: Any) -> Any:

@@ -39,11 +39,13 @@ from derive.core.errors import DeriveError, positive_int
 from derive.models import register
 from derive.printing.latex import latex
 from derive.printing.text import text
+from derive.recurrent.arrays import check_instance_cost
 from derive.recurrent.model import RecurrentModel
 from derive.topics.attention import (
     GROUPS,
     attention_cell,
     attention_inf_cell,
+    check_attention_size,
     dimension_of_a,
     loss_gradient_forms,
     system_latex,
@@ -65,6 +67,7 @@ class AttentionRNN:
 
     name = "attention_rnn"
     summary = SUMMARY
+    dimension_names = ("n", "k")
     default_k = 2
     default_n = 3
 
@@ -78,6 +81,7 @@ class AttentionRNN:
     def model(self, k: int) -> RecurrentModel:
         """The derived AttentionRNN(k)."""
         k = positive_int("k", k)
+        check_attention_size(k=k)  # before anything is built: the cost grows as k^2
         return RecurrentModel(f"attention_rnn_{k}", f"AttentionRNN({k})",
                               functools.partial(attention_cell, k),
                               default_dims={"n": self.default_n}, default_T=6)
@@ -114,6 +118,10 @@ class AttentionRNN:
 
     def _repr_latex_(self) -> str:
         return self.default._repr_latex_()
+
+    def __repr__(self) -> str:
+        return f"<AttentionRNN {self.name}: AttentionRNN(k) for every k, shown at k = " \
+            f"{self.default_k}; dims n, k>"
 
     SHOWN_JACOBIANS = 4  # dh(t)/dh(t - i) shown for i up to this many lags
 
@@ -161,7 +169,12 @@ class AttentionRNN:
     def grad_instance(self, seed: int = 0, T: int | None = None,
                       dims: dict[str, int] | None = None) -> dict:
         k, rest = self.split_dims(dims)
-        inner = self.model(k).grad_instance(seed, T, rest)
+        model = self.model(k)
+        steps = positive_int("--T", T if T is not None else model.default_T)
+        # the limits checked here, to name the model asked for (not attention_rnn_2)
+        check_instance_cost(model, steps, model.dims_for(rest), json=True,
+                            label=f"{self.name} (k={k}) over T={steps} steps")
+        inner = model.grad_instance(seed, steps, rest)
         return {
             "model": self.name,
             "dims": {"T": inner["dims"]["T"], "n": inner["dims"]["n"], "k": k},
@@ -211,13 +224,23 @@ class AttentionRNNInf:
 
     name = "attention_rnn_inf"
     summary = SUMMARY_INF
+    dimension_names = ("n", "T")  # T for show; grad takes it from --T
     default_T = 4
     default_n = 3
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the equations of the model unrolled over its default number of steps."""
+        return self.model(self.default_T)._repr_latex_()
+
+    def __repr__(self) -> str:
+        return f"<AttentionRNNInf {self.name}: unrolled over T steps (T = " \
+            f"{self.default_T} by default); dims T, n>"
 
     @functools.cache  # noqa: B019
     def model(self, steps: int) -> RecurrentModel:
         """AttentionRNN(inf) unrolled over ``steps`` steps."""
         steps = positive_int("T", steps)
+        check_attention_size(steps=steps)  # before anything is built: the cost grows as T^3
         return RecurrentModel(f"attention_rnn_inf_{steps}", f"AttentionRNN(inf), T = {steps}",
                               functools.partial(attention_inf_cell, steps),
                               default_dims={"n": self.default_n}, default_T=1)
@@ -252,7 +275,10 @@ class AttentionRNNInf:
             raise DeriveError(f"--dim T: {self.name} takes the number of steps from --T "
                               f"(got --dim T={dims['T']})")
         steps, rest = self.split_dims(dims, T)
-        inner = self.model(steps).grad_instance(seed, 1, rest)
+        model = self.model(steps)
+        check_instance_cost(model, 1, model.dims_for(rest), json=True,
+                            label=f"{self.name} over T={steps} steps")
+        inner = model.grad_instance(seed, 1, rest)
 
         def series(table: dict, prefix: str) -> list:
             return [table[f"{prefix}_{s}"][0] for s in range(1, steps + 1)]

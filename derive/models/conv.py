@@ -13,9 +13,10 @@ from typing import Any
 from derive.checks.check import Check
 from derive.core.errors import DeriveError
 from derive.models import register
+from derive.printing.display import latex_to_markdown, markdown_escape
 from derive.printing.jsonable import to_json
 from derive.topics.conv import kernels, render, verify
-from derive.topics.conv.spec import ConvSpec
+from derive.topics.conv.spec import DEFAULTS, ConvSpec
 
 FORMATS = ("text", "latex", "json")
 
@@ -29,6 +30,7 @@ class ConvModel:
         self.rank = rank
         self.name = f"conv{rank}d"
         self.summary = SUMMARIES[rank]
+        self.dimension_names = tuple(DEFAULTS[rank])
 
     def spec(self, dims: dict[str, int] | None = None) -> ConvSpec:
         return ConvSpec.from_dims(self.rank, dims)
@@ -69,6 +71,14 @@ class ConvModel:
 
     def checks(self) -> list[Check]:
         return verify.all_checks(self.rank)
+
+    def __repr__(self) -> str:
+        return f"<ConvModel {self.name}: dims {', '.join(self.dimension_names)}>"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the derived index expressions, prose and math (``show("latex")``)."""
+        return f"**{self.name}**: {markdown_escape(self.summary)}\n\n" + \
+            latex_to_markdown(self.show("latex"))
 
 
 SUMMARIES = {

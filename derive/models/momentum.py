@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sympy as sp
@@ -9,15 +10,35 @@ import sympy as sp
 from derive.checks.check import Check
 from derive.core.errors import DeriveError
 from derive.models import register
+from derive.printing.display import latex_to_markdown, markdown_escape
 from derive.topics import momentum as m
 
 MAX_SHOWN_D = 6
+
+
+def exact_beta(value: object) -> Any:
+    """``beta`` as SymPy computes with it: a short fraction when the number is one (0.5 ->
+    1/2, so the determinant prints ``(1/2)**D``), else the number itself (``nsimplify`` turns
+    1e-320 into 0, which has no inverse though 1e-320 has). Messages show the value given."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value  # not a number: the derivation names it
+    if not math.isfinite(value):
+        raise DeriveError(f"beta must be finite, got beta={value!r}")
+    if value == 0:
+        raise DeriveError(f"beta must be non-zero for the momentum step to be invertible, got "
+                          f"beta={value!r}: with beta = 0 the new velocity forgets p(k), so f "
+                          "has no inverse")
+    simple = sp.nsimplify(value)
+    if simple != 0 and float(simple) == value and len(str(simple)) <= 24:
+        return simple
+    return sp.Float(repr(value), 15)  # the decimal as given (the float of 1e-320 is 9.9999e-321)
 
 
 class Momentum:
     name = "momentum"
     summary = "gradient descent with momentum: inverse map and det of the Jacobian (beta^D)"
     real_dims = ("beta",)  # --dim beta=0.9 substitutes a value (beta = 0 has no inverse)
+    dimension_names = ("D", "beta")
 
     def show(self, fmt: str = "text", dims: dict[str, Any] | None = None) -> Any:
         dims = dict(dims or {})
@@ -34,15 +55,15 @@ class Momentum:
         if fmt not in ("text", "latex", "json"):
             raise DeriveError(f"format must be text, latex or json, got {fmt!r}")
         # a rational beta keeps the inverse exact; beta = 0 is a DeriveError: f has no inverse
-        inv = m.derive_inverse(None if beta_value is None else sp.nsimplify(beta_value))
+        value = None if beta_value is None else exact_beta(beta_value)
+        inv = m.derive_inverse(value)
         j1, j2 = m.step_jacobians()
         det = m.jacobian_determinant()
-        if beta_value is not None:
-            value = sp.nsimplify(beta_value)
+        if value is not None:
             j1, det = j1.subs(m.beta, value), det.subs(m.beta, value)
         explicit = m.components(d).jacobian if d else None
-        if explicit is not None and beta_value is not None:
-            explicit = explicit.subs(m.beta, sp.nsimplify(beta_value))
+        if explicit is not None and value is not None:
+            explicit = explicit.subs(m.beta, value)
         if fmt == "json":
             out: dict[str, Any] = {
                 "forward": [str(e) for e in m.forward_equations()],
@@ -79,6 +100,14 @@ class Momentum:
     def grad_instance(self, seed: int = 0, T: int | None = None,
                       dims: dict[str, int] | None = None) -> dict:
         raise DeriveError("momentum has no BPTT gradient instance")
+
+    def __repr__(self) -> str:
+        return f"<Momentum {self.name}: dims {', '.join(self.dimension_names)}>"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the step, its inverse, the Jacobians and their determinant."""
+        return f"**{self.name}**: {markdown_escape(self.summary)}\n\n" + \
+            latex_to_markdown(self.show("latex"))
 
     def checks(self) -> list[Check]:
         return m.inverse_checks() + m.determinant_checks()

@@ -285,6 +285,11 @@ class BPTTResult:
     bars: dict[str, dict[int, np.ndarray]]  # signal -> time -> dL/d value
     grads: dict[str, np.ndarray]  # weight -> dL/d weight (summed over the batch)
 
+    def __repr__(self) -> str:
+        steps = max((max(v) for v in self.values.values() if v), default=0)
+        return (f"<BPTTResult T={steps}: values of {', '.join(self.values)}; gradients of "
+                f"{', '.join(self.grads) or 'nothing (forward only)'}>")
+
 
 def bptt(
     kernels: Kernels,

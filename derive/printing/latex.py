@@ -142,9 +142,9 @@ def latex(expr: sp.Basic) -> str:
 
 
 
-def align(equations, terms_per_line: int = 2) -> str:
-    """Equations (``sympy.Eq``) as an ``align*`` block in the bar notation; a sum of more
-    than ``terms_per_line + 1`` terms continues on further lines, so it fits a page."""
+def _rows(equations, terms_per_line: int) -> list[str]:
+    """``lhs &= rhs`` rows in the bar notation; a sum of more than ``terms_per_line + 1``
+    terms continues on ``&\\quad`` rows."""
     rows = []
     for e in equations:
         terms = list(e.rhs.args) if isinstance(e.rhs, sp.Add | sp.MatAdd) else [e.rhs]
@@ -157,4 +157,18 @@ def align(equations, terms_per_line: int = 2) -> str:
                  for i in range(0, len(joined), terms_per_line)]
         rows.append(rf"{latex(e.lhs)} &= {lines[0]}")
         rows += [rf"&\quad {line}" for line in lines[1:]]
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+    return rows
+
+
+def align(equations, terms_per_line: int = 2) -> str:
+    """Equations (``sympy.Eq``) as an ``align*`` block in the bar notation; a sum of more
+    than ``terms_per_line + 1`` terms continues on further lines, so it fits a page."""
+    return "\\begin{align*}\n" + " \\\\\n".join(_rows(equations, terms_per_line)) + \
+        "\n\\end{align*}"
+
+
+def aligned(equations, terms_per_line: int = 2) -> str:
+    """Equations as display math that MathJax and KaTeX typeset (Jupyter): ``$$`` around an
+    ``aligned`` block, rows as in :func:`align`."""
+    return "$$\\begin{aligned}\n" + " \\\\\n".join(_rows(equations, terms_per_line)) + \
+        "\n\\end{aligned}$$"

@@ -83,7 +83,7 @@ def _latex_context():
 
 logging.getLogger("pylatexenc").setLevel(logging.ERROR)  # unknown macros: printed as is
 _LATEX_TO_TEXT = LatexNodes2Text(latex_context=_latex_context(), math_mode="text",
-                                 strict_latex_spaces="based-on-source")
+                                 strict_latex_spaces="macros")
 
 
 # commands the converter does not know with their argument, as ones it knows

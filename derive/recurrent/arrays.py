@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from derive.core.errors import DeriveError, numeric_array
+from derive.core.errors import MEMORY, STEPS, DeriveError, brief, numeric_array
 
 if TYPE_CHECKING:  # the model is passed in; its module imports this one
     from derive.recurrent.model import RecurrentModel
@@ -85,9 +85,58 @@ def checked_arrays(model: RecurrentModel, concrete_dims: dict[sp.Symbol, int], p
     return params, series["inputs"], starts, series["upstream"]
 
 
+# What one number of a ``derive grad`` instance costs on its way to JSON: the float64, the
+# Python float and list slot of ``tolist``, and its text (measured near 190 bytes).
+JSON_BYTES_PER_ENTRY = 200
+
+
+def _entries(model: RecurrentModel, names, concrete: dict[sp.Symbol, int]) -> int:
+    total = 0
+    for name in names:
+        size = 1
+        for d in model.shape_of(name, concrete):
+            size *= d
+        total += size
+    return total
+
+
+def instance_cost(model: RecurrentModel, steps: int, concrete: dict[sp.Symbol, int],
+                  batch: int = 1) -> tuple[int, int, int]:
+    """``(drawn, kept, work)`` from the sizes alone: the entries of a random instance, the
+    entries a BPTT run keeps besides (every signal's values and bars at every step, the
+    weight gradients), and its steps (equations evaluated, forward and backward)."""
+    cell = model.cell
+    lags = max(cell.max_lag, 1)
+    params = _entries(model, cell.parameters, concrete)
+    per_step = _entries(model, [s.name for s in cell.inputs], concrete) + _entries(
+        model, cell.outputs, concrete)
+    states = 0 if cell.zero_initial else lags * _entries(
+        model, [s.name for s in cell.states], concrete)
+    drawn = params + batch * (steps * per_step + states)
+    signals = _entries(model, [s.name for s in cell.signals.values()], concrete)
+    kept = params + batch * 2 * (steps + lags) * signals
+    return drawn, kept, 2 * steps * len(cell.equations)
+
+
+def check_instance_cost(model: RecurrentModel, steps: int, concrete: dict[sp.Symbol, int],
+                        batch: int = 1, json: bool = False, label: str | None = None) -> None:
+    """Refuse, before anything is allocated, an instance (and its BPTT run, and with ``json``
+    its text) beyond the memory or step limits; ``label`` replaces the model's name and steps
+    in the message (a model built inside another names the outer one)."""
+    drawn, kept, work = instance_cost(model, steps, concrete, batch)
+    sizes = ", ".join(f"{k}={brief(v)}" for k, v in concrete.items())
+    what = (f"computing the gradients of {label or f'{model.name} over T={brief(steps)} steps'}"
+            + (f" ({sizes})" if sizes else ""))
+    per_entry = JSON_BYTES_PER_ENTRY if json else 8
+    MEMORY.check((drawn + kept) * per_entry, what)
+    STEPS.check(work, what, "steps (equations evaluated, forward and backward)")
+
+
 def draw_instance(model: RecurrentModel, seed: int, steps: int,
                   concrete: dict[sp.Symbol, int], batch: int = 1, scale: float = 0.5) -> dict:
     """Weights, inputs, initial states and upstream gradients drawn from ``seed``."""
+    drawn, _, _ = instance_cost(model, steps, concrete, batch)
+    MEMORY.check(drawn * 8, f"a random instance of {model.name} over T={brief(steps)} steps")
     rng = np.random.default_rng(seed)
 
     def draw(shape):
@@ -108,6 +157,7 @@ def draw_instance(model: RecurrentModel, seed: int, steps: int,
 def grad_json(model: RecurrentModel, seed: int, steps: int, dims: dict[str, int] | None) -> dict:
     """The ``derive grad --json`` contract: a random instance and all its gradients."""
     concrete = model.dims_for(dims)
+    check_instance_cost(model, steps, concrete, json=True)
     inst = model.random_instance(seed, steps, dims)
     result = model.bptt(inst["params"], inst["inputs"], inst["upstream"], inst["initial"],
                        dims)

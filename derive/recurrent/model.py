@@ -21,7 +21,7 @@ from derive.checks.recurrent import model_checks
 from derive.core.cell import Cell, T, t
 from derive.core.errors import DeriveError, numeric_array, positive_int
 from derive.numeric.kernels import BPTTResult, Kernels, bptt, compile_kernels
-from derive.printing.latex import align, latex
+from derive.printing.latex import align, aligned
 from derive.printing.text import text
 from derive.recurrent.arrays import checked_arrays, draw_instance, grad_json
 
@@ -101,9 +101,10 @@ class RecurrentModel:
         given = dict(self.default_dims)
         for name, value in (dims or {}).items():
             if name not in self.dim_symbols:
-                known = ", ".join(self.dim_symbols) or "none"
+                known = ("its dimensions: " + ", ".join(self.dim_symbols) if self.dim_symbols
+                         else "it has no dimensions")
                 raise DeriveError(f"--dim {name}: {self.name} has no dimension {name!r} "
-                                  f"(its dimensions: {known})")
+                                  f"({known})")
             given[name] = positive_int(f"--dim {name}", value)
         return {self.dim_symbols[n]: v for n, v in given.items() if n in self.dim_symbols}
 
@@ -226,9 +227,18 @@ class RecurrentModel:
         ])
 
     def _repr_latex_(self) -> str:
-        rows = [rf"{latex(e.lhs)} &= {latex(e.rhs)}"
-                for e in [*self.equations.values(), *self.adjoints.values()]]
-        return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
+        """Jupyter: the forward equations, the bars and the weight gradients as one display
+        (math only, so MathJax and KaTeX typeset it)."""
+        return aligned([*self.equations.values(), *self.adjoints.values(),
+                        *self.weight_grads.values()])
+
+    def __repr__(self) -> str:
+        try:
+            cell = self.cell
+        except Exception:  # noqa: BLE001 - a repr must not raise; the build error shows on use
+            return f"<RecurrentModel {self.name}>"
+        return (f"<RecurrentModel {self.name}: {len(cell.defined)} signals, "
+                f"{len(cell.parameters)} weights>")
 
     def checks(self) -> list[Check]:
         """Every check of the derived calculus (run once, then remembered)."""

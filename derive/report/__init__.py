@@ -57,7 +57,7 @@ def closest_sets(name: str, cutoff: float = 0.4) -> list[str]:
     return [s for s in ranked if score(s) >= max(cutoff, best - 0.05)][:2]
 
 
-def shown(value: str | os.PathLike, limit: int = 80) -> str:
+def shown(value: str | os.PathLike, limit: int = 200) -> str:
     """``value`` quoted for a message, shortened when it is long (a file name longer than the
     file system allows would fill the screen)."""
     text = repr(str(value))

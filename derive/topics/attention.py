@@ -22,7 +22,7 @@ import sympy as sp
 
 from derive.calculus.jacobian import matrix_jacobian
 from derive.core.cell import Cell, _name_and_time, _timed_atoms, t, timed_matrix
-from derive.core.errors import positive_int
+from derive.core.errors import TERMS, brief, positive_int
 from derive.core.primitives import SoftmaxEntry, softargmax
 from derive.printing.latex import latex
 from derive.printing.text import text
@@ -33,9 +33,45 @@ k, i, j, s = sp.symbols("k i j s", integer=True, nonnegative=True)
 GROUPS = ("Q", "K", "V")
 
 
+# The cost of deriving a cell grows with its terms, the signals its equations read (the
+# derivation, the kernels and the checks handle each): about 10 s at 10,000 terms, and the
+# softmax makes them grow as k^2 for AttentionRNN(k) and T^3 unrolled. They are counted from
+# the arguments, before a cell is built, and refused above the limit DERIVE_MAX_TERMS.
+
+
+def derivation_terms(cell: Cell) -> int:
+    """The terms of ``cell``: over its equations, the signals each reads."""
+    return sum(len(cell.uses(eq.rhs)) for eq in cell.equations)
+
+
+def attention_terms(k: int) -> int:
+    """:func:`derivation_terms` of ``attention_cell(k)``, in closed form: each of the ``k+1``
+    softmax entries reads every score, and per entry ``q, k, v`` read one source, ``w``
+    two, ``h`` two."""
+    return (k + 1) ** 2 + 7 * (k + 1)
+
+
+def attention_inf_terms(steps: int) -> int:
+    """:func:`derivation_terms` of ``attention_inf_cell(steps)``: step ``s`` has ``s``
+    entries, so ``sum_s s^2 + 7 s``."""
+    return steps * (steps + 1) * (2 * steps + 1) // 6 + 7 * steps * (steps + 1) // 2
+
+
+def check_attention_size(k: int | None = None, steps: int | None = None) -> None:
+    """Refuse AttentionRNN(k), or AttentionRNN(inf) over ``steps`` steps, whose derivation
+    exceeds the limit on terms (``DERIVE_MAX_TERMS``)."""
+    if k is not None:
+        TERMS.check(attention_terms(k), f"deriving AttentionRNN(k={brief(k)})",
+                    "terms (signals read by its equations)")
+    if steps is not None:
+        TERMS.check(attention_inf_terms(steps), f"deriving AttentionRNN(inf) unrolled over "
+                    f"T={brief(steps)} steps", "terms (signals read by its equations)")
+
+
 def attention_cell(k: int) -> Cell:
     """The cell of AttentionRNN(k), reading ``h`` at lags ``1 .. k``."""
     k = positive_int("k", k)
+    check_attention_size(k=k)
     cell = Cell(f"attention_rnn_{k}", dims=(n,), zero_initial=True)
     t = cell.t
     x = cell.input("x", (n, 1))
@@ -52,9 +88,11 @@ def attention_cell(k: int) -> Cell:
     cell.output("h")
     return cell
 
+
 def attention_inf_cell(steps: int) -> Cell:
     """AttentionRNN(inf) unrolled over ``steps`` steps: step ``s`` is the signal ``h_s``."""
     steps = positive_int("T", steps)
+    check_attention_size(steps=steps)
     cell = Cell(f"attention_rnn_inf_{steps}", dims=(n,), zero_initial=True)
     t = cell.t
     xs = [cell.input(f"x_{s}", (n, 1)) for s in range(1, steps + 1)]

@@ -17,7 +17,10 @@ the slot store, never computed from a formula):
 
 Closed forms for the counts are :func:`bisection_steps`, :func:`uniform_steps` and
 :func:`revolve_steps`; :func:`revolve_steps_dp` is the brute-force optimum they are
-checked against.
+checked against. :func:`closed_form_counts` gives every count of a schedule from them, for
+any ``T`` in constant memory (``derive schedule`` prints these); a run (:func:`trace`,
+:func:`run`) costs its cell evaluations, so it is estimated from the closed forms first and
+refused above the limits (``DERIVE_MAX_STEPS``, ``DERIVE_MAX_MEMORY``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from derive.core.errors import DeriveError
+from derive.core.errors import MEMORY, STEPS, DeriveError
 
 __all__ = [
     "Counts",
@@ -41,6 +44,8 @@ __all__ = [
     "bisection_steps",
     "bisection_steps_recurrence",
     "check_budget",
+    "closed_form_counts",
+    "compare_with_plain",
     "plain_bptt",
     "revolve_bptt",
     "revolve_repetitions",
@@ -307,12 +312,35 @@ def beta(s: int, r: int) -> int:
     return math.comb(s + r, s) if r >= 0 and s >= 0 else 0
 
 
+def _beta_reaches(s: int, r: int, T: int) -> bool:
+    """``beta(s, r) >= T``, without building ``C(s + r, s)`` when it is far larger than ``T``
+    (with ``s`` and ``r`` both near a billion it has hundreds of millions of digits)."""
+    if r < 0 or s < 0:
+        return T <= 0
+    k, top = min(s, r), max(s, r)
+    c = 1
+    for i in range(1, k + 1):
+        c = c * (top + i) // i  # C(top + i, i): increasing in i, so stop once it reaches T
+        if c >= T:
+            return True
+    return c >= T
+
+
 def revolve_repetitions(T: int, M: int) -> int:
-    """The unique ``r`` with ``beta(M, r-1) < T <= beta(M, r)``."""
-    r = 0
-    while beta(M, r) < T:
-        r += 1
-    return r
+    """The unique ``r`` with ``beta(M, r-1) < T <= beta(M, r)``, by bisection over ``r``
+    (``O(log^2 T)`` work: with ``M = 1``, ``r = T - 1``)."""
+    if T <= 1:
+        return 0
+    low, high = 0, 1  # beta(M, low) < T <= beta(M, high)
+    while not _beta_reaches(M, high, T):
+        low, high = high, 2 * high
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _beta_reaches(M, mid, T):
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def revolve_steps(T: int, M: int) -> int:
@@ -351,8 +379,13 @@ def revolve_steps_dp(T: int, M: int) -> int:
 
 def bisection_steps(T: int) -> int:
     """Forward steps of the bisection schedule: ``sum_{i<T} popcount(i)``; for
-    ``T = 2^k`` it is ``(T/2) log2 T``."""
-    return sum(i.bit_count() for i in range(T))
+    ``T = 2^k`` it is ``(T/2) log2 T``. Counted bit by bit (``O(log T)``): bit ``b`` is set
+    in ``2^b`` of every ``2^(b+1)`` consecutive integers."""
+    total = 0
+    for b in range(max(T - 1, 0).bit_length()):
+        period, half = 2 << b, 1 << b
+        total += (T // period) * half + max(0, T % period - half)
+    return total
 
 
 @functools.cache
@@ -379,6 +412,56 @@ def uniform_steps(T: int, M: int) -> int:
     return (n - 1) * L + (n - 1) * L * (L - 1) // 2 + last * (last - 1) // 2
 
 
+# ----------------------------------------------------------------------------- arguments
+
+
+NAMES = ("plain", "bisection", "uniform", "revolve")
+WITH_SLOTS = ("uniform", "revolve")  # the schedules that take a slot budget M
+
+
+def schedule_arguments(schedule: str, T: object, M: object = None) -> tuple[int, int | None]:
+    """``(T, M)`` validated for ``schedule``: ``uniform`` and ``revolve`` need ``M`` with
+    ``1 <= M < T``; ``plain`` and ``bisection`` set their own memory and refuse an ``M``
+    (silently ignoring it would report counts for a budget the user did not get)."""
+    if schedule not in NAMES:
+        raise DeriveError(f"schedule must be one of {', '.join(NAMES)}, got {schedule!r}")
+    if schedule not in WITH_SLOTS:
+        if M is not None:
+            raise DeriveError(f"M applies only to {' and '.join(WITH_SLOTS)}; the {schedule} "
+                              f"schedule sets its own memory, got M={M!r}")
+        return _length(T), None
+    if M is None:
+        raise DeriveError(f"M, the number of memory slots, is required for the {schedule} "
+                          "schedule (1 <= M < T)")
+    return check_budget(T, M)
+
+
+def closed_form_counts(schedule: str, T: object, M: object = None) -> Counts:
+    """The counts of ``schedule`` from the closed forms, in ``O(log^2 T)`` work and constant
+    memory for any ``T`` (the measured counts of :func:`trace` equal these; the tests hold
+    them together)."""
+    T, M = schedule_arguments(schedule, T, M)
+    if schedule == "plain":
+        return Counts("plain", T, None, T - 1, T, T)
+    if schedule == "bisection":
+        return Counts("bisection", T, None, bisection_steps(T), T, bisection_slots(T))
+    if schedule == "uniform":
+        L = -(-T // M)
+        return Counts("uniform", T, M, uniform_steps(T, M), T, -(-T // L))
+    return Counts("revolve", T, M, revolve_steps(T, M), T, M)  # revolve fills every slot
+
+
+# A run holds about this many bytes per time step: the inputs, upstream and input gradients
+# (7 floats) and, for plain BPTT, a stored state (a small NumPy array in a dict); measured
+# near 300.
+BYTES_PER_STEP = 400
+
+
+def _check_cost(what: str, evaluations: int, T: int) -> None:
+    STEPS.check(evaluations, what, "steps (cell evaluations)")
+    MEMORY.check(T * BYTES_PER_STEP, what)
+
+
 # ----------------------------------------------------------------------------- convenience
 
 
@@ -403,6 +486,7 @@ class Instance:
 def random_instance(T: int, K: int = 3, C: int = 2, seed: int = 0) -> Instance:
     """A random tanh RNN (spectral radius below 1 so long runs stay informative)."""
     T = _length(T)
+    MEMORY.check(T * 8 * (K + C), f"a random instance of T={T} steps", "of memory")
     rng = np.random.default_rng(seed)
     return Instance(
         W_hh=rng.normal(size=(K, K)) * 0.9 / math.sqrt(K),
@@ -416,28 +500,44 @@ def random_instance(T: int, K: int = 3, C: int = 2, seed: int = 0) -> Instance:
 def run(schedule: str, instance: Instance, M: int | None = None):
     """``(gradients, counts)`` of ``schedule`` (``plain``, ``bisection``, ``uniform``,
     ``revolve``) on ``instance``."""
+    expected = closed_form_counts(schedule, len(instance.x), M)
+    _check_cost(f"the {schedule} schedule over T={expected.T} steps",
+                expected.cell_evaluations, expected.T)
     cell = instance.cell()
     if schedule == "plain":
         counts = plain_bptt(cell)
     elif schedule == "bisection":
         counts = bisection_bptt(cell)
-    elif schedule in SCHEDULES:
-        counts = SCHEDULES[schedule](cell, M)
     else:
-        raise DeriveError(f"schedule must be one of plain, bisection, uniform, revolve, "
-                          f"got {schedule!r}")
+        counts = SCHEDULES[schedule](cell, M)
     return cell.gradients(), counts
 
 
+def compare_with_plain(schedule: str, T: object, M: object = None) -> tuple[Counts, float]:
+    """Run ``schedule`` and plain BPTT on one random instance: ``(counts, the largest
+    absolute difference of any gradient)``. The cost of both runs is estimated from the
+    closed forms and refused above the limits before anything is allocated."""
+    expected = closed_form_counts(schedule, T, M)
+    plain = closed_form_counts("plain", expected.T)
+    _check_cost(f"--numeric: running {schedule} and plain BPTT over T={expected.T} steps",
+                expected.cell_evaluations + plain.cell_evaluations, expected.T)
+    instance = random_instance(expected.T)
+    grads, counts = run(schedule, instance, expected.M)
+    reference, _ = run("plain", instance)
+    error = max(float(abs(grads[k] - reference[k]).max()) for k in reference)
+    return counts, error
+
+
 def trace(schedule: str, T: int, M: int | None = None) -> Counts:
-    """The counts of ``schedule`` run on a :class:`TraceCell` (control flow only)."""
-    T = _length(T)
-    cell = TraceCell(T)
+    """The counts of ``schedule`` run on a :class:`TraceCell` (control flow only; the cost is
+    that of the schedule, so it is estimated first and refused above the limits:
+    :func:`closed_form_counts` answers for any ``T``)."""
+    expected = closed_form_counts(schedule, T, M)
+    _check_cost(f"tracing the {schedule} schedule over T={expected.T} steps",
+                expected.cell_evaluations, expected.T)
+    cell = TraceCell(expected.T)
     if schedule == "plain":
         return plain_bptt(cell)
     if schedule == "bisection":
         return bisection_bptt(cell)
-    if schedule not in SCHEDULES:
-        raise DeriveError(f"schedule must be one of plain, bisection, uniform, revolve, "
-                          f"got {schedule!r}")
     return SCHEDULES[schedule](cell, M)

@@ -63,7 +63,8 @@ def test_list_names_every_problem_id():
     (["schedule", "revolve", "--T", "10", "--M", "10"], "M must be < T"),
     (["schedule", "revolve", "--T", "10", "--M", "0"], "M must be >= 1 memory slot, got 0"),
     (["schedule", "bisection", "--T", "0"], "T must be a positive integer, got 0"),
-    (["schedule", "uniform", "--T", "50"], "M must be an integer number of memory slots"),
+    (["schedule", "uniform", "--T", "50"], "--M (the number of memory slots, 1 <= M < T) is "
+                                            "required for uniform"),
     (["show", "momentum", "--dim", "beta=0"], "beta must be non-zero"),
     (["show", "momentum", "--dim", "beta=x"], "--dim beta must be a real number, got 'x'"),
 ])

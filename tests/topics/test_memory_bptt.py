@@ -196,7 +196,7 @@ def test_answers_and_cli():
     (["revolve", "--T", "10", "--M", "0"], "M must be >= 1 memory slot, got 0"),
     (["uniform", "--T", "10", "--M", "10"], "M must be < T"),
     (["bisection", "--T", "0"], "T must be a positive integer, got 0"),
-    (["revolve", "--T", "10"], "M must be an integer"),
+    (["revolve", "--T", "10"], "--M (the number of memory slots, 1 <= M < T) is required"),
 ])
 def test_cli_bad_input_exit_2(argv, fragment):
     proc = subprocess.run([sys.executable, "-m", "derive.cli", "schedule", *argv],

@@ -22,9 +22,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from derive.core.errors import DeriveError
+from derive.core.errors import MEMORY, STEPS, DeriveError
 from derive.topics.cnn.layers import Layer, parse_input, parse_layers
-from derive.topics.cnn.receptive import Window, is_contiguous, next_sets, next_window
+from derive.topics.cnn.receptive import (
+    Spans,
+    Window,
+    axis_params,
+    is_contiguous,
+    next_sets,
+    next_spans,
+    next_window,
+)
 from derive.topics.conv.shapes import output_size
 
 CONVENTION = (
@@ -65,6 +73,51 @@ def softmax_flops(n: int) -> int:
     return 3 * n - 1
 
 
+class ExactSets:
+    """The exact input-row and input-column bitmask of every output index of every layer,
+    computed on first use. They take memory and time growing with the square of the input
+    size (a bitmask of ``H`` bits per output row), so their cost is estimated first and
+    refused above the limits; the closed form of :class:`Spans` answers without them
+    whenever the layer list leaves no holes."""
+
+    # bytes of one Python int besides its bits, and of its place in a tuple
+    OVERHEAD = 40
+
+    def __init__(self, layers: list[Layer], input_hw: tuple[int, int],
+                 counts: list[tuple[int, int]]) -> None:
+        self.layers = layers
+        self.input_hw = input_hw
+        self.counts = counts  # output indices per axis of the input and of each layer
+        self._sets: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None
+
+    def check_cost(self) -> None:
+        """Refuse, naming the limit, when the sets would exceed the memory or step budget."""
+        h, w = self.input_hw
+        memory = sum(ch * (h // 8 + self.OVERHEAD) + cw * (w // 8 + self.OVERHEAD)
+                     for ch, cw in self.counts)
+        steps = h + w + sum(
+            ch * axis_params(layer, 0, prev[0])[0] + cw * axis_params(layer, 1, prev[1])[0]
+            for layer, prev, (ch, cw) in zip(self.layers, self.counts, self.counts[1:],
+                                             strict=False))
+        what = (f"the exact receptive fields of this layer list (it leaves holes between "
+                f"windows) on a {h} x {w} input")
+        MEMORY.check(memory, what)
+        STEPS.check(steps, what)
+
+    def at(self, position: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(row_sets, col_sets)`` of row ``position`` of the table (0: the input)."""
+        if self._sets is None:
+            self.check_cost()
+            h, w = self.input_hw
+            rows, cols = [1 << i for i in range(h)], [1 << j for j in range(w)]
+            sets = [(tuple(rows), tuple(cols))]
+            for layer, (ch, cw) in zip(self.layers, self.counts[1:], strict=True):
+                rows, cols = next_sets(layer, 0, rows, ch), next_sets(layer, 1, cols, cw)
+                sets.append((tuple(rows), tuple(cols)))
+            self._sets = sets
+        return self._sets[position]
+
+
 @dataclass(frozen=True)
 class Row:
     """One line of the table: a layer (``None`` for the input) and its accounting."""
@@ -75,17 +128,35 @@ class Row:
     macs: int
     flops: int
     windows: tuple[Window, Window]  # closed-form receptive window per axis
-    row_sets: tuple[int, ...]  # exact input-row bitmask of each output row
-    col_sets: tuple[int, ...]
+    spans: tuple[Spans, Spans]  # closed form of the exact sets per axis (while exact)
     input_hw: tuple[int, int]
+    exact_sets: ExactSets = field(repr=False, compare=False)
+    position: int = 0  # this row's index in the table (0: the input)
 
     @property
     def name(self) -> str:
         return "input" if self.layer is None else self.layer.label
 
     @property
+    def row_sets(self) -> tuple[int, ...]:
+        """Exact input-row bitmask of each output row (memory grows with ``H^2``)."""
+        return self.exact_sets.at(self.position)[0]
+
+    @property
+    def col_sets(self) -> tuple[int, ...]:
+        return self.exact_sets.at(self.position)[1]
+
+    @property
+    def closed_form(self) -> bool:
+        """The exact sets are intervals with a closed form on both axes."""
+        return self.spans[0].exact and self.spans[1].exact
+
+    @property
     def covers_input(self) -> bool:
-        """Every output location's receptive field is the whole input (exact sets)."""
+        """Every output location's receptive field is the whole input (exact sets; from
+        their closed form when the layer list leaves no holes)."""
+        if self.closed_form:
+            return all(sp.covers(n) for sp, n in zip(self.spans, self.input_hw, strict=True))
         full_rows = (1 << self.input_hw[0]) - 1
         full_cols = (1 << self.input_hw[1]) - 1
         return all(s == full_rows for s in self.row_sets) and all(
@@ -107,7 +178,9 @@ class Row:
 
     @property
     def contiguous(self) -> bool:
-        return all(is_contiguous(s) for s in (*self.row_sets, *self.col_sets))
+        if self.closed_form:  # intervals by construction
+            return True
+        return all(is_contiguous(s) for s in (*self.row_sets, *self.col_sets) if s)
 
     def as_json(self) -> dict:
         return {
@@ -192,11 +265,13 @@ def account(
     else:
         layers = parse_layers(spec)  # type: ignore[arg-type]
     h, w, c = parse_input(input_shape)
+    # Everything below is closed form, constant memory per layer for any input size; the
+    # exact sets are computed (within the limits) only for a layer list with holes.
     windows = (Window(1, 1, 0, h), Window(1, 1, 0, w))
-    row_sets = tuple(1 << i for i in range(h))
-    col_sets = tuple(1 << j for j in range(w))
+    spans = (Spans.of_input(h), Spans.of_input(w))
+    exact = ExactSets(layers, (h, w), [(h, w)])
     table = Table((h, w, c))
-    table.rows.append(Row(None, (h, w, c), 0, 0, 0, windows, row_sets, col_sets, (h, w)))
+    table.rows.append(Row(None, (h, w, c), 0, 0, 0, windows, spans, (h, w), exact))
     shape: tuple[int, ...] = (h, w, c)
     for layer in layers:
         spatial = len(shape) == 3
@@ -239,13 +314,16 @@ def account(
             new_shape = shape
             flops = softmax_flops(shape[0])
             counts = (1, 1)
+        spans = (next_spans(layer, 0, spans[0], counts[0]),
+                 next_spans(layer, 1, spans[1], counts[1]))
         windows = (next_window(layer, 0, windows[0], counts[0]),
                    next_window(layer, 1, windows[1], counts[1]))
-        row_sets = tuple(next_sets(layer, 0, list(row_sets), counts[0]))
-        col_sets = tuple(next_sets(layer, 1, list(col_sets), counts[1]))
+        exact.counts.append(counts)
         shape = new_shape
-        table.rows.append(Row(layer, shape, params, macs, flops, windows, row_sets, col_sets,
-                              (h, w)))
+        table.rows.append(Row(layer, shape, params, macs, flops, windows, spans, (h, w), exact,
+                              len(table.rows)))
+    if not table.rows[-1].closed_form:  # holes: refuse now if the exact sets cost too much
+        exact.check_cost()
     return table
 
 

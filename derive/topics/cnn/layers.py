@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from derive.core.errors import DeriveError
 
 KINDS = ("conv", "relu", "pool", "fc", "softmax")
-_ALIASES = {"maxpool": "pool", "linear": "fc", "dense": "fc"}
+ALIASES = {"maxpool": "pool", "linear": "fc", "dense": "fc"}
 _EXTENT = re.compile(r"^(\d+)(?:x(\d+))?(?:/(\d+))?$")
+# The accounting is closed form for any size; this cap keeps every number a Python int can
+# print (int() refuses strings past 4300 digits) and is far beyond any network.
+MAX_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,18 @@ class Layer:
         return self.kind
 
     def fail(self, what: str) -> DeriveError:
-        return DeriveError(f"layer {self.index} ({self.text!r}): {what}")
+        return DeriveError(f"{_where(self.index, self.text)}: {what}")
 
 
 def _where(index: int, text: str) -> str:
-    return f"layer {index} ({text!r})"
+    shown = text if len(text) <= 60 else text[:50] + "..."  # the message stays one short line
+    return f"layer {index} ({shown!r})"
 
 
 def _count(index: int, text: str, name: str, value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) > MAX_DIGITS:
+        raise DeriveError(f"{_where(index, text)}: {name} must be below 10^{MAX_DIGITS}, got "
+                          f"a number of {len(value.strip())} digits")
     try:
         number = int(str(value))
     except ValueError:
@@ -99,6 +106,9 @@ def _padding(index: int, text: str, value: object, kernel: tuple[int, int]) -> t
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return (value, value)
     if isinstance(value, str) and value.isdigit():
+        if len(value) > MAX_DIGITS:
+            raise DeriveError(f"{_where(index, text)}: padding must be below 10^{MAX_DIGITS}, "
+                              f"got a number of {len(value)} digits")
         return (int(value), int(value))
     if isinstance(value, list | tuple) and len(value) == 2 and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
@@ -112,7 +122,7 @@ def _parse_text(index: int, text: str) -> Layer:
     tokens = text.lower().replace(",", " ").split()
     if not tokens:
         raise DeriveError(f"{_where(index, text)}: empty layer")
-    kind = _ALIASES.get(tokens[0], tokens[0])
+    kind = ALIASES.get(tokens[0], tokens[0])
     rest = tokens[1:]
     if kind not in KINDS:
         raise DeriveError(f"{_where(index, text)}: unknown layer kind {tokens[0]!r} "
@@ -148,7 +158,7 @@ def _parse_text(index: int, text: str) -> Layer:
 
 def _build(index: int, text: str, fields: Mapping[str, object]) -> Layer:
     kind = str(fields.get("kind", "")).lower()
-    kind = _ALIASES.get(kind, kind)
+    kind = ALIASES.get(kind, kind)
     if kind not in KINDS:
         raise DeriveError(f"{_where(index, text)}: unknown layer kind {fields.get('kind')!r} "
                           f"(expected one of {', '.join(KINDS)})")
@@ -215,6 +225,9 @@ def parse_input(shape: object) -> tuple[int, int, int]:
     dims = []
     for name, value in zip("HWC", parts, strict=True):
         text = str(value).strip()
+        if text.isdigit() and len(text) > MAX_DIGITS:
+            raise DeriveError(f"input shape {name} must be below 10^{MAX_DIGITS}, got a number "
+                              f"of {len(text)} digits")
         if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
             raise DeriveError(f"input shape {name} must be a positive integer, got {value!r}")
         dims.append(int(text))
