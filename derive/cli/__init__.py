@@ -114,11 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return status
         except BrokenPipeError:
             # stdout's reader has gone (``derive report | head -1``): stop building what no
-            # one reads, and say so (a script with ``set -o pipefail`` sees the status)
+            # one reads; a command that writes files says so, a listing (``derive list | head``)
+            # ends quietly as Unix tools do; the status tells a script with ``set -o pipefail``
             _silence_stdout()
             if debug:
                 raise
-            _error("output closed early (broken pipe); stopped")
+            if argv and argv[0] == "report":
+                _error("output closed early (broken pipe); stopped")
             return BROKEN_PIPE
         except DeriveError as exc:
             if debug:
