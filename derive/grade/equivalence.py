@@ -474,6 +474,9 @@ def same_order(claimed: sp.Basic, expected: sp.Basic, seed: int = 0) -> Decision
     if not names:
         return same_number(claimed, expected) if claimed.is_number and expected.is_number \
             else Decision(None, "undecided", "no variables")
+    if claimed == 0:  # O(0) names no growth at all; the ratio test would call it faster
+        return Decision(False, "asymptotic ratio",
+                        "the claim is O(0), no growth at all, where the right order grows")
     rng = random.Random(seed)
     scalings = [("every variable", set(names))] + [(n, {n}) for n in names]
     checked = 0
@@ -496,7 +499,7 @@ def same_order(claimed: sp.Basic, expected: sp.Basic, seed: int = 0) -> Decision
             checked += 1
             r1, r2 = ratios
             if r2 == 0 or not (mpmath.mpf("0.5") <= abs(r2 / r1) <= 2 if r1 else False):
-                grows = "grows more slowly than" if abs(r2) < abs(r1) else "grows faster than"
+                grows = "grows more slowly than" if abs(r2) <= abs(r1) else "grows faster than"
                 return Decision(
                     False, "asymptotic ratio",
                     f"scaling {label} by 10^6 and then 10^12 changes claimed/right from "

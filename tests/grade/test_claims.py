@@ -393,3 +393,13 @@ def test_rows_are_numbered_as_the_answer_key_numbers_them():
     assert row_name(6, ["input", "conv", "pool", "conv", "pool", "conv", "conv 256"]) == \
         "row 6 (conv 256)"
     assert row_name(1, ["conv 16", "conv 24"]) == "row 2 (conv 24)"
+
+
+def test_a_weights_table_too_large_names_the_limits(tmp_path):
+    weights = ", ".join(f"w{i} = 1" for i in range(40))
+    path = write(tmp_path, f'''
+        [["rnn-cnn-hw/1"]]
+        weights = {{{weights}}}
+    ''')
+    with pytest.raises(DeriveError, match="at most 32 weights.*at most 64 numbers"):
+        load_claims(path)

@@ -153,3 +153,12 @@ def test_a_free_time_step_is_sampled_inside_the_summation_range():
     for _ in range(200):
         point = _sample(["T", "t", "x"], domain, rng)
         assert 1 <= point["t"] <= point["T"]
+
+
+def test_order_zero_is_no_growth_not_faster_growth():
+    from derive.grade.equivalence import same_order
+
+    n = sp.Symbol("n")
+    decision = same_order(sp.Integer(0), n ** 2)
+    assert decision.equal is False and "O(0)" in decision.detail and "faster" not in decision.detail
+    assert "more slowly" in same_order(n, n ** 2).detail  # a slower order still says so
