@@ -25,7 +25,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 from derive.calculus.adjoint import Adjoints, renaming_failures
 from derive.checks.check import Check, counted, relative_error
 from derive.core.cell import Cell, _name_and_time, _timed_atoms, t
-from derive.core.errors import DeriveError
+from derive.core.errors import TERMS, DeriveError
 from derive.core.primitives import ScalarBar
 from derive.core.zero import exact_floats, exactly_zero
 from derive.numeric.kernels import bptt
@@ -601,6 +601,7 @@ def elementwise_checks(model, dims: dict, adjoints: Adjoints | None = None) -> l
     concrete = model.dims_for(dims)
     k = cell.max_lag
     explicit: dict[sp.Basic, sp.Basic] = {}
+    _elementwise_cost(model, concrete)  # refused above the limit, before any work
 
     def ex(atom):
         if atom not in explicit:
@@ -655,6 +656,28 @@ def elementwise_checks(model, dims: dict, adjoints: Adjoints | None = None) -> l
                         "elementwise diff of explicit matrices", not failures,
                         f"{counted(checked, 'result')} (bars and weight gradients); "
                         f"differing: {', '.join(failures) or 'none'}")]
+
+
+def _elementwise_cost(model, concrete: dict) -> None:
+    """The elementwise check differentiates every entry of each right-hand side by every entry
+    of what it reads: refuse sizes whose count of such derivatives exceeds DERIVE_MAX_TERMS."""
+    cell = model.cell
+
+    def entries(x) -> int:
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            return 1
+        return int(sp.Mul(*[sp.sympify(d).xreplace(concrete) for d in shape]))
+
+    cost = 0
+    for eq in cell.equations:
+        rows = entries(eq.rhs)
+        cost += rows * sum(entries(w) for w in cell.parameters.values()
+                           if w in eq.rhs.free_symbols)
+        cost += rows * sum(entries(signal(t)) for signal, _ in cell.uses(eq.rhs))
+    where = ", ".join(f"{d}={v}" for d, v in concrete.items())
+    TERMS.check(cost, f"the elementwise check of {model.name} ({where})",
+                "derivatives of entries")
 
 
 def renaming_check(model, adjoints: Adjoints | None = None) -> Check:

@@ -35,3 +35,18 @@ def test_batch_check_catches_a_scalar_broadcast_against_the_wrong_axis(monkeypat
     model = recurrent_model(scalar_gate_cell, dims={"n": 2, "m": 3})
     check = batch_check(model)
     assert not check.passed
+
+
+def test_the_elementwise_check_refuses_sizes_past_the_terms_limit(monkeypatch):
+    import pytest
+
+    from derive import DeriveError
+    from derive.checks.recurrent import elementwise_checks
+
+    model = recurrent_model(scalar_gate_cell, dims={"n": 2, "m": 3})
+    assert elementwise_checks(model, {"n": 2, "m": 3})[0].passed
+    with pytest.raises(DeriveError, match="DERIVE_MAX_TERMS"):
+        elementwise_checks(model, {"n": 1000, "m": 1000})
+    monkeypatch.setenv("DERIVE_MAX_TERMS", "10")
+    with pytest.raises(DeriveError, match="above the limit of 10 "):
+        elementwise_checks(model, {"n": 2, "m": 3})
