@@ -403,6 +403,33 @@ def _lower_hadamard(printer, node):
     return " * ".join(f"({printer._print(a)})" for a in node.args)
 
 
+# --- elementwise powers: a^p --------------------------------------------------------------------
+
+
+@defvjp(sp.HadamardPower)
+def _vjp_hadamard_power(node, bar):
+    # y = a^p (entrywise, p a number):  bar a = bar (.) p a^(p-1)
+    if node.exp.free_symbols:
+        raise DeriveError(f"no derivative rule for a symbolic elementwise power: {node}")
+    return [(node.base, sp.HadamardProduct(bar, node.exp * _power(node.base, node.exp - 1)))]
+
+
+@defjvp(sp.HadamardPower)
+def _jvp_hadamard_power(node, forward):
+    if node.exp.free_symbols:
+        raise DeriveError(f"no Jacobian rule for a symbolic elementwise power: {node}")
+    diag = sp.DiagMatrix(forward.name(node.exp * _power(node.base, node.exp - 1)))
+    return [(c, sp.MatMul(diag, m)) for c, m in forward.jac(node.base)]
+
+
+def _power(base: MatrixExpr, exponent: sp.Expr) -> MatrixExpr:
+    if exponent == 1:
+        return base
+    if exponent == 0:
+        return sp.OneMatrix(*base.shape)
+    return sp.HadamardPower(base, exponent)
+
+
 @deflower(sp.HadamardPower)
 def _lower_hadamard_power(printer, node):
     return f"({printer._print(node.base)}) ** ({printer._print(node.exp)})"

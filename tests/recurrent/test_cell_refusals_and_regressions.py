@@ -782,3 +782,21 @@ def test_perturbation_checks_compare_every_gradient_entry(build, dims):
         assert counted and int(counted.group(1).replace(",", "")) == expected, check.detail
     returned = model.grad_instance(seed=0, T=STEPS, dims=dims)["grads"]
     assert entry_count(returned) == expected
+
+
+def test_an_elementwise_power_is_differentiated_and_checked():
+    # a primitive added as one block in derive/core/primitives.py: its VJP, JVP and lowering
+    def squares():
+        cell = Cell("squares", dims=(n, m))
+        t = cell.t
+        x, h = cell.input("x", (n, 1)), cell.state("h", (m, 1))
+        W, U = cell.param("W", (m, n)), cell.param("U", (m, m))
+        z = cell.let("z", elementwise(sp.tanh, W * x(t) + U * h(t - 1)))
+        cell.let("h", sp.HadamardPower(z(t), 3) + sp.HadamardProduct(z(t), h(t - 1)))
+        cell.output("h")
+        return cell
+
+    model = derive.recurrent_model(squares, dims={"n": 2, "m": 3})
+    checks = model.checks()
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    assert "HadamardPower" in str(model.adjoints["z"].rhs)
