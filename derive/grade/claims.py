@@ -317,8 +317,8 @@ def _validate_value(kind: str, value: Any, at: str) -> None:
                 "numbers": "a list of numbers", "shape": "a list of dimensions",
                 "formula": "a string", "equation": "a string 'lhs = rhs'",
                 "choice": "a string or a number", "set": "a list",
-                "weights": "a table of at most 32 weights, each a number or a list of at "
-                           "most 64 numbers (nested at most 3 deep)",
+                "weights": "a table of numbers or (nested) lists of numbers (at most 32 "
+                           "weights, lists of at most 64 entries, nested at most 3 deep)",
                 "text": "a string", "blank": "a string (where the answer is missing)"}[kind]
         raise DeriveError(f"{at}: expected {want}, got {_short(value)}")
     if kind in ("numbers", "set") and len(value) > MAX_LIST:

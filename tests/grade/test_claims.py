@@ -401,5 +401,5 @@ def test_a_weights_table_too_large_names_the_limits(tmp_path):
         [["rnn-cnn-hw/1"]]
         weights = {{{weights}}}
     ''')
-    with pytest.raises(DeriveError, match="at most 32 weights.*at most 64 numbers"):
+    with pytest.raises(DeriveError, match="at most 32 weights, lists of at most 64 entries"):
         load_claims(path)
