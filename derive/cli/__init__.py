@@ -31,7 +31,8 @@ class Terminated(KeyboardInterrupt):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="derive", description=__doc__.splitlines()[0])
+    parser = Parser(prog="derive", description="Derive the calculus of neural networks "
+                    "symbolically, check every result numerically, typeset it.")
     parser.add_argument("--debug", action="store_true",
                         help="show tracebacks (accepted anywhere on the line)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
