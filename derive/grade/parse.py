@@ -23,6 +23,17 @@ function the symbol table knows (the names used by the derived answer); otherwis
 product, as on paper. Juxtaposed letters (``DK``) are a product in LaTeX, and in plain syntax
 when every letter is a known symbol. These decisions need the symbol table, so a reader between
 the lexer and the parser makes them and gives each token its grammatical type.
+
+Notations read or refused rather than misread (issue 14). Digits grouped by thousands
+(``223,496``, ``223 496``, ``223\\,496``, ``223{,}496``) are one number when every group after
+the first (1-3 digits) has three digits, else refused; a comma where the grammar separates
+arguments (``max(1,234)``) stays a separator. ``\\log_2 x``, ``\\log_{10}(x)``, ``log_2(x)``,
+``\\lg x``, ``log2(x)`` are logarithms to a base (``\\ln`` is natural). ``\\hat{h}`` and
+``\\tilde{h}`` are other quantities (``hat_h``, ``tilde_h``). ``\\sigma^2`` not followed by an
+argument is the symbol sigma squared (``\\sigma^2(x)`` is the sigmoid squared). Unicode Greek
+letters are their names, ``x²`` is ``x^2``, ``x₁`` is ``x_1``. Refused: ``O(..)``, ``\\Theta(..)``
+and ``\\Omega(..)`` inside a formula (an order of growth is a whole claim ``O(...)``, which the
+grader strips before parsing), and transposes (``W^T`` after a name, ``W^\\top``, ``W.T``).
 """
 
 from __future__ import annotations
@@ -69,6 +80,9 @@ FUNCTIONS: dict[str, tuple[int, object]] = {
     "exp": (1, sp.exp),
     "log": (1, sp.log),
     "ln": (1, sp.log),
+    "lg": (1, lambda z: sp.log(z, 2)),  # \lg: the binary logarithm
+    "log2": (1, lambda z: sp.log(z, 2)),  # numpy's names
+    "log10": (1, lambda z: sp.log(z, 10)),
     "sqrt": (1, sp.sqrt),
     "floor": (1, sp.floor),
     "ceil": (1, sp.ceiling),
@@ -109,11 +123,33 @@ SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "left", "ri
            "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "nonumber", "limits"}
 TIMES = {"cdot", "times", "odot", "circ", "ast"}
 FONT = {"mathbf", "boldsymbol", "bm", "mathrm", "mathit", "mathcal", "text", "textrm",
-        "operatorname", "mathsf", "mathbb", "vec", "hat", "tilde"}
+        "operatorname", "mathsf", "mathbb", "vec", "hat", "tilde", "widehat", "widetilde"}
+# accents that make another quantity: \hat{h}^{(t)} is hat_h(t), never h(t)
+ACCENTS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde"}
+# names that, called, would be an order of growth: only a whole claim may be O(...)
+ORDERS = {"O", "Theta", "Omega"}
 
-UNICODE = {"·": "*", "×": "*", "⊙": "*", "−": "-", "–": "-", "σ": "sigma", "⌊": "\\lfloor ",
-           "⌋": "\\rfloor ", "⌈": "\\lceil ", "⌉": "\\rceil ", "≤": "<=", "≥": ">=",
-           "α": "alpha", "β": "beta", "γ": "gamma", "∂": "\\partial "}
+UNICODE = {"·": "*", "⋅": "*", "∙": "*", "×": "*", "⊙": "*", "−": "-", "–": "-",
+           "⌊": "\\lfloor ", "⌋": "\\rfloor ", "⌈": "\\lceil ", "⌉": "\\rceil ", "≤": "<=",
+           "≥": ">=", "∂": "\\partial ", "µ": "mu", "ϵ": "epsilon", "ϑ": "theta", "ϕ": "phi",
+           "ς": "sigma"}
+# Greek letters are their names (σ is sigma: the sigmoid when called, the symbol otherwise)
+UNICODE |= {chr(0x3B1 + k): name for k, name in enumerate(
+    ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+     "lambda", "mu", "nu", "xi", "o", "pi", "rho", "", "sigma", "tau", "upsilon", "phi",
+     "chi", "psi", "omega"]) if name}
+UNICODE |= {"Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi", "Π": "Pi",
+            "Σ": "Sigma", "Υ": "Upsilon", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega"}
+# superscript and subscript digits: x² is x^(2), x₁ is x_1 (no braces: not a LaTeX marker)
+_SUPER = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+", strict=True))
+_SUB = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789", strict=True))
+_SCRIPTS = re.compile(f"([{''.join(_SUPER)}]+)|([{''.join(_SUB)}]+)")
+
+
+def _script(m: re.Match) -> str:
+    if m.group(1):
+        return "^(" + "".join(_SUPER[c] for c in m.group(1)) + ")"
+    return "_" + "".join(_SUB[c] for c in m.group(2))
 
 
 @dataclass(frozen=True)
@@ -132,6 +168,7 @@ def tokenize(text: str) -> list[Token]:
         raise ParseError(f"a formula must be a string, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise ParseError(f"formula too long: {len(text)} characters (limit {MAX_CHARS})")
+    text = _SCRIPTS.sub(_script, text)
     for src, dst in UNICODE.items():
         text = text.replace(src, f" {dst} ")
     tokens: list[Token] = []
@@ -144,6 +181,9 @@ def tokenize(text: str) -> list[Token]:
             end = tok.end_pos
     except UnexpectedCharacters as exc:
         bad = text[exc.pos_in_stream]
+        if bad == "." and re.match(r"\.T(?![A-Za-z0-9_])", text[exc.pos_in_stream:]):
+            raise ParseError(f"'.T' at position {end}: a transpose is not a scalar formula") \
+                from None
         raise ParseError(f"unexpected character {bad!r} at position {end}") from None
     tokens.append(Token("end", "", len(text)))
     return tokens
@@ -219,7 +259,14 @@ def _bounded_number(value: sp.Expr, pos: int) -> sp.Expr:
     return value
 
 
-def _apply(name: str, args: list[sp.Expr], pos: int) -> sp.Expr:
+def _apply(name: str | tuple, args: list[sp.Expr], pos: int) -> sp.Expr:
+    if isinstance(name, tuple):  # ("log", base): \log_2 x
+        base = name[1]
+        if len(args) != 1:
+            raise ParseError(f"log_{base} takes 1 argument(s), got {len(args)} at {pos}")
+        if args[0] == 0:
+            raise ParseError(f"log(0) at position {pos}")
+        return sp.log(args[0], base)
     arity, build = FUNCTIONS[name]
     if arity != -1 and len(args) != arity:
         raise ParseError(f"{name} takes {arity} argument(s), got {len(args)} at {pos}")
@@ -267,6 +314,7 @@ class _Reader:
         self.opened: list[list] = []  # per open bracket: [what to do when closed, commas]
         self.on_open = None  # what the next bracket opened does when closed
         self.two_indices: dict[int, str] = {}  # h_{t-1}[t]: the "[" is an error
+        self.parser: object = None  # the interactive parser, while run() drives it
 
     # -- raw token helpers (the end token stands for everything past the end) -------------
     def tok(self, j: int) -> Token:
@@ -335,6 +383,7 @@ class _Reader:
 
     # -- driving the parser ----------------------------------------------------------------
     def run(self, parser: object) -> object:
+        self.parser = parser
         after = 0
         while True:
             i = self.skip(after)
@@ -385,6 +434,28 @@ class _Reader:
             stack.append(conf.states[stack[-1]][rule.origin.name][1])
             if kind == "$END" and stack[-1] == conf.end_state:
                 return True
+
+    @staticmethod
+    def advance(conf: object, stack: list, kind: str) -> bool:
+        """Take a token of this type on ``stack`` (a copy of the parser's state stack), with
+        its reductions but no callbacks; False if the parser would refuse it."""
+        while True:
+            action = conf.states[stack[-1]].get(kind)
+            if action is None:
+                return False
+            if action[0] is Shift:
+                stack.append(action[1])
+                return True
+            rule = action[1]
+            del stack[len(stack) - len(rule.expansion):]
+            stack.append(conf.states[stack[-1]][rule.origin.name][1])
+
+    def comma_separates(self) -> bool:
+        """Whether a "," after a number here separates arguments (max(1,234), h[1,2])."""
+        state = self.parser.parser_state
+        stack = list(state.state_stack)
+        return self.advance(state.parse_conf, stack, "NUMBER") and \
+            self.advance(state.parse_conf, stack, "COMMA")
 
     def refuse(self, state: object, tok: LarkToken) -> None:
         """Report ``tok`` as a recursive-descent reading would: first finish (and check) the
@@ -475,19 +546,87 @@ class _Reader:
         if "SUMVAR" in choices and not (self.last[0] == "USCORE" and t.text == "{"):
             return self.sum_index(i)
         if t.kind == "num":
-            err = None
-            if len(t.text) > MAX_LITERAL_DIGITS:
-                err = f"number at position {t.pos} has more than {MAX_LITERAL_DIGITS} digits"
-            return self.make("NUMBER", i, err=err), i + 1
+            return self.number(i)
         if t.kind == "op":
             return self.operator(i), i + 1
         if t.kind == "name":
             return self.named(i, choices)
         return self.command(i, choices)
 
+    def separator(self, j: int) -> tuple[int | None, bool]:
+        """The next group of digits after the number at ``j``, if a separator of thousands
+        (",", "{,}", "\\,", a space) leads to one; and whether that separator is a comma."""
+        if self.at(j + 1, ",") and self.tok(j + 2).kind == "num" and self.glued(j + 1) and \
+                self.glued(j + 2):
+            return j + 2, True
+        if [self.tok(j + k).text for k in (1, 2, 3)] == ["{", ",", "}"] and \
+                self.tok(j + 4).kind == "num":
+            return j + 4, False
+        t = self.tok(j + 1)
+        if t.kind == "cmd" and t.text[1:].strip() in (",", ";", ":", "") and \
+                self.tok(j + 2).kind == "num":
+            return j + 2, False
+        if t.kind == "num" and not self.glued(j + 1):
+            return j + 1, False
+        return None, False
+
+    def number(self, i: int) -> tuple[_Tok, int]:
+        """A number; digits grouped by thousands separators (223,496, 223 496, 223\\,496) are
+        one number when every group after the first has three digits, else refused. A comma
+        where it separates arguments (max(1,234)) is not a separator of thousands."""
+        t = self.toks[i]
+        groups, j = [t.text], i
+        before = self.toks[i - 1].text if i > 0 else ""
+        if before not in ("^", "_") and before[1:] not in ("frac", "dfrac", "tfrac", "sqrt"):
+            commas = None
+            while True:
+                k, comma = self.separator(j)
+                if k is None:
+                    break
+                if comma:
+                    if commas is None:
+                        commas = not self.comma_separates()
+                    if not commas:
+                        break
+                groups.append(self.toks[k].text)
+                j = k
+        text, err = "".join(groups), None
+        if len(groups) > 1 and not (
+                re.fullmatch(r"\d{1,3}", groups[0])
+                and all(re.fullmatch(r"\d{3}", g) for g in groups[1:-1])
+                and re.fullmatch(r"\d{3}(?:\.\d+)?", groups[-1])):
+            err = f"numbers {' '.join(groups)!r} side by side at position {t.pos}: digits " \
+                "grouped as thousands (223,496) need groups of three; write * for a product"
+        elif len(text) > MAX_LITERAL_DIGITS:
+            err = f"number at position {t.pos} has more than {MAX_LITERAL_DIGITS} digits"
+        tok = _Tok("NUMBER", text, t.pos)
+        tok.obj, tok.err, tok.index = None, ParseError(err) if err else None, i
+        return tok, j + 1
+
+    def transpose(self, i: int) -> bool:
+        """``^T``, ``^{T}``, ``^\\mathsf{T}`` at ``i`` (the "^") after a name: a transpose."""
+        texts = [self.tok(i + k).text for k in range(1, 7)]
+        if texts[0] == "{" and texts[2] == "}" or texts[0] != "{":
+            inner = texts[1] if texts[0] == "{" else texts[0]
+            if inner == "T" or (self.latex and inner.startswith("T") and texts[0] != "{"
+                                and self.tok(i + 1).kind == "name"):
+                return True
+        fonts = {"\\" + f for f in FONT}
+        for k in (0, 1):
+            if texts[k] in fonts and texts[k + 1:k + 4] == ["{", "T", "}"]:
+                return k == 0 or texts[0] == "{"
+        return False
+
     def operator(self, i: int) -> _Tok:
         text = self.toks[i].text
         kind = _OPS[text]
+        if text == "^" and self.last[0] == "VALUE" and self.transpose(i):
+            t = self.tok(i - 1)
+            euler = t.text == "e" and not self.has_symbol("e")
+            if not (t.kind in ("name", "cmd") and t.text.removeprefix("\\") in GREEK or euler):
+                return self.make(kind, i, err=f"'^T' at position {self.toks[i].pos}: a "
+                                 "transpose is not a scalar formula (for a power write "
+                                 "(x)^T or x**T)")
         if text == "[":
             if self.last[0] == "SQRT":
                 kind = "LB_SQRT"
@@ -569,6 +708,11 @@ class _Reader:
     def _named(self, i: int, base: str, prefix: sp.Expr) -> tuple[_Tok, int]:
         pos = self.toks[i].pos
         k = self.skip(i + 1)
+        if base in ("log", "ln") and prefix == 1 and self.at(k, "_") and \
+                not self.has_function(base) and not self.has_symbol(base):
+            if base == "ln":
+                raise ParseError(f"ln at position {pos} is the natural logarithm: no base")
+            return self.log_base(i, k)
         if self.at(k, "_"):  # h_{t-1}, h_t: a time index when the answer indexes h
             jj = k + 1
             if self.tok(jj).text == "{":
@@ -617,12 +761,51 @@ class _Reader:
             return self.primed(i, name, q)
         if self.time_index(q):
             return self.make("TIMEHEAD", i, obj=(prefix, name)), q
+        if prefix == 1 and (order := self.order(i, name, q)) is not None:
+            return order, q
         if self.at(q, "(") and (name in FUNCTIONS or self.has_function(name)):
             target = ("apply", name) if name in FUNCTIONS else ("function", self.function(name))
             return self.make("CALLHEAD", i, obj=(prefix, target, pos)), q
         if name in FUNCTIONS and not self.has_symbol(name) and self.starts_factor(q):
             return self.make("APPLYHEAD", i, obj=(name, pos)), q  # "tanh x"
         return self.make("VALUE", i, obj=prefix * self.symbol(name)), q
+
+    def order(self, i: int, name: str, q: int) -> _Tok | None:
+        """``O(n)``, ``\\Theta(n^2)``, ``\\Omega(n)`` inside a formula: an order of growth
+        is a whole claim, written O(...); never the product of a symbol and (n)."""
+        if name not in ORDERS or not self.at(q, "(") or self.has_function(name) or \
+                self.has_symbol(name):
+            return None
+        pos = self.toks[i].pos
+        if name == "O":
+            err = f"O(...) at position {pos}: an order of growth must be the whole claim"
+        else:
+            err = f"{self.toks[i].text}(...) at position {pos}: write an order of growth as " \
+                "O(...)"
+        return self.make("BAD", i, err=err)
+
+    def log_base(self, i: int, q: int) -> tuple[_Tok, int]:
+        """``\\log_2 x``, ``\\log_{10}(x)``, ``log_2(x)``, ``\\log_b x``: log(x, base)."""
+        pos = self.toks[i].pos
+        sub, p = self.subscript(q)
+        if sub.isdigit():
+            if int(sub) < 2:
+                raise ParseError(f"log base {sub} at position {pos} is not a base")
+            base: sp.Expr = sp.Integer(int(sub))
+        elif sub == "e" and not self.has_symbol("e"):
+            base = sp.E
+        elif re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", sub):
+            base = self.symbol(sub)
+        else:
+            raise ParseError(f"log base {sub!r} at position {pos}: a base is a number or a name")
+        r = self.skip(p)
+        if self.at(r, "^") or self.at(r, "'"):
+            raise ParseError(f"log_{sub} followed by {self.tok(r).text!r} at position "
+                             f"{self.tok(r).pos}: write (log_{sub}(x))^2")
+        if self.at(r, "("):
+            return self.make("CALLHEAD", i, obj=(sp.Integer(1), ("apply", ("log", base)),
+                                                 pos)), r
+        return self.make("APPLYHEAD", i, obj=(("log", base), pos)), r
 
     def primed(self, i: int, name: str, q: int) -> tuple[_Tok, int]:
         primes = 0
@@ -670,9 +853,14 @@ class _Reader:
                 q = self.skip(p)
                 if self.time_index(q):
                     return self.make("TIMEHEAD", i, obj=(sp.Integer(1), name)), q
+                if (order := self.order(i, name, q)) is not None:
+                    return order, q
                 return self.make("VALUE", i, obj=self.symbol(name)), q
         except ParseError as exc:
             return self.make("BAD", i, err=str(exc)), i + 1
+        if cmd in ("top", "intercal"):
+            return self.make("BAD", i, err=f"{t.text} at position {t.pos}: a transpose is not "
+                             "a scalar formula"), i + 1
         if cmd == "infty":
             return self.make("BAD", i, err=f"\\infty is not supported (position {t.pos})"), i + 1
         return self.make("BAD", i, err=f"unsupported LaTeX command {t.text!r} at position "
@@ -704,8 +892,12 @@ class _Reader:
         word = "".join(parts)
         if not word or not word[0].isalpha():
             raise ParseError("empty or malformed name in a font command")
+        if cmd in ACCENTS:  # \hat{h}: another quantity than h
+            word = f"{ACCENTS[cmd]}_{word}"
         name, p = self.full_name(word, pos, self.skip(p) + 1)
         q = self.skip(p)
+        if (order := self.order(i, name, q)) is not None:
+            return order, q
         if cmd == "mathcal" and name == "L":
             return self.make("VALUE", i, obj=self.symbol("L")), q
         if name in FUNCTIONS and self.at(q, "("):
@@ -716,11 +908,36 @@ class _Reader:
             return self.make("TIMEHEAD", i, obj=(sp.Integer(1), name)), q
         return self.make("VALUE", i, obj=self.symbol(name)), q
 
+    def exponent_end(self, q: int) -> int:
+        """The raw index after the exponent of the "^" at ``q``: a {group} or one token."""
+        j = self.skip(q + 1)
+        if self.at(j, "{"):
+            depth = 0
+            while j < self.end:
+                depth += self.at(j, "{") - self.at(j, "}")
+                j += 1
+                if depth == 0:
+                    break
+            return j
+        while self.at(j, "-") or self.at(j, "+"):
+            j = self.skip(j + 1)
+        return j + 1
+
     def function_command(self, i: int, cmd: str) -> tuple[_Tok, int]:
         pos = self.toks[i].pos
         q = self.skip(i + 1)
         if self.at(q, "'") and cmd in PRIMED:
             return self.primed(i, cmd, q)
+        if cmd == "log" and self.at(q, "_"):
+            return self.log_base(i, q)
+        if cmd == "sigma" and self.at(q, "^") and not self.time_index(q):
+            r = self.skip(self.exponent_end(q))
+            if not self.at(r, "("):  # \sigma^2 alone: a variance, the symbol sigma squared
+                if self.starts_factor(r):
+                    raise ParseError(f"\\sigma^... followed by {self.tok(r).text!r} at "
+                                     f"position {self.tok(r).pos}: write \\sigma(x)^2 for "
+                                     "the sigmoid squared, \\sigma^2 \\cdot x for a product")
+                return self.make("VALUE", i, obj=self.symbol("sigma")), q
         if self.at(q, "^"):  # \tanh^2(x) = tanh(x)^2
             return self.make("FPOWHEAD", i, obj=(cmd, pos)), q
         if cmd == "sigma" and not self.at(q, "("):  # \sigma alone is a symbol
