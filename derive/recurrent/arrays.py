@@ -4,15 +4,33 @@ drawing random instances, and the ``derive grad --json`` contract built from the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import sympy as sp
 
+from derive.core.cell import Cell
 from derive.core.errors import MEMORY, STEPS, DeriveError, brief, numeric_array
+from derive.numeric.kernels import BPTTResult
 
-if TYPE_CHECKING:  # the model is passed in; its module imports this one
-    from derive.recurrent.model import RecurrentModel
+
+class RecurrentModel(Protocol):
+    """What these functions read of a model (``derive.recurrent.model.RecurrentModel``, which
+    calls them: a protocol rather than an import keeps the two modules out of a circle)."""
+
+    name: str
+    cell: Cell
+
+    def shape_of(self, name: str, dims: dict[sp.Symbol, int]) -> tuple[int, ...]: ...
+
+    def dims_for(self, dims: dict[str, int] | None) -> dict[sp.Symbol, int]: ...
+
+    def random_instance(self, seed: int, steps: int, dims: dict[str, int] | None = None,
+                        batch: int = 1, scale: float = 0.5) -> dict: ...
+
+    def bptt(self, params: dict, inputs: dict, upstream: dict, initial: dict | None = None,
+             dims: dict[str, int] | None = None, keep_bars: bool = True,
+             backward: bool = True) -> BPTTResult: ...
 
 
 def checked_arrays(model: RecurrentModel, concrete_dims: dict[sp.Symbol, int], params: dict,
