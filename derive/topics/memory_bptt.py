@@ -448,7 +448,7 @@ def closed_form_counts(schedule: str, T: object, M: object = None) -> Counts:
     if schedule == "uniform":
         L = -(-T // M)
         return Counts("uniform", T, M, uniform_steps(T, M), T, -(-T // L))
-    return Counts("revolve", T, M, revolve_steps(T, M), T, M)  # revolve fills every slot
+    return Counts("revolve", T, M, revolve_steps(T, M), T, M)  # peak M: every T <= 1,500, M <= 8 traced agrees (tests); not proved
 
 
 # A run holds about this many bytes per time step: the inputs, upstream and input gradients
