@@ -448,7 +448,8 @@ def closed_form_counts(schedule: str, T: object, M: object = None) -> Counts:
     if schedule == "uniform":
         L = -(-T // M)
         return Counts("uniform", T, M, uniform_steps(T, M), T, -(-T // L))
-    return Counts("revolve", T, M, revolve_steps(T, M), T, M)  # peak M: every T <= 1,500, M <= 8 traced agrees (tests); not proved
+    # peak M: a trace agrees for every T <= 1,500 and M <= 8 (tests); not proved beyond
+    return Counts("revolve", T, M, revolve_steps(T, M), T, M)
 
 
 # A run holds about this many bytes per time step: the inputs, upstream and input gradients
