@@ -448,7 +448,8 @@ def closed_form_counts(schedule: str, T: object, M: object = None) -> Counts:
     if schedule == "uniform":
         L = -(-T // M)
         return Counts("uniform", T, M, uniform_steps(T, M), T, -(-T // L))
-    # peak M: a trace agrees for every T <= 1,500 and M <= 8 (tests); not proved beyond
+    # peak M: traces agree for every T < 45 and sampled T up to 997, M <= 6 (tests); not a
+    # proof beyond them
     return Counts("revolve", T, M, revolve_steps(T, M), T, M)
 
 

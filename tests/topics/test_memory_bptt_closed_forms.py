@@ -62,3 +62,10 @@ def test_M_is_required_or_refused_by_name(schedule, M, message):
     for run in (S.closed_form_counts, S.trace):
         with pytest.raises(DeriveError, match=message):
             run(schedule, 10, M)
+
+
+def test_revolve_peak_slots_equal_m_in_a_trace_of_longer_sequences():
+    # the closed form reports M: held here against traces well past the exhaustive range above
+    for M in range(1, 7):
+        for T in [*range(M + 1, 300, 7), 997]:
+            assert S.trace("revolve", T, M).peak_slots == M, (T, M)
