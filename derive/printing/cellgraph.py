@@ -1,60 +1,314 @@
 """The computation graph of one step of a cell, drawn from its equations (TikZ), and a
-check that the drawing's paths are the step's real dependencies."""
+check that the drawing's paths are the step's real dependencies.
+
+The drawing is read off each equation's expression tree: a signal's value is a node, and so is
+every operation on values (``\\sigma``, ``\\tanh``, ``\\odot``, ``\\times``, ``1-\\cdot``,
+``+``, one ``softmax`` node for all the entries of a softmax); a weight is the label of the
+edge it multiplies, and a matrix product of two values (``q^\\top k``) is drawn as their two
+edges into what reads it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derive.checks.check import Check
-from derive.core.cell import Cell, t
+from derive.core.cell import Cell, _name_and_time, t
+from derive.core.primitives import SoftmaxEntry, elementwise_function
 from derive.printing.figures import tikz_graph
 from derive.printing.latex import latex
+from derive.printing.order import WrittenOrder, ordered_factors, ordered_terms
 
 
 def _node(name: str, lag: int) -> str:
     return f"{name}@{lag}"
 
 
-def graph_edges(cell: Cell) -> list[tuple[str, str, str]]:
-    """``(source, target, weights)``: one edge per use of a signal by an equation."""
-    return [(_node(s.name, lag), _node(eq.signal.name, 0), _weights_on(cell, eq.rhs, s(t + lag)))
-            for eq in cell.equations for s, lag in cell.uses(eq.rhs)]
+# operation kind -> its label in the drawing
+OPERATIONS = {"plus": "$+$", "times": r"$\times$", "odot": r"$\odot$",
+              "oneminus": r"$1{-}\cdot$", "softmax": r"\scriptsize softmax"}
+_FUNCTIONS = {"sigma": r"$\sigma$", "tanh": r"$\tanh$", "exp": r"$\exp$", "log": r"$\log$"}
 
 
-def cell_graph(cell: Cell, spacing: float = 3.0, row: float = 1.6) -> str:
-    """Inputs and lagged states in the first column, each defined signal one column right of
-    the latest signal it reads, level with the middle of what it reads."""
-    nodes: dict[str, tuple] = {}
-    column: dict[str, int] = {}
-    sources = list(dict.fromkeys(
-        (s, lag) for eq in cell.equations for s, lag in cell.uses(eq.rhs)
-        if lag < 0 or s.kind == "input"))
-    for index, (signal, lag) in enumerate(sources):
-        kind = "input" if signal.kind == "input" else "state"
-        nodes[_node(signal.name, lag)] = (f"${latex(signal(t + lag))}$", 0.0, -row * index, kind)
-        column[_node(signal.name, lag)] = 0
+@dataclass
+class Diagram:
+    """Nodes ``id -> (label, kind)`` and edges ``(source, target, label)`` of one step.
+
+    A signal's node is ``name@lag``; an operation's is ``target:kindN``, the ``N``-th
+    operation of that kind in the equation of ``target`` (``h:odot1``), or ``softmaxN``.
+    ``consumer[op]`` is the node an operation feeds, ``leaves[op]`` the signals under it.
+    """
+
+    cell: Cell
+    written: WrittenOrder | None = None
+    nodes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    edges: list[tuple[str, str, str]] = field(default_factory=list)
+    consumer: dict[str, str] = field(default_factory=dict)
+    depth: dict[str, int] = field(default_factory=dict)
+    leaves: dict[str, list[str]] = field(default_factory=dict)
+    _softmax: dict[tuple, str] = field(default_factory=dict)
+
+    def signal_edges(self) -> list[tuple[str, str, str]]:
+        """``(source, target, weights)`` between signals: the drawing with its operations
+        contracted, one edge per signal a target reads through them."""
+        into: dict[str, list[tuple[str, str]]] = {}
+        for source, target, label in self.edges:
+            into.setdefault(target, []).append((source, label))
+
+        def sources(node: str, label: str) -> list[tuple[str, str]]:
+            if "@" in node:
+                return [(node, label)]
+            return [found for s, lab in into.get(node, [])
+                    for found in sources(s, ", ".join(x for x in (lab, label) if x))]
+
+        out: list[tuple[str, str, str]] = []
+        for eq in self.cell.equations:
+            target = _node(eq.signal.name, 0)
+            merged: dict[str, list[str]] = {}
+            for source, label in into.get(target, []):
+                for signal, lab in sources(source, label):
+                    merged.setdefault(signal, [])
+                    merged[signal] += [w for w in lab.split(", ") if w and
+                                       w not in merged[signal]]
+            out += [(s, target, ", ".join(ws)) for s, ws in merged.items()]
+        return out
+
+
+def diagram(cell: Cell) -> Diagram:
+    """The drawing of one step of ``cell``, read off its equations."""
+    drawn = Diagram(cell, WrittenOrder.of_cell(cell))
     for eq in cell.equations:
-        reads = [_node(s.name, lag) for s, lag in cell.uses(eq.rhs)]
-        col = 1 + max((column[r] for r in reads), default=0)
-        y = float(np.mean([nodes[r][2] for r in reads])) if reads else 0.0
-        while any(column.get(n) == col and abs(v[2] - y) < row / 2 for n, v in nodes.items()):
-            y -= row  # keep nodes of one column apart
+        target = _node(eq.signal.name, 0)
         kind = "output" if eq.signal.name in cell.outputs else "state"
-        nid = _node(eq.signal.name, 0)
-        nodes[nid] = (f"${latex(eq.signal(t))}$", spacing * col, y, kind)
-        column[nid] = col
-    return tikz_graph(nodes, graph_edges(cell))
+        counts: dict[str, int] = {}
+        for source, label in _feeds(drawn, eq.rhs, eq.signal.name, counts, 1):
+            drawn.edges.append((source, target, label))
+        drawn.nodes[target] = (f"${latex(eq.signal(t))}$", kind)
+    return drawn
 
 
-def _weights_on(cell: Cell, rhs: sp.Basic, atom: sp.Basic) -> str:
-    """The weights multiplying ``atom`` directly in ``rhs`` (``W_h`` on ``h(t-1)``)."""
-    weights = set(cell.parameters.values())
-    found = []
-    for node in sp.preorder_traversal(rhs):
-        if isinstance(node, sp.Mul | sp.MatMul) and atom in node.args:
-            found += [a for a in node.args if a in weights and a not in found]
-    return ", ".join(f"${latex(w)}$" for w in found)
+def _signal(drawn: Diagram, atom: sp.Basic) -> str | None:
+    where = drawn.cell.locate(atom)
+    if where is None:
+        return None
+    signal, lag = where
+    nid = _node(signal.name, lag)
+    if nid not in drawn.nodes:
+        kind = "input" if signal.kind == "input" else "state"
+        drawn.nodes[nid] = (f"${latex(signal(t + lag))}$", kind)
+    return nid
+
+
+def _is_weight(drawn: Diagram, factor: sp.Basic) -> bool:
+    """A weight or a transposed weight: no signal's value in it."""
+    weights = set(drawn.cell.parameters.values())
+    return not _reads(factor) and (factor in weights or isinstance(factor, sp.Transpose)
+                                   and factor.arg in weights)
+
+
+def _reads(expr: sp.Basic) -> bool:
+    atoms = expr.atoms(sp.MatrixSymbol) | expr.atoms(sp.core.function.AppliedUndef)
+    return any(_name_and_time(a)[0] is not None for a in atoms)
+
+
+def _operation(drawn: Diagram, kind: str, label: str, target: str, counts: dict,
+               depth: int, inputs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    index = counts.get(kind, 0)
+    counts[kind] = index + 1
+    nid = f"{target}:{kind}{index}"
+    drawn.nodes[nid] = (label, "op")
+    drawn.depth[nid] = depth
+    drawn.leaves[nid] = _leaves(drawn, inputs)
+    for source, edge_label in dict.fromkeys(inputs):
+        drawn.edges.append((source, nid, edge_label))
+        drawn.consumer.setdefault(source, nid)
+    return [(nid, "")]
+
+
+def _leaves(drawn: Diagram, inputs: list[tuple[str, str]]) -> list[str]:
+    found: list[str] = []
+    for source, _ in inputs:
+        for leaf in drawn.leaves.get(source, [source]):
+            if leaf not in found:
+                found.append(leaf)
+    return found
+
+
+def _feeds(drawn: Diagram, expr: sp.Basic, target: str, counts: dict,
+           depth: int) -> list[tuple[str, str]]:
+    """``(node, edge label)`` pairs that feed whatever reads ``expr``, drawing the
+    operations of ``expr`` on the way."""
+    if not _reads(expr):
+        if expr in set(drawn.cell.parameters.values()):  # a bias: a weight on its own
+            nid = f"param:{expr}"
+            drawn.nodes[nid] = (f"${latex(expr)}$", "param")
+            return [(nid, "")]
+        return []  # constants are not drawn
+    nid = _signal(drawn, expr)
+    if nid is not None:
+        return [(nid, "")]
+
+    def below(arg: sp.Basic) -> list[tuple[str, str]]:
+        return _feeds(drawn, arg, target, counts, depth + 1)
+
+    if isinstance(expr, SoftmaxEntry):
+        key = tuple(expr.scores)
+        if key not in drawn._softmax:
+            drawn._softmax[key] = f"softmax{len(drawn._softmax)}"
+            sid = drawn._softmax[key]
+            inputs = [fed for score in expr.scores for fed in below(score)]
+            drawn.nodes[sid] = (OPERATIONS["softmax"], "op")
+            drawn.depth[sid] = depth
+            drawn.leaves[sid] = _leaves(drawn, inputs)
+            for source, label in dict.fromkeys(inputs):
+                drawn.edges.append((source, sid, label))
+                drawn.consumer.setdefault(source, sid)
+        return [(drawn._softmax[key], "")]
+    if isinstance(expr, sp.Add | sp.MatAdd):
+        reading = [a for a in expr.args if _reads(a)]
+        constants = [a for a in expr.args if not _reads(a)]
+        if len(reading) == 1 and len(constants) == 1 and reading[0].could_extract_minus_sign() \
+                and constants[0] in (sp.S.One,) + ((sp.OneMatrix(*expr.shape),)
+                                                   if isinstance(expr, MatrixExpr) else ()):
+            return _operation(drawn, "oneminus", OPERATIONS["oneminus"], target, counts,
+                              depth, below(-reading[0]))
+        inputs = [fed for a in ordered_terms(expr, drawn.written) for fed in below(a)]
+        if len(reading) == 1 and not [a for a in constants if a in
+                                      set(drawn.cell.parameters.values())]:
+            return inputs  # x + 1: the constant is not drawn
+        return _operation(drawn, "plus", OPERATIONS["plus"], target, counts, depth, inputs)
+    if isinstance(expr, sp.HadamardProduct):
+        return _operation(drawn, "odot", OPERATIONS["odot"], target, counts, depth,
+                          [fed for a in ordered_factors(expr, drawn.written)
+                           for fed in below(a)])
+    if isinstance(expr, sp.Mul | sp.MatMul):
+        args = ordered_factors(expr, drawn.written) if isinstance(expr, sp.Mul) else expr.args
+        factors = [a for a in args if _reads(a)]
+        weights = [a for a in args if _is_weight(drawn, a)]
+        label = ", ".join(f"${latex(w)}$" for w in weights)
+        if len(factors) == 1:
+            return [(source, ", ".join(x for x in (label, lab) if x))
+                    for source, lab in below(factors[0])]
+        inputs = [fed for a in factors for fed in below(a)]
+        if isinstance(expr, sp.MatMul):  # q^T k, v a: a product of values is their edges
+            return inputs
+        return _operation(drawn, "times", OPERATIONS["times"], target, counts, depth, inputs)
+    if isinstance(expr, sp.Transpose):
+        return below(expr.arg)
+    if isinstance(expr, sp.matrices.expressions.applyfunc.ElementwiseApplyFunction):
+        f = elementwise_function(expr)
+        name = getattr(f, "__name__", "f")
+        return _operation(drawn, name, _FUNCTIONS.get(name, rf"${name}$"), target, counts,
+                          depth, below(expr.expr))
+    if isinstance(expr, sp.Function) and len(expr.args) == 1:
+        name = getattr(expr.func, "__name__", "f")
+        return _operation(drawn, name, _FUNCTIONS.get(name, rf"$\operatorname{{{name}}}$"),
+                          target, counts, depth, below(expr.args[0]))
+    # anything else (a power, a function of several arguments): one node named by its type
+    name = type(expr).__name__.lower()
+    return _operation(drawn, name, rf"$\operatorname{{{name}}}$", target, counts, depth,
+                      [fed for a in expr.args for fed in below(a)])
+
+
+def graph_edges(cell: Cell) -> list[tuple[str, str, str]]:
+    """``(source, target, weights)``: one edge per signal an equation reads, read off the
+    drawing of ``cell`` with its operations contracted (so an edge the figure misses is
+    missing here too)."""
+    return diagram(cell).signal_edges()
+
+
+def _reach(edges: list[tuple[str, str, str]], target: str) -> set[str]:
+    """The signals with a path to ``target`` in ``edges``."""
+    into: dict[str, list[str]] = {}
+    for source, tgt, _ in edges:
+        into.setdefault(tgt, []).append(source)
+    seen: set[str] = set()
+    stack = [target]
+    while stack:
+        for source in into.get(stack.pop(), []):
+            if source not in seen:
+                seen.add(source)
+                stack.append(source)
+    return {n for n in seen if "@" in n}
+
+
+def _place_operations(drawn: Diagram, places: dict[str, tuple[float, float]],
+                      gap: float = 0.9) -> None:
+    """Operations not placed by hand: between what they read and what reads them, spread
+    by depth along the line from their signals to their equation's target, and moved down
+    until no node is closer than ``gap``."""
+    ops = sorted((n for n in drawn.nodes if n not in places and "@" not in n),
+                 key=lambda n: drawn.depth.get(n, 1))
+    for op in ops:
+        target = _node(op.split(":")[0], 0) if ":" in op else None
+        leaves = [places[leaf] for leaf in drawn.leaves.get(op, []) if leaf in places]
+        readers = [places[tg] for s, tg, _ in drawn.edges if s == op and tg in places]
+        end = np.mean(readers, axis=0) if readers else \
+            np.array(places[target]) if target in places else None
+        start = np.mean(leaves, axis=0) if leaves else end
+        if end is None:
+            end = start if start is not None else np.zeros(2)
+            start = end
+        chain = 1 + max((drawn.depth.get(n, 1) for n in drawn.nodes
+                         if target and n.startswith(op.split(":")[0] + ":")), default=1)
+        share = drawn.depth.get(op, 1) / chain if target else 0.5
+        x, y = end + (np.asarray(start) - end) * share
+        while any(np.hypot(x - px, y - py) < gap for px, py in places.values()):
+            y -= gap / 2
+        places[op] = (float(x), float(y))
+
+
+def cell_graph(cell: Cell, spacing: float = 2.2, row: float = 1.6) -> str:
+    """Inputs and lagged states in the first column; every other node (value or operation)
+    one column right of the latest node it reads, level with the middle of what it reads."""
+    drawn = diagram(cell)
+    into: dict[str, list[str]] = {}
+    for source, target, _ in drawn.edges:
+        into.setdefault(target, []).append(source)
+    column: dict[str, int] = {}
+
+    def col(node: str) -> int:
+        if node not in column:
+            column[node] = 1 + max((col(s) for s in into.get(node, [])), default=-1)
+        return column[node]
+
+    places: dict[str, tuple[float, float]] = {}
+    for node in sorted(drawn.nodes, key=col):
+        reads = [places[s] for s in into.get(node, []) if s in places]
+        y = float(np.mean([p[1] for p in reads])) if reads else -row * sum(
+            1 for n in places if column[n] == 0)
+        while any(column[n] == col(node) and abs(p[1] - y) < row / 2
+                  for n, p in places.items()):
+            y -= row  # keep nodes of one column apart
+        places[node] = (spacing * col(node), y)
+    return _tikz(drawn, places)
+
+
+def _tikz(drawn: Diagram, places: dict[str, tuple[float, float]]) -> str:
+    nodes = {nid: (label, *places[nid], kind) for nid, (label, kind) in drawn.nodes.items()}
+    return tikz_graph(nodes, drawn.edges)
+
+
+def placed_cell_graph(cell: Cell, places: dict) -> str:
+    """The cell's graph with node positions chosen by hand for legibility:
+    ``places[(name, lag)] = (x, y)`` for a signal, ``places["h:odot0"] = (x, y)`` for an
+    operation (see :class:`Diagram`); an operation without a place goes between what it
+    reads and what reads it."""
+    drawn = diagram(cell)
+    placed = {(_node(*key) if isinstance(key, tuple) else key): tuple(map(float, xy))
+              for key, xy in places.items()}
+    unknown = sorted(set(placed) - set(drawn.nodes))
+    if unknown:
+        raise ValueError(f"no node {', '.join(unknown)} in the graph of {cell.name}")
+    missing = sorted(n for n in drawn.nodes if "@" in n and n not in placed)
+    if missing:
+        raise ValueError(f"no position for {', '.join(missing)}")
+    _place_operations(drawn, placed)
+    return _tikz(drawn, placed)
 
 
 def graph_check(model, seed: int = 0) -> Check:
@@ -62,14 +316,9 @@ def graph_check(model, seed: int = 0) -> Check:
     dependency is a path: perturb each source and see which values move."""
     cell = model.cell
     kernels = model.kernels()
-    edges = graph_edges(cell)
-    reach: dict[str, set[str]] = {}
-    for eq in cell.equations:  # equations are in order, so one pass closes the paths
-        target = _node(eq.signal.name, 0)
-        reach[target] = set()
-        for source, tgt, _ in edges:
-            if tgt == target:
-                reach[target] |= {source} | reach.get(source, set())
+    edges = graph_edges(cell)  # what the figure draws, operations contracted
+    reach = {_node(eq.signal.name, 0): _reach(edges, _node(eq.signal.name, 0))
+             for eq in cell.equations}
     rng = np.random.default_rng(seed)
     inst = model.random_instance(seed, 1)
     env = {f"w_{p}": v for p, v in inst["params"].items()}
@@ -96,19 +345,3 @@ def graph_check(model, seed: int = 0) -> Check:
     return Check.exact("diagram paths are the step's dependencies",
                        "perturbing each source of the compiled step", not wrong,
                        f"{len(edges)} edges; mismatches: {', '.join(wrong) or 'none'}")
-
-
-def placed_cell_graph(cell, places: dict[tuple[str, int], tuple[float, float]]) -> str:
-    """The cell's graph (its edges from the equations, as ``cell_graph`` draws them) with
-    node positions chosen by hand for legibility: ``places[(name, lag)] = (x, y)``."""
-    nodes = {}
-    for (name, lag), (x, y) in places.items():
-        signal = cell.signals[name]
-        kind = ("input" if signal.kind == "input" else
-                "output" if lag == 0 and name in cell.outputs else "state")
-        nodes[_node(name, lag)] = (f"${latex(signal(t + lag))}$", x, y, kind)
-    edges = graph_edges(cell)
-    missing = sorted({end for edge in edges for end in edge[:2]} - set(nodes))
-    if missing:
-        raise ValueError(f"no position for {', '.join(missing)}")
-    return tikz_graph(nodes, edges)

@@ -1,27 +1,55 @@
-"""The LaTeX printer: bars, superscript time indices, elementwise products, textbook order.
+"""The LaTeX printer: bars, superscript time indices, elementwise products, the course's term
+order.
 
 ``bar_h(t + 1)`` prints as ``\\overline{h^{(t+1)}}``, ``h(t - 1)`` as ``h^{(t-1)}``,
 ``dL_dh(t)`` as ``\\frac{\\partial L_{t}}{\\partial h^{(t)}}``; the elementwise product is
 ``\\odot``. In a product the bar comes first and the weights last, as answer keys write it.
+Sums and a cell's forward equations follow :mod:`derive.printing.order`: ``t+1``, ``K-1``,
+``\\sigma(w_{ix} x + w_{ih} h)`` as written.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import precedence
 
-from derive.core.cell import _name_and_time
+from derive.core.cell import Cell, _name_and_time
+from derive.printing.order import WrittenOrder, as_order, ordered_factors, ordered_terms
+from derive.printing.text import course_text
 
 
 def _time(time: sp.Expr) -> str:
-    return sp.sstr(time).replace(" ", "")
+    return course_text(time).replace(" ", "")
+
+
+class CourseLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with sums in the course's order (``t+1``, ``K-1``, ``1-c``)."""
+
+    def _as_ordered_terms(self, expr, order=None):
+        if isinstance(expr, sp.Add):
+            return ordered_terms(expr)
+        return super()._as_ordered_terms(expr, order)
+
+
+def course_latex(expr: sp.Basic, **settings) -> str:
+    """``sympy.latex`` (same settings) with sums in the course's order."""
+    return CourseLatexPrinter(settings).doprint(expr)
 
 
 class DeriveLatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer taught the bar notation of time-indexed signals."""
+    """SymPy's LaTeX printer taught the bar notation of time-indexed signals and the course's
+    term order; given a :class:`WrittenOrder`, a cell's forward equations as written."""
 
-    def __init__(self, settings: dict | None = None) -> None:
+    def __init__(self, settings: dict | None = None,
+                 written: WrittenOrder | None = None) -> None:
         super().__init__({"mul_symbol": None, "order": "none", **(settings or {})})
+        self._written = written
+
+    def _as_ordered_terms(self, expr, order=None):
+        if isinstance(expr, sp.Add):
+            return ordered_terms(expr, self._written)
+        return super()._as_ordered_terms(expr, order)
 
     def _base(self, name: str) -> str:
         # subscripts are kept literally: w_ix is w_{ix}, not w_{\xi}
@@ -69,7 +97,8 @@ class DeriveLatexPrinter(LatexPrinter):
             else self._base(expr.name)
 
     def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(self.parenthesize(a, 100) for a in expr.args)
+        return r" \odot ".join(self.parenthesize(a, 50, strict=True)
+                               for a in ordered_factors(expr, self._written))
 
     def _print_OneMatrix(self, expr):
         return r"\mathbf{1}"
@@ -85,8 +114,7 @@ class DeriveLatexPrinter(LatexPrinter):
         return rf"{self.parenthesize(expr.arg, 1000)}^{{\top}}"
 
     def _print_MatAdd(self, expr):
-        # positive terms first: 1 - c, not -c + 1
-        terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
+        terms = ordered_terms(expr, self._written)
         out = self._print(terms[0])
         for term in terms[1:]:
             printed = self._print(term)
@@ -104,7 +132,9 @@ class DeriveLatexPrinter(LatexPrinter):
     def _print_Mul(self, expr):
         factors = expr.args
         if not any(_is_bar(f) for f in factors):
-            return super()._print_Mul(expr)
+            if self._written is None or not _plain_product(expr):
+                return super()._print_Mul(expr)
+            return self._written_product(expr)
         coeff, rest = expr.as_coeff_mul()
         order = sorted(rest, key=lambda f: _factor_rank(f, rest))
         body = " ".join(self.parenthesize(f, 50) for f in order)
@@ -114,6 +144,19 @@ class DeriveLatexPrinter(LatexPrinter):
             return "- " + body
         return f"{self._print(coeff)} {body}"
 
+    def _written_product(self, expr: sp.Mul) -> str:
+        factors = ordered_factors(expr, self._written)
+        sign = ""
+        if factors[0] == -1:
+            sign, factors = "- ", factors[1:]
+        return sign + " ".join(self.parenthesize(f, precedence(expr), strict=False)
+                               for f in factors)
+
+
+def _plain_product(expr: sp.Mul) -> bool:
+    """A product without a denominator (``x/y`` keeps SymPy's fraction layout)."""
+    return not any(f.is_Pow and f.exp.could_extract_minus_sign() or f.is_Rational and
+                   not f.is_Integer for f in expr.args)
 
 
 def _is_bar(factor: sp.Basic) -> bool:
@@ -136,22 +179,27 @@ def _factor_rank(factor: sp.Basic, others: tuple) -> int:
     return 4
 
 
-def latex(expr: sp.Basic) -> str:
-    """``expr`` in the bar notation."""
-    return DeriveLatexPrinter().doprint(expr)
+def latex(expr: sp.Basic, order: WrittenOrder | Cell | None = None) -> str:
+    """``expr`` in the bar notation; given a cell (or its :class:`WrittenOrder`), a forward
+    equation's right side in the order it was written."""
+    return DeriveLatexPrinter(written=as_order(order)).doprint(expr)
 
 
 
-def _rows(equations, terms_per_line: int) -> list[str]:
+def _rows(equations, terms_per_line: int, order: WrittenOrder | Cell | None) -> list[str]:
     """``lhs &= rhs`` rows in the bar notation; a sum of more than ``terms_per_line + 1``
-    terms continues on ``&\\quad`` rows."""
+    terms continues on ``&\\quad`` rows. Forward equations print as written: in the order
+    of ``order``'s cell, else in the order the equations themselves are listed."""
+    equations = list(equations)
+    written = as_order(order) or WrittenOrder.of_equations(equations)
     rows = []
     for e in equations:
-        terms = list(e.rhs.args) if isinstance(e.rhs, sp.Add | sp.MatAdd) else [e.rhs]
+        terms = ordered_terms(e.rhs, written) if isinstance(e.rhs, sp.Add | sp.MatAdd) \
+            else [e.rhs]
         if len(terms) <= terms_per_line + 1:
-            rows.append(rf"{latex(e.lhs)} &= {latex(e.rhs)}")
+            rows.append(rf"{latex(e.lhs)} &= {latex(e.rhs, written)}")
             continue
-        printed = [latex(term) for term in terms]
+        printed = [latex(term, written) for term in terms]
         joined = [printed[0]] + [p if p.startswith("-") else f"+ {p}" for p in printed[1:]]
         lines = [" ".join(joined[i:i + terms_per_line])
                  for i in range(0, len(joined), terms_per_line)]
@@ -160,15 +208,18 @@ def _rows(equations, terms_per_line: int) -> list[str]:
     return rows
 
 
-def align(equations, terms_per_line: int = 2) -> str:
+def align(equations, terms_per_line: int = 2,
+          order: WrittenOrder | Cell | None = None) -> str:
     """Equations (``sympy.Eq``) as an ``align*`` block in the bar notation; a sum of more
     than ``terms_per_line + 1`` terms continues on further lines, so it fits a page."""
-    return "\\begin{align*}\n" + " \\\\\n".join(_rows(equations, terms_per_line)) + \
+    return "\\begin{align*}\n" + " \\\\\n".join(_rows(equations, terms_per_line, order)) + \
         "\n\\end{align*}"
 
 
-def aligned(equations, terms_per_line: int = 2) -> str:
+def aligned(equations, terms_per_line: int = 2,
+            order: WrittenOrder | Cell | None = None) -> str:
     """Equations as display math that MathJax and KaTeX typeset (Jupyter): ``$$`` around an
     ``aligned`` block, rows as in :func:`align`."""
-    return "$$\\begin{aligned}\n" + " \\\\\n".join(_rows(equations, terms_per_line)) + \
+    return "$$\\begin{aligned}\n" + \
+        " \\\\\n".join(_rows(equations, terms_per_line, order)) + \
         "\n\\end{aligned}$$"

@@ -1,16 +1,16 @@
 """Jinja environments for LaTeX templates: LaTeX-safe delimiters (``\\BLOCK{...}``,
 ``\\VAR{...}``, ``\\#{...}``), no autoescape (math from the printers goes in raw), strict
 undefined, and the filters every template uses: ``latex`` (a SymPy object in the course's bar
-notation), ``number``, ``escape`` (any text made safe to typeset)."""
+notation), ``sympy_latex`` (``sympy.latex`` with sums in the course's order), ``number``,
+``escape`` (any text made safe to typeset)."""
 
 from __future__ import annotations
 
 from functools import cache
 
 import jinja2
-import sympy as sp
 
-from derive.printing.latex import latex
+from derive.printing.latex import course_latex, latex
 from derive.printing.tex import latex_breakable, latex_escape, latex_number
 
 
@@ -36,5 +36,5 @@ def environment(package: str, folder: str = "templates") -> jinja2.Environment:
     env.filters["latex_number"] = env.filters["number"] = latex_number
     env.filters["latex_breakable"] = latex_breakable
     env.filters["latex"] = latex
-    env.filters["sympy_latex"] = sp.latex
+    env.filters["sympy_latex"] = course_latex
     return env

@@ -1,5 +1,9 @@
 """The text printer: plain text close to the catalogue's, ``bar_h(t + 1)``, ``c(t) (.) h(t - 1)``,
-``W_h^T``."""
+``W_h^T``.
+
+``text`` keeps SymPy's term order, so machine-readable results built from it (answers' JSON)
+stay as they are; ``course_text`` is the form for people, in the course's term order
+(``t + 1``, ``K - 1``; forward equations as written)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ import re
 
 import sympy as sp
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
+
+from derive.core.cell import Cell
+from derive.printing.order import WrittenOrder, as_order, ordered_factors, ordered_terms
 
 
 class DeriveStrPrinter(StrPrinter):
@@ -17,11 +25,32 @@ class DeriveStrPrinter(StrPrinter):
 
     printmethod = "_text"
 
-    def __init__(self, settings: dict | None = None) -> None:
+    def __init__(self, settings: dict | None = None, written: WrittenOrder | None = None,
+                 course: bool = False) -> None:
         super().__init__({"order": "none", **(settings or {})})
+        self._written = written
+        self._course = course or written is not None
+
+    def _as_ordered_terms(self, expr, order=None):
+        if self._course and isinstance(expr, sp.Add):
+            return ordered_terms(expr, self._written)
+        return super()._as_ordered_terms(expr, order)
+
+    def _print_Mul(self, expr):
+        if self._written is None or any(
+                f.is_Pow and f.exp.could_extract_minus_sign() or f.is_Rational and
+                not f.is_Integer for f in expr.args):
+            return super()._print_Mul(expr)
+        factors = ordered_factors(expr, self._written)
+        sign = ""
+        if factors[0] == -1:
+            sign, factors = "-", factors[1:]
+        return sign + "*".join(self.parenthesize(f, precedence(expr), strict=False)
+                               for f in factors)
 
     def _print_HadamardProduct(self, expr):
-        return " (.) ".join(self.parenthesize(a, 45) for a in expr.args)
+        return " (.) ".join(self.parenthesize(a, 45)
+                            for a in ordered_factors(expr, self._written))
 
     def _print_OneMatrix(self, expr):
         return "1"
@@ -43,9 +72,24 @@ class DeriveStrPrinter(StrPrinter):
         return f"diag({self._print(expr.args[0])})"
 
 
-def text(expr: sp.Basic) -> str:
-    """``expr`` as plain text."""
-    return DeriveStrPrinter().doprint(expr)
+def text(expr: sp.Basic, order: WrittenOrder | Cell | None = None) -> str:
+    """``expr`` as plain text in SymPy's term order (a stable machine-readable form); given a
+    cell (or its :class:`WrittenOrder`), as :func:`course_text`."""
+    return DeriveStrPrinter(written=as_order(order)).doprint(expr)
+
+
+def course_text(expr: sp.Basic, order: WrittenOrder | Cell | None = None) -> str:
+    """``expr`` as plain text in the course's term order (``t + 1``, ``1 - c``); given a cell
+    (or its :class:`WrittenOrder`), a forward equation's right side as it was written."""
+    return DeriveStrPrinter(written=as_order(order), course=True).doprint(expr)
+
+
+def text_rows(equations, order: WrittenOrder | Cell | None = None) -> list[str]:
+    """``lhs = rhs`` lines; forward equations as written, in the order of ``order``'s cell,
+    else in the order the equations themselves are listed (as :func:`latex.align`)."""
+    equations = list(equations)
+    written = as_order(order) or WrittenOrder.of_equations(equations)
+    return [f"{course_text(e.lhs)} = {course_text(e.rhs, written)}" for e in equations]
 
 
 def _fraction(node, l2tobj) -> str:

@@ -22,7 +22,7 @@ from derive.core.cell import Cell, T, t
 from derive.core.errors import DeriveError, numeric_array, positive_int
 from derive.numeric.kernels import BPTTResult, Kernels, bptt, compile_kernels
 from derive.printing.latex import align, aligned
-from derive.printing.text import text
+from derive.printing.text import text, text_rows
 from derive.recurrent.arrays import checked_arrays, draw_instance, grad_json
 
 
@@ -213,7 +213,9 @@ class RecurrentModel:
         lines = [f"{self.name}: {self.summary}"]
         for title, eqs in sections:
             lines.append(f"\n{title}:")
-            lines += [f"  {text(e.lhs)} = {text(e.rhs)}" for e in eqs.values()]
+            # the forward equations in the order written; the derived ones keep one canonical order
+            lines += ["  " + row for row in
+                      text_rows(eqs.values(), self.cell if title == "forward" else None)]
         lines += [f"\nnote: no equation reads the weight {w}; its gradient is 0"
                   for w in self.cell.unused_weights]
         return "\n".join(lines)
