@@ -36,9 +36,10 @@ NOTES = {
     "outputs 0 and passes zero gradient for essentially every input. BN's beta = 10 would "
     "compensate, but dL/dbeta is exactly 0 too, so beta never moves: the unit is dead.",
     "sigmoid": "The input BN was designed for: standardised inputs sit in sigma's "
-    f"non-saturated range (sigma' > 0.01 for |z| < {SATURATION_Z:.2f}), gradients never "
-    "vanish at a "
-    "unit, and gamma sets how non-linear the unit is.",
+    f"non-saturated range (sigma' > 0.01 for |z| < {SATURATION_Z:.2f}), so no unit is "
+    "saturated, and gamma sets how non-linear the unit is. Gradients still shrink through "
+    "it: sigma' <= 1/4 everywhere, so each sigmoid layer scales them by at most 1/4 and a "
+    "deep stack of them can still make them vanish.",
     "sign": "Derivative zero everywhere except at 0 (where it is undefined): no gradient "
     "reaches the layer's weights, BN's gamma and beta, or anything below.",
 }
@@ -106,8 +107,7 @@ def answer_2(pid: str) -> Answer:
         (n, A.ACTIVATIONS[n].latex, verdicts[A.ACTIVATIONS[n].label],
          [_latex_number(x) for x in (
              m[n]["zero_gradient_fraction"], m[n]["mean_abs_derivative"],
-             m[n]["superposition_error"],
-             m[n]["bn_gradients"]["beta"] / m[n]["bn_gradients"]["upstream_norm"])])
+             m[n]["rms_derivative"], m[n]["superposition_error"])])
         for n in m
     ]
     return from_template(pid, results, checks, rows=rows, samples=f"{SAMPLES:,}",

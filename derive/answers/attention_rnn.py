@@ -166,18 +166,17 @@ def diagram(pid: str) -> Answer:
 
 def attention_places(gap: float = 4.2, spread: float = 1.2) -> dict:
     """Node positions of the AttentionRNN(2) diagram: each source beside its own query, key
-    and value (short, uncrossed labelled edges), scores level with the queries, the softmax
-    entries above, h(t) to the right, placed so that no edge passes within 0.85 of a node's
-    centre (measured over a grid of candidate placements)."""
-    places = {("h", 0): (12.0, -4.6)}
+    and value, the scores feeding one softmax node, its entries in a column between the
+    values' edges, and the sum into h(t) on the right."""
+    places = {("h", 0): (13.0, -4.2), "softmax0": (6.6, -4.2), "h:plus0": (11.4, -4.2)}
     for idx, source in enumerate([("x", 0), ("h", -1), ("h", -2)]):
         y = -gap * idx
         places[source] = (0.0, y)
         places[(f"q_{idx}", 0)] = (2.5, y + spread)
         places[(f"k_{idx}", 0)] = (2.5, y)
         places[(f"v_{idx}", 0)] = (2.5, y - spread)
-        places[(f"w_{idx}", 0)] = (5.0, y + spread)
-        places[(f"a_{idx}", 0)] = (7.5, y + 2 * spread)
+        places[(f"w_{idx}", 0)] = (4.6, y + spread / 2)
+        places[(f"a_{idx}", 0)] = (8.8, (-2.0, -3.9, -5.25)[idx])
     return places
 
 

@@ -1,14 +1,14 @@
-"""Answer to rnn-cnn-hw/1: a three-unit hard-threshold RNN that adds binary numbers, found by
-an exact search and verified on every pair of numbers up to 10 bits and, by induction over
-its reachable states, for every length.
+"""Answer to rnn-cnn-hw/1: a three-unit hard-threshold RNN that adds binary numbers by counting
+the ones of each column, verified on every pair of numbers up to 10 bits and, by induction
+over its reachable states, for every length.
 
 Result keys (``derive answer rnn-cnn-hw/1 --format json``):
 ``W_xh`` (3x2), ``W_hh`` (3x3), ``W_hy`` (1x3), ``b_h`` (3), ``b_y`` (nested lists of numbers);
 ``step_convention`` (text); ``min_margin`` (smallest ``|pre-activation|`` met);
 ``hidden_units`` (what each unit computes from the column ``a, b, c``: formula and truth
-table keyed ``"abc"``); ``example`` (the catalogue's sum: inputs, hidden states, outputs);
-``verification`` (``n_max``, ``pairs``, ``passed``, both conventions at 0, ``induction``);
-``search`` (the size of the search space and the number of solutions in it).
+table keyed ``"abc"``); ``output`` (how y reads the units); ``example`` (the catalogue's
+sum: inputs, hidden states, outputs); ``verification`` (``n_max``, ``pairs``, ``passed``,
+both conventions at 0, ``induction``).
 """
 
 from __future__ import annotations
@@ -23,19 +23,6 @@ from derive.topics import binary_adder as adder
 
 N_MAX = 10
 EXAMPLE_A, EXAMPLE_B = 0b0101101, 0b0111010  # the catalogue's 0101101 + 0111010
-
-
-def _column_formula(table: list[int]) -> str:
-    """The simplest threshold formula of (a, b, c) with this truth table (columns in
-    ``adder.COLUMNS`` order), found in the same unit table the search uses."""
-    tables, params = adder._units(3)
-    code = sum(v << (a + 2 * b + 4 * c) for v, (a, b, c) in zip(table, adder.COLUMNS, strict=True))
-    w = params[int(np.flatnonzero(tables == code)[0])]
-    terms = " ".join(f"{'+' if x > 0 else '-'} {abs(int(x)) if abs(x) != 1 else ''}{name}"
-                     for x, name in zip(w[:3], "abc", strict=True) if x != 0)
-    terms = terms.lstrip("+ ").replace("- ", "-", 1) if terms.startswith("-") else \
-        terms.lstrip("+ ")
-    return f"step({terms} {'+' if w[3] > 0 else '-'} {abs(w[3])})"
 
 
 def _matrix_latex(rows: list) -> str:
@@ -84,32 +71,40 @@ def verify_adder_claim(weights: dict[str, Any]) -> tuple[bool, str, list[str]]:
 
 
 
+def design_check(rows: list[dict]) -> Check:
+    """The truth table of the weights, run on every column from every reachable state,
+    against the design: ``h_k = [a + b + c >= k]`` and ``y = h_1 - h_2 + h_3``, the sum bit."""
+    bad = [r for r in rows
+           if r["h"] != [int(r["a"] + r["b"] + r["c"] >= k) for k in (1, 2, 3)]
+           or r["y"] != r["h"][0] - r["h"][1] + r["h"][2]
+           or r["y"] != (r["a"] + r["b"] + r["c"]) % 2]
+    return Check.exact("adder: every column, from every reachable state",
+                       "h_k = [a + b + c >= k], y = h_1 - h_2 + h_3 = sum bit", not bad,
+                       f"differs at {bad[0]}" if bad else "8 columns")
+
+
 @problem("rnn-cnn-hw/1", verifier=verify_adder_claim)
 def binary_addition(pid: str) -> Answer:
-    found = adder.search()
-    w = found.weights
+    w = adder.counting_design()
     listed = w.as_lists()
     v0 = adder.verify(w, N_MAX, step_at_zero=0)
     v1 = adder.verify(w, N_MAX, step_at_zero=1)
     proved, reason = adder.prove(w)
+    table = adder.column_table(w)
     n = 7
     seqs = adder.bits(np.array([EXAMPLE_A, EXAMPLE_B, EXAMPLE_A + EXAMPLE_B]), n)
     outputs, _ = adder.run(w, seqs[:1], seqs[1:2])
     hidden = [[int(x) for x in state] for state in _hidden_trace(w, seqs[0], seqs[1])]
-    units = []
-    for i, table in enumerate(found.codes):
-        units.append({
-            "unit": i + 1,
-            "formula": _column_formula(table),
-            "truth_table": {f"{a}{b}{c}": int(val)
-                            for (a, b, c), val in zip(adder.COLUMNS, table, strict=True)},
-        })
+    units = [{"unit": k, "formula": f"[a + b + c >= {k}]",
+              "truth_table": {f"{r['a']}{r['b']}{r['c']}": r["h"][k - 1] for r in table}}
+             for k in (1, 2, 3)]
     results = {
         **listed,
         "step_convention": "step(z) = 1 if z > 0 else 0; every pre-activation has |z| >= 1/2, "
                            "so the value at 0 never matters",
         "min_margin": min(v0.min_margin, v1.min_margin),
         "hidden_units": units,
+        "output": "y = [h_1 - h_2 + h_3 > 1/2] = (a + b + c) mod 2; the carry is h_2",
         "example": {
             "input_1": seqs[0].tolist(), "input_2": seqs[1].tolist(),
             "hidden": hidden, "output": outputs[0].astype(int).tolist(),
@@ -119,13 +114,6 @@ def binary_addition(pid: str) -> Answer:
             "n_max": N_MAX, "pairs": v0.pairs, "passed": v0.passed and v1.passed,
             "passed_step_at_zero_0": v0.passed, "passed_step_at_zero_1": v1.passed,
             "induction": reason,
-        },
-        "search": {
-            "column_functions": found.column_functions_tried,
-            "codes_tried": found.codes_tried,
-            "codes_readable": found.codes_readable,
-            "solutions": found.solutions,
-            "weights": "integers in -2..2, biases half-integers in -5.5..5.5",
         },
     }
     checks = [
@@ -139,13 +127,13 @@ def binary_addition(pid: str) -> Answer:
         Check.exact("adder: the problem's example 0101101 + 0111010 = 1100111",
                     "the problem statement", outputs[0].tolist() == [1, 1, 1, 0, 0, 1, 1],
                     "outputs " + ", ".join(map(str, outputs[0].tolist()))),
+        design_check(table),
     ]
     return from_template(
         pid, results, checks,
         matrices={k: _matrix_latex(listed[k]) for k in ("W_xh", "W_hh", "b_h", "W_hy")},
-        b_y=f"{w.b_y:g}",
-        units=[(u["unit"], *u["formula"].split("(", 1)) for u in units],
-        reachable_states=reason.split()[0])
+        b_y=f"{w.b_y:g}", table=table, reachable_states=reason.split()[0],
+        hidden_example=["".join(map(str, h)) for h in hidden])
 
 
 def _hidden_trace(w: adder.Weights, a_bits: np.ndarray, b_bits: np.ndarray) -> list:

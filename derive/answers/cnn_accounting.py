@@ -177,7 +177,27 @@ def answer_1b(pid: str) -> Answer:
     checks = check_receptive(table.as_json()["layers"][1:], layers, MIDTERM_INPUT)
     checks.append(_window_agreement(table))
     return from_template(pid, results, checks, h=h, first_rows=first_rows, last_rows=last_rows,
-                         input_rows=(0, h - 1), by_size=shortfall)
+                         input_rows=(0, h - 1), by_size=shortfall,
+                         rf_rows=receptive_rows(table), first_index=first.layer.index)
+
+
+def receptive_rows(table: Table) -> list[dict]:
+    """Per conv or pool layer, from the same windows and exact sets as the answer: the
+    window of location 0 and of the last location along an axis (input rows, padding
+    included), and how many output locations read every input pixel."""
+    h = table.input_shape[0]
+    full = (1 << h) - 1
+    rows = []
+    for r in table.rows[1:]:
+        if r.layer.kind not in ("conv", "pool"):
+            continue
+        w = r.windows[0]
+        covering = (sum(s == full for s in r.row_sets) * sum(s == full for s in r.col_sets))
+        rows.append({"index": r.layer.index, "label": r.layer.label, "count": w.count,
+                     "size": w.size, "jump": w.jump, "first": w.bounds(0),
+                     "last": w.bounds(w.count - 1), "covering": covering,
+                     "locations": w.count * r.windows[1].count})
+    return rows
 
 
 def _replacement_layers(table: Table, extent: int, padding: int) -> tuple[list[Layer], list]:

@@ -16,7 +16,7 @@ import sympy as sp
 
 from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
-from derive.core.cell import T, t
+from derive.core.cell import t
 from derive.models import get as registered_model
 from derive.printing.cellgraph import graph_check, placed_cell_graph
 from derive.printing.figures import pgfplot
@@ -49,8 +49,12 @@ def _numeric_shapes() -> list[Check]:
 
 # h(t-1) -> h(t) along one line, c(t) below it, x(t) underneath: no edge grazes a node and the
 # three edges into h(t) arrive from well-separated directions
-GATED_PLACES = {("h", -1): (0.0, 0.0), ("h", 0): (6.0, 0.0), ("c", 0): (3.0, -1.6),
-                ("x", 0): (4.2, -3.4)}
+# h(t-1) -> c (.) h(t-1) -> + -> h(t) along the top line; c's pre-activation sum and sigma on the
+# middle line; x(t) underneath feeding (1 - c) (.) W_x x(t): no edge crosses another
+GATED_PLACES = {("h", -1): (0.0, 0.0), ("x", 0): (0.0, -3.6), "c:plus0": (1.8, -1.8),
+                "c:sigma0": (3.3, -1.8), ("c", 0): (4.8, -1.8), "h:odot0": (6.4, 0.0),
+                "h:oneminus0": (6.4, -1.8), "h:odot1": (7.8, -3.2), "h:plus0": (9.0, 0.0),
+                ("h", 0): (10.4, 0.0)}
 
 
 @problem("dsga1008-hw2/1.2.1a")
@@ -70,7 +74,6 @@ def gate_dimension(pid: str) -> Answer:
                          size=shape[0])
 
 
-K = sp.Symbol("K", integer=True, positive=True)
 
 # the verification details of the model's checks, said in words (what each count counts)
 _DETAIL_WORDS = (
@@ -91,9 +94,10 @@ def _worded(check: Check) -> Check:
     return check
 
 
-def _over_K(expr: sp.Basic) -> str:
-    """LaTeX of a derived result for the problem's notation: steps 1..K, losses l_t."""
-    return latex(expr.xreplace({T: K})).replace(r"\partial L_{", r"\partial l_{")
+def _over_T(expr: sp.Basic) -> str:
+    """LaTeX of a derived result in the set's notation: steps 1..T (the statement's K; the
+    set keeps K for kernel sizes and key matrices), losses l_t."""
+    return latex(expr).replace(r"\partial L_{", r"\partial l_{")
 
 
 @problem("dsga1008-hw2/1.2.1c")
@@ -106,7 +110,7 @@ def weight_gradient(pid: str) -> Answer:
     h_shape = _shape_names(model.cell.signals["h"].shape)
 
     def rows(eq: sp.Eq) -> tuple[str, str]:
-        return _over_K(eq.lhs), _over_K(eq.rhs)
+        return _over_T(eq.lhs), _over_T(eq.rhs)
 
     return from_template(
         pid,

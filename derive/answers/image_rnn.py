@@ -261,6 +261,18 @@ def pros_cons_checks(numbers: dict) -> list[Check]:
     ]
 
 
+EQUIVARIANCE_SIZE = (4, 5, 3, 2)  # rows, columns, channels, zero margin of the shifted image
+
+
+def equivariance_check(forward_fn: Callable | None = None) -> Check:
+    """The module commutes with shifts (zero-padding semantics): every shift of up to the
+    margin, of an image framed by zeros."""
+    rows, cols, c, margin = EQUIVARIANCE_SIZE
+    error = image_rnn.shift_equivariance_error(rows, cols, c, margin, forward_fn=forward_fn)
+    return Check(f"translation equivariance ({rows} x {cols}, C = {c}, shifts up to {margin})",
+                 "the output of the shifted input against the shifted output", error, 1e-12)
+
+
 @problem("cmsc25500-midterm/6e")
 def answer_6e(pid: str) -> Answer:
     c = image_rnn.Cs
@@ -272,7 +284,7 @@ def answer_6e(pid: str) -> Answer:
                "last_field": int(size.subs({i: rows - 1, j: cols - 1})),
                "weights": 4 * c**2,  # four C x C matrices
                "conv_weights": 9 * c**2 + c}  # C filters of 3 x 3 x C, and C biases
-    checks = pros_cons_checks(numbers)
+    checks = [*pros_cons_checks(numbers), equivariance_check()]
     pros = [
         f"Global context in one layer: output (i, j) sees (i+1)(j+1) input locations (all "
         f"{numbers['last_field']} of a {rows} x {cols} input for the last one) against 9 for a "
@@ -282,11 +294,16 @@ def answer_6e(pid: str) -> Answer:
     ]
     cons = [
         "Sequential: W + H dependent steps (RNN A then RNN B) where a conv is one parallel step.",
-        "One-sided, position-dependent context: nothing below or right of (i, j) is seen, and "
-        "the field depends on the distance to the top-left border (no translation "
-        "equivariance). Four such modules, scanning from the four corners, give every output "
-        "the whole image, at four times the cost.",
+        "One-sided context: nothing below or right of (i, j) is seen. Four such modules, "
+        "scanning from the four corners, give every output the whole image, at four times "
+        "the cost.",
+        "Position-dependent extent: the field of (i, j) is the (i+1)(j+1) locations above-left "
+        "of it, so outputs near the top-left corner see little and those near the bottom-right "
+        "see the whole image. The map itself is translation equivariant (zero initial states, "
+        "no biases: both scans commute with shifts, like a zero-padded convolution); what "
+        "changes with position is how much of the image lies above-left.",
         "Long recurrent paths make gradients vanish or explode across the image.",
     ]
     return from_template(pid, {"pros": pros, "cons": cons, "numbers": numbers}, checks,
-                         size=size, rows=rows, cols=cols)
+                         size=size, rows=rows, cols=cols, shift=EQUIVARIANCE_SIZE[3],
+                         equivariance=checks[-1].error)

@@ -22,6 +22,7 @@ store); the checks compare it with the closed form.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import textwrap
 from collections.abc import Callable
@@ -31,6 +32,8 @@ import sympy as sp
 
 from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check, relative_error
+from derive.printing.figures import tikz_graph
+from derive.printing.latex import course_latex
 from derive.topics import memory_bptt as S
 
 T_, M_, r_ = sp.symbols("T M r", positive=True, integer=True)
@@ -63,12 +66,12 @@ def _ordered_latex(expr: sp.Expr, later: tuple[sp.Symbol, ...] = (),
     write them: ``T (T + M - 2)``, ``r T``."""
     rename = {v: sp.Symbol(f"zz{v.name}", **v.assumptions0) for v in later}
     rename |= {v: sp.Symbol(f"AA{v.name}", **v.assumptions0) for v in earlier}
-    return sp.latex(expr.xreplace(rename),
-                    symbol_names={new: sp.latex(old) for old, new in rename.items()})
+    return course_latex(expr.xreplace(rename),
+                    symbol_names={new: course_latex(old) for old, new in rename.items()})
 
 
 PSEUDOCODE = _source(S._advance, S.bisection_bptt, S.RNNCell.reverse)
-REVOLVE_CODE = _source(S.revolve_bptt, S.revolve_split)
+TREE_T = 8  # the recursion tree drawn in 5a
 
 
 # ----------------------------------------------------------------------------- checks
@@ -123,6 +126,32 @@ def counts_check(name: str, measured: list[tuple[tuple, int]], closed_form: Call
         f"{len(wrong)} of {len(measured)} differ, first {wrong[0][0]}: measured "
         f"{wrong[0][1]}, formula {wrong[0][2]}")
     return Check.exact(name, formula, not wrong, detail)
+
+
+def tree_check(tree: list[S.TreeNode]) -> Check:
+    """The drawn recursion tree against what the schedule does: its advances and reverse
+    steps, in order, equal those recorded from a run of :func:`bisection_bptt`."""
+    T = tree[0].stop
+    drawn, recorded = S.tree_events(tree), S.recorded_events(T)
+    return Check.exact(f"recursion tree of the figure (T={T})",
+                       "advances and reverse steps recorded from the schedule",
+                       drawn == recorded, f"{len(recorded)} events")
+
+
+def tree_figure(tree: list[S.TreeNode]) -> str:
+    """The recursion tree as TikZ: a node per call, placed over the steps it reverses."""
+    nodes: dict[str, tuple] = {}
+    edges: list[tuple] = []
+    for node in tree:
+        x, y = 1.5 * (node.start + node.stop) / 2, -1.5 * node.depth
+        key = f"{node.start}-{node.stop}"
+        if node.mid is None:
+            nodes[key] = (f"${node.stop}$", x, y, "output")
+        else:
+            nodes[key] = (f"$({node.start}, {node.stop}]$", x, y, "param")
+            edges.append((key, f"{node.start}-{node.mid}"))
+            edges.append((key, f"{node.mid}-{node.stop}", f"$+{node.mid - node.start}$"))
+    return tikz_graph(nodes, [e for e in edges if e[1] in nodes])
 
 
 # uniform checkpoints: segments of L steps, n of them, the last of l steps; reversing a
@@ -204,6 +233,20 @@ def _figure(rows: list[dict], M: int) -> str:
     )
 
 
+def revolve_estimates(T: int, M: int) -> tuple[float, float]:
+    """The large-``T`` forms of the optimal count ``t(T, M)``: ``M/(M+1) ((M! T)^(1/M) -
+    (M+1)/2) T`` and its leading term ``M/(M+1) (M!)^(1/M) T^(1+1/M)``."""
+    root = (math.factorial(M) * T) ** (1 / M)
+    return M / (M + 1) * (root - (M + 1) / 2) * T, M / (M + 1) * root * T
+
+
+def revolve_constant(T: int, M: int) -> dict:
+    """The exact optimum at ``(T, M)`` and both estimates, rounded, for the text."""
+    refined, leading = revolve_estimates(T, M)
+    return {"T": T, "M": M, "exact": S.revolve_steps(T, M), "refined": round(refined),
+            "leading": round(leading)}
+
+
 # ----------------------------------------------------------------------------- answers
 
 
@@ -235,8 +278,10 @@ def answer_5a(pid: str) -> Answer:
     ]
     revolve_checks = [gradient_check("revolve", S.revolve_bptt, instance,
                                      S.bisection_slots(instance.x.shape[0]))]
-    checks += revolve_checks
-    error = max(c.error for c in checks if "gradients (" in c.name)
+    tree = S.bisection_tree(TREE_T)
+    checks += [*revolve_checks, tree_check(tree)]
+    # against plain BPTT only: the central-difference check measures plain BPTT itself
+    error = max(c.error for c in (checks[1], *revolve_checks))
     saving = rows[Ts.index(1000)]
     results = {
         "cost_model": COST_MODEL,
@@ -248,7 +293,15 @@ def answer_5a(pid: str) -> Answer:
         "table": rows,
         "gradient_error": error,
     }
-    return from_template(pid, results, checks, saving=saving, revolve_code=REVOLVE_CODE)
+    return from_template(
+        pid, results, checks, saving=saving, tree_T=TREE_T, fd_error=checks[0].error,
+        figures={f"The recursion of the bisection schedule for T = {TREE_T}, as it runs. A "
+                 "box (s, e] reverses steps s+1, ..., e from the stored state at s: it first "
+                 "advances to the midpoint m (the m - s forward steps label the edge to its "
+                 "right child), then recurses right, then left. A green square t is the "
+                 "reverse step t; they run from t = T down to 1. Every level advances T/2 = "
+                 f"{TREE_T // 2} steps, {S.bisection_steps(TREE_T)} in all.":
+                 tree_figure(tree)})
 
 
 @problem("cmsc25500-midterm/5b")
@@ -287,9 +340,10 @@ def answer_5b(pid: str) -> Answer:
         "steps, linear in T. With a constant M, exact BPTT by uniform checkpoints costs "
         "about T^2/(2M) forward steps: quadratic in T, i.e. about T/(2M) times the M = T "
         "cost (M = 1: T(T-1)/2 steps, T(T+1)/2 evaluations). The optimal binomial "
-        "schedule lowers this to r T - beta(M+1, r-1) with r ~ (M! T)^(1/M): about "
-        "T^(1+1/M) (M!)^(1/M) steps, still superlinear for constant M, but sub-quadratic "
-        "for M >= 2; with M ~ log2 T slots it is O(T log T)."
+        "schedule lowers this to r T - beta(M+1, r-1) = M/(M+1) r T where T = beta(M, r), "
+        "with r ~ (M! T)^(1/M) - (M+1)/2: about M/(M+1) (M!)^(1/M) T^(1+1/M) steps for "
+        "large T, still superlinear for constant M, but sub-quadratic for M >= 2; with "
+        "M ~ log2 T slots it is O(T log T)."
     )
     results = {
         "cost_model": COST_MODEL,
@@ -304,7 +358,7 @@ def answer_5b(pid: str) -> Answer:
         "gradient_error": error,
     }
     return from_template(
-        pid, results, checks,
+        pid, results, checks, constant=revolve_constant(1000, 4),
         figures={"Forward steps against T with M = 4 slots": _figure(rows, 4)},
         divisible=_ordered_latex(UNIFORM_DIVISIBLE, later=(M_,)),
         example_steps=S.uniform_steps(10, 4),

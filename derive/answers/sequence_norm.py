@@ -32,13 +32,14 @@ from sympy.printing.latex import LatexPrinter
 
 from derive.answers import Answer, from_template, problem
 from derive.checks.check import Check
+from derive.printing.latex import course_latex
 from derive.topics import sequence_norm as sn
 
-# one feature's sequences print as subscripts: h(t) is h_t, M2(t) is M_{2,t}
+# one feature's sequences print with time as a superscript: h(t) is h^{(t)}, M2(t) M_2^{(t)}
 _BASES = {"h": "h", "y": "y", "mu": r"\mu", "sigma2": r"\sigma", "hhat": r"\hat{h}", "r": "r",
           "M2": "M", "A": "A", "B": "B", "C": "C"}
-_SUFFIX = {"sigma2": "^{2}"}  # sigma_t^2
-_PRE_SUB = {"M2": "2,"}  # M_{2,t}
+_SUFFIX = {"sigma2": "^{2}"}  # (sigma^{(t)})^2
+_PRE_SUB = {"M2": "_2"}  # M_2^{(t)}
 _BARRED = {"ybar": "y", "hbar": "h", "mubar": "mu", "sigma2bar": "sigma2"}
 _SYMBOLS = {"mu": r"\mu", "sigma2": r"\sigma^{2}", "gamma_bar": r"\overline{\gamma}",
             "beta_bar": r"\overline{\beta}"}
@@ -46,9 +47,12 @@ PARAMETERS = {"gamma": ["K"], "beta": ["K"]}
 CONSTANTS = "epsilon > 0, a fixed small constant for numerical stability (not trained)"
 
 
-def _timed(name: str, time: sp.Expr) -> str:
-    when = sp.latex(time)
-    return f"{_BASES[name]}_{{{_PRE_SUB.get(name, '')}{when}}}{_SUFFIX.get(name, '')}"
+def _timed(name: str, time: sp.Expr | str) -> str:
+    """A sequence at a step, time as a superscript as the course writes it: ``h^{(t)}``,
+    ``M_2^{(t)}``, ``(sigma^{(t)})^2``."""
+    when = time if isinstance(time, str) else course_latex(time)
+    out = f"{_BASES[name]}{_PRE_SUB.get(name, '')}^{{({when})}}"
+    return rf"\bigl({out}\bigr){_SUFFIX[name]}" if name in _SUFFIX else out
 
 
 def _bar_offset(term: sp.Basic) -> int:
@@ -73,7 +77,10 @@ class _Printer(LatexPrinter):
         if expr.name in _SYMBOLS:
             return _SYMBOLS[expr.name]
         if expr.name.startswith("ybar_"):
-            return rf"\overline{{y_{{{expr.name[5:]}}}}}"
+            return rf"\overline{{{_timed('y', expr.name[5:])}}}"
+        base, _, when = expr.name.partition("_")
+        if base in _BASES and when.isdigit():  # h_1: a step of a concrete sequence
+            return _timed(base, when)
         return super()._print_Symbol(expr, style)
 
     def _print_Function(self, expr, exp=None):
@@ -81,7 +88,7 @@ class _Printer(LatexPrinter):
             return super()._print_Function(expr, exp)
         name, (time,) = expr.func.__name__, expr.args
         if name == "n":  # the step number n(t) = t
-            out = sp.latex(time)
+            out = course_latex(time)
             return out if exp is None else rf"\left({out}\right)^{{{exp}}}"
         if name.startswith("dL_d"):
             return rf"\frac{{\partial L}}{{\partial {_timed(name[4:], time)}}}"
@@ -90,11 +97,9 @@ class _Printer(LatexPrinter):
             out = rf"\overline{{{_timed(base, time)}}}"
         else:
             out = _timed(name, time)
-        if exp is None:
-            return out
-        if name in _SUFFIX:
-            return rf"\left({out}\right)^{{{exp}}}"
-        return f"{out}^{{{exp}}}"
+        if exp is None or name.startswith("bar_") or name in _BARRED:
+            return out if exp is None else f"{out}^{{{exp}}}"
+        return rf"\left({out}\right)^{{{exp}}}"  # time is already a superscript
 
     _print_AppliedUndef = _print_Function
 
@@ -148,7 +153,7 @@ def _steps(expr: sp.Basic, names: dict[sp.Symbol, str]) -> sp.Basic:
 
     def stand_in(e: sp.Expr) -> sp.Symbol:
         symbol = sp.Symbol(f"step_fraction_{len(names)}")
-        names[symbol] = sp.latex(sp.factor(sp.together(e)))
+        names[symbol] = course_latex(sp.factor(sp.together(e)))
         return symbol
 
     return shown.replace(
@@ -157,7 +162,7 @@ def _steps(expr: sp.Basic, names: dict[sp.Symbol, str]) -> sp.Basic:
 
 
 def to_latex(expr: sp.Basic) -> str:
-    """Sequences as subscripts (``h_t``), bars as overlines, in textbook order."""
+    """Time as a superscript (``h^{(t)}``), bars as overlines, in textbook order."""
     names: dict[sp.Symbol, str] = {}
     shown = _steps(expr, names)
     return _Printer(names).doprint(shown)
@@ -249,7 +254,7 @@ def causal_sequence_norm(pid: str) -> Answer:
               + [sn.ema_exact_check(), sn.ema_numeric_check()])
     rows = [_split(e) if isinstance(e.rhs, sp.Add) and len(e.rhs.args) > 3
             else (to_latex(e.lhs), to_latex(e.rhs)) for e in derived]
-    gradient = [(sp.latex(sp.Symbol(k)), to_latex(v))
+    gradient = [(to_latex(sp.Symbol(k)), to_latex(v))
                 for k, v in results["sympy_derivative_T2"].items()]
     return from_template(pid, results, checks, forward=_rows(forward),
                          streaming=_rows(streaming), backward=rows, gradient_T2=gradient,

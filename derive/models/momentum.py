@@ -11,6 +11,7 @@ from derive.checks.check import Check
 from derive.core.errors import DeriveError
 from derive.models import register
 from derive.printing.display import latex_to_markdown, markdown_escape
+from derive.printing.latex import course_latex
 from derive.topics import momentum as m
 
 MAX_SHOWN_D = 6
@@ -82,11 +83,11 @@ class Momentum:
                   for e in m.forward_equations()),
                 *(f"{m.to_latex(v)} &= {m.to_latex(inv[v])} \\\\" for v in (m.THETA, m.P)),
                 r"J_1 &= " + m.block_latex(j1) + r", \quad J_2 = " + m.block_latex(j2) + r" \\",
-                r"\det J_2 J_1 &= " + sp.latex(det),
+                r"\det J_2 J_1 &= " + course_latex(det),
                 r"\end{align*}",
             ]
             if explicit is not None:
-                body.append(r"\[ " + sp.latex(explicit) + r" \]")
+                body.append(r"\[ " + course_latex(explicit) + r" \]")
             return "\n".join(body)
         lines = ["forward:"]
         lines += [f"  {e.lhs} = {e.rhs}" for e in m.forward_equations()]

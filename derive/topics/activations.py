@@ -100,6 +100,10 @@ def measure(name: str, n: int = 200_000, seed: int = 0) -> dict:
         "zero_gradient_fraction": float(np.mean(slope == 0.0)),
         "zero_output_fraction": float(np.mean(y == 0.0)),
         "mean_abs_derivative": float(np.mean(np.abs(slope))),
+        # for L = sum_i c_i act(z_i + beta) with c_i ~ N(0, 1) independent of z,
+        # E[(dL/dbeta)^2] = sum_i act'(z_i)^2 and E ||c||^2 = n: the ratio of their roots, a
+        # property of the unit rather than of one draw of c, is the RMS slope
+        "rms_derivative": float(np.sqrt(np.mean(slope * slope))),
         "output_mean": float(np.mean(y)),
         "output_std": float(np.std(y)),
         "superposition_error": superposition_error(act, seed),

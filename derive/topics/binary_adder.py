@@ -388,3 +388,44 @@ def prove(weights: Weights | Mapping[str, Any], step_at_zero: int = 0) -> tuple[
             elif carry_of[t] != carry:
                 return False, f"state {t} is reached with carry 0 and with carry 1"
     return True, f"{len(carry_of)} reachable hidden states, each standing for one carry"
+
+
+# ---------------------------------------------------------------- a design one can read
+def counting_design() -> Weights:
+    """Three units that count the ones of the column: unit ``k`` fires when at least ``k``
+    of ``a``, ``b`` and the incoming carry ``c`` are 1, ``h_k = [a + b + c >= k]``. The carry
+    into the next column is ``h_2`` of this step, so every unit reads ``h_2(t-1)``; the sum
+    bit ``(a + b + c) mod 2`` is ``h_1 - h_2 + h_3``, read with threshold 1/2. Thresholds sit
+    half-way between integers, so every pre-activation is at least 1/2 from 0."""
+    k = np.arange(1, HIDDEN + 1)
+    W_hh = np.zeros((HIDDEN, HIDDEN))
+    W_hh[:, 1] = 1.0  # the carry c is h_2 of the previous step
+    return Weights(W_xh=np.ones((HIDDEN, 2)), W_hh=W_hh,
+                   W_hy=np.array([[1.0, -1.0, 1.0]]), b_h=0.5 - k, b_y=-0.5)
+
+
+def column_table(weights: Weights | Mapping[str, Any], carry_unit: int = 1
+                 ) -> list[dict[str, Any]]:
+    """One step of the network on every column ``(a, b, c)``, run from every reachable
+    previous state whose unit ``carry_unit`` holds ``c``: the hidden units and the output, or
+    a :class:`DeriveError` if two such states disagree (then no truth table exists)."""
+    w = as_weights(weights)
+    next_state, output, _, _ = transition_tables(w)
+    reachable, frontier = {0}, [0]
+    while frontier:
+        s = frontier.pop()
+        for x in range(4):
+            t = int(next_state[s, x])
+            if t not in reachable:
+                reachable.add(t)
+                frontier.append(t)
+    rows = []
+    for a, b, c in COLUMNS:
+        seen = {(int(next_state[s, a + 2 * b]), int(output[next_state[s, a + 2 * b]]))
+                for s in reachable if (s >> carry_unit) & 1 == c}
+        if len(seen) != 1:
+            raise DeriveError(f"column a={a}, b={b}, c={c} gives {len(seen)} different steps")
+        (state, y), = seen
+        rows.append({"a": a, "b": b, "c": c,
+                     "h": [(state >> i) & 1 for i in range(w.hidden)], "y": y})
+    return rows

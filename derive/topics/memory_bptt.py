@@ -43,6 +43,9 @@ __all__ = [
     "bisection_slots",
     "bisection_steps",
     "bisection_steps_recurrence",
+    "bisection_tree",
+    "recorded_events",
+    "tree_events",
     "check_budget",
     "closed_form_counts",
     "compare_with_plain",
@@ -543,3 +546,91 @@ def trace(schedule: str, T: int, M: int | None = None) -> Counts:
     if schedule == "bisection":
         return bisection_bptt(cell)
     return SCHEDULES[schedule](cell, M)
+
+
+# ------------------------------------------------------------------- the schedule as a tree
+
+
+class RecordingCell(TraceCell):
+    """A :class:`TraceCell` that also records what the schedule does, in order: each run of
+    forward steps ``h_s -> h_m`` with the last step still to reverse when it starts (``e``),
+    and each reverse step ``t``."""
+
+    def __init__(self, T: int):
+        super().__init__(T)
+        self.events: list[tuple] = []  # ("advance", s, m, e) and ("reverse", t)
+
+    def step(self, state: int, t: int) -> int:
+        last = self.events[-1] if self.events else None
+        if last and last[0] == "advance" and last[2] == state:
+            self.events[-1] = ("advance", last[1], t, last[3])  # the same run continues
+        else:
+            self.events.append(("advance", state, t, self.next_reverse))
+        return super().step(state, t)
+
+    def reverse(self, state: int, t: int) -> None:
+        super().reverse(state, t)
+        self.events.append(("reverse", t))
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One call of the recursive schedule: reverse steps ``start+1..stop`` from the stored
+    ``h_start``; an inner node first advances to ``h_mid``. ``order`` is when it ran."""
+
+    start: int
+    stop: int
+    mid: int | None
+    order: int
+    depth: int
+
+
+def bisection_tree(T: int) -> list[TreeNode]:
+    """The recursion tree of :func:`bisection_bptt` for ``T`` steps, in the order the calls
+    run: an inner node ``(s, e]`` advances to the midpoint ``m`` and recurses on ``(m, e]``
+    then ``(s, m]``; a leaf ``(t-1, t]`` is the reverse step ``t``. :func:`tree_events`
+    flattens it into the events a :class:`RecordingCell` records from the real schedule, so
+    the two can be compared; small ``T`` only."""
+    T = _length(T)
+    STEPS.check(bisection_steps(T) + T, f"the bisection tree of T={T} steps",
+                "steps (cell evaluations)")
+    nodes: list[TreeNode] = []
+
+    def visit(start: int, stop: int, depth: int) -> None:
+        if stop - start == 1:
+            nodes.append(TreeNode(start, stop, None, len(nodes), depth))
+            return
+        mid = start + (stop - start) // 2
+        nodes.append(TreeNode(start, stop, mid, len(nodes), depth))
+        visit(mid, stop, depth + 1)
+        visit(start, mid, depth + 1)
+
+    visit(0, T, 0)
+    return nodes
+
+
+def tree_events(nodes: list[TreeNode]) -> list[tuple]:
+    """The advances and reverse steps of a schedule tree, in order, with consecutive advances
+    merged as :class:`RecordingCell` records them (a run that continues from where the last
+    one stopped is one run)."""
+    events: list[tuple] = []
+    for node in nodes:
+        if node.mid is None:
+            events.append(("reverse", node.stop))
+            continue
+        last = events[-1] if events else None
+        if last and last[0] == "advance" and last[2] == node.start:
+            events[-1] = ("advance", last[1], node.mid, last[3])
+        else:
+            events.append(("advance", node.start, node.mid, node.stop))
+    return events
+
+
+def recorded_events(T: int) -> list[tuple]:
+    """What :func:`bisection_bptt` does for ``T`` steps, recorded by a :class:`RecordingCell`."""
+    T = _length(T)
+    _check_cost(f"recording the bisection schedule over T={T} steps",
+                bisection_steps(T) + T, T)
+    cell = RecordingCell(T)
+    bisection_bptt(cell)
+    return cell.events

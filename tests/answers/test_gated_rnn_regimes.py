@@ -57,13 +57,13 @@ def test_placed_diagrams_draw_every_edge_and_need_every_node():
     import pytest
 
     from derive.answers import attention_rnn
-    from derive.printing.cellgraph import graph_edges
+    from derive.printing.cellgraph import diagram
 
     for cell, places in ((derive.model("gated_rnn").cell, gated_rnn.GATED_PLACES),
                          (derive.model("attention_rnn").model(2).cell,
                           attention_rnn.attention_places())):
         drawn = gated_rnn.placed_cell_graph(cell, places)
-        assert drawn.count(r"\draw[->") == len(graph_edges(cell))
+        assert drawn.count(r"\draw[->") == len(diagram(cell).edges)
         partial = dict(places)
         partial.pop(("h", 0))
         with pytest.raises(ValueError, match="no position"):

@@ -158,7 +158,7 @@ def test_other_bad_input():
 
 def test_answer_json_and_cli(capsys):
     ans = answer("rnn-cnn-hw/1")
-    assert ans.passed and len(ans.checks) == 5
+    assert ans.passed and len(ans.checks) == 6
     js = to_json(ans.results)
     assert all(isinstance(x, int | float) for row in js["W_hh"] for x in row)
     assert np.array(js["W_xh"]).shape == (3, 2) and np.array(js["W_hy"]).shape == (1, 3)
@@ -177,7 +177,7 @@ def test_cli_unknown_id_exit_2():
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex")
 def test_latex_body_compiles(tmp_path):
-    doc = ("\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n"
+    doc = ("\\documentclass{article}\\usepackage{amsmath,amssymb,booktabs}\\begin{document}\n"
            + answer("rnn-cnn-hw/1").latex + "\n\\end{document}\n")
     (tmp_path / "a.tex").write_text(doc)
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "a.tex"],
@@ -200,3 +200,27 @@ def test_margin_check_reads_measured_value_and_threshold():
     assert good.passed and good.error == 2.0 and good.tolerance == 2.0
     assert not margin_check(0.25).passed  # a pre-activation closer to 0 than 1/2
     assert not margin_check(0.0).passed  # step(0) is evaluated: the convention matters
+
+
+def test_counting_design_adds_and_reads_as_designed():
+    w = adder.counting_design()
+    assert adder.verify(w, 10).passed and adder.prove(w)[0]
+    for row in adder.column_table(w):
+        s = row["a"] + row["b"] + row["c"]
+        assert row["h"] == [int(s >= k) for k in (1, 2, 3)]
+        assert row["y"] == s % 2 == row["h"][0] - row["h"][1] + row["h"][2]
+
+
+def test_design_check_catches_a_unit_that_counts_wrong():
+    from derive.answers.binary_addition import design_check
+
+    w = adder.counting_design()
+    assert design_check(adder.column_table(w)).passed
+    wrong = adder.Weights(w.W_xh, w.W_hh, w.W_hy, w.b_h + np.array([0.0, 0.0, 1.0]), w.b_y)
+    assert not design_check(adder.column_table(wrong)).passed  # h_3 now fires at s >= 2
+
+
+def test_column_table_refuses_weights_without_a_carry_unit():
+    w = adder.counting_design()
+    with pytest.raises(DeriveError, match="different steps"):
+        adder.column_table(w, carry_unit=0)  # h_1 does not determine the carry

@@ -283,11 +283,13 @@ def test_ema_backward_is_derived_and_equals_the_textbook_recursion():
 def test_backward_latex_reads_as_textbook():
     from derive.answers.sequence_norm import to_latex
     latex = {to_latex(e.lhs): to_latex(e.rhs) for e in sn.derived_backward()}
-    assert latex[r"\overline{\hat{h}_{t}}"] == r"\gamma \overline{y_{t}}"
-    assert r"\frac{t}{t + 1} \overline{\mu_{t + 1}}" in latex[r"\overline{\mu_{t}}"]
+    # time as a superscript, as the course writes it
+    assert latex[r"\overline{\hat{h}^{(t)}}"] == r"\gamma \overline{y^{(t)}}"
+    assert r"\frac{t}{t + 1} \overline{\mu^{(t + 1)}}" in latex[r"\overline{\mu^{(t)}}"]
+    assert r"\left(r^{(t)}\right)^{3}" in latex[r"\overline{\bigl(\sigma^{(t)}\bigr)^{2}}"]
     forward = [to_latex(e.rhs) for e in sn.causal_forward()]
-    assert r"\left(h_{s} - \mu_{t}\right)^{2}" in forward[1]
-    assert forward[-1] == r"\gamma \hat{h}_{t} + \beta"
-    assert r"\sigma_{t}^{2}" in forward[2]
+    assert r"\left(h^{(s)} - \mu^{(t)}\right)^{2}" in forward[1]
+    assert forward[-1] == r"\gamma \hat{h}^{(t)} + \beta"
+    assert r"\bigl(\sigma^{(t)}\bigr)^{2}" in forward[2]
     ema = [to_latex(e.rhs) for e in sn.ema_backward()[:3]]
     assert r"2 \left(1 - \rho\right)" in ema[2]

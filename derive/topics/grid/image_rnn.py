@@ -189,3 +189,38 @@ def dependency_graph(rows: int, cols: int) -> dict:
             preds["A", i, j] = [("A", i, j - 1)] if j else []
             preds["B", i, j] = [("A", i, j)] + ([("B", i - 1, j)] if i else [])
     return preds
+
+
+def shifted(x: np.ndarray, down: int, right: int) -> np.ndarray:
+    """``x`` (``(N, H, W, C)``) moved ``down`` rows and ``right`` columns (negative: up, left),
+    zeros shifted in, what leaves the image dropped: zero-padding semantics."""
+    out = np.zeros_like(x)
+    rows, cols = x.shape[1:3]
+    src_r = slice(max(0, -down), rows - max(0, down))
+    dst_r = slice(max(0, down), rows - max(0, -down))
+    src_c = slice(max(0, -right), cols - max(0, right))
+    dst_c = slice(max(0, right), cols - max(0, -right))
+    out[:, dst_r, dst_c] = x[:, src_r, src_c]
+    return out
+
+
+def shift_equivariance_error(rows: int, cols: int, c: int, margin: int, seed: int = 0,
+                             forward_fn=None) -> float:
+    """The largest ``|f(shift(X)) - shift(f(X))|`` of the module's output over every shift of
+    up to ``margin`` rows and columns either way, for a random ``rows x cols`` image framed
+    by ``margin`` zero pixels on every side (so no shift moves image content out). Zero for
+    a translation-equivariant map, such as a zero-padded convolution without bias."""
+    forward_fn = forward_fn or forward
+    x, params, _ = random_instance(1, rows, cols, c, seed)
+    framed = np.zeros((1, rows + 2 * margin, cols + 2 * margin, c))
+    framed[:, margin:margin + rows, margin:margin + cols] = x
+    base = forward_fn(framed, params)[1]
+    worst = 0.0
+    for down in range(-margin, margin + 1):
+        for right in range(-margin, margin + 1):
+            moved = forward_fn(shifted(framed, down, right), params)[1]
+            # where the shifted output is defined: its source lies inside the frame
+            worst = max(worst, float(np.abs(moved - shifted(base, down, right))[
+                :, max(0, down):moved.shape[1] + min(0, down),
+                max(0, right):moved.shape[2] + min(0, right)].max()))
+    return worst
