@@ -35,14 +35,25 @@ Each claim has exactly one value field, which says its kind:
               the derived weights (there are many right ones) but run by the problem's
               verifier (:mod:`derive.grade.verifiers`), a counterexample when they fail.
 ``text``      prose: shown beside the derived answer, not checkable.
+``matrix``    a block matrix: a string (``"[[A, 0], [0, B]]"`` or ``\\begin{bmatrix} A & 0 \\\\
+              0 & B \\end{bmatrix}``) or an array of rows of formulas (``[["A", "0"], ["0",
+              "B"]]``), compared block by block with a result that is a list of rows.
+``recurrence`` a quantity stated through its previous or next step (``"a(k) = 2 a(k-1) + 1"``)
+              with its base cases in ``base`` (``["a(0) = 1"]``): unrolled from the base and
+              compared, step by step, with the derived closed form (or list of values).
 
 ``result`` is a path into the answer's results: ``key``, ``key.sub``, ``key[3]``,
 ``key[*].field`` (a column of a list of records) or ``key["any text"]`` (a key with spaces).
 ``assume`` lists the domain of a formula (``["H >= K", "S >= 1"]``), used to sample valid
 points for integer formulas; ``work`` is the student's own arithmetic behind a number, checked
-against the number claimed; ``explain`` is a result path of the answer's explanation (text),
-shown beside the verdict. A malformed file is a ``DeriveError`` naming the file, the line and
-key, and the value.
+against the number claimed; ``tolerance`` (a number, or a string such as ``"5e-4"``) makes a
+decimal ``number`` right within that distance of the derived value (``"0.693 ± 0.001"`` says
+the same in the claim); a decimal without one is compared at the precision it is written to
+(``0.693`` is right for any value that rounds to it). ``id`` names a claim and ``uses`` lists
+the ids of the (equation) claims it builds on: their equations are substituted into it before
+the comparison (a missing or circular reference is an error of the file); ``explain`` is a
+result path of the answer's explanation (text), shown beside the verdict. A malformed file
+is a ``DeriveError`` naming the file, the line and key, and the value.
 """
 
 from __future__ import annotations
@@ -58,15 +69,19 @@ from derive.catalogue import PROBLEMS
 from derive.core.errors import DeriveError
 
 KINDS = ("number", "numbers", "shape", "formula", "equation", "choice", "set", "weights",
-         "text", "blank")
+         "text", "blank", "matrix", "recurrence")
 OPTIONAL = ("result", "label", "where", "note", "assume", "work", "explain", "convention",
-            "substitute", "layout", "judged", "because", "illegible", "filled")
+            "substitute", "layout", "judged", "because", "illegible", "filled", "tolerance",
+            "id", "uses", "base", "shapes")
+MAX_BASE = 8  # base cases of a recurrence
+MAX_USES = 16  # claims one claim builds on
 JUDGEMENTS = ("right", "wrong")
 META = ("title", "source", "student")
 MAX_FILE_BYTES = 2_000_000
 MAX_CLAIMS = 2000
 MAX_LIST = 4096  # entries of a numbers/set list
 MAX_SHAPE = 16  # dimensions of a shape
+_DIM = r"[A-Za-z0-9_]+(\s*[-+*]\s*[A-Za-z0-9_]+)*"  # a size in a declared shape: n, 2*n + 1
 RESULT_PATH = r'[A-Za-z0-9_]+(\.[A-Za-z0-9_]+|\[(\*|\d+|"[^"\]]*")\])*'
 
 
@@ -92,6 +107,13 @@ class Claim:
     because: str = ""  # ... and why
     illegible: bool = False  # the source cannot be read here: counted as unreadable
     filled: str = ""  # values the transcriber filled in (illegible in the source)
+    tolerance: str = ""  # a decimal number's stated tolerance (as written)
+    id: str = ""  # the claim's name, for the claims that build on it
+    uses: list[str] = field(default_factory=list)  # ids of the claims it builds on ...
+    given: list[Claim] = field(default_factory=list)  # ... resolved, the deepest first
+    base: list[str] = field(default_factory=list)  # a recurrence's base cases
+    written: str = ""  # a decimal number as the file writes it (0.690 keeps its last zero)
+    shapes: dict[str, str] = field(default_factory=dict)  # matrices and vectors: name -> "m x n"
 
     @property
     def title(self) -> str:
@@ -213,10 +235,13 @@ def load_claims(path: str | Path) -> ClaimsFile:
             if not isinstance(entry, dict):
                 raise DeriveError(f"{where(top, index)}: expected a table, got {_short(entry)}")
             claims.append(_claim(top, index, entry, where, headers))
+            if isinstance(entry.get("number"), float) and claims[-1].line:
+                claims[-1].written = _written(text, claims[-1].line, entry["number"])
             if len(claims) > MAX_CLAIMS:
                 raise DeriveError(f"{name}: more than {MAX_CLAIMS} claims")
     if not claims:
         raise DeriveError(f"{name}: no claims (expected [[\"SET/ID\"]] tables, one per claim)")
+    _resolve_uses(name, claims)
     return ClaimsFile(name, meta.get("title", path.stem), meta.get("source", ""),
                       meta.get("student", ""), claims)
 
@@ -276,6 +301,48 @@ def _claim(pid: str, index: int, entry: dict, where, headers) -> Claim:
                           f"{_short(entry['illegible'])}")
     if "layout" in entry and kind != "shape":
         raise DeriveError(f"{where(pid, index, 'layout')}: a layout is for a shape claim")
+    tolerance = _tolerance(entry, kind, where(pid, index, "tolerance"))
+    claim_id = entry.get("id", "")
+    if "id" in entry and not (isinstance(claim_id, str) and
+                              re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", claim_id)):
+        raise DeriveError(f"{where(pid, index, 'id')}: must be a name (letters, digits, _ . -), "
+                          f"got {_short(claim_id)}")
+    uses = entry.get("uses", [])
+    if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses) or \
+            len(uses) > MAX_USES:
+        raise DeriveError(f"{where(pid, index, 'uses')}: must be a list of claim ids (at most "
+                          f"{MAX_USES}), got {_short(uses)}")
+    if uses and kind not in ("formula", "equation"):
+        raise DeriveError(f"{where(pid, index, 'uses')}: only a formula or an equation builds "
+                          f"on earlier claims, not a {kind} claim")
+    base = entry.get("base", [])
+    if not isinstance(base, list) or not all(isinstance(b, str) for b in base) or \
+            len(base) > MAX_BASE:
+        raise DeriveError(f"{where(pid, index, 'base')}: must be a list of equations such as "
+                          f"\"a(0) = 1\" (at most {MAX_BASE}), got {_short(base)}")
+    if base and kind != "recurrence":
+        raise DeriveError(f"{where(pid, index, 'base')}: base cases are for a recurrence claim")
+    if kind == "recurrence" and not base:
+        raise DeriveError(f"{where(pid, index, 'recurrence')}: a recurrence needs its base "
+                          "cases (base = [\"a(0) = 1\"]): without them it states no value")
+    shapes = entry.get("shapes", {})
+    if not isinstance(shapes, dict) or len(shapes) > 32 or not all(
+            isinstance(n, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n) and
+            isinstance(v, str | int) and not isinstance(v, bool) and
+            re.fullmatch(rf"\s*{_DIM}((\s+x\s+|\s*×\s*){_DIM})?\s*", str(v))
+            for n, v in shapes.items()):
+        raise DeriveError(f"{where(pid, index, 'shapes')}: must be a table of names to shapes "
+                          f"(e.g. {{ W = \"m x n\", h = \"n\" }}), got {_short(shapes)}")
+    if shapes and kind not in ("formula", "equation"):
+        raise DeriveError(f"{where(pid, index, 'shapes')}: shapes are for a formula or an "
+                          "equation claim")
+    if substitute and (uses or shapes):
+        raise DeriveError(f"{where(pid, index, 'substitute')}: a substitution is not applied "
+                          "together with 'uses' or 'shapes'; transcribe the claim in the "
+                          "derived answer's convention instead")
+    if any("=" not in b for b in base):
+        raise DeriveError(f"{where(pid, index, 'base')}: a base case is an equation "
+                          f"\"a(0) = 1\", got {_short(base)}")
     starts = headers.get(pid, [])
     return Claim(pid, kind, value, entry.get("result"), entry.get("label", ""),
                  entry.get("where", ""), entry.get("note", ""), list(assume),
@@ -283,7 +350,71 @@ def _claim(pid: str, index: int, entry: dict, where, headers) -> Claim:
                  entry.get("explain", ""), entry.get("convention", ""),
                  {k: str(v) for k, v in substitute.items()}, entry.get("layout", ""),
                  judged, entry.get("because", ""), bool(entry.get("illegible", False)),
-                 entry.get("filled", ""))
+                 entry.get("filled", ""), tolerance, claim_id, list(uses), [], list(base),
+                 "", {k: str(v) for k, v in shapes.items()})
+
+
+def _written(text: str, start: int, value: float) -> str:
+    """The literal of ``number = 0.690`` in the table at line ``start``, digits as written
+    (a float keeps no trailing zero); "" when it is not found or reads otherwise."""
+    line = text.splitlines()[_key_line(text, start, "number") - 1]
+    m = re.match(r"\s*number\s*=\s*([-+]?(?:\d[\d_]*)?\.\d[\d_]*)\s*(?:#.*)?$", line)
+    if not m or float(m.group(1)) != value:
+        return ""
+    return m.group(1).replace("_", "")
+
+
+def _tolerance(entry: dict, kind: str, at: str) -> str:
+    """The stated tolerance of a decimal number, as text ("" when none)."""
+    if "tolerance" not in entry:
+        return ""
+    value = entry["tolerance"]
+    if kind != "number":
+        raise DeriveError(f"{at}: a tolerance is for a number claim")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise DeriveError(f"{at}: must be a positive number, got {_short(value)}")
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    if not re.fullmatch(r"\d+(\.\d*)?([eE][-+]?\d{1,3})?|\.\d+([eE][-+]?\d{1,3})?", text) or \
+            float(text) <= 0:
+        raise DeriveError(f"{at}: must be a positive number such as 5e-4, got {_short(value)}")
+    return text
+
+
+def _resolve_uses(name: str, claims: list[Claim]) -> None:
+    """Attach to each claim the claims its ``uses`` name, deepest first; a reference to no
+    claim, to a claim that is not an equation, or a circle of references is an error."""
+    by_id: dict[str, Claim] = {}
+    for claim in claims:
+        if claim.id:
+            if claim.id in by_id:
+                raise DeriveError(f"{name}: line {claim.line}: id {claim.id!r} is already the "
+                                  f"id of the claim at line {by_id[claim.id].line}")
+            by_id[claim.id] = claim
+
+    def chain(claim: Claim, path: list[str]) -> list[Claim]:
+        found: list[Claim] = []
+        for ref in claim.uses:
+            if ref in path:
+                circle = " -> ".join([*path, ref])
+                raise DeriveError(f"{name}: line {claim.line}: circular 'uses': {circle} (a "
+                                  "claim cannot build on itself)")
+            used = by_id.get(ref)
+            if used is None:
+                known = ", ".join(sorted(by_id)) or "none"
+                raise DeriveError(f"{name}: line {claim.line}, key 'uses': no claim has the id "
+                                  f"{ref!r} (ids in the file: {known})")
+            if used.kind != "equation":
+                raise DeriveError(f"{name}: line {claim.line}, key 'uses': {ref!r} (line "
+                                  f"{used.line}) is a {used.kind} claim; a claim builds on "
+                                  "equations (lhs = rhs)")
+            for c in [*chain(used, [*path, ref]), used]:
+                if all(c is not f for f in found):
+                    found.append(c)
+        return found
+
+    for claim in claims:
+        if claim.uses:
+            claim.given = chain(claim, [claim.id or f"line {claim.line}"])
 
 
 def _scalar(value: Any) -> bool:
@@ -311,6 +442,11 @@ def _validate_value(kind: str, value: Any, at: str) -> None:
             isinstance(k, str) and _numeric_array(v) for k, v in value.items()),
         "text": isinstance(value, str),
         "blank": isinstance(value, str),
+        "matrix": isinstance(value, str) or (
+            isinstance(value, list) and 0 < len(value) <= 16 and all(
+                isinstance(row, list) and 0 < len(row) <= 16 and all(_scalar(v) for v in row)
+                for row in value)),
+        "recurrence": isinstance(value, str),
     }[kind]
     if not ok:
         want = {"number": "a number or a string of arithmetic",
@@ -319,11 +455,17 @@ def _validate_value(kind: str, value: Any, at: str) -> None:
                 "choice": "a string or a number", "set": "a list",
                 "weights": "a table of numbers or (nested) lists of numbers (at most 32 "
                            "weights, lists of at most 64 entries, nested at most 3 deep)",
-                "text": "a string", "blank": "a string (where the answer is missing)"}[kind]
+                "text": "a string", "blank": "a string (where the answer is missing)",
+                "matrix": "a string \"[[A, 0], [0, B]]\" or a list of rows of formulas (at "
+                          "most 16 x 16 blocks)",
+                "recurrence": "a string 'a(k) = 2 a(k-1) + 1'"}[kind]
         raise DeriveError(f"{at}: expected {want}, got {_short(value)}")
     if kind in ("numbers", "set") and len(value) > MAX_LIST:
         raise DeriveError(f"{at}: more than {MAX_LIST} entries ({len(value)})")
     if kind == "shape" and len(value) > MAX_SHAPE:
         raise DeriveError(f"{at}: more than {MAX_SHAPE} dimensions ({len(value)})")
-    if kind == "equation" and "=" not in value:
+    if kind == "matrix" and isinstance(value, list) and len({len(r) for r in value}) > 1:
+        raise DeriveError(f"{at}: the rows have {', '.join(str(len(r)) for r in value)} "
+                          "blocks: every row of a block matrix has the same number")
+    if kind in ("equation", "recurrence") and "=" not in value:
         raise DeriveError(f"{at}: an equation needs '=', got {_short(value)}")

@@ -96,6 +96,95 @@ class Decision:
         }
 
 
+# -- piecewise formulas --------------------------------------------------------------------
+
+class CaseDefect(Exception):
+    """A piecewise claim's cases overlap with different values, or none applies."""
+
+
+class Cases(Evaluator):
+    """The evaluator, with piecewise formulas: the first case whose condition holds gives the
+    value. ``strict`` (for a claim) also checks every case: two cases that both hold and give
+    different values, or a point where none holds, is a :class:`CaseDefect`."""
+
+    def __init__(self, point: dict[str, Fraction], seed: str, narrow: bool = False,
+                 strict: bool = False):
+        super().__init__(point, seed, narrow)
+        self.strict = strict
+
+    def ev(self, e: sp.Basic):
+        if isinstance(e, sp.Piecewise):
+            return self.cases(e)
+        return super().ev(e)
+
+    def holds(self, cond: sp.Basic) -> bool:
+        if cond is sp.true or cond is sp.false:
+            return bool(cond)
+        if isinstance(cond, sp.And | sp.Or):
+            parts = [self.holds(c) for c in cond.args]
+            return all(parts) if isinstance(cond, sp.And) else any(parts)
+        if isinstance(cond, sp.Not):
+            return not self.holds(cond.args[0])
+        if isinstance(cond, sp.core.relational.Relational):
+            a, b = self.ev(cond.lhs), self.ev(cond.rhs)
+            if not (isinstance(a, Fraction) and isinstance(b, Fraction)):
+                a, b = to_mpf(a), to_mpf(b)
+            return {sp.Eq: a == b, sp.Ne: a != b, sp.Lt: a < b, sp.Le: a <= b, sp.Gt: a > b,
+                    sp.Ge: a >= b}[type(cond)]
+        raise Unsupported(f"cannot decide the condition {type(cond).__name__}")
+
+    def cases(self, e: sp.Piecewise):
+        found: list[tuple[int, sp.Basic, object]] = []
+        for k, (value, cond) in enumerate(e.args, start=1):
+            if cond is sp.true and found:
+                break  # "otherwise": only where no case before it holds
+            if self.holds(cond):
+                v = self.ev(value)
+                if not self.strict:
+                    return v
+                for j, cond_j, w in found:
+                    if not same_value(v, w):
+                        raise CaseDefect(f"cases {j} ({cond_j}) and {k} ({cond}) both hold, "
+                                         f"giving {show_value(w)} and {show_value(v)}")
+                found.append((k, cond, v))
+        if not found:
+            if self.strict:
+                raise CaseDefect("no case of the claim holds here (a missing case)")
+            raise PointFailed("no case holds")
+        return found[0][2]
+
+
+def _case_boundaries(claimed: sp.Basic, names: list[str], domain: Domain, seed: int,
+                     narrow: bool) -> Decision | None:
+    """Random points rarely land on a boundary (``x >= 0`` and ``x <= 0`` meet at 0 only): try
+    the points where a condition's variable equals its constant, for overlapping cases."""
+    rng = random.Random(f"cases-{seed}")
+    edges = []
+    for pw in claimed.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            for rel in cond.atoms(sp.core.relational.Relational):
+                for var, const in ((rel.lhs, rel.rhs), (rel.rhs, rel.lhs)):
+                    if isinstance(var, sp.Symbol) and const.is_Rational and var.name in names:
+                        edges.append((var.name, Fraction(int(const.p), int(const.q))))
+    for name, value in edges[:16]:
+        for _ in range(4):
+            point = {**_sample(names, domain, rng), name: value}
+            if not _satisfies(point, domain):
+                continue
+            try:
+                with mpmath.workdps(DPS):
+                    Cases(dict(point), f"{seed}-edge", narrow, strict=True).ev(claimed)
+            except CaseDefect as exc:
+                shown = {n: str(v) for n, v in point.items()
+                         if any(s.name == n for s in claimed.free_symbols)}
+                return Decision(False, "the claim's cases at the boundary of a condition",
+                                str(exc), shown)
+            except (PointFailed, Unsupported):
+                continue
+            break
+    return None
+
+
 # -- canonical form ------------------------------------------------------------------------
 
 def canonical(expr: sp.Basic) -> sp.Basic:
@@ -262,9 +351,9 @@ def _shrink(point: dict[str, Fraction], domain: Domain, claimed: sp.Basic, expec
                 continue
             try:
                 with mpmath.workdps(DPS):
-                    e_ev = Evaluator(dict(trial), pseed, narrow)
+                    e_ev = Cases(dict(trial), pseed, narrow)
                     w = e_ev.ev(expected)
-                    c_ev = Evaluator(dict(trial), pseed, narrow)
+                    c_ev = Cases(dict(trial), pseed, narrow)
                     g = c_ev.ev(claimed)
             except (PointFailed, Unsupported):
                 continue
@@ -338,6 +427,10 @@ def equivalent(
     domain = _with_time(domain, claimed, expected)
     rng = random.Random(seed)
     narrow = any(e.has(sp.exp, sp.tanh, sp.sinh, sp.cosh) for e in (claimed, expected))
+    if claimed.has(sp.Piecewise):
+        defect = _case_boundaries(claimed, names, domain, seed, narrow)
+        if defect is not None:
+            return defect
     agreed = 0
     claim_failed = 0
     claim_failure = ""
@@ -355,7 +448,7 @@ def equivalent(
         pseed = f"{seed}-{attempt}"
         try:
             with mpmath.workdps(DPS):
-                ev_expected = Evaluator(dict(point), pseed, narrow)
+                ev_expected = Cases(dict(point), pseed, narrow)
                 want = ev_expected.ev(expected)
         except PointFailed:
             continue
@@ -364,8 +457,13 @@ def equivalent(
             break
         try:
             with mpmath.workdps(DPS):
-                ev_claimed = Evaluator(dict(point), pseed, narrow)
+                ev_claimed = Cases(dict(point), pseed, narrow, strict=True)
                 got = ev_claimed.ev(claimed)
+        except CaseDefect as exc:  # the claim's own cases overlap or leave a gap
+            shown = {n: str(v) for n, v in point.items()
+                     if any(s.name == n for s in claimed.free_symbols)}
+            return Decision(False, "the claim's cases at a random point",
+                            f"{exc} ({agreed} earlier points agreed)", shown, points=agreed)
         except PointFailed as exc:
             claim_failed += 1
             claim_failure = str(exc)
@@ -434,6 +532,76 @@ def equivalent(
     return Decision(True, f"random {kind} points",
                     f"equal at {agreed} random {kind} points ({arithmetic} arithmetic); "
                     f"symbolic confirmation {note}", points=agreed)
+
+
+MATRIX_POINTS = 8
+
+
+def matrix_equivalent(claimed: sp.Basic, expected: sp.Basic, points: int = MATRIX_POINTS,
+                      seed: int = 0) -> Decision:
+    """Whether two matrix expressions (``MatrixSymbol`` products, sums, transposes,
+    Hadamard products, identities) are equal: at random sizes (every dimension symbol 2 to 4)
+    each matrix named alike on both sides gets the same random integer entries, every scalar
+    symbol and applied function a random rational, and both sides are multiplied out exactly.
+    A matrix of the same name must have the same shape on both sides."""
+    claimed, expected = canonical(claimed), canonical(expected)
+    mats: dict[str, sp.MatrixSymbol] = {}
+    for e in (claimed, expected):
+        for ms in e.atoms(sp.MatrixSymbol):
+            known = mats.setdefault(str(ms.name), ms)
+            if known.shape != ms.shape:
+                return Decision(None, "undecided", f"{ms.name} is {ms.shape[0]} x "
+                                f"{ms.shape[1]} in the claim's shapes, {known.shape[0]} x "
+                                f"{known.shape[1]} in the derived answer")
+    dims = sorted({s for ms in mats.values() for d in ms.shape for s in d.free_symbols},
+                  key=str)
+    scalars = sorted({s for e in (claimed, expected) for s in e.free_symbols
+                      if isinstance(s, sp.Symbol)} - set(dims), key=str)
+    calls = sorted({a for e in (claimed, expected) for a in e.atoms(AppliedUndef)}, key=str)
+    rng = random.Random(f"matrices-{seed}")
+    for k in range(points):
+        sizes = {d: rng.randint(2, 4) for d in dims}
+        values = {s: sp.Rational(rng.randint(-9, 9) or 1, rng.randint(1, 3)) for s in scalars}
+        values.update({a: sp.Rational(rng.randint(-9, 9) or 1, rng.randint(1, 3)) for a in calls})
+        explicit: dict = {}
+        for ms in mats.values():
+            rows, cols = (int(d.xreplace(sizes)) for d in ms.shape)
+            explicit[ms] = sp.Matrix(rows, cols, lambda i, j: rng.randint(-4, 4))
+        try:
+            got = _multiplied_out(claimed, [explicit, values, sizes])
+            want = _multiplied_out(expected, [explicit, values, sizes])
+        except Exception as exc:  # noqa: BLE001 - an operation SymPy cannot multiply out
+            return Decision(None, "undecided", f"cannot multiply the matrices out "
+                            f"({type(exc).__name__}: {str(exc)[:120]})")
+        shown = {str(d): str(v) for d, v in sizes.items()}
+        got_shape = got.shape if isinstance(got, sp.MatrixBase) else (1, 1)
+        want_shape = want.shape if isinstance(want, sp.MatrixBase) else (1, 1)
+        if got_shape != want_shape:
+            return Decision(False, "random matrices", f"the claim is a {got_shape[0]} x "
+                            f"{got_shape[1]} matrix, the right one {want_shape[0]} x "
+                            f"{want_shape[1]}", shown, points=k)
+        diff = sp.Matrix([got]) - sp.Matrix([want]) if got_shape == (1, 1) else got - want
+        if any(sp.simplify(entry) != 0 for entry in diff):
+            sizes_shown = ", ".join(f"{d} = {v}" for d, v in shown.items()) or "as declared"
+            return Decision(False, "random matrices", f"differs for random integer matrices "
+                            f"of sizes {sizes_shown} ({k} earlier draws agreed)", shown,
+                            points=k + 1)
+    return Decision(True, "random matrices", f"equal for {points} draws of random integer "
+                    "matrices (exact arithmetic)", points=points)
+
+
+def _multiplied_out(e: sp.Basic, substitutions: list[dict]) -> sp.Basic:
+    """``e`` with explicit matrices and numbers substituted, multiplied out: a 1 x 1 matrix
+    is its entry."""
+    for subs in substitutions:
+        e = e.xreplace(subs)
+    e = e.doit()
+    if isinstance(e, sp.MatrixExpr):
+        e = e.as_explicit()
+    if isinstance(e, sp.MatrixBase):
+        e = sp.Matrix(e)
+        return e[0, 0] if e.shape == (1, 1) else e
+    return e
 
 
 def as_basic(value: object) -> sp.Basic:

@@ -24,7 +24,7 @@ product, as on paper. Juxtaposed letters (``DK``) are a product in LaTeX, and in
 when every letter is a known symbol. These decisions need the symbol table, so a reader between
 the lexer and the parser makes them and gives each token its grammatical type.
 
-Notations read or refused rather than misread (issue 14). Digits grouped by thousands
+Notations read or refused rather than misread. Digits grouped by thousands
 (``223,496``, ``223 496``, ``223\\,496``, ``223{,}496``) are one number when every group after
 the first (1-3 digits) has three digits, else refused; a comma where the grammar separates
 arguments (``max(1,234)``) stays a separator. ``\\log_2 x``, ``\\log_{10}(x)``, ``log_2(x)``,
@@ -33,7 +33,18 @@ arguments (``max(1,234)``) stays a separator. ``\\log_2 x``, ``\\log_{10}(x)``, 
 argument is the symbol sigma squared (``\\sigma^2(x)`` is the sigmoid squared). Unicode Greek
 letters are their names, ``x²`` is ``x^2``, ``x₁`` is ``x_1``. Refused: ``O(..)``, ``\\Theta(..)``
 and ``\\Omega(..)`` inside a formula (an order of growth is a whole claim ``O(...)``, which the
-grader strips before parsing), and transposes (``W^T`` after a name, ``W^\\top``, ``W.T``).
+grader strips before parsing), and transposes (``W^T`` after a name or a call, ``W^\\top``,
+``W.T``) unless shapes are declared.
+
+Further forms. Piecewise formulas, ``{x if x > 0; 0 otherwise}`` and ``\\begin{cases} x & x > 0
+\\\\ 0 & \\text{otherwise} \\end{cases}``, are ``Piecewise`` (``if``/``otherwise`` anywhere else
+are refused). ``\\bar{h}^{(t)}`` is ``bar_h(t)``; ``\\nabla J(x)`` is the call ``grad_J(x)``;
+``\\geq \\leq \\neq`` are relations. Where the claim's kind allows (``forms``): a block matrix,
+``[[A, 0], [0, B]]`` or ``\\begin{bmatrix} ... \\end{bmatrix}`` (:class:`Blocks`), and a number
+with a tolerance, ``0.693 +- 0.001`` (:class:`Tolerance`); elsewhere both are refused, never
+read as a bracket or ``+ -``. With ``shapes`` (name -> rows, columns) the declared names are
+``MatrixSymbol``s multiplied in order, ``h^T x`` and ``h^\\top x`` are transposes (refused while
+a symbol ``T`` is in scope), and sums, products and powers must agree in shape.
 """
 
 from __future__ import annotations
@@ -131,7 +142,8 @@ ORDERS = {"O", "Theta", "Omega"}
 
 UNICODE = {"·": "*", "⋅": "*", "∙": "*", "×": "*", "⊙": "*", "−": "-", "–": "-",
            "⌊": "\\lfloor ", "⌋": "\\rfloor ", "⌈": "\\lceil ", "⌉": "\\rceil ", "≤": "<=",
-           "≥": ">=", "∂": "\\partial ", "µ": "mu", "ϵ": "epsilon", "ϑ": "theta", "ϕ": "phi",
+           "≥": ">=", "∂": "\\partial ", "∇": "\\nabla ", "±": "\\pm ", "≠": "!=",
+           "µ": "mu", "ϵ": "epsilon", "ϑ": "theta", "ϕ": "phi",
            "ς": "sigma"}
 # Greek letters are their names (σ is sigma: the sigmoid when called, the symbol otherwise)
 UNICODE |= {chr(0x3B1 + k): name for k, name in enumerate(
@@ -244,6 +256,45 @@ class SymbolTable:
         return self.functions[name]
 
 
+def _check_shapes(e: object) -> None:
+    """Sums of one shape, products whose inner sizes agree, powers of square matrices: SymPy
+    builds matrix expressions without checking them."""
+    if not isinstance(e, sp.Basic):
+        return
+    for arg in e.args:
+        _check_shapes(arg)
+    if isinstance(e, sp.MatAdd):
+        shapes = {tuple(a.shape) for a in e.args if isinstance(a, sp.MatrixExpr)}
+        if len(shapes) > 1:
+            shown = ", ".join(f"{r} x {c}" for r, c in sorted(shapes, key=str))
+            raise ParseError(f"the shapes do not match: a sum of {shown} matrices")
+    elif isinstance(e, sp.MatMul):
+        mats = [a for a in e.args if isinstance(a, sp.MatrixExpr)]
+        for a, b in zip(mats, mats[1:], strict=False):
+            if sp.simplify(a.shape[1] - b.shape[0]) != 0:
+                raise ParseError(f"the shapes do not match: {a} ({a.shape[0]} x {a.shape[1]}) "
+                                 f"times {b} ({b.shape[0]} x {b.shape[1]})")
+    elif isinstance(e, sp.MatPow) and sp.simplify(e.base.shape[0] - e.base.shape[1]) != 0:
+        raise ParseError(f"the shapes do not match: a power of {e.base}, which is not square")
+    elif isinstance(e, sp.Basic) and not isinstance(e, sp.MatrixExpr | sp.Eq) and \
+            any(isinstance(a, sp.MatrixExpr) for a in e.args):
+        raise ParseError(f"a matrix inside {type(e).__name__}: only sums, products and "
+                         "transposes of matrices are read")
+
+
+def _split_transposes(toks: list[Token]) -> list[Token]:
+    """``h^Tx`` lexes as h, ^, Tx: read as h, ^, T, x (only where shapes are declared)."""
+    out: list[Token] = []
+    for k, tok in enumerate(toks):
+        glued = k > 0 and toks[k - 1].text == "^" and \
+            tok.pos == toks[k - 1].pos + len(toks[k - 1].text)
+        if glued and tok.kind == "name" and len(tok.text) > 1 and tok.text[0] == "T":
+            out += [Token("name", "T", tok.pos), Token("name", tok.text[1:], tok.pos + 1)]
+        else:
+            out.append(tok)
+    return out
+
+
 def _check_name(name: str, pos: int) -> str:
     if "__" in name or name.startswith("_") or name.endswith("_"):
         raise ParseError(f"name {name!r} at position {pos} is not allowed")
@@ -287,7 +338,14 @@ class _Tok(LarkToken):
 _OPS = {"<=": "LE", ">=": "GE", "**": "POW2", "-": "MINUS", "+": "PLUS", "*": "STAR",
         "/": "SLASH", "^": "CARET", "(": "LPAR", ")": "RPAR", "[": "LBRACK", "]": "RBRACK",
         "{": "LBRACE", "}": "RBRACE", "=": "EQ", "<": "LT", ">": "GT", ",": "COMMA", "|": "BAR",
-        "_": "USCORE", "'": "PRIME"}
+        "_": "USCORE", "'": "PRIME", "+-": "PM", "!=": "NE", ";": "SEMI", "&": "AMP"}
+# \begin{...} environments: a block matrix (only where the claim's kind allows one) and cases
+_MATRICES = {"bmatrix", "pmatrix", "matrix", "Bmatrix"}
+_RELATIONS = {"geq": "GE", "ge": "GE", "leq": "LE", "le": "LE", "neq": "NE", "ne": "NE",
+              "lt": "LT", "gt": "GT"}
+# words of a case: "if"/"for"/"when" before its condition (filler after "&"), "otherwise"
+_CASE_FILLER = {"if", "for", "when", "where"}
+_OTHERWISE = {"otherwise", "else"}
 _COMMANDS = {"frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC", "sqrt": "SQRT",
              "lfloor": "LFLOOR", "rfloor": "RFLOOR", "lceil": "LCEIL", "rceil": "RCEIL",
              "overline": "OVERLINE", "bar": "OVERLINE"}
@@ -302,7 +360,13 @@ class _Reader:
     symbol table is read and extended in reading order: a name is resolved when the parser
     reaches it, knowing every name before it (``h^{(t)} h(t-1)`` calls ``h``)."""
 
-    def __init__(self, toks: list[Token], table: SymbolTable):
+    def __init__(self, toks: list[Token], table: SymbolTable, forms: frozenset = frozenset(),
+                 shapes: dict[str, tuple] | None = None):
+        self.forms = forms  # the top-level forms the claim's kind allows: matrix, tolerance
+        self.shapes = shapes or {}  # declared matrices and vectors: name -> (rows, columns)
+        if self.shapes:  # h^Tx: the transpose mark and the next name, read apart
+            toks = _split_transposes(toks)
+        self.environments: list[str] = []  # open \begin{...}s
         self.toks = toks
         self.end = len(toks) - 1  # the "end" token
         self.table = table
@@ -415,6 +479,10 @@ class _Reader:
         if tok.type == "$END":
             self.value = result
 
+    def can(self, kind: str) -> bool:
+        """Whether the parser would take a token of this type now."""
+        return self.accepts(self.parser.parser_state, kind)
+
     @staticmethod
     def accepts(state: object, kind: str) -> bool:
         """Would the parser take a token of this type here (after its reductions)?"""
@@ -486,7 +554,7 @@ class _Reader:
         default upper limit ``T``) exist once its bracket is closed, as they would in a
         left-to-right reading: the next name is read knowing them."""
         kind = tok.type
-        if kind in ("LPAR", "LBRACK", "LB_LEFT", "LB_SQRT", "LBRACE"):
+        if kind in ("LPAR", "LBRACK", "LB_LEFT", "LB_SQRT", "LBRACE", "MATOPEN", "ROWOPEN"):
             self.opened.append([self.on_open, 0])
             self.on_open = None
         elif kind in ("RPAR", "RBRACK", "RBRACE"):
@@ -548,7 +616,7 @@ class _Reader:
         if t.kind == "num":
             return self.number(i)
         if t.kind == "op":
-            return self.operator(i), i + 1
+            return self.operator(i, choices)
         if t.kind == "name":
             return self.named(i, choices)
         return self.command(i, choices)
@@ -617,9 +685,79 @@ class _Reader:
                 return k == 0 or texts[0] == "{"
         return False
 
-    def operator(self, i: int) -> _Tok:
+    def operator(self, i: int, choices: dict) -> tuple[_Tok, int]:
+        text = self.toks[i].text
+        pos = self.toks[i].pos
+        if text == "+-" and "tolerance" not in self.forms:
+            return self.make("BAD", i, err=f"'+-' at position {pos}: a tolerance (0.693 +- "
+                             "0.001) is a whole number claim, not part of a formula"), i + 1
+        if text == "[" and "matrix" in self.forms and self.can("MATOPEN") and \
+                self.at(self.skip(i + 1), "["):
+            return self.make("MATOPEN", i), i + 1
+        if text == "[" and self.can("ROWOPEN"):
+            return self.make("ROWOPEN", i), i + 1
+        if text == "^" and self.shapes and (end := self.transpose_end(i)) is not None:
+            if self.has_symbol("T") or "T" in self.shapes:
+                return self.make("BAD", i, err=f"'^T' at position {pos}: ambiguous, T is also "
+                                 "a symbol here (a transpose or a power?)"), end
+            return self.make("TRANSPOSE", i), end
+        return self._operator(i), i + 1
+
+    def transpose_end(self, i: int) -> int | None:
+        """The raw index after a transpose mark following the "^" at ``i`` (``^T``, ``^{T}``,
+        ``^\\top``, ``^{\\top}``, ``^\\intercal``, ``^\\mathsf{T}``), else None."""
+        texts = [self.tok(i + k).text for k in range(1, 6)]
+        marks = ("T", "\\top", "\\intercal")
+        fonts = {"\\" + f for f in FONT}
+        if texts[0] in marks:
+            return i + 2
+        if texts[0] in fonts and texts[1:4] == ["{", "T", "}"]:
+            return i + 5
+        if texts[0] == "{" and texts[1] in marks and texts[2] == "}":
+            return i + 4
+        if texts[0] == "{" and texts[1] in fonts and texts[2:5] == ["{", "T", "}"] and \
+                self.tok(i + 6).text == "}":
+            return i + 7
+        return None
+
+    def called(self, j: int) -> bool:
+        """The ")" at raw index ``j`` closes the arguments of a name: ``k(t)``."""
+        depth = 0
+        while j >= 0:
+            depth += self.toks[j].text == ")"
+            depth -= self.toks[j].text == "("
+            if depth == 0:  # f(x), \tanh(x), a_1(t), w_{ix}(t)
+                before = self.toks[j - 1] if j > 0 else None
+                return before is not None and (before.kind in ("name", "cmd") or
+                                               before.text == "}" or
+                                               j > 1 and self.toks[j - 2].text == "_")
+            j -= 1
+        return False
+
+    def shaped(self, e: object) -> object:
+        """A declared matrix or vector as a ``MatrixSymbol`` (``h(t)`` as the answer names
+        it, ``MatrixSymbol("h(t)")``); everything else as it is."""
+        if not self.shapes:
+            return e
+        if isinstance(e, sp.Symbol) and e.name in self.shapes:
+            return sp.MatrixSymbol(e.name, *self.shapes[e.name])
+        if isinstance(e, AppliedUndef) and e.func.__name__ in self.shapes:
+            return sp.MatrixSymbol(str(e), *self.shapes[e.func.__name__])
+        if isinstance(e, sp.Mul):
+            product = sp.Integer(1)
+            for factor in e.args:
+                product = product * self.shaped(factor)
+            return product
+        return e
+
+    def _operator(self, i: int) -> _Tok:
         text = self.toks[i].text
         kind = _OPS[text]
+        if text == "^" and self.last[0] == "RPAR" and self.transpose(i) and \
+                self.called(i - 1):
+            return self.make(kind, i, err=f"'^T' at position {self.toks[i].pos} after a call: "
+                             "a transpose is not a scalar formula (declare the shapes of "
+                             "matrices and vectors to read it)")
         if text == "^" and self.last[0] == "VALUE" and self.transpose(i):
             t = self.tok(i - 1)
             euler = t.text == "e" and not self.has_symbol("e")
@@ -692,6 +830,16 @@ class _Reader:
         return all(self.has_symbol(ch) for ch in word)
 
     def named(self, i: int, choices: dict) -> tuple[_Tok, int]:
+        word = self.toks[i].text
+        if word == "if" and self.last[0] == "AMP":  # x, & if x > 0
+            return self.read(self.skip(i + 1), choices)
+        if word == "if" or word in _OTHERWISE:  # never a product of letters
+            kind = "IF" if word == "if" else "OTHERWISE"
+            if self.can(kind):
+                return self.make(kind, i), i + 1
+            return self.make("BAD", i, err=f"'{word}' at position {self.toks[i].pos} outside "
+                             "the cases of a piecewise formula ({x if x > 0; 0 otherwise})"), \
+                i + 1
         if "VALUE" not in choices:  # refused here whatever it is: no symbol is made
             return self.make("BAD", i), i + 1
         t = self.toks[i]
@@ -825,9 +973,59 @@ class _Reader:
         cmd = t.text[1:]
         if cmd in TIMES:
             return self.make("TIMES", i), i + 1
+        if cmd in ("begin", "end"):
+            return self.environment(i, cmd)
+        if cmd == "\\":  # a row separator; one right before \end closes nothing
+            q = self.skip(i + 1)
+            if self.at(q, "\\end"):
+                return self.read(q, choices)
+            return self.make("ROWSEP", i), i + 1
+        if cmd in _RELATIONS:
+            return self.make(_RELATIONS[cmd], i), i + 1
+        if cmd == "pm":
+            if "tolerance" not in self.forms:
+                return self.make("BAD", i, err=f"'\\pm' at position {t.pos}: a tolerance "
+                                 "(0.693 \\pm 0.001) is a whole number claim, not part of a "
+                                 "formula"), i + 1
+            return self.make("PM", i), i + 1
+        if cmd == "nabla":  # \nabla J(theta): the gradient of J, named grad_J
+            q = self.skip(i + 1)
+            if self.tok(q).kind != "name" or "VALUE" not in choices:
+                return self.make("BAD", i, err=f"\\nabla at position {t.pos} must be "
+                                 "followed by a name (\\nabla J)"), i + 1
+            try:
+                name = "grad_" + _check_name(self.tok(q).text, t.pos)
+                r = self.skip(q + 1)
+                if self.at(r, "("):  # a call, whatever the table knows: never a product
+                    return self.make("CALLHEAD", q, obj=(sp.Integer(1), (
+                        "function", self.function(name)), t.pos)), r
+                return self._named(q, name, sp.Integer(1))
+            except ParseError as exc:
+                return self.make("BAD", i, err=str(exc)), i + 1
+        if cmd in ("text", "textrm", "mbox") and self.last[0] == "AMP" and \
+                self.word(i) is None:  # x & \text{for all } x > 0: words, not a name
+            return self.make("BAD", i, err=f"{t.text}{{...}} at position {t.pos}: a condition "
+                             "is a relation, optionally after \\text{if}"), i + 1
+        if cmd in ("text", "textrm", "mathrm", "mbox") and (word := self.word(i)) is not None:
+            text, after = word
+            if text in _OTHERWISE:
+                if self.can("OTHERWISE"):
+                    return self.make("OTHERWISE", i), after
+                return self.make("BAD", i, err=f"'{text}' at position {t.pos} outside the "
+                                 "cases of a piecewise formula"), after
+            if text in _CASE_FILLER and self.last[0] == "AMP":  # x & \text{if } x > 0
+                return self.read(self.skip(after), choices)
         if cmd in _COMMANDS:
             kind = _COMMANDS[cmd]
             j = self.skip(i + 1)
+            if kind == "OVERLINE" and self.at(j, "{") and self.at(j + 2, "}") and \
+                    "VALUE" in choices and self.time_index(self.skip(j + 3)):
+                inner = self.tok(j + 1)  # \bar{h}^{(t)} is bar_h at t, never bar_h**t
+                word = inner.text if inner.kind == "name" else inner.text[1:] \
+                    if inner.kind == "cmd" and inner.text[1:] in GREEK | {"sigma"} else None
+                if word is not None:
+                    return self.make("TIMEHEAD", i, obj=(sp.Integer(1), _check_name(
+                        f"bar_{word}", t.pos))), self.skip(j + 3)
             if kind == "FRAC" and self.at(j, "{") and self.tok(j + 1).text == "\\partial" and \
                     self.tok(j + 1).kind == "cmd":
                 kind = "FRACP"
@@ -865,6 +1063,37 @@ class _Reader:
             return self.make("BAD", i, err=f"\\infty is not supported (position {t.pos})"), i + 1
         return self.make("BAD", i, err=f"unsupported LaTeX command {t.text!r} at position "
                          f"{t.pos}"), i + 1
+
+    def word(self, i: int) -> tuple[str, int] | None:
+        """The one word of ``\\text{...}`` at ``i`` and the raw index after it, if it is one."""
+        j = self.skip(i + 1)
+        if self.at(j, "{") and self.tok(j + 1).kind == "name" and self.at(j + 2, "}"):
+            return self.tok(j + 1).text, j + 3
+        return None
+
+    def environment(self, i: int, cmd: str) -> tuple[_Tok, int]:
+        """``\\begin{bmatrix}`` / ``\\begin{cases}`` and their ``\\end``: one token each."""
+        t = self.toks[i]
+        j = self.skip(i + 1)
+        if not (self.at(j, "{") and self.tok(j + 1).kind == "name" and self.at(j + 2, "}")):
+            return self.make("BAD", i, err=f"\\{cmd} at position {t.pos} needs an "
+                             "environment: \\begin{cases}, \\begin{bmatrix}"), i + 1
+        name, after = self.tok(j + 1).text, j + 3
+        if name not in _MATRICES | {"cases"}:
+            return self.make("BAD", i, err=f"unsupported environment {name!r} at position "
+                             f"{t.pos} (\\begin{{cases}}, or a block matrix in a matrix claim)"), \
+                after
+        if cmd == "end":
+            opened = self.environments.pop() if self.environments else None
+            if opened != name:
+                return self.make("BAD", i, err=f"\\end{{{name}}} at position {t.pos} closes "
+                                 + (f"\\begin{{{opened}}}" if opened else "nothing")), after
+            return self.make("ENDCASES" if name == "cases" else "ENDMAT", i), after
+        if name != "cases" and "matrix" not in self.forms:
+            return self.make("BAD", i, err=f"a matrix (\\begin{{{name}}}) at position {t.pos}: "
+                             "a block matrix is a matrix claim, not part of a formula"), after
+        self.environments.append(name)
+        return self.make("BEGINCASES" if name == "cases" else "BEGINMAT", i), after
 
     def font(self, i: int, cmd: str) -> tuple[_Tok, int]:
         """``\\mathrm{ReLU}``, ``\\text{act}``: the letters are a name."""
@@ -1081,7 +1310,14 @@ class _Build(Transformer):
         return _leaf(c[0], sp.Rational(frac.numerator, frac.denominator))
 
     def value(self, c):
-        return _leaf(c[0], c[0].obj)
+        return _leaf(c[0], self.reader.shaped(c[0].obj))
+
+    def transposed(self, c):
+        base, mark = c
+        if not isinstance(base.e, sp.MatrixExpr):
+            raise ParseError(f"a transpose at position {mark.start_pos} of {base.e}, which is "
+                             "not declared a matrix or a vector (shapes)")
+        return _V(base.e.T, base.h, base.pos, base.lead)
 
     def bad(self, c):  # the reader reports it as soon as the parser has taken it
         raise c[0].err
@@ -1096,7 +1332,8 @@ class _Build(Transformer):
         head, args = c
         prefix, (kind, target), pos = head.obj
         values = [a.e for a in args]
-        e = _apply(target, values, pos) if kind == "apply" else target(*values)
+        e = _apply(target, values, pos) if kind == "apply" else \
+            self.reader.shaped(target(*values))
         return _leaf(head, prefix * e, _top(args))
 
     def apply(self, c):
@@ -1115,7 +1352,8 @@ class _Build(Transformer):
     def time_index(self, c):
         head, index = c[0], c[4]
         prefix, name = head.obj
-        return _leaf(head, prefix * self.reader.table.function(name)(index.e), index.h)
+        return _leaf(head, prefix * self.reader.shaped(self.reader.table.function(name)(index.e)),
+                     index.h)
 
     def bracket_index(self, c):
         """``h[t]`` -> ``h(t)``, ``x[i, j]`` -> ``x(i, j)``: the indexed quantity, like
@@ -1131,12 +1369,13 @@ class _Build(Transformer):
             e = mode[1](first, *values)
         else:
             e = self.reader.table.function(name)(*values)
-        return _leaf(head, prefix * e, _top(args))
+        return _leaf(head, prefix * self.reader.shaped(e), _top(args))
 
     def subscript_index(self, c):
         head, index = c[0], c[3]
         prefix, name, _ = head.obj
-        return _leaf(head, prefix * self.reader.table.function(name)(index.e), index.h)
+        e = self.reader.shaped(self.reader.table.function(name)(index.e))
+        return _leaf(head, prefix * e, index.h)
 
     def sum_open(self, c):
         self.sums.append(c[0].start_pos)
@@ -1246,6 +1485,103 @@ class _Build(Transformer):
         return _leaf(head, sp.Sum(body.e, (var, lower, upper)), max(h, body.h))
 
 
+    # -- whole-claim forms and cases ------------------------------------------------------
+    def start_matrix(self, c):
+        rows = c[-1]
+        lhs = c[0].e if len(c) == 3 else None
+        return Blocks(tuple(tuple(v.e for v in row) for row in rows), lhs)
+
+    def start_tolerance(self, c):
+        value, _, tolerance = c
+        return Tolerance(value.e, tolerance.e)
+
+    def matrix(self, c):
+        rows = [row for row in c if isinstance(row, list)]
+        widths = [len(row) for row in rows]
+        if len(set(widths)) > 1:
+            raise ParseError(f"block matrix at position {c[0].start_pos}: its rows have "
+                             f"{', '.join(map(str, widths))} blocks; every row needs the same "
+                             "number")
+        if len(rows) > 16 or widths[0] > 16:
+            raise ParseError(f"block matrix at position {c[0].start_pos}: more than 16 x 16 "
+                             "blocks")
+        return rows
+
+    def row_plain(self, c):
+        return c[1]
+
+    def row_tex(self, c):
+        return [v for v in c if isinstance(v, _V)]
+
+    def relop(self, c):
+        return c[0]
+
+    def condition(self, c):
+        rel = {"=": sp.Eq, "<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge, "!=": sp.Ne}
+        kinds = {"EQ": "=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">=", "NE": "!="}
+        values, ops = c[0::2], c[1::2]
+        parts = [rel[kinds[op.type]](a.e, b.e, evaluate=False)
+                 for a, op, b in zip(values, ops, values[1:], strict=False)]
+        e = parts[0] if len(parts) == 1 else sp.And(*parts, evaluate=False)
+        return _V(e, _top(values), values[0].pos, values[0].lead)
+
+    def piece_if(self, c):
+        values = [v for v in c if isinstance(v, _V)]
+        return values[0], values[1]
+
+    def piece_otherwise(self, c):
+        return c[0], None
+
+    def piecewise_plain(self, c):
+        first = (c[1], c[3])
+        return self._cases(c[0], [first] + [p for p in c[4:] if isinstance(p, tuple)])
+
+    def piecewise_cases(self, c):
+        return self._cases(c[0], [p for p in c[1:] if isinstance(p, tuple)])
+
+    def _cases(self, head, pieces: list) -> _V:
+        """The cases as a ``Piecewise`` (its first true case gives the value; the grader
+        checks that no two true cases disagree). "otherwise" may only be the last case."""
+        if len(pieces) > 16:
+            raise ParseError(f"piecewise formula at position {head.start_pos}: more than 16 "
+                             "cases")
+        args = []
+        for k, (value, cond) in enumerate(pieces):
+            if cond is None and k != len(pieces) - 1:
+                raise ParseError(f"piecewise formula at position {head.start_pos}: "
+                                 "'otherwise' must be the last case")
+            if cond is not None and cond.e is sp.false:
+                raise ParseError(f"piecewise formula at position {head.start_pos}: case "
+                                 f"{k + 1}'s condition is never true")
+            args.append((value.e, sp.true if cond is None else cond.e))
+        seen = [str(c) for _, c in args]
+        if len(set(seen)) != len(seen):
+            raise ParseError(f"piecewise formula at position {head.start_pos}: two cases have "
+                             "the same condition")
+        h = max(max(v.h for v, _ in pieces), max((c.h for _, c in pieces if c), default=0))
+        return _leaf(head, sp.Piecewise(*args, evaluate=False), h + 1)
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A block matrix as written: its rows of blocks, and the left side it is equated to."""
+
+    rows: tuple[tuple[sp.Basic, ...], ...]
+    lhs: sp.Basic | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return len(self.rows), len(self.rows[0])
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A number with its stated tolerance: ``0.693 +- 0.001``."""
+
+    value: sp.Expr
+    tolerance: sp.Expr
+
+
 _LOCK = threading.RLock()
 _BUILD = _Build()
 _LARKS: tuple[Lark, Lark] | None = None
@@ -1264,26 +1600,47 @@ def _lark() -> tuple[Lark, Lark]:
         return _LARKS
 
 
-def parse_formula(text: str, table: SymbolTable | None = None) -> object:
-    """``text`` (plain math or LaTeX) as a SymPy expression, or an ``Eq``/inequality.
+def parse_formula(text: str, table: SymbolTable | None = None,
+                  forms: frozenset[str] = frozenset(),
+                  shapes: dict[str, tuple] | None = None) -> object:
+    """``text`` (plain math or LaTeX) as a SymPy expression, or an ``Eq``/inequality; with
+    ``forms``, also the whole-claim forms a claim's kind allows: ``"matrix"`` (a
+    :class:`Blocks`) and ``"tolerance"`` (a :class:`Tolerance`). ``shapes`` declares matrices
+    and vectors (name -> (rows, columns)): they are ``MatrixSymbol``s, multiplied in order,
+    and ``W^T``, ``h^\\top x`` are transposes (refused while a symbol ``T`` is in scope).
 
     Raises :class:`ParseError` for anything outside the grammar or the bounds.
     """
     tokens = tokenize(text)
-    reader = _Reader(tokens, table if table is not None else SymbolTable())
+    reader = _Reader(tokens, table if table is not None else SymbolTable(), forms, shapes)
     with _LOCK:
         _BUILD.reader, _BUILD.sums = reader, []
         try:
-            return reader.run(_lark()[1].parse_interactive())
+            value = reader.run(_lark()[1].parse_interactive())
+            if shapes:
+                _check_shapes(value)
+            return value
         except RecursionError:
             raise ParseError("formula nested too deeply") from None
         except ParseError:
             raise
+        except sp.ShapeError as exc:
+            raise ParseError(f"the shapes do not match: {str(exc)[:200]}") from None
         except Exception as exc:  # noqa: BLE001 - SymPy refusing a construct is a parse failure
             raise ParseError(f"not a valid formula ({type(exc).__name__}: {str(exc)[:200]})") \
                 from None
         finally:
             _BUILD.reader = None
+
+
+def parse_matrix(text: str, table: SymbolTable | None = None) -> Blocks:
+    """A block matrix claim: ``[[A, 0], [0, B]]``, ``\\begin{bmatrix} A & 0 \\\\ 0 & B
+    \\end{bmatrix}``, possibly ``J = ...``."""
+    value = parse_formula(text, table, frozenset({"matrix"}))
+    if not isinstance(value, Blocks):
+        raise ParseError("not a block matrix: write [[A, 0], [0, B]] or \\begin{bmatrix} A & 0 "
+                         "\\\\ 0 & B \\end{bmatrix}")
+    return value
 
 
 def parse_number(text: str) -> sp.Rational:
@@ -1294,5 +1651,5 @@ def parse_number(text: str) -> sp.Rational:
     return value
 
 
-__all__ = ["FUNCTIONS", "ParseError", "SymbolTable", "parse_formula", "parse_number",
-           "sigmoid", "tokenize"]
+__all__ = ["FUNCTIONS", "Blocks", "ParseError", "SymbolTable", "Tolerance", "parse_formula",
+           "parse_matrix", "parse_number", "sigmoid", "tokenize"]

@@ -1,6 +1,8 @@
 """The Lark grammar of claims (derive/grade/claims.lark): shipped with the package, read in
 order against the symbol table, and reporting errors where a left-to-right reading stops."""
 
+import io
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from lark import Lark, logger
 
 import derive.grade.parse as parse
 from derive.grade.parse import (
@@ -166,3 +169,26 @@ def test_parsing_from_threads_keeps_each_table_apart():
         results = list(pool.map(work, range(40)))
     assert all(value == h(t) + k * h(t - 1) and names == {"h"}
                for k, (value, names) in enumerate(results))
+
+
+def test_the_grammar_is_lalr_and_its_only_conflicts_are_the_greedy_shifts():
+    """Every conflict is a shift/reduce one of the two documented kinds: a ``\\sum`` body runs
+    to the end of the product, and a postfix (``^``, ``**``, a transpose) binds to the last
+    primary (``\\tanh x^2`` is tanh(x^2)). A new construct must not add another kind."""
+    grammar = resources.files("derive.grade").joinpath("claims.lark").read_text("utf-8")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        Lark(grammar, parser="lalr", lexer="basic", debug=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    log = stream.getvalue()
+    kinds = set(re.findall(r"(\w+/\w+) conflict", log))
+    rules = set(re.findall(r"\* (<[^>]*>)", log))
+    assert kinds == {"Shift/Reduce"}
+    assert rules <= {"<atom : sum_head term>", "<power : primary>", "<ipower : iprimary>",
+                     "<power_nb : primary_nb>", "<power_np : primary_np>"}, rules
