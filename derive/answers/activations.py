@@ -83,7 +83,8 @@ def answer_2(pid: str) -> Answer:
                     f"{1 - m['min0']['zero_gradient_fraction']:.3f} vs "
                     f"{1 - baseline['zero_gradient_fraction']:.3f}"),
         Check("x/sqrt(2) network is linear", "superposition",
-              m["scaled"]["superposition_error"], A.LINEAR_TOLERANCE),
+              m["scaled"]["superposition_error"], A.LINEAR_TOLERANCE,
+              measures="superposition error"),
         Check.exact("the other four are non-linear", "superposition error > 1e-3",
                     all(m[n]["superposition_error"] > 1e-3 for n in m if n != "scaled")),
         Check.exact("ReLU(x-10): no standardised input above 10", "0 of samples",

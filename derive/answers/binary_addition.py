@@ -40,7 +40,7 @@ def margin_check(min_margin: float) -> Check:
     inverse = 1 / min_margin if min_margin > 0 else float("inf")
     return Check("1 / smallest |pre-activation| over every transition",
                  "at most 2: every |z| is at least one half", inverse, 1 / MARGIN,
-                 f"smallest |z| = {min_margin:g}")
+                 f"smallest |z| = {min_margin:g}", measures="1 / smallest |z|")
 
 
 def _pairs(v) -> str:

@@ -197,7 +197,7 @@ def growth_check(norms: list[float], distances=GROWTH_DISTANCES,
     detail = "; ".join(f"d = {d}: ratio {r:.3g}" for d, r in zip(distances, ratios, strict=True))
     return Check("exploding regime grows with distance",
                  f"norm at distance 2d >= {factor:g} x norm at distance d", shortfall, 0.0,
-                 detail)
+                 detail, measures="shortfall")
 
 
 def _sizes(dims_list: list[dict[str, int]]) -> str:
@@ -261,7 +261,7 @@ def vanishing_exploding(pid: str) -> Answer:
         *jacobian_checks(jacobian),
         *jacobian_checks(rewritten, "dh(t)/dh(t-1) rewritten through h(t) - h(t-1)"),
         Check("vanishing regime decays", "||dh(T)/dh(0)|| <= 1e-6", max(0.0, van[-1] - 1e-6),
-              0.0, f"norm at t = 0: {van[-1]:.2e}"),
+              0.0, f"norm at t = 0: {van[-1]:.2e}", measures="excess over the bound"),
         growth,
     ]
     return from_template(

@@ -457,16 +457,17 @@ def _regime_checks(model, norms: dict, limits: dict) -> list[Check]:
                     "the difference simplifies to 0"),
         Check(f"growth of |dL/dc(t)| over t < T, relative to t = T (f near 1, T = {steps})",
               "none: at most 1e-12", max(0.0, m["growth"] - 1.0), 1e-12,
-              f"largest ratio {m['growth']:.4f}"),
+              f"largest ratio {m['growth']:.4f}", measures="excess of the largest ratio over 1"),
         Check(f"|dL/dc(T)| / |dL/dc(0)| over T = {steps} steps (f near 1)",
-              "at most 2: the gradient survives", 1 / m["kept"], 2.0),
+              "at most 2: the gradient survives", 1 / m["kept"], 2.0, measures="ratio"),
         Check(f"|dL/dc(0)| / |dL/dc(T)| against the product of the {steps} forget gates",
               "relative difference at most 1%", abs(m["kept"] / m["forget_product"] - 1),
-              0.01, f"ratio {m['kept']:.4f}, product {m['forget_product']:.4f}"),
+              0.01, f"ratio {m['kept']:.4f}, product {m['forget_product']:.4f}",
+              measures="relative difference"),
         Check("largest |dL/dh(t)| for t < T, relative to t = T (f near 1)",
-              "at most 0.05: only the direct term", m["leak"], 0.05),
+              "at most 0.05: only the direct term", m["leak"], 0.05, measures="ratio"),
         Check(f"contrast, f near 0: |dL/dc(T − {CONTRAST_LAG})| / |dL/dc(T)|",
-              "at most one millionth: vanishes", m["contrast"], 1e-6),
+              "at most one millionth: vanishes", m["contrast"], 1e-6, measures="ratio"),
     ]
 
 

@@ -67,14 +67,18 @@ def comparison_checks(at: dict, pre_over_post: float, seeds: int) -> list[Check]
     plain = at[(100, "plain")]["full_ratio"]
     return [
         Check("pre-activation: the skip path carries the top gradient unchanged",
-              "share 1 at every depth", pre_skip, 1e-12, f"depths {depths}"),
+              "share 1 at every depth", pre_skip, 1e-12, f"depths {depths}",
+              measures="largest |share - 1|"),
         Check("post-activation: the skip path's share, deeper over shallower",
               "below 1: it shrinks with depth", shrink, 1.0,
-              "shares " + ", ".join(f"{v:.3f}" for v in post_skip) + f" at depths {depths}"),
+              "shares " + ", ".join(f"{v:.3f}" for v in post_skip) + f" at depths {depths}",
+              measures="ratio"),
         Check(f"full gradient ratio at depth {depths[-1]}, pre-activation over post, "
-              f"largest of {seeds} seeds", "below 1: post grows faster", pre_over_post, 1.0),
+              f"largest of {seeds} seeds", "below 1: post grows faster", pre_over_post, 1.0,
+              measures="ratio"),
         Check("plain net (no skip) at depth 100: top gradient over input gradient",
-              "at most one millionth: the gradient explodes", 1 / plain, 1e-6),
+              "at most one millionth: the gradient explodes", 1 / plain, 1e-6,
+              measures="ratio"),
     ]
 
 

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 class Check:
     """One verification of one result.
 
-    ``error`` is the measured discrepancy (a max relative error for numeric checks,
-    0 or 1 for exact ones); the check passes when ``error <= tolerance``.
+    ``error`` is the measured value: by default a discrepancy (a max relative error for
+    numeric checks, 0 or 1 for exact ones); the check passes when ``error <= tolerance``.
+    ``measures`` names the value when it is not a relative error (``"ratio"``, ``"shortfall"``,
+    ``"largest |z| reciprocal"``): the audit prints it beside the value, so a ratio of 1.6
+    against a bound of 2 is never read as an error. Empty means the default.
     """
 
     name: str
@@ -19,6 +22,7 @@ class Check:
     error: float
     tolerance: float
     detail: str = ""
+    measures: str = ""
 
     @property
     def passed(self) -> bool:

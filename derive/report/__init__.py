@@ -1,4 +1,5 @@
-"""``derive report``: one solution document per problem set, as LaTeX and (with TeX) PDF."""
+"""``derive report``: one answer key per problem set and its audit (every check), as LaTeX
+and (with TeX) PDF."""
 
 from __future__ import annotations
 
@@ -85,9 +86,12 @@ def output_folder(out: str | os.PathLike) -> Path:
 
 
 def write(document: Document, folder: Path) -> Path:
-    """Write ``document`` as ``folder/SET.tex``."""
+    """Write ``document`` as ``folder/SET.tex`` (and its audit as ``folder/SET-audit.tex``);
+    the key's path."""
     tex = folder / f"{document.set_id}.tex"
     write_atomically(tex, document.tex)
+    if document.audit:
+        write_atomically(folder / f"{document.set_id}-audit.tex", document.audit)
     return tex
 
 
@@ -237,6 +241,9 @@ def build_reports(sets: list[str], out: str, pdf: bool = True,
         _stop_if_reader_gone()  # built for a reader who has left: write nothing more
         _output(document.tex, folder / f"{set_id}.pdf", want_pdf, keep_tex, progress,
                 latex_errors)
+        if document.audit:  # the instructor's document: every check, beside the key
+            _output(document.audit, folder / f"{set_id}-audit.pdf", want_pdf, keep_tex,
+                    progress, latex_errors)
         for path, _ in [f for f in errata_files if f[1] == set_id]:
             built = _errata(path, set_id, folder, want_pdf, keep_tex, progress, latex_errors,
                             errata_broken)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,8 +11,7 @@ from importlib import metadata
 from derive._registry import discover_each
 from derive.answers import Answer, answer, registered_problems
 from derive.catalogue import PROBLEMS, SETS, problem_ids
-from derive.checks.check import Check
-from derive.printing.tex import latex_number
+from derive.report import audit
 from derive.report.render import render
 from derive.report.statements import catalogue, conventions, title
 
@@ -32,11 +32,13 @@ class PartOutcome:
 
 @dataclass
 class Document:
-    """A rendered set: its LaTeX source and what happened to each part."""
+    """A rendered set: its answer key's LaTeX, what happened to each part, and the LaTeX of its
+    audit (every check, for the instructor; '' when no part is answered)."""
 
     set_id: str
     tex: str
     outcomes: list[PartOutcome] = field(default_factory=list)
+    audit: str = ""
 
     @property
     def unanswered(self) -> int:
@@ -64,29 +66,42 @@ def registry_answer(pid: str) -> Answer | None:
     return answer(pid)
 
 
-def check_row(check: Check) -> dict[str, object]:
-    """A check as the verification table prints it (numbers as LaTeX math)."""
-    exact = check.tolerance == 0 and check.error in (0.0, 1.0)
-    if exact:
-        error = "agrees" if check.error == 0 else "differs"
-        tolerance = "exact"
-    else:
-        error = f"${latex_number(check.error)}$"
-        tolerance = f"${latex_number(check.tolerance, 1)}$"
-    return {
-        "name": check.name,
-        "against": check.against,
-        "detail": check.detail,
-        "error": error,
-        "tolerance": tolerance,
-        "passed": check.passed,
-    }
+# What TeX cannot break at the start of a solution: a display (never separated from the line
+# before it), a table, a picture.
+_DISPLAY = re.compile(r"\\\[|\\begin\{(align|equation|gather|multline|alignat)\*?\}")
+_BLOCK = re.compile(r"\\begin\{(tabular|array|tikzpicture|minipage)\}")
+
+
+def lead_lines(body: str) -> int:
+    """How many lines of a solution to keep on the page of its question: the first lines, and
+    what opens within them that TeX cannot break: the first three rows of a display (the key
+    lets a long display break between rows), a whole table, a picture."""
+    head = body[:400]
+    block = _BLOCK.search(head)
+    display = _DISPLAY.search(head)
+    if block and (not display or block.start() < display.start()):
+        if block.group(1) in ("tikzpicture", "minipage"):
+            return 20  # its height is unknown before TeX sets it: about a third of a page
+        end = body.find(f"\\end{{{block.group(1)}}}", block.end())
+        rows = body[block.start() : end if end != -1 else len(body)].count("\\\\") + 1
+        return min(4 + rows, 40)
+    if not display:
+        return 5
+    end = body.find(f"\\end{{{display.group(1)}" if display.group(1) else "\\]", display.end())
+    rows = body[display.start() : end if end != -1 else len(body)].count("\\\\") + 1
+    tall = any(cmd in body[display.start() : end] for cmd in
+               ("\\frac", "\\sum", "\\prod", "\\begin{bmatrix"))
+    return 4 + min(rows, 3) * (3 if tall else 2)
 
 
 def _label(pid: str, number: str) -> str:
-    """The part's heading: ``1a`` under problem 1; '' when the part is the whole problem."""
+    """The part's heading in the course's words: ``Part (a)`` for ``1a`` under problem 1,
+    ``2.1`` for a numbered part; '' when the part is the whole problem."""
     suffix = pid.split("/", 1)[1]
-    return "" if suffix == number else f"({suffix})"
+    if suffix == number:
+        return ""
+    rest = suffix[len(number):] if suffix.startswith(number) else ""
+    return f"Part ({rest})" if rest.isalpha() else suffix
 
 
 def build(
@@ -99,20 +114,26 @@ def build(
     outcomes: list[PartOutcome] = []
     totals = {"parts": 0, "answered": 0, "unanswered": 0, "broken": 0, "checks": 0, "failed": 0}
     wanted = set(problem_ids(set_id))
+    anchor = 0
     for problem in catalogue()[set_id]:
         parts = []
         for pid, part in problem.parts.items():
             if pid not in wanted:
                 continue
             start = time.perf_counter()
+            anchor += 1
             entry: dict[str, object] = {
                 "pid": pid,
+                "anchor": f"part{anchor}",  # a LaTeX label for the overview's page numbers
+                "number": pid.split("/", 1)[1],  # the course's number of the part: 1a, 2.1
                 "title": title(PROBLEMS[pid]),  # LaTeX
                 "label": _label(pid, problem.number),
                 "statement": part.latex,
                 "figure_missing": part.figure_missing,
                 "status": "unanswered",
                 "checks": [],
+                "note": "",
+                "lead": 5,  # lines of the solution kept with the question
                 "failed": 0,
                 "figures": [],
                 "body": "",
@@ -125,12 +146,14 @@ def build(
                 entry["status"] = "error"
                 entry["error"] = f"{type(exc).__name__}: {exc}"
             if ans is not None:
-                rows = [check_row(c) for c in ans.checks]
+                summary = audit.note(list(ans.checks))
                 entry.update(
                     status="answered",
                     body=ans.latex,
-                    checks=rows,
-                    failed=sum(not c.passed for c in ans.checks),
+                    checks=[audit.row(c) for c in ans.checks],
+                    note=summary["text"],
+                    lead=lead_lines(ans.latex),
+                    failed=summary["failed"],
                     figures=[
                         # the name is the caption: ``gradient_norms`` reads as words
                         {"caption": name.replace("_", " "), "source": source}
@@ -164,16 +187,11 @@ def build(
                 "parts": parts,
             }
         )
-    tex = render(
-        f"{set_id}.tex",
-        set_id=set_id,
-        set_summary=SETS[set_id],
-        version=_version(),
-        conventions=conventions(),
-        problems=problems,
-        totals=totals,
-    )
-    return Document(set_id, tex, outcomes)
+    context = {"set_id": set_id, "set_summary": SETS[set_id], "version": _version(),
+               "conventions": conventions(), "problems": problems, "totals": totals}
+    tex = render(f"{set_id}.tex", audit=False, **context)
+    audit_tex = render(f"{set_id}.tex", audit=True, **context) if totals["answered"] else ""
+    return Document(set_id, tex, outcomes, audit_tex)
 
 
 def _version() -> str:

@@ -346,8 +346,12 @@ def _parse_problem(set_id: str, number: str, title: str, lines: list[str]) -> Pr
 
 
 def _out_of_scope(text: str) -> tuple[str, str]:
+    """A problem the key does not answer: its number, and the catalogue's reason with the
+    problem's id replaced by words (the heading already names the problem)."""
     match = _CODE.match(text)
-    number = match.group(1).split("/", 1)[1] if match else ""
+    number = match.group(1).split("/", 1)[1] if match and "/" in match.group(1) else ""
+    if number:
+        text = "This problem" + text[match.end():]  # type: ignore[union-attr]
     return number, inline(text)
 
 

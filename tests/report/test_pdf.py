@@ -63,20 +63,26 @@ def _pdf_text(pdf) -> str:
 
 
 def test_a_report_compiles_and_reads_back(tmp_path):
-    tex = write(build("csc421-hw4", answers=_answers), tmp_path)
+    doc = build("csc421-hw4", answers=_answers)
+    tex = write(doc, tmp_path)
     pdf = latexmk.compile_pdf(tex)
     text = _pdf_text(pdf)
     assert "CSC421" in text and "Solutions" in text
     assert "4217" in text  # the answer body
     assert "FAIL" in text and "planted dropped term" in text  # the planted error shows
     assert "0.25" in text
-    assert "PASS" in text
-    compact = "".join(text.split())  # table cells wrap
-    assert HOSTILE in compact  # escaped: printed, not executed
-    assert "100% of" in text and "#specials" in text  # (OT1 draws _ as a rule: no text)
+    assert "PASS" not in text and "Tolerance" not in text  # no verification table in the key
+    assert "Checked against central differences" in text  # each part's line
+    assert "3.2" in text and "10" in text  # the measured error
     assert "Not yet answered" in text
     assert "gradient norm against time" in text and "the cell" in text
-    assert "3.2" in text and "10" in text  # the measured error
+    # the audit beside it: every check, the hostile one escaped
+    audit = _pdf_text(latexmk.compile_pdf(tmp_path / "csc421-hw4-audit.tex"))
+    assert "Audit: every check" in audit and "Tolerance" in audit
+    assert "FAILED" in audit and "planted dropped term" in audit
+    compact = "".join(audit.split())  # table cells wrap
+    assert HOSTILE in compact  # escaped: printed, not executed
+    assert "100%" in audit and "#specials" in audit  # (OT1 draws _ as a rule: no text)
 
 
 def test_a_latex_error_shows_the_log_and_keeps_the_tex(tmp_path):
@@ -128,14 +134,18 @@ def test_escape_filter_output_compiles_for_every_special(tmp_path):
 
 
 def _compile_registry_set(set_id: str, folder) -> None:
-    """A set built from the registered answers compiles; its text holds every part's id."""
+    """A set built from the registered answers compiles, key and audit; the key's overview
+    names every part by the course's number, and the audit marks every failed check."""
     doc = build(set_id)
     text = _pdf_text(latexmk.compile_pdf(write(doc, folder)))
     compact = "".join(text.split())
     for outcome in doc.outcomes:
-        assert outcome.pid in compact
+        assert outcome.pid.split("/", 1)[1] in compact
+        assert outcome.pid not in compact  # no machine ids in a key
     assert compact.count("Notyetanswered.") == doc.unanswered
-    assert compact.count("FAIL") >= doc.failed_checks
+    if doc.audit:
+        audit = _pdf_text(latexmk.compile_pdf(folder / f"{set_id}-audit.tex"))
+        assert audit.count("FAILED") == doc.failed_checks
 
 
 def test_a_set_of_registered_answers_compiles(tmp_path):

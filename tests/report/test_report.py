@@ -13,8 +13,8 @@ from derive.checks.check import Check
 from derive.cli import main as cli
 from derive.core.errors import DeriveError
 from derive.printing.tex import latex_breakable, latex_escape, latex_number
-from derive.report import build_reports, output_folder, resolve_sets
-from derive.report.document import build, check_row
+from derive.report import audit, build_reports, output_folder, resolve_sets
+from derive.report.document import build, lead_lines
 from derive.report.latexmk import failing_lines
 from derive.report.render import render
 from derive.report.statements import catalogue, inline, statement
@@ -162,10 +162,21 @@ def test_a_set_renders_with_fake_answers():
     assert tex.startswith(r"\documentclass")
     assert tex.rstrip().endswith(r"\end{document}")
     assert r"$\overline{h^{(t)}} = 4217$" in tex  # the body goes in raw
-    assert r"\dvfail" in tex and r"\dvpass" in tex
+    # the key: one line per part on how it was checked; a failure named in red, never clean
+    body = tex.split(r"\begin{document}", 1)[1]
+    assert r"\dvpass" not in body and "Tolerance" not in body and "dvaudit" not in body
+    assert r"\dvfail{} \textbf{The check failed" not in tex
+    assert r"\textcolor{dvfail}{\dvfail{} \textbf{1 of 2 checks failed: count vs brute force" in tex
+    assert ("Checked exactly against a brute-force count and against central differences "
+            r"(2 checks, all passed; relative error $3.2\times 10^{-11}$)") in tex
     assert "Not yet answered" in tex
-    assert r"3.2\times 10^{-11}" in tex
+    assert r"\dvid" not in body and "Part (a)" in body  # headings are the course's, no ids
     assert doc.failed_checks == 1
+    # the audit: every check, the failed one marked
+    assert "Audit: every check" in doc.audit and "Audit: every check" not in tex
+    assert doc.audit.count("count vs brute force") == 5  # the five answered parts
+    assert r"\textcolor{dvfail}{\textbf{FAILED}}" in doc.audit
+    assert r"\textbf{1 failed}" in doc.audit
     assert doc.unanswered == sum(p.endswith("b") for p in problem_ids("csc421-hw4"))
     # every catalogue id of the set has its section, in catalogue order
     marks = [line.split()[-1] for line in tex.splitlines() if line.startswith("%% problem ")]
@@ -186,11 +197,77 @@ def test_every_set_renders_from_the_registry():
         assert len(doc.outcomes) == len(problem_ids(set_id))
 
 
-def test_check_rows_show_exact_and_numeric_checks():
-    exact = check_row(Check.exact("n", "m", False))
-    assert (exact["error"], exact["tolerance"], exact["passed"]) == ("differs", "exact", False)
-    numeric = check_row(Check("n", "m", 2e-3, 1e-6))
+def test_audit_rows_show_exact_and_numeric_checks():
+    exact = audit.row(Check.exact("n", "m", False))
+    assert (exact["quantity"], exact["value"], exact["tolerance"], exact["passed"]) == (
+        "exact", "fails", "none", False)
+    numeric = audit.row(Check("n", "m", 2e-3, 1e-6))
     assert numeric["passed"] is False and "10^{-6}" in str(numeric["tolerance"])
+    assert numeric["quantity"] == "relative error"
+
+
+@pytest.mark.parametrize(("check", "measured"), [
+    (Check("gradient", "central differences", 3e-11, 1e-6), "relative error"),
+    # a ratio held against a bound is what was measured, not an error
+    (Check("|dL/dc(T)| / |dL/dc(0)|", "at most 2: the gradient survives", 1.64, 2.0),
+     "measured value"),
+    (Check("shares, deeper over shallower", "below 1: it shrinks with depth", 0.75, 1.0),
+     "measured value"),
+    (Check("ratio against the product", "relative difference at most 1%", 1e-3, 0.01),
+     "relative difference"),
+    (Check("vanishing regime", "||dh(T)/dh(0)|| <= 1e-6", 0.3, 0.0), "measured value"),
+    (Check("growth", "norm at 2d >= 5 x norm at d", 0.0, 0.0), "exact"),
+    (Check("ratio", "at most 2", 1.6, 2.0, measures="ratio"), "ratio"),  # declared wins
+])
+def test_the_audit_says_what_a_value_measures(check, measured):
+    assert audit.quantity(check) == measured
+    assert audit.row(check)["quantity"] == measured
+
+
+@pytest.mark.parametrize(("text", "latex"), [
+    ("in the limit, dL/dc(t) = dL/dc(t + 1)",
+     r"in the limit, \(\partial L/\partial c(t)\) = \(\partial L/\partial c(t + 1)\)"),
+    ("bisection steps at T = 2^k", r"bisection steps at T = \(2^{k}\)"),
+    ("||dh(T)/dh(0)|| <= 1e-6", r"\(\lVert \partial h(T)/\partial h(0)\rVert \leq 10^{-6}\)"),
+    ("gradients of W_hh and h_0", r"gradients of \(W_{hh}\) and \(h_{0}\)"),
+    ("1 / smallest |pre-activation|", r"1 / smallest \textbar{}pre-activation\textbar{}"),
+    ("step 2.18e-01", r"step \(0.218\)"),
+    (HOSTILE, r"\textbackslash{}input\{/etc/passwd\}"),
+    (r"a_\input{x} b^{\def} |\x|", r"a\_\textbackslash{}input\{x\} b\textasciicircum{}\{"
+     r"\textbackslash{}def\} \textbar{}\textbackslash{}x\textbar{}"),
+    ("|a$b| and W_{x%}", r"\textbar{}a\$b\textbar{} and W\_\{x\%\}"),
+])
+def test_check_text_typesets_math_and_escapes_the_rest(text, latex):
+    assert audit.check_text(text) == latex
+
+
+def test_a_part_note_names_how_it_was_checked_or_what_failed():
+    passing = [Check("every bar", "central differences, step 1e-6", 1.7e-11, 1e-6),
+               Check("every bar", "complex step, h = 1e-30", 2e-16, 1e-12),
+               Check.exact("counts", "brute-force enumeration", True)]
+    line = audit.note(passing)
+    assert line == {"failed": 0, "text": (
+        "Checked exactly against a brute-force count and against complex-step derivatives "
+        r"(3 checks, all passed; largest relative error $1.7\times 10^{-11}$).")}
+    failing = [*passing, Check("planted dropped term", "unrolled", 0.25, 1e-12),
+               Check.exact("planted count", "enumeration", False)]
+    line = audit.note(failing)
+    assert line["failed"] == 2 and str(line["text"]).startswith("2 of 5 checks failed: ")
+    assert "planted dropped term (relative error $0.250$, tolerance $10^{-12}$)" in line["text"]
+    assert "planted count (against enumeration: does not hold)" in line["text"]
+    assert audit.note([]) == {"failed": 0, "text": ""}
+    # no method named in the references: only the count, never an invented method
+    assert audit.note([Check.exact("x", "y", True)])["text"] == "Checked (1 check)."
+
+
+def test_a_question_keeps_the_opening_display_of_its_solution():
+    assert lead_lines("Plain words only.") == 5
+    six = "Forward pass:\n\\begin{align*}" + "a &= b \\\\ " * 5 + "a &= b\n\\end{align*}"
+    assert lead_lines(six) == 4 + 3 * 2  # a long display may break after its third row
+    assert lead_lines(r"\[ \frac{a}{b} \]") == 4 + 3
+    assert lead_lines("x" * 500 + r"\[ a \]") == 5  # a display far down: not the first lines
+    table = r"\begin{tabular}{rr} a & b \\ c & d \\ e & f \end{tabular} then \[ x \]"
+    assert lead_lines(table) == 4 + 3  # a table does not break: all three rows
 
 
 def test_unknown_set_suggests_the_closest(capsys):
