@@ -9,7 +9,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "derive"
 # lowest first; a module may import its own layer and the layers before it
 LAYERS = ["_registry", "core", "calculus", "numeric", "checks", "printing", "recurrent",
-          "topics", "models", "catalogue", "answers", "grade", "report", "testing", "cli"]
+          "topics", "models", "catalogue", "answers", "grade", "problemset", "report",
+          "testing", "cli"]
 TOP = "__init__"  # the public API: may import every layer
 
 

@@ -1,5 +1,5 @@
 """The ``derive`` command line, the only user of argparse: one module per command (list,
-show, check, grad, answer, report, grade, schedule, cnn)."""
+show, check, grad, answer, report, new-set, grade, schedule, cnn)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,23 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from derive.cli import answer, check, cnn, grad, grade, listing, report, schedule, show
+from derive.cli import (
+    answer,
+    check,
+    cnn,
+    grad,
+    grade,
+    listing,
+    new_set,
+    report,
+    schedule,
+    show,
+)
 from derive.cli.arguments import Parser, parse_dims
 from derive.core.errors import DeriveError
 from derive.report import shown
 
-COMMANDS = (listing, show, check, grad, answer, report, grade, schedule, cnn)
+COMMANDS = (listing, show, check, grad, answer, report, new_set, grade, schedule, cnn)
 __all__ = ["Terminated", "build_parser", "main", "parse_dims"]
 
 # Exit statuses: 2 for every error of input or environment (the one-line errors); a signal

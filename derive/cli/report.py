@@ -1,4 +1,5 @@
-"""``derive report [SET ...]``: the answer keys (and errata of claims files) as PDFs."""
+"""``derive report [SET ...]``: the answer keys (and errata of claims files) as PDFs; an
+argument ending in ``.toml`` that names a file is an instructor's problem file."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 from pathlib import Path
 
 from derive import report
+from derive.core.errors import DeriveError
+from derive.report.problemset import build_problemset, is_problem_file
 
 # The claims folder of the source tree: used when it is there, silently skipped elsewhere
 # (an installed ``derive`` run from any folder); a --claims that does not exist is an error.
@@ -14,7 +17,8 @@ DEFAULT_CLAIMS = "reports/claims"
 
 def add(sub) -> None:
     p = sub.add_parser("report", help="render the solution reports (LaTeX, PDF)")
-    p.add_argument("sets", nargs="*", metavar="SET")
+    p.add_argument("sets", nargs="*", metavar="SET",
+                   help="catalogue set ids, or a problem file path/to/set.toml")
     p.add_argument("--out", default="reports/out",
                    help="the folder of the PDFs (default reports/out)")
     p.add_argument("--no-pdf", action="store_true", help="write the .tex only (no TeX needed)")
@@ -27,6 +31,24 @@ def add(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    files = [name for name in args.sets or [] if is_problem_file(name)]
+    if files:
+        if len(files) != len(args.sets):
+            raise DeriveError("give either problem files (*.toml) or catalogue set ids, not "
+                              "both in one command")
+        if args.claims is not None:  # never a silent skip of what was asked for
+            raise DeriveError(f"--claims {args.claims!r}: errata are built for the catalogue's "
+                              "sets only, not yet for a problem file; run 'derive report "
+                              f"{files[0]}' without --claims")
+        status = 0
+        for path in files:
+            status = max(status, build_problemset(path, args.out, pdf=not args.no_pdf,
+                                                  keep_tex=args.tex, quiet=args.quiet))
+        return status
+    missing = [n for n in args.sets or [] if n.endswith(".toml")]
+    if missing:
+        raise DeriveError(f"problem file {missing[0]!r} not found (a problem file is a "
+                          "path/to/set.toml; 'derive new-set PATH' writes a template)")
     claims = args.claims
     if claims is None and Path(DEFAULT_CLAIMS).is_dir():
         claims = DEFAULT_CLAIMS

@@ -15,6 +15,23 @@ division counts one; one example, no batch):
   ``3n - 1`` in all (subtracting the maximum first for stability would add ``2n - 1``).
 
 MACs (multiply-accumulates) are the multiplications of conv and fc layers.
+
+The rest of the vocabulary (what fvcore and torchinfo users expect), in the same convention:
+
+* a grouped conv (``groups g``; depthwise when ``g`` is the input channels) reads ``C_in / g``
+  channels per output: ``2 Kh Kw C_in / g`` per output, ``F (Kh Kw C_in / g + 1)``
+  parameters; a dilated conv costs what the undilated one does; a conv or fc without bias
+  (``nobias``) saves one addition per output and ``F`` parameters;
+* average pool ``Kh x Kw``: ``Kh Kw - 1`` additions and one division per output (padding
+  counted in the window, as PyTorch's default); global average pool: ``H W`` per channel;
+* batch norm (inference, the statistics folded into a scale and a shift): 2 per element,
+  ``2 C`` parameters (``C`` the channels, or the entries of a vector);
+* dropout (the identity at inference) and flatten: nothing;
+* ``add K`` (a residual sum with the output of layer ``K``): 1 per element.
+
+A layer ``from K`` reads the output of layer ``K`` instead of the previous one, so a shortcut
+branch (a 1x1 strided conv and its batch norm) is written after the main branch and joined
+with ``add``. The receptive field of a sum is the union of its branches' fields.
 """
 
 from __future__ import annotations
@@ -32,6 +49,8 @@ from derive.topics.cnn.receptive import (
     next_sets,
     next_spans,
     next_window,
+    union_spans,
+    union_window,
 )
 from derive.topics.conv.shapes import output_size
 
@@ -45,28 +64,30 @@ CONVENTION = (
 )
 
 
-def conv_params(kh: int, kw: int, c_in: int, filters: int) -> int:
-    return filters * (kh * kw * c_in + 1)
+def conv_params(kh: int, kw: int, c_in: int, filters: int, groups: int = 1,
+                bias: bool = True) -> int:
+    return filters * (kh * kw * (c_in // groups) + (1 if bias else 0))
 
 
-def conv_macs(kh: int, kw: int, c_in: int, outputs: int) -> int:
-    return outputs * kh * kw * c_in
+def conv_macs(kh: int, kw: int, c_in: int, outputs: int, groups: int = 1) -> int:
+    return outputs * kh * kw * (c_in // groups)
 
 
-def conv_flops(kh: int, kw: int, c_in: int, outputs: int) -> int:
-    return outputs * 2 * kh * kw * c_in
+def conv_flops(kh: int, kw: int, c_in: int, outputs: int, groups: int = 1,
+               bias: bool = True) -> int:
+    return outputs * (2 * kh * kw * (c_in // groups) - (0 if bias else 1))
 
 
 def pool_flops(kh: int, kw: int, outputs: int) -> int:
     return outputs * (kh * kw - 1)
 
 
-def fc_params(n_in: int, n_out: int) -> int:
-    return n_out * (n_in + 1)
+def fc_params(n_in: int, n_out: int, bias: bool = True) -> int:
+    return n_out * (n_in + (1 if bias else 0))
 
 
-def fc_flops(n_in: int, n_out: int) -> int:
-    return n_out * 2 * n_in
+def fc_flops(n_in: int, n_out: int, bias: bool = True) -> int:
+    return n_out * (2 * n_in - (0 if bias else 1))
 
 
 def softmax_flops(n: int) -> int:
@@ -90,15 +111,21 @@ class ExactSets:
         self.counts = counts  # output indices per axis of the input and of each layer
         self._sets: list[tuple[tuple[int, ...], tuple[int, ...]]] | None = None
 
+    def reads(self, position: int) -> int:
+        """The table row the layer at ``position`` reads (its ``from``, else the one before)."""
+        layer = self.layers[position - 1]
+        return position - 1 if layer.source is None else layer.source
+
     def check_cost(self) -> None:
         """Refuse, naming the limit, when the sets would exceed the memory or step budget."""
         h, w = self.input_hw
         memory = sum(ch * (h // 8 + self.OVERHEAD) + cw * (w // 8 + self.OVERHEAD)
                      for ch, cw in self.counts)
         steps = h + w + sum(
-            ch * axis_params(layer, 0, prev[0])[0] + cw * axis_params(layer, 1, prev[1])[0]
-            for layer, prev, (ch, cw) in zip(self.layers, self.counts, self.counts[1:],
-                                             strict=False))
+            ch * axis_params(layer, 0, self.counts[self.reads(i)][0])[0]
+            + cw * axis_params(layer, 1, self.counts[self.reads(i)][1])[0]
+            for i, (layer, (ch, cw)) in enumerate(zip(self.layers, self.counts[1:],
+                                                      strict=False), start=1))
         what = (f"the exact receptive fields of this layer list (it leaves holes between "
                 f"windows) on a {h} x {w} input")
         MEMORY.check(memory, what)
@@ -111,8 +138,14 @@ class ExactSets:
             h, w = self.input_hw
             rows, cols = [1 << i for i in range(h)], [1 << j for j in range(w)]
             sets = [(tuple(rows), tuple(cols))]
-            for layer, (ch, cw) in zip(self.layers, self.counts[1:], strict=True):
+            for i, (layer, (ch, cw)) in enumerate(zip(self.layers, self.counts[1:],
+                                                      strict=True), start=1):
+                rows, cols = (list(a) for a in sets[self.reads(i)])
                 rows, cols = next_sets(layer, 0, rows, ch), next_sets(layer, 1, cols, cw)
+                if layer.kind == "add":  # a sum reads both branches
+                    other_rows, other_cols = sets[layer.of]
+                    rows = [a | b for a, b in zip(rows, other_rows, strict=True)]
+                    cols = [a | b for a, b in zip(cols, other_cols, strict=True)]
                 sets.append((tuple(rows), tuple(cols)))
             self._sets = sets
         return self._sets[position]
@@ -132,6 +165,7 @@ class Row:
     input_hw: tuple[int, int]
     exact_sets: ExactSets = field(repr=False, compare=False)
     position: int = 0  # this row's index in the table (0: the input)
+    bias_adds: int = 0  # the additions of biases among the FLOPs (one per output)
 
     @property
     def name(self) -> str:
@@ -250,7 +284,7 @@ def _out_extent(layer: Layer, axis: int, n: int) -> int:
         raise layer.fail(f"pool extent {kernel} is larger than its input "
                          f"{n} + 2*{padding} = {n + 2 * padding} along {('rows', 'columns')[axis]}")
     try:
-        return output_size(n, kernel, padding, stride)
+        return output_size(n, kernel, padding, stride, layer.dilation)
     except DeriveError as exc:
         raise layer.fail(str(exc)) from None
 
@@ -272,56 +306,90 @@ def account(
     exact = ExactSets(layers, (h, w), [(h, w)])
     table = Table((h, w, c))
     table.rows.append(Row(None, (h, w, c), 0, 0, 0, windows, spans, (h, w), exact))
-    shape: tuple[int, ...] = (h, w, c)
     for layer in layers:
+        source = table.rows[-1] if layer.source is None else table.rows[layer.source]
+        shape = source.shape
+        windows, spans = source.windows, source.spans
         spatial = len(shape) == 3
-        params = macs = flops = 0
-        if layer.kind in ("conv", "pool"):
+        params = macs = flops = bias_adds = 0
+        elements = 1
+        for s in shape:
+            elements *= s
+        new_shape: tuple[int, ...] = shape
+        counts = (windows[0].count, windows[1].count)
+        if layer.kind in ("conv", "pool", "avgpool", "globalpool"):
             if not spatial:
                 raise layer.fail(f"{layer.kind} needs a spatial input, got a vector of "
                                  f"{shape[0]}")
+        if layer.kind in ("conv", "pool", "avgpool"):
             oh, ow = _out_extent(layer, 0, shape[0]), _out_extent(layer, 1, shape[1])
             kh, kw = layer.kernel
             if layer.kind == "conv":
-                new_shape: tuple[int, ...] = (oh, ow, layer.filters)
+                if shape[2] % layer.groups:
+                    raise layer.fail(f"{shape[2]} input channels cannot be split into "
+                                     f"{layer.groups} groups")
+                new_shape = (oh, ow, layer.filters)
                 outputs = oh * ow * layer.filters
-                params = conv_params(kh, kw, shape[2], layer.filters)
-                macs = conv_macs(kh, kw, shape[2], outputs)
-                flops = conv_flops(kh, kw, shape[2], outputs)
-            else:
+                params = conv_params(kh, kw, shape[2], layer.filters, layer.groups, layer.bias)
+                macs = conv_macs(kh, kw, shape[2], outputs, layer.groups)
+                flops = conv_flops(kh, kw, shape[2], outputs, layer.groups, layer.bias)
+                bias_adds = outputs if layer.bias else 0
+            elif layer.kind == "pool":
                 new_shape = (oh, ow, shape[2])
                 flops = pool_flops(kh, kw, oh * ow * shape[2])
+            else:
+                new_shape = (oh, ow, shape[2])
+                flops = oh * ow * shape[2] * kh * kw
             counts = (oh, ow)
+        elif layer.kind == "globalpool":
+            new_shape = (1, 1, shape[2])
+            flops = elements
+            counts = (1, 1)
         elif layer.kind == "fc":
-            n_in = 1
-            for s in shape:
-                n_in *= s
             new_shape = (layer.filters,)
-            params = fc_params(n_in, layer.filters)
-            macs = n_in * layer.filters
-            flops = fc_flops(n_in, layer.filters)
+            params = fc_params(elements, layer.filters, layer.bias)
+            macs = elements * layer.filters
+            flops = fc_flops(elements, layer.filters, layer.bias)
+            bias_adds = layer.filters if layer.bias else 0
             counts = (1, 1)
         elif layer.kind == "relu":
-            new_shape = shape
-            flops = 1
-            for s in shape:
-                flops *= s
-            counts = (windows[0].count, windows[1].count)
-        else:  # softmax
+            flops = elements
+        elif layer.kind == "bn":
+            params = 2 * shape[-1]
+            flops = 2 * elements
+        elif layer.kind == "flatten":
+            new_shape = (elements,)
+        elif layer.kind == "add":
+            other = table.rows[layer.of]
+            if other.shape != shape:
+                raise layer.fail(f"adds layer {layer.of}'s output "
+                                 f"({_shape_text(other.shape)}) to "
+                                 f"{_shape_text(shape)}: the shapes differ")
+            flops = elements
+        elif layer.kind == "softmax":
             if spatial:
                 raise layer.fail(f"softmax expects a vector (put it after fc), got "
                                  f"{_shape_text(shape)}")
-            new_shape = shape
             flops = softmax_flops(shape[0])
-            counts = (1, 1)
-        spans = (next_spans(layer, 0, spans[0], counts[0]),
-                 next_spans(layer, 1, spans[1], counts[1]))
-        windows = (next_window(layer, 0, windows[0], counts[0]),
-                   next_window(layer, 1, windows[1], counts[1]))
+        # dropout: the identity at inference
+        new_spans = (next_spans(layer, 0, spans[0], counts[0]),
+                     next_spans(layer, 1, spans[1], counts[1]))
+        new_windows = (next_window(layer, 0, windows[0], counts[0]),
+                       next_window(layer, 1, windows[1], counts[1]))
+        if layer.kind == "add":
+            other = table.rows[layer.of]
+            joined = [union_window(a, b) for a, b in zip(new_windows, other.windows,
+                                                          strict=True)]
+            if None in joined:
+                raise layer.fail(f"the branches added have different strides (jumps "
+                                 f"{new_windows[0].jump} and {other.windows[0].jump} input "
+                                 "pixels): their locations do not line up")
+            new_windows = (joined[0], joined[1])  # type: ignore[assignment]
+            new_spans = (union_spans(new_spans[0], other.spans[0]),
+                         union_spans(new_spans[1], other.spans[1]))
         exact.counts.append(counts)
-        shape = new_shape
-        table.rows.append(Row(layer, shape, params, macs, flops, windows, spans, (h, w), exact,
-                              len(table.rows)))
+        table.rows.append(Row(layer, new_shape, params, macs, flops, new_windows, new_spans,
+                              (h, w), exact, len(table.rows), bias_adds))
     if not table.rows[-1].closed_form:  # holes: refuse now if the exact sets cost too much
         exact.check_cost()
     return table

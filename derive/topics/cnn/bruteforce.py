@@ -23,9 +23,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from derive.checks.check import Check, relative_error
+from derive.core.errors import DeriveError
 from derive.topics.cnn import numpy_net
 from derive.topics.cnn.layers import Layer
 from derive.topics.cnn.opcount import Num, OpCounter
+
+NAIVE_KINDS = ("conv", "pool", "relu", "fc", "softmax")
 
 
 def _positions(n: int, kernel: int, stride: int, padding: int) -> list[int]:
@@ -48,6 +51,11 @@ def naive_counts(
                  for _ in range(h)]
     rows = []
     for layer in layers:
+        if layer.kind not in NAIVE_KINDS or layer.source is not None or layer.dilation > 1 \
+                or layer.groups > 1 or not layer.bias:
+            raise DeriveError(f"the naive counted loops cover {', '.join(NAIVE_KINDS)} "
+                              f"(plain, in sequence); layer {layer.index} is {layer.label!r}: "
+                              "check it with the NumPy implementation (numpy_net)")
         before = counter.total
         used: set = set()
         if layer.kind in ("conv", "pool"):
@@ -146,26 +154,33 @@ def perturbation_fields(
     h, w, _ = input_shape
     act = np.eye(h * w, dtype=np.int64).reshape(h * w, h, w)  # batch of one-hot inputs
     fields = []
+    outputs = [act]  # the input, then every layer's: what ``from`` and ``add`` read
     for layer in layers:
-        if layer.kind in ("conv", "pool"):
+        act = outputs[-1] if layer.source is None else outputs[layer.source]
+        if layer.kind in ("conv", "pool", "avgpool"):
             kh, kw = layer.kernel
-            (sh, sw), (ph, pw) = layer.stride, layer.padding
+            (sh, sw), (ph, pw), d = layer.stride, layer.padding, layer.dilation
             padded = np.pad(act, ((0, 0), (ph, ph), (pw, pw)))  # zero: neutral for both
-            ys = _positions(act.shape[1], kh, sh, ph)
-            xs = _positions(act.shape[2], kw, sw, pw)
+            ys = _positions(act.shape[1], d * (kh - 1) + 1, sh, ph)
+            xs = _positions(act.shape[2], d * (kw - 1) + 1, sw, pw)
             out = np.zeros((act.shape[0], len(ys), len(xs)), dtype=np.int64)
             for a in range(kh):
                 for b in range(kw):
-                    tap = padded[:, a: a + sh * (len(ys) - 1) + 1: sh,
-                                 b: b + sw * (len(xs) - 1) + 1: sw]
-                    out = out + tap if layer.kind == "conv" else np.maximum(out, tap)
+                    tap = padded[:, a * d: a * d + sh * (len(ys) - 1) + 1: sh,
+                                 b * d: b * d + sw * (len(xs) - 1) + 1: sw]
+                    out = np.maximum(out, tap) if layer.kind == "pool" else out + tap
             act = out
-        elif layer.kind == "fc":
+        elif layer.kind in ("fc", "globalpool"):
             act = act.reshape(act.shape[0], -1).sum(axis=1).reshape(-1, 1, 1)
         elif layer.kind == "relu":
             act = np.maximum(act, 0)
+        elif layer.kind == "add":
+            act = act + outputs[layer.of]
         # softmax: every output depends on every entry of its input vector, whose entries
-        # (after fc) all share one dependency set; the set passes through unchanged.
+        # (after fc) all share one dependency set; the set passes through unchanged. Batch
+        # norm with unit scale and zero shift, dropout at inference and flatten pass every
+        # dependency through.
+        outputs.append(act)
         fields.append(np.moveaxis(act > 0, 0, -1))
     return fields
 

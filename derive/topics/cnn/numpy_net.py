@@ -79,10 +79,12 @@ def _fc_blocks(rng: np.random.Generator, n_in: int, n_out: int,
 
 
 def _windows(x: np.ndarray, layer: Layer, fill: float) -> np.ndarray:
-    """(out rows, out cols, channels, kh, kw): every window the layer reads."""
-    (ph, pw), (sh, sw) = layer.padding, layer.stride
+    """(out rows, out cols, channels, kh, kw): every window the layer reads (its taps
+    ``layer.dilation`` apart)."""
+    (ph, pw), (sh, sw), d = layer.padding, layer.stride, layer.dilation
     xp = np.pad(x, ((ph, ph), (pw, pw), (0, 0)), constant_values=fill)
-    return sliding_window_view(xp, layer.kernel, axis=(0, 1))[::sh, ::sw]
+    reach = (d * (layer.kernel[0] - 1) + 1, d * (layer.kernel[1] - 1) + 1)
+    return sliding_window_view(xp, reach, axis=(0, 1))[::sh, ::sw, :, ::d, ::d]
 
 
 def run(layers: Sequence[Layer], input_shape: tuple[int, int, int], counted: bool = False,
@@ -92,28 +94,39 @@ def run(layers: Sequence[Layer], input_shape: tuple[int, int, int], counted: boo
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(input_shape).astype(dtype)
     out = Run()
+    outputs = [x]  # the input, then every layer's output: what ``from`` and ``add`` read
     for layer in layers:
+        x = outputs[-1] if layer.source is None else outputs[layer.source]
         count = _Count()
         params = 0
         if layer.kind == "conv":
             c_in = x.shape[2]
             kh, kw = layer.kernel
-            weight = rng.standard_normal((layer.filters, c_in, kh, kw), dtype=dtype)
-            weight /= np.sqrt(c_in * kh * kw)
-            bias = rng.standard_normal(layer.filters, dtype=dtype)
-            params = weight.size + bias.size
+            per_group = c_in // layer.groups
+            weight = rng.standard_normal((layer.filters, per_group, kh, kw), dtype=dtype)
+            weight /= np.sqrt(per_group * kh * kw)
+            bias = rng.standard_normal(layer.filters, dtype=dtype) if layer.bias else None
+            params = weight.size + (0 if bias is None else bias.size)
             win = _windows(x, layer, 0.0)
-            if counted:
-                acc = None
-                for c in range(c_in):
-                    for a in range(kh):
-                        for b in range(kw):
-                            term = count(win[:, :, c, a, b, None] * weight[:, c, a, b])
-                            acc = term if acc is None else count(acc + term)
-                assert acc is not None
-                x = count(acc + bias)
-            else:
-                x = np.tensordot(win, weight, axes=([2, 3, 4], [1, 2, 3])) + bias
+            f_per = layer.filters // layer.groups
+            results = []
+            for g in range(layer.groups):
+                gw = weight[g * f_per:(g + 1) * f_per]
+                gwin = win[:, :, g * per_group:(g + 1) * per_group]
+                if counted:
+                    acc = None
+                    for c in range(per_group):
+                        for a in range(kh):
+                            for b in range(kw):
+                                term = count(gwin[:, :, c, a, b, None] * gw[:, c, a, b])
+                                acc = term if acc is None else count(acc + term)
+                    assert acc is not None
+                    results.append(acc)
+                else:
+                    results.append(np.tensordot(gwin, gw, axes=([2, 3, 4], [1, 2, 3])))
+            x = np.concatenate(results, axis=2)
+            if bias is not None:
+                x = count(x + bias) if counted else x + bias
         elif layer.kind == "pool":
             win = _windows(x, layer, -np.inf)
             kh, kw = layer.kernel
@@ -123,11 +136,39 @@ def run(layers: Sequence[Layer], input_shape: tuple[int, int, int], counted: boo
                     if a or b:
                         best = count(np.maximum(best, win[..., a, b]))
             x = best
+        elif layer.kind == "avgpool":
+            win = _windows(x, layer, 0.0)  # padding counted in the window (PyTorch's default)
+            kh, kw = layer.kernel
+            total = win[..., 0, 0]
+            for a in range(kh):
+                for b in range(kw):
+                    if a or b:
+                        total = count(total + win[..., a, b])
+            x = count(total / (kh * kw))
+        elif layer.kind == "globalpool":
+            total = x[0, 0]
+            for i in range(x.shape[0]):
+                for j in range(x.shape[1]):
+                    if i or j:
+                        total = count(total + x[i, j])
+            x = count(total / (x.shape[0] * x.shape[1]))[None, None, :]
+        elif layer.kind == "bn":
+            channels = x.shape[-1]
+            scale = rng.standard_normal(channels, dtype=dtype)
+            shift = rng.standard_normal(channels, dtype=dtype)
+            params = scale.size + shift.size
+            x = count(count(x * scale) + shift)
+        elif layer.kind == "dropout":
+            x = x.copy()  # the identity at inference
+        elif layer.kind == "flatten":
+            x = x.reshape(-1)
+        elif layer.kind == "add":
+            x = count(x + outputs[layer.of])
         elif layer.kind == "relu":
             x = count(np.maximum(x, 0))
         elif layer.kind == "fc":
             flat = x.reshape(-1)
-            bias = rng.standard_normal(layer.filters, dtype=dtype)
+            bias = rng.standard_normal(layer.filters, dtype=dtype) if layer.bias else None
             acc = None
             for start, block in _fc_blocks(rng, flat.size, layer.filters, dtype):
                 params += block.size
@@ -139,8 +180,11 @@ def run(layers: Sequence[Layer], input_shape: tuple[int, int, int], counted: boo
                     part = flat[start: start + len(block)] @ block
                     acc = part if acc is None else acc + part
             assert acc is not None
-            params += bias.size
-            x = count(acc + bias) if counted else acc + bias
+            if bias is not None:
+                params += bias.size
+                x = count(acc + bias) if counted else acc + bias
+            else:
+                x = acc
         else:  # softmax
             shifted = x - x.max()  # for stability; not counted (the convention leaves it out)
             e = count(np.exp(shifted))
@@ -148,6 +192,7 @@ def run(layers: Sequence[Layer], input_shape: tuple[int, int, int], counted: boo
             for v in e[1:]:
                 total = count(total + v)
             x = count(e / total)
+        outputs.append(x)
         out.layers.append(LayerRun(tuple(int(s) for s in x.shape), int(params), count.total))
     out.output = x
     return out

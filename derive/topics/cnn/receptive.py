@@ -44,23 +44,48 @@ class Window:
 
 
 def axis_params(layer: Layer, axis: int, n_prev: int) -> tuple[int, int, int]:
-    """(kernel, stride, padding) of ``layer`` along ``axis``; an fc layer spans its input."""
-    if layer.kind in ("conv", "pool"):
+    """(kernel, stride, padding) of ``layer`` along ``axis``; an fc layer and a global pool
+    span their input. A dilated kernel's taps are ``layer.dilation`` apart."""
+    if layer.kind in ("conv", "pool", "avgpool"):
         return layer.kernel[axis], layer.stride[axis], layer.padding[axis]
-    if layer.kind == "fc":
+    if layer.kind in ("fc", "globalpool"):
         return n_prev, 1, 0
-    return 1, 1, 0  # relu, softmax: elementwise
+    return 1, 1, 0  # relu, softmax, bn, dropout, flatten, add: elementwise
 
 
 def next_window(layer: Layer, axis: int, window: Window, count: int) -> Window:
     """The closed-form recurrence for one layer along one axis."""
     kernel, stride, padding = axis_params(layer, axis, window.count)
     return Window(
-        size=window.size + (kernel - 1) * window.jump,
+        size=window.size + (kernel - 1) * layer.dilation * window.jump,
         jump=window.jump * stride,
         start=window.start - padding * window.jump,
         count=count,
     )
+
+
+def union_window(a: Window, b: Window) -> Window | None:
+    """The window of a sum of two branches (``add``): the hull of both, when their jumps
+    agree (else None: no window of one size describes every location)."""
+    if a.jump != b.jump or a.count != b.count:
+        return None
+    start = min(a.start, b.start)
+    end = max(a.start + a.size, b.start + b.size)
+    return Window(end - start, a.jump, start, a.count)
+
+
+def union_spans(a: Spans, b: Spans) -> Spans:
+    """The exact sets of a sum of two branches: one branch's when it contains the other's at
+    every index (the main branch of a residual block holds its shortcut's); otherwise not
+    closed form (the exact sets are then composed)."""
+    for big, small in ((a, b), (b, a)):
+        if big.exact and small.exact and big.jump == small.jump and big.count == small.count \
+                and big.alpha <= small.alpha and big.beta >= small.beta \
+                and big.low <= small.low and big.high >= small.high \
+                and (small.first > small.last or (big.first <= small.first
+                                                  and big.last >= small.last)):
+            return big
+    return Spans(a.alpha, a.beta, a.jump, a.low, a.high, a.first, a.last, a.count, exact=False)
 
 
 @dataclass(frozen=True)
@@ -108,9 +133,14 @@ class Spans:
 def next_spans(layer: Layer, axis: int, spans: Spans, count: int) -> Spans:
     """The closed form of the exact sets after ``layer`` along ``axis`` (``count`` outputs)."""
     kernel, stride, padding = axis_params(layer, axis, spans.count)
+    gap = layer.dilation  # taps read previous indices this far apart
     empty = spans.first > spans.last  # nothing reads the input, and nothing after will
     size = spans.beta - spans.alpha + 1
-    exact = spans.exact and not (kernel > 1 and spans.last > spans.first and spans.jump > size)
+    exact = spans.exact and not (kernel > 1 and spans.last > spans.first
+                                 and gap * spans.jump > size)
+    # a dilated window may step over a short run first..last without a tap in it
+    exact = exact and not (gap > 1 and kernel > 1 and spans.last - spans.first + 1 < gap)
+    kernel = (kernel - 1) * gap + 1  # the window's reach in previous indices
     return Spans(
         alpha=spans.alpha - padding * spans.jump,
         beta=spans.beta + (kernel - 1 - padding) * spans.jump,
@@ -133,7 +163,7 @@ def next_sets(layer: Layer, axis: int, sets: list[int], count: int) -> list[int]
     for u in range(count):
         mask = 0
         for m in range(kernel):
-            v = u * stride - padding + m
+            v = u * stride - padding + m * layer.dilation
             if 0 <= v < len(sets):  # outside: zero padding, no dependence
                 mask |= sets[v]
         out.append(mask)

@@ -1,0 +1,52 @@
+"""A problem set answered: every part by the module of its kind, with its checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from derive.answers import Answer
+from derive.problemset.kinds import bptt, cnn, conv, schedule
+from derive.problemset.kinds import map as update_map
+from derive.problemset.spec import Part, ProblemSet
+
+KINDS: dict[str, Callable[[Part, dict[str, str], str], Answer]] = {
+    "bptt": bptt.answer,
+    "cnn": cnn.answer,
+    "map": update_map.answer,
+    "conv": conv.answer,
+    "schedule": schedule.answer,
+}
+
+
+@dataclass
+class AnsweredPart:
+    """A part and its answer."""
+
+    part: Part
+    answer: Answer
+
+
+def part_id(problem_set: ProblemSet, part: Part) -> str:
+    """The part's id as errata and results name it: ``SET/PART``."""
+    return f"{problem_set.id}/{part.id}"
+
+
+def answer_part(problem_set: ProblemSet, part: Part) -> Answer:
+    """The answer to one part (a ``ProblemFileError`` naming the line if it is malformed)."""
+    return KINDS[part.kind](part, problem_set.notation, part_id(problem_set, part))
+
+
+def answer_set(problem_set: ProblemSet,
+               progress: Callable[[Part, Answer, float], None] | None = None
+               ) -> list[AnsweredPart]:
+    """Every part answered, in order."""
+    out = []
+    for part in problem_set.parts:
+        started = time.perf_counter()
+        ans = answer_part(problem_set, part)
+        if progress:
+            progress(part, ans, time.perf_counter() - started)
+        out.append(AnsweredPart(part, ans))
+    return out
