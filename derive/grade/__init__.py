@@ -12,28 +12,34 @@ safe parser of :mod:`derive.grade.parse` (never ``eval``'d) and compared by
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+import sympy as sp
 
 from derive.core.errors import DeriveError
 from derive.grade import verdicts as verdicts_module
 from derive.grade.claims import Claim, ClaimsFile, load_claims
-from derive.grade.equivalence import DEADLINE_REACHED, time_limit
+from derive.grade.equivalence import DEADLINE_REACHED, as_basic, canonical, time_limit
+from derive.grade.kinds import grade_claim  # the basic kinds and the richer ones alike
 from derive.grade.render import Report, json_report, latex_report, text_report
 from derive.grade.results import resolve
-from derive.grade.verdicts import NOT_CHECKABLE, Verdict, grade_claim
+from derive.grade.verdicts import ILLEGIBLE, NOT_CHECKABLE, UNPARSEABLE, Verdict
 
 BUDGET_SECONDS = 120.0  # per claims file; each claim is bounded too (parse limits, timeouts)
 
 __all__ = ["Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade", "json_report",
+           "merge_repeats",
            "latex_report", "text_report"]
 
 
 def _claim_key(claim: Claim) -> str:
     """What decides a claim's verdict (not where it is): identical claims are graded once."""
-    import json
-
     fields = {k: v for k, v in vars(claim).items() if k not in ("line", "label", "where", "note")}
     return json.dumps(fields, sort_keys=True, default=str)
 
@@ -45,8 +51,6 @@ def grade(path: str | Path, budget: float | None = None,
     "not checkable", saying so. Identical claims reuse the first one's verdict. ``progress``,
     when given, is called after each problem's claims with its id, their verdicts and the
     seconds they took (a file takes tens of seconds: the caller can show how far it is)."""
-    import dataclasses
-
     budget = BUDGET_SECONDS if budget is None else budget
     claims_file = load_claims(path)
     check_result_paths(claims_file)
@@ -79,7 +83,7 @@ def grade(path: str | Path, budget: float | None = None,
                 progress(claim.problem, verdicts[first:], time.perf_counter() - started)
                 started, first = time.perf_counter(), len(verdicts)
     _carried_totals(verdicts)
-    return Report(claims_file, verdicts)
+    return Report(claims_file, merge_repeats(verdicts))
 
 
 def check_result_paths(claims_file: ClaimsFile) -> None:
@@ -110,8 +114,6 @@ def check_result_paths(claims_file: ClaimsFile) -> None:
 def _carried_totals(verdicts: list[Verdict]) -> None:
     """A wrong total that is the sum of the solution's own (wrong) rows inherits their errors:
     say so, rather than guess a slip in the total itself."""
-    from fractions import Fraction
-
     for v in verdicts:
         if v.claim.kind != "number" or v.status != "wrong" or v.slip:
             continue
@@ -125,6 +127,73 @@ def _carried_totals(verdicts: list[Verdict]) -> None:
                 v.slip = (f"carried over: the claimed total is the sum of the solution's own "
                           f"rows ({other.claim.title}), so it inherits their errors")
                 break
+
+
+def _squeezed(value: Any) -> str | None:
+    """A claimed value as a comparable key: a shape without its axes of size 1, a number, a
+    formula in its canonical form; None for what is not compared so (text, weights)."""
+    if isinstance(value, list) and all(isinstance(v, sp.Basic | Fraction | int) for v in value):
+        kept = [str(as_basic(v)) for v in value if as_basic(v) != 1]
+        return "shape:" + " x ".join(kept)
+    if isinstance(value, Fraction | int):
+        return f"number:{value}"
+    if isinstance(value, sp.Basic):
+        return "formula:" + str(canonical(value))
+    return None
+
+
+def _dimension_of(shape: Verdict, v: Verdict) -> int | None:
+    """The dimension of the earlier shape verdict that the formula claim ``v`` repeats (the
+    same claimed formula, against the same right one), else None."""
+    if not isinstance(shape.claimed, list) or not isinstance(shape.expected, list) or \
+            not isinstance(v.claimed, sp.Basic) or not isinstance(v.expected, sp.Basic):
+        return None
+    mine = str(canonical(v.claimed))
+    right = canonical(v.expected)
+    for i, dim in enumerate(shape.claimed):
+        if isinstance(dim, sp.Basic) and str(canonical(dim)) == mine and any(
+                isinstance(r, sp.Basic) and sp.expand(canonical(r) - right) == 0
+                for r in shape.expected):
+            return i
+    return None
+
+
+def merge_repeats(verdicts: list[Verdict]) -> list[Verdict]:
+    """One answer written twice is one claim, and one error is penalised once: a claim that
+    repeats an earlier one of its problem (the same value for the same result, a shape up to
+    axes of size 1) or is a dimension of an earlier shape claim (the output height after the
+    whole output shape) is folded into the earlier verdict, which says where it is repeated."""
+    kept: list[Verdict] = []
+    repeats: dict[tuple[int, str, str, str], list[int]] = {}  # (home, what, title, where)
+    homes: dict[int, Verdict] = {}
+    for v in verdicts:
+        home = None
+        key = _squeezed(v.claimed) if v.status not in (UNPARSEABLE, ILLEGIBLE) else None
+        for u in kept:
+            if u.claim.problem != v.claim.problem or key is None:
+                continue
+            if u.claim.result == v.claim.result and _squeezed(u.claimed) == key and \
+                    u.claim.kind == v.claim.kind:
+                home, what = u, "the same answer"
+                break
+            if u.claim.kind == "shape" and v.claim.kind in ("formula", "equation"):
+                i = _dimension_of(u, v)
+                if i is not None:
+                    home, what = u, f"dimension {i + 1} of this shape"
+                    break
+        if home is None:
+            kept.append(v)
+            continue
+        homes[id(home)] = home
+        repeats.setdefault((id(home), what, v.claim.title, v.claim.where), []).append(
+            v.claim.line)
+    for (home_id, what, title, where), lines in repeats.items():
+        shown = ", ".join(str(n) for n in lines[:5]) + \
+            (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+        at = f"line{'s' if len(lines) > 1 else ''} {shown}"
+        homes[home_id].evidence.append(f"{title} ({at}){f' ({where})' if where else ''} is "
+                                       f"{what}: one claim, counted once")
+    return kept
 
 
 def errata_latex(path: str | Path) -> str:

@@ -75,7 +75,7 @@ OPTIONAL = ("result", "label", "where", "note", "assume", "work", "explain", "co
             "id", "uses", "base", "shapes")
 MAX_BASE = 8  # base cases of a recurrence
 MAX_USES = 16  # claims one claim builds on
-JUDGEMENTS = ("right", "wrong")
+JUDGEMENTS = ("right", "partly", "right answer, wrong reason", "wrong")
 META = ("title", "source", "student")
 MAX_FILE_BYTES = 2_000_000
 MAX_CLAIMS = 2000

@@ -18,9 +18,12 @@ from derive.grade.parse import FUNCTIONS, GREEK, ParseError, SymbolTable, parse_
 from derive.grade.verdicts import (
     CORRECT,
     ILLEGIBLE,
+    JUDGED_PARTLY,
+    JUDGED_REASON,
     JUDGED_RIGHT,
     JUDGED_WRONG,
     NOT_CHECKABLE,
+    PARTLY,
     STATUSES,
     UNPARSEABLE,
     WRONG,
@@ -111,7 +114,7 @@ def text_report(report: Report) -> str:
             lines.append(f"      claimed:  {plain(shown)}")
         if v.claim.convention:
             lines.append(f"      convention: {v.claim.convention}")
-        if v.status in (WRONG,) and v.expected is not None:
+        if v.status in (WRONG, PARTLY) and v.expected is not None:
             lines.append(f"      right:    {plain(v.expected)}")
         lines.append(f"      why:      {_clip(v.reason)}")
         for e in v.evidence:
@@ -173,6 +176,14 @@ def math(value: Any) -> str:
     return _esc(value)
 
 
+def _indexed(expr: sp.Basic) -> sp.Basic:
+    """``W(f, j, m)`` (a claim's ``W[f, j, m]`` as the parser reads it) as the indexed
+    quantity ``W_{f,j,m}`` it is; a signal at one step, ``h(t)``, stays as it is."""
+    subs = {a: sp.IndexedBase(a.func.__name__)[a.args] for a in expr.atoms(AppliedUndef)
+            if len(a.args) > 1}
+    return expr.xreplace(subs) if subs else expr
+
+
 def _name_latex(name: str) -> str:
     return sp.latex(sp.Symbol(name)) if name.replace("_", "").isalnum() else \
         r"\text{" + _esc(name) + "}"
@@ -228,7 +239,7 @@ def _latex(expr: sp.Basic) -> str:
     inner = _order_of(expr)
     if inner is not None:  # O(T^2), not a time-indexed O^{(T**2)}
         return r"O\left(" + _latex(inner) + r"\right)"
-    expr = _readable(expr)
+    expr = _readable(_indexed(expr))
     try:
         out = latex(expr)
     except Exception:  # noqa: BLE001 - SymPy's printer is the fallback
@@ -238,10 +249,27 @@ def _latex(expr: sp.Basic) -> str:
     return out
 
 
-_MARK = {CORRECT: r"\textbf{right}", WRONG: r"\textbf{wrong}",
-         JUDGED_RIGHT: r"\textbf{right} (judged)", JUDGED_WRONG: r"\textbf{wrong} (judged)",
+_MARK = {CORRECT: r"\textbf{right}", PARTLY: r"\textbf{partly right}",
+         WRONG: r"\textbf{wrong}",
+         JUDGED_RIGHT: r"\textbf{right} (judged)",
+         JUDGED_PARTLY: r"\textbf{partly right} (judged)",
+         JUDGED_REASON: r"\textbf{right answer, wrong reason} (judged)",
+         JUDGED_WRONG: r"\textbf{wrong} (judged)",
          UNPARSEABLE: r"\textbf{unreadable}", ILLEGIBLE: r"\textbf{illegible}",
          NOT_CHECKABLE: r"\textit{not checked}"}
+
+
+def summary_sentence(c: dict[str, int], claims: int) -> str:
+    """The counts of a graded file in words, each verdict apart: what was checked (right,
+    partly right, wrong), what was judged by the transcriber, what could not be read."""
+    judged = c[JUDGED_RIGHT] + c[JUDGED_PARTLY] + c[JUDGED_REASON] + c[JUDGED_WRONG]
+    return (f"{claims} claims: {c[CORRECT] + c[PARTLY] + c[WRONG]} checked against the "
+            f"derived answers ({c[CORRECT]} right, {c[PARTLY]} partly right, {c[WRONG]} "
+            f"wrong); {judged} explanations judged by the transcriber against the derived "
+            f"answer, not machine-checked ({c[JUDGED_RIGHT]} right, {c[JUDGED_PARTLY]} partly "
+            f"right, {c[JUDGED_REASON]} with the right answer for a wrong reason, "
+            f"{c[JUDGED_WRONG]} wrong); {c[UNPARSEABLE] + c[ILLEGIBLE]} unreadable "
+            f"({c[ILLEGIBLE]} illegible in the source); {c[NOT_CHECKABLE]} not checked")
 
 
 def latex_report(report: Report) -> str:
@@ -249,19 +277,9 @@ def latex_report(report: Report) -> str:
     the correction, with the evidence."""
     cf = report.claims_file
     c = report.counts()
-    checked = c[CORRECT] + c[WRONG]
     out = [rf"\section*{{Errata: {_esc(cf.title)}}}"]
-    intro = f"{len(report.verdicts)} claims transcribed"
-    if cf.source:
-        intro += f" from {cf.source}"
-    intro += (f"; {checked} checked against the derived answers: {c[CORRECT]} right, "
-              f"{c[WRONG]} wrong; {c[JUDGED_RIGHT] + c[JUDGED_WRONG]} explanations judged by "
-              f"the transcriber against the derived answer (not machine-checked): "
-              f"{c[JUDGED_RIGHT]} right, {c[JUDGED_WRONG]} wrong; "
-              f"{c[UNPARSEABLE] + c[ILLEGIBLE]} unreadable ({c[ILLEGIBLE]} illegible in the "
-              f"source); "
-              f"{c[NOT_CHECKABLE]} not checked.")
-    out.append(_esc(intro))
+    intro = summary_sentence(c, len(report.verdicts)) + "."
+    out.append(_esc(intro, 1000))
     out.append("")
     current = None
     for v in report.verdicts:
@@ -283,11 +301,26 @@ _ASCII_MATH = re.compile(
     r"(?:\s*(?:\*\*|[*/+\-^])\s*(?:[A-Za-z0-9_.]+(?:\([^()\n]*\))?|\([^()\n]*\)))+)")
 
 
+_LETTER = "[cfgijklmnpqrstuv]"  # the letters of steps and indices (not x, y, z: variables)
+_INDEX = rf"\s*(?:\d*{_LETTER}|\d+)(?:\s*[+-]\s*(?:\d*{_LETTER}|\d+))*\s*"
+_INDEX_ARGS = rf"{_INDEX}(?:,{_INDEX})*"  # h(t - 1), x(i, j), W(f, c, m): steps and indices
+
+
 def _formula_latex(text: str, textbook: bool = False) -> str | None:
-    """``text`` typeset by the LaTeX printer when the safe parser reads it, else None. Every
-    ``name(`` is a function here (a derived text writes ``h(t)`` for a signal)."""
+    """``text`` typeset by the LaTeX printer when the safe parser reads it, else None. A
+    ``name(`` whose argument is an index (``h(t-1)``, ``x(i, j)``) is a function here (a
+    derived text writes ``h(t)`` for a signal); with any other argument (``f_W(x)``, ``r(T)``,
+    ``D(K-1)``) the text is not typeset."""
     source = re.sub(r"(?<!\\)\bsum_", r"\\sum_", text)
-    names = {n for n in re.findall(r"([A-Za-z][A-Za-z0-9_]*)\(", source) if n not in FUNCTIONS}
+    calls = [(n, arg) for n, arg in re.findall(r"([A-Za-z][A-Za-z0-9_]*)\(([^()]*)\)", source)
+             if n not in FUNCTIONS]
+    if any("_" in arg for _, arg in calls):
+        return None  # F(x_l): an application the printer would show as a time index
+    if any(not re.fullmatch(_INDEX_ARGS, arg) for _, arg in calls):
+        # f_W(x), r(T), F(T), D(K-1): a function of a variable, a signal at the last step or
+        # a product: which one, the text does not say, so it is not typeset at all
+        return None
+    names = {n for n, _ in calls}
     table = SymbolTable(functions={n: sp.Function(n) for n in names})
     try:
         expr = parse_formula(source, table)
@@ -295,8 +328,15 @@ def _formula_latex(text: str, textbook: bool = False) -> str | None:
         return None
     if not _faithful(source, expr):
         return None
+    if isinstance(expr, sp.Basic) and not expr.free_symbols and \
+            re.search(r"\d\s*[-+*/]\s*\d", source) and \
+            not re.fullmatch(r"\s*-?\d+\s*/\s*\d+\s*", source) or re.search(r"\d\.\d", source):
+        return None  # the student's arithmetic evaluated, -1.5 as -3/2: a misquote
     if isinstance(expr, sp.Eq):
         return f"{_latex(expr.lhs)} = {_latex(expr.rhs)}"
+    relation = {sp.Ge: r"\geq", sp.Le: r"\leq", sp.Gt: ">", sp.Lt: "<"}.get(type(expr))
+    if relation:
+        return f"{_latex(expr.lhs)} {relation} {_latex(expr.rhs)}"
     if isinstance(expr, sp.Basic) and not isinstance(expr, sp.core.relational.Relational):
         if textbook and not expr.atoms(AppliedUndef):  # highest degree first, as on paper
             return sp.latex(_readable(expr))
@@ -310,13 +350,19 @@ def _faithful(source: str, expr: object) -> bool:
     and every indexed quantity is written with its index (``W_{j+m}`` is not ``W^{(j+m)}``)."""
     if not isinstance(expr, sp.Basic):
         return False
+    if any(m.group(1) in GREEK for m in re.finditer(r"_([A-Za-z]{2,})\b", source)):
+        return False  # w_xi is the weight from x to i, not w with the subscript xi
+    if re.search(r"_\{[^{}]*,", source) and not any(
+            len(a.args) > 1 for a in expr.atoms(AppliedUndef, sp.Indexed)):
+        return False  # y_{1,2,3} read as one name y_123
     names = {x.name for x in expr.free_symbols if isinstance(x, sp.Symbol)}
     functions = {f.func.__name__ for f in expr.atoms(AppliedUndef)}
     for name in names | functions:  # a word of prose ("is", "xhat", "x5x3") is no math name
         base = name.split("_")[0]
-        if not (re.fullmatch(r"[A-Za-z]\d*", base) or base in GREEK or base == "bar"):
+        if not (re.fullmatch(r"[A-Za-z]\d*(?:hat|bar)?", base) or base in GREEK or
+                base in ("bar", "dL")):
             return False
-    parts = names | {p for n in names for p in n.split("_")}
+    parts = names | {p for n in names | functions for p in n.split("_")}
     words = re.findall(r"(?<![\\A-Za-z_])[A-Za-z]{2,}", source)
     for word in words:
         if word in FUNCTIONS or word in GREEK or word in parts or word in functions:
@@ -344,7 +390,7 @@ def prose_latex(text: str) -> str:
         for m in _ASCII_MATH.finditer(line):
             span = m.group(1)
             # our own texts write products with "*"; a bare power only as k^2
-            if "*" not in span and not re.fullmatch(r"[A-Za-z]\^\d+", span):
+            if "*" not in span:  # the rest (k^2, O(d k^2)) is left to text_with_math
                 continue
             order = re.fullmatch(r"O\((.*)\)", span)
             got = _formula_latex(order.group(1), textbook=True) if order else \
@@ -353,12 +399,99 @@ def prose_latex(text: str) -> str:
                 got = r"O\left(" + got + r"\right)"
             if got is None:
                 continue
-            out.append(_esc(line[last:m.start(1)], MAX_DERIVED))
+            out.append(text_with_math(line[last:m.start(1)]))
             out.append(f"${got}$")
             last = m.end(1)
-        out.append(_esc(line[last:], MAX_DERIVED))
+        out.append(text_with_math(line[last:]))
         out_lines.append("".join(out))
     return r" \newline ".join(out_lines) if len(out_lines) > 1 else out_lines[0]
+
+
+_SEPARATOR = re.compile(r",\s+|;\s+|:\s+|\.\s+|\.$|\s+(?:and|or|with|for|is|are|when|where|against|"
+                        r"at|of|from|as|not|but|so|then|while|to|in|by|than|has|because|"
+                        r"which|that|if|else)(?=\s)")
+_MATHY = re.compile(r"[=_^*/<>]|[A-Za-z]\(|\\[A-Za-z]")
+_PROSE_WORD = re.compile(r"[a-z]{2,}")
+
+
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """Spans of ``text`` between separators outside brackets; a bracket opened after a space
+    is prose's own (an aside) and separates too."""
+    spans, start, depth, asides, i = [], 0, 0, [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "([{":
+            if ch == "(" and depth == 0 and (i == 0 or text[i - 1] == " "):
+                spans.append((start, i))
+                asides.append(True)
+                start = i + 1
+            else:
+                depth += 1
+                asides.append(False)
+        elif ch in ")]}" and asides:
+            if asides.pop():
+                spans.append((start, i))
+                start = i + 1
+            else:
+                depth = max(0, depth - 1)
+        elif depth == 0:
+            m = _SEPARATOR.match(text, i)
+            if m and m.end() > i:
+                spans.append((start, i))
+                start = i = m.end()
+                continue
+        i += 1
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def _math_core(chunk: str) -> tuple[int, int] | None:
+    """Where the formula of a piece of prose is: the piece without its leading and trailing
+    plain words (``the derived answer ties Q_i = Q_1`` -> ``Q_i = Q_1``)."""
+    words = list(re.finditer(r"\S+", chunk))
+    lo, hi = 0, len(words)
+    while lo < hi and _PROSE_WORD.fullmatch(words[lo].group(0)) and \
+            words[lo].group(0) not in FUNCTIONS and words[lo].group(0) not in GREEK:
+        lo += 1
+    while hi > lo and _PROSE_WORD.fullmatch(words[hi - 1].group(0).rstrip(".,")) and \
+            words[hi - 1].group(0) not in FUNCTIONS and words[hi - 1].group(0) not in GREEK:
+        hi -= 1
+    if lo >= hi:
+        return None
+    return words[lo].start(), words[hi - 1].end()
+
+
+def text_with_math(text: str, limit: int = MAX_DERIVED) -> str:
+    """Prose with its formulas typeset: every piece between list separators, brackets and
+    joining words that the safe parser reads faithfully (``q_i(t) = Q_i h(t-i)``,
+    ``x_{l+1} = x_l + F(x_l)``, ``sigma_j^2``) becomes math; the rest is escaped text."""
+    text = _clip(str(text), limit)
+    out: list[str] = []
+    done = 0
+    for start, end in _pieces(text):
+        core = _math_core(text[start:end])
+        if core is None:
+            continue
+        a, b = start + core[0], start + core[1]
+        while b > a and text[b - 1] in ".,;:'\"":
+            b -= 1
+        while a < b and text[a] in "'\"":
+            a += 1
+        formula = text[a:b]
+        if not _MATHY.search(formula) or len(formula) > 400 or \
+                re.search(r"\d\s*[x×]\s*\d|\d[x×]\b|\w\s+[x×]\s+\w", formula):
+            continue  # 2x2/2 and m x m x n are sizes, not products with a symbol x
+        order = re.fullmatch(r"O\((.+)\)", formula)  # O(d k^2 H W): an order of growth
+        got = _formula_latex(order.group(1) if order else formula, textbook=True)
+        if got is None:
+            continue
+        if order:
+            got = r"O\left(" + got + r"\right)"
+        out.append(latex_escape(text[done:a]))
+        out.append(f"${got}$")
+        done = b
+    out.append(latex_escape(text[done:]))
+    return "".join(out)
 
 
 def _where_latex(where: str) -> str:
@@ -372,12 +505,12 @@ def _where_latex(where: str) -> str:
     for m in re.finditer(r"'([^']{3,200})'", where):  # a quoted formula of the solution
         got = _formula_latex(m.group(1), textbook=True) if "=" in m.group(1) else None
         if got is not None:
-            out.append(_esc(where[last:m.start()]) + f"${got}$")
+            out.append(text_with_math(where[last:m.start()]) + f"${got}$")
             last = m.end()
-    return "".join(out) + _esc(where[last:])
+    return "".join(out) + text_with_math(where[last:])
 
 
-def _point_list(evidence: str, limit: int = 12) -> str:
+def _point_list(evidence: str, limit: int = 20) -> str:
     """A counterexample's values, at most ``limit`` of them (the rest counted, not cut
     mid-word)."""
     m = re.match(r"(counterexample: at )(.*?)( the claim gives .*)$", evidence, re.S)
@@ -391,12 +524,87 @@ def _point_list(evidence: str, limit: int = 12) -> str:
         f"value{'s' if more > 1 else ''}){m.group(3)}"
 
 
+_WORD = r"(?!(?:floor|ceiling|ceil|sqrt|exp|log|tanh|sigma|max|min|mu|nu|pi|xi)\b)[a-z]{2,}\b"
+_NESTED = (rf"(?!{_WORD})(?:[^,;:()\s]|\s(?!{_WORD})"
+           r"|\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))+")
+_EVIDENCE_MATH = re.compile(
+    r"(?P<assign>(?<![\w\\])[A-Za-z][A-Za-z0-9_]*(?:\([^()]*\))? = "
+    r"-?\d+(?:\.\d+)?(?:/\d+)?(?![\w.]))"
+    r"|(?:(?<=claimed )|(?<=right )|(?<=gives )|(?<=formula )|(?<=has )|(?<=term )"
+    r"|(?<=is )|(?<=shape )|(?<=dimension: )|(?<=dimensions: )|(?<=derived )|(?<=them )"
+    rf"|(?<=order: claimed ))(?P<value>{_NESTED})")
+
+
+def evidence_latex(text: str) -> str:
+    """A line of evidence for the errata: its words escaped, its formulas and values typeset
+    by the printer (``claimed floor((H - D K + P + S)/S)``, ``at D = 2, K = 2``); a span the
+    safe parser does not read faithfully stays text."""
+    out, last = [], 0
+    for m in _EVIDENCE_MATH.finditer(text):
+        span = m.group(0).rstrip()
+        if m.group("assign"):
+            name, _, value = span.partition(" = ")
+            got = _formula_latex(name)
+            typeset = f"{got} = {_number_latex(value)}" if got is not None else None
+        else:
+            if not re.search(r"[A-Za-z0-9]", span) or len(span) > MAX_SHOWN:
+                continue
+            typeset = _number_latex(span) if re.fullmatch(r"-?\d+(?:\.\d+)?(?:/\d+)?", span) \
+                else _shape_text_latex(span) if " x " in span else _formula_latex(span)
+        if typeset is None:
+            continue
+        out.append(_esc(text[last:m.start()], MAX_DERIVED))
+        out.append(f"${typeset}$")
+        last = m.start() + len(span)
+    out.append(_esc(text[last:], MAX_DERIVED))
+    return "".join(out)
+
+
+def _shape_text_latex(span: str) -> str | None:
+    """``5 x 3 x 3`` or ``F x floor((H - K)/S) + 1``: a shape as the renderers write it, each
+    dimension typeset, joined by times (never read as a product with a symbol x)."""
+    dims = [d.strip() for d in span.split(" x ")]
+    out = []
+    for d in dims:
+        got = _number_latex(d) if re.fullmatch(r"-?\d+", d) else _formula_latex(d)
+        if got is None:
+            return None
+        out.append(rf"\left({got}\right)" if re.search(r"[+-]", d.strip("-")) else got)
+    return r" \times ".join(out)
+
+
+def _number_latex(value: str) -> str:
+    m = re.fullmatch(r"(-?)(\d+)/(\d+)", value)
+    if m:
+        return rf"{m.group(1)}\frac{{{m.group(2)}}}{{{m.group(3)}}}"
+    return value
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_MACHINE = re.compile(r"^(differs at a random|the two formulas are identical|every dimension is "
+                      r"right|all \d+ values are right$|.*\bis right$)")
+
+
+def _student_reason(v: Verdict) -> str:
+    """The verdict's reason as a student reads it: the conclusion of an order-of-growth test
+    (not its scalings), nothing for a random identity test (its counterexample says it)."""
+    reason = str(v.reason)
+    m = re.match(r"scaling every variable .*?: (the claim .*)$", reason)
+    if m:
+        return m.group(1)
+    m = re.match(r"claimed/right settles to .*$", reason)
+    if m:
+        return "the same order of growth"
+    if _MACHINE.match(reason):
+        return ""
+    return reason
+
+
 def _item(v: Verdict) -> str:
-    parts = [rf"\item {_MARK[v.status]} --- {_esc(v.claim.title)}."]
+    parts = [rf"\item {_MARK[v.status]} --- {text_with_math(v.claim.title, MAX_SHOWN)}."]
     if v.claim.where:
         parts.append(rf"\emph{{({_where_latex(v.claim.where)})}}")
     if v.status == ILLEGIBLE:  # what can be read, in full: it is short and the transcriber's
@@ -411,10 +619,10 @@ def _item(v: Verdict) -> str:
         if v.expected is not None:
             parts.append(f"Correction: {math(v.expected)}.")
     elif v.claim.kind == "text":
-        parts.append(rf"Claimed: ``{_esc(v.claim.value, 400)}''.")
-        if v.status in (JUDGED_RIGHT, JUDGED_WRONG):
+        parts.append(rf"Claimed: ``{text_with_math(v.claim.value, 400)}''.")
+        if v.status in (JUDGED_RIGHT, JUDGED_PARTLY, JUDGED_REASON, JUDGED_WRONG):
             parts.append(r"\emph{Judged by the transcriber against the derived answer:} " +
-                         _esc(v.reason, MAX_DERIVED) + ".")
+                         prose_latex(_sentence(v.reason)) + ".")
         else:
             parts.append(_esc(_sentence(v.reason)) + ".")
     else:
@@ -424,27 +632,30 @@ def _item(v: Verdict) -> str:
             parts.append(f"Claimed: {len(claimed)} values.")
         else:
             parts.append(f"Claimed: {math(claimed)}.")
-        if v.status == WRONG and not table and v.expected is not None:
+        if v.status in (WRONG, PARTLY) and not table and v.expected is not None:
             lead = "Weights that pass the same verification (the derived answer's)" if \
                 v.claim.kind == "weights" else "Correction"
             parts.append(f"{lead}: {math(v.expected)}.")
         if v.claim.convention:
             parts.append(r"\emph{Stated convention:} " + _esc(v.claim.convention) + ".")
-        if v.status == CORRECT and v.evidence:
-            parts.append(_esc(_sentence(v.reason)) + ".")
-        if v.status == WRONG or (v.claim.filled and v.evidence):
-            for e in v.evidence[:8]:
-                parts.append(_esc(_sentence(_point_list(e)), MAX_DERIVED) + ".")
-            if len(v.evidence) > 8:
-                parts.append(_esc(f"(and {len(v.evidence) - 8} more)"))
+        reason = _student_reason(v)
+        if v.status in (CORRECT, PARTLY) and (v.evidence or table or v.status == PARTLY) \
+                and reason:
+            parts.append(evidence_latex(_sentence(reason)) + ".")
+        elif v.status == WRONG and reason and v.claim.kind not in ("numbers",):
+            parts.append(evidence_latex(_sentence(reason)) + ".")
+        if v.status in (WRONG, PARTLY) or (v.claim.filled and v.evidence) or \
+                (v.status == CORRECT and v.evidence):
+            shown = [e for e in v.evidence if e != v.reason and not (
+                v.status == CORRECT and e.startswith("judged under the solution's stated"))]
+            for e in shown[:8]:
+                parts.append(evidence_latex(_sentence(_point_list(e))) + ".")
+            if len(shown) > 8:
+                parts.append(_esc(f"(and {len(shown) - 8} more)"))
             if v.slip and v.claim.kind != "numbers":  # per-row slips are in the evidence
-                parts.append(r"Likely slip: " + _esc(v.slip) + ".")
-        elif v.status == CORRECT and table:
-            parts.append(_esc(_sentence(v.reason)) + ".")
+                parts.append(r"Likely slip: " + evidence_latex(v.slip) + ".")
         elif v.status == NOT_CHECKABLE:
             parts.append(_esc(_sentence(v.reason)) + ".")
-        if v.method and v.status in (CORRECT, WRONG):
-            parts.append(rf"\emph{{Decided by: {_esc(v.method)}.}}")
     derived = v.explanation or (v.expected if v.claim.kind in ("text", "blank") and
                                 isinstance(v.expected, str) else "")
     if derived:
@@ -452,5 +663,5 @@ def _item(v: Verdict) -> str:
         parts.append(r"Derived answer: " + prose_latex(text) + ("" if text.rstrip()
                                                                .endswith(".") else "."))
     if v.claim.note:
-        parts.append(rf"\emph{{Note: {_esc(v.claim.note, 900)}}}")
+        parts.append(rf"\emph{{Note: {text_with_math(v.claim.note, 900)}}}")
     return " ".join(parts)

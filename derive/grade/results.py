@@ -11,6 +11,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
@@ -137,13 +138,8 @@ def as_fraction(value: Any) -> Fraction | None:
         return Fraction(value)
     if isinstance(value, Fraction):
         return value
-    try:
-        import numpy as np
-
-        if isinstance(value, np.integer):
-            return Fraction(int(value))
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(value, np.integer):
+        return Fraction(int(value))
     if isinstance(value, sp.Basic) and value.is_Rational:
         return Fraction(int(value.p), int(value.q))
     if isinstance(value, float) and value.is_integer():

@@ -157,6 +157,12 @@ def formula_slip(claimed: sp.Expr, expected: sp.Expr, equal) -> str | None:
         for value in (1, 0):
             candidates.append((f"the right formula at {v} = {value}: the claim leaves out "
                                f"the dependence on {v}", expected.xreplace({v: value})))
+    for v in missing[:6]:  # a value put in for a variable, and perhaps half the count too
+        for value in (2, 3, 4):
+            for k, how in ((1, ""), (sp.Rational(1, 2), ", halved"), (2, ", doubled")):
+                candidates.append((f"the right formula at {v} = {value}{how}: a value put in "
+                                   f"for {v}, which the answer keeps general",
+                                   k * expected.xreplace({v: value})))
     timed = sorted(expected.atoms(AppliedUndef), key=str)
     if len(timed) <= 16:
         for a in timed:

@@ -1,8 +1,11 @@
 """Grading one claim against the derived answer: the verdict and the evidence behind it.
 
-Verdicts: ``correct``, ``wrong`` (with a counterexample or the right value and the likely slip),
+Verdicts: ``correct``, ``partly correct`` (a list or a shape right in some positions and wrong in
+others, each named), ``wrong`` (with a counterexample or the right value and the likely slip),
 ``unparseable`` (the claim is outside the safe grammar or its bounds) and ``not checkable``
 (prose, no derived answer yet, no matching result, or an identity no method could decide).
+Prose judged by the transcriber is ``judged right``, ``judged partly right``, ``judged right
+answer for a wrong reason`` or ``judged wrong``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,16 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from derive.answers import answer, registered_problems
+from derive.answers import answer, grading, registered_problems
 from derive.core.errors import DeriveError
 from derive.grade.claims import Claim
+from derive.grade.counterexamples import (
+    forward_counterexample,
+    indexed_counterexample,
+    model_for,
+    recurrent_counterexample,
+    size_counterexamples,
+)
 from derive.grade.equivalence import (
     Decision,
     Domain,
@@ -49,11 +59,19 @@ from derive.printing.display import clip, markdown_escape, value_markdown
 from derive.printing.jsonable import to_json
 
 CORRECT, WRONG, UNPARSEABLE, NOT_CHECKABLE = "correct", "wrong", "unparseable", "not checkable"
+PARTLY = "partly correct"  # a list or shape right in some positions, wrong in others
 # prose judged by the transcriber against the derived answer: counted apart from the verdicts
 # the grader decides, so a summary never reads a judgement as a checked result
 JUDGED_RIGHT, JUDGED_WRONG = "judged right", "judged wrong"
+JUDGED_PARTLY = "judged partly right"  # the judge's reason: right in part, wrong in part
+JUDGED_REASON = "judged right answer for a wrong reason"  # the conclusion holds, the argument not
 ILLEGIBLE = "illegible"  # the source cannot be read there: unreadable, like an unparseable claim
-STATUSES = (CORRECT, WRONG, JUDGED_RIGHT, JUDGED_WRONG, UNPARSEABLE, ILLEGIBLE, NOT_CHECKABLE)
+STATUSES = (CORRECT, PARTLY, WRONG, JUDGED_RIGHT, JUDGED_PARTLY, JUDGED_REASON, JUDGED_WRONG,
+            UNPARSEABLE, ILLEGIBLE, NOT_CHECKABLE)
+# what a prose judgement says, read from ``judged`` or from the first words of ``because``
+_JUDGEMENT_WORDS = ((JUDGED_REASON, ("right answer, wrong reason", "right answer but wrong reason",
+                                     "right conclusion, wrong reason")),
+                    (JUDGED_PARTLY, ("partly right", "partly", "in part", "partly correct")))
 JUDGED_METHOD = "judged by the transcriber against the derived answer (not machine-checked)"
 
 
@@ -84,7 +102,7 @@ class Verdict:
                 f"{markdown_escape(self.claim.title)}{line}", ""]
         claimed = self.claimed if self.claimed is not None else self.claim.value
         rows.append(f"- claimed: {value_markdown(claimed)}")
-        if self.status == WRONG and self.expected is not None:
+        if self.status in (WRONG, PARTLY) and self.expected is not None:
             rows.append(f"- right: {value_markdown(self.expected)}")
         rows.append(f"- why: {markdown_escape(clip(self.reason, 600))}")
         rows += [f"- evidence: {markdown_escape(clip(e, 600))}" for e in self.evidence[:8]]
@@ -204,11 +222,26 @@ def grade_claim(claim: Claim) -> Verdict:
     return verdict
 
 
+def judgement(claim: Claim) -> tuple[str, str]:
+    """The status of a judged prose claim and its reason: ``judged = "right"``/``"wrong"``,
+    refined by the reason's first words (``"partly right: ..."``, ``"in part: ..."``,
+    ``"right answer, wrong reason: ..."``), which are then dropped from the reason shown."""
+    said = str(claim.judged).strip().lower()
+    because = claim.because.strip()
+    for status, words in _JUDGEMENT_WORDS:
+        if said in words:
+            return status, because
+        for w in words:
+            if because.lower().startswith(w) and because[len(w):len(w) + 1] in (":", ";", ","):
+                return status, because[len(w) + 1:].strip()
+    return (JUDGED_RIGHT if said == "right" else JUDGED_WRONG), because
+
+
 def _judged(claim: Claim) -> Verdict:
     answer, _ = answer_or_reason(claim.problem)
     expected = _text_of(answer, claim) if answer is not None else None
-    return Verdict(claim, JUDGED_RIGHT if claim.judged == "right" else JUDGED_WRONG,
-                   claim.because, claimed=claim.value, expected=expected,
+    status, because = judgement(claim)
+    return Verdict(claim, status, because, claimed=claim.value, expected=expected,
                    method=JUDGED_METHOD,
                    explanation=_explanation(answer.results, claim) if answer is not None
                    else "")
@@ -277,7 +310,10 @@ def _grade_claim(claim: Claim) -> Verdict:
                        f"{msg}", claimed=claim.value)
     grader = {"number": _grade_number, "numbers": _grade_numbers, "shape": _grade_shape,
               "formula": _grade_formula, "equation": _grade_formula, "choice": _grade_choice,
-              "set": _grade_set}[claim.kind]
+              "set": _grade_set}.get(claim.kind)
+    if grader is None:
+        return Verdict(claim, NOT_CHECKABLE, f"no comparison for a {claim.kind} claim here",
+                       claimed=claim.value, expected=expected)
     try:
         verdict = grader(claim, expected, results, table, path)
     except ParseError as exc:
@@ -394,6 +430,7 @@ def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable
         evidence.append(f"{len(claimed)} values claimed, the answer has {len(right)}")
     base = path.split("[*]")[0]
     rest = path.split("[*]", 1)[1] if "[*]" in path else ""
+    rows: list[tuple[int, Any, Any, str]] = []  # the wrong rows: (index, claimed, right, slip)
     for i, (c, r) in enumerate(zip(claimed, right, strict=False)):
         if c == r:
             continue
@@ -403,21 +440,70 @@ def _grade_numbers(claim: Claim, expected: Any, results: Any, table: SymbolTable
                             biases=layer_biases(row) if rest.endswith("params") else None)
         slip = number_slip(c, r, ctx) if isinstance(c, Fraction) and \
             isinstance(r, Fraction) else None
-        if slip and slip.startswith("a factor of") and claim.convention:
-            # the factor comes from the solution's own counting rule, which it states
-            slip += " (the solution's stated convention)"
+        rows.append((i, c, r, slip or ""))
+    convention = _stated_convention_rows(claim, rows, labels)
+    if convention[1]:
+        evidence.append(convention[1])
+    for i, c, r, slip in rows:
+        if i in convention[0]:
+            continue
         name = row_name(i, labels)
         evidence.append(f"{name}: claimed {_fmt(c)}, right {_fmt(r)}" +
                         (f"; likely slip: {slip}" if slip else ""))
         if slip:
             slips.append(f"{name}: {slip}")
-    if not evidence:
-        return Verdict(claim, CORRECT, f"all {len(right)} values are right", claimed=claimed,
-                       expected=right, method="exact")
-    wrong = sum(1 for c, r in zip(claimed, right, strict=False) if c != r)
-    return Verdict(claim, WRONG, f"{wrong} of {len(right)} values are wrong",
+    wrong = [i for i, *_ in rows if i not in convention[0]]
+    by_convention = len(convention[0])
+    n = len(right)
+    under = f" ({by_convention} of them under the solution's stated convention)" \
+        if by_convention else ""
+    if not wrong and len(claimed) == n:
+        return Verdict(claim, CORRECT, f"all {n} values are right{under}", claimed=claimed,
+                       expected=right, method="exact", evidence=evidence)
+    named = _rows_named(wrong, labels)
+    good = min(len(claimed), n) - len(wrong)
+    if good > 0:
+        return Verdict(claim, PARTLY, f"{good} of {n} values are right{under}; wrong: {named}",
+                       claimed=claimed, expected=right, method="exact",
+                       slip="; ".join(slips), evidence=evidence)
+    return Verdict(claim, WRONG, f"{len(wrong)} of {n} values are wrong",
                    claimed=claimed, expected=right, method="exact", slip="; ".join(slips),
                    evidence=evidence)
+
+
+def _rows_named(indices: list[int], labels: Any) -> str:
+    """Rows by their numbers as the key numbers them (``rows 6 and 8``)."""
+    numbers = [row_name(i, labels).split(" (")[0].removeprefix("row ") for i in indices]
+    if not numbers:
+        return "none"
+    if len(numbers) == 1:
+        return f"row {numbers[0]}"
+    return "rows " + ", ".join(numbers[:-1]) + f" and {numbers[-1]}"
+
+
+def _stated_convention_rows(claim: Claim, rows: list[tuple[int, Any, Any, str]],
+                            labels: Any) -> tuple[set[int], str]:
+    """The wrong rows that the solution's stated ``convention`` explains, and one sentence
+    saying so: the largest group of rows of one kind (same label) off by one common factor.
+    Said once, as the convention, not once per row as a slip."""
+    if not claim.convention:
+        return set(), ""
+    groups: dict[tuple[Fraction, str], list[int]] = {}
+    for i, c, r, _ in rows:
+        if isinstance(c, Fraction) and isinstance(r, Fraction) and r != 0 and c != 0:
+            kind = labels[i] if i < len(labels) else ""
+            groups.setdefault((c / r, kind), []).append(i)
+    if not groups:
+        return set(), ""
+    (ratio, kind), members = max(groups.items(), key=lambda kv: len(kv[1]))
+    if ratio.denominator != 1 and ratio.numerator != 1:
+        return set(), ""  # only a whole factor is a counting rule
+    factor = f"{ratio.numerator} times" if ratio.denominator == 1 else \
+        f"1/{ratio.denominator} of"
+    what = f" ({kind})" if kind else ""
+    return set(members), (f"{_rows_named(members, labels).capitalize()}{what}: each is "
+                          f"{factor} the derived value, as the solution's stated convention "
+                          f"counts ({claim.convention}); not counted as errors")
 
 
 def _expected_formula(value: Any, table: SymbolTable) -> Any:
@@ -448,11 +534,12 @@ def _grade_shape(claim: Claim, expected: Any, results: Any, table: SymbolTable,
         if stated is not None:
             return stated
     if len(dims) != len(right):
-        return _shape_lengths(claim, dims, right, compare)
+        return _shape_lengths(claim, dims, right, compare, domain)
     evidence: list[str] = []
     methods: set[str] = set()
     undecided = []
     first: Decision | None = None
+    wrong_dims: list[int] = []
     for i, (c, r) in enumerate(zip(dims, right, strict=True)):
         d = compare(c, r)
         methods.add(d.method)
@@ -460,12 +547,24 @@ def _grade_shape(claim: Claim, expected: Any, results: Any, table: SymbolTable,
             undecided.append(i + 1)
         elif not d.equal:
             first = first or d
-            evidence.append(_dim_evidence(i, c, r, d))
+            same = next((j for j in wrong_dims if _same_error(dims[j], right[j], c, r)), None)
+            if same is not None:  # the height's formula again for the width: one error
+                evidence.append(f"dimension {i + 1}: the same formula as dimension {same + 1} "
+                                f"in another variable, so the same error")
+            else:
+                evidence.extend(_dim_evidence(i, c, r, d, claim, domain))
+            wrong_dims.append(i)
     if evidence:
         slip = ""
         if sorted(map(str, dims)) == sorted(map(str, right)):
             slip = "the right sizes in another order (a different axis layout)"
-        return Verdict(claim, WRONG, f"{len(evidence)} of {len(right)} dimensions are wrong",
+        good = [i for i in range(len(right)) if i not in wrong_dims and i + 1 not in undecided]
+        status, reason = WRONG, f"{len(wrong_dims)} of {len(right)} dimensions are wrong"
+        if good and not undecided and not slip:
+            status = PARTLY
+            reason = (f"{_dims_named(good)} right ({', '.join(str(right[i]) for i in good)}); "
+                      f"{_dims_named(wrong_dims)} wrong")
+        return Verdict(claim, status, reason,
                        claimed=dims, expected=right, method=", ".join(sorted(methods)),
                        evidence=evidence, decision=first, slip=slip)
     if undecided:
@@ -500,14 +599,39 @@ def _in_stated_layout(claim: Claim, dims: list, right: list, compare) -> Verdict
     return None
 
 
-def _dim_evidence(i: int, c: sp.Basic, r: sp.Basic, d: Decision) -> str:
+def _dims_named(indices: list[int]) -> str:
+    numbers = [str(i + 1) for i in indices]
+    if len(numbers) == 1:
+        return f"dimension {numbers[0]} is"
+    return "dimensions " + ", ".join(numbers[:-1]) + f" and {numbers[-1]} are"
+
+
+def _same_error(c1: sp.Basic, r1: sp.Basic, c2: sp.Basic, r2: sp.Basic) -> bool:
+    """Whether dimension 2 is dimension 1 with one variable renamed, in the claim and in the
+    right formula alike (the width's formula is the height's with W for H)."""
+    names1 = {s for s in c1.free_symbols | r1.free_symbols if isinstance(s, sp.Symbol)}
+    names2 = {s for s in c2.free_symbols | r2.free_symbols if isinstance(s, sp.Symbol)}
+    for a in names1 - names2:
+        for b in names2 - names1:
+            if c1.xreplace({a: b}) == c2 and r1.xreplace({a: b}) == r2:
+                return True
+    return False
+
+
+def _dim_evidence(i: int, c: sp.Basic, r: sp.Basic, d: Decision, claim: Claim | None = None,
+                  domain: Domain | None = None) -> list[str]:
     line = f"dimension {i + 1}: claimed {c}, right {r}"
+    shown = size_counterexamples(c, r, domain) if domain is not None and \
+        not (c.is_Number and r.is_Number) else []
+    if shown:
+        return [line] + [f"counterexample: {x}" for x in shown]
     if d.point:
         line += f"; at {_point(d.point)}: claimed {d.claimed_value}, right {d.expected_value}"
-    return line
+    return [line]
 
 
-def _shape_lengths(claim: Claim, dims: list, right: list, compare) -> Verdict:
+def _shape_lengths(claim: Claim, dims: list, right: list, compare,
+                   domain: Domain | None = None) -> Verdict:
     """A claim with more or fewer axes: equal up to size-1 axes, or the best alignment."""
     from itertools import combinations
 
@@ -545,9 +669,17 @@ def _shape_lengths(claim: Claim, dims: list, right: list, compare) -> Verdict:
         odd = ", ".join(str(longer[i]) for i in drop)
         evidence.append(f"{'extra' if extra_is_claimed else 'missing'} "
                         f"dimension{'s' if k > 1 else ''}: {odd}")
+        wrong_pairs: list[tuple[int, sp.Basic, sp.Basic]] = []
         for i, ((c, r), d) in enumerate(aligned):
             if d.equal is False:
-                evidence.append(_dim_evidence(i, c, r, d))
+                same = next((j for j, c0, r0 in wrong_pairs if _same_error(c0, r0, c, r)), None)
+                if same is not None:
+                    evidence.append(f"dimension {i + 1} of the right shape: the same formula as "
+                                    f"dimension {same + 1} in another variable, so the same "
+                                    "error")
+                else:
+                    evidence.extend(_dim_evidence(i, c, r, d, claim, domain))
+                wrong_pairs.append((i, c, r))
     return Verdict(claim, WRONG, evidence[0], claimed=dims, expected=right, method="exact"
                    if all(x.is_Number for x in dims + right) else "alignment, random points",
                    evidence=evidence[1:], slip=slip)
@@ -644,7 +776,40 @@ def _grade_formula(claim: Claim, expected: Any, results: Any, table: SymbolTable
         v.slip = formula_slip(parsed, expected, quick) or ""
         if not v.slip and defs:
             v.slip = formula_slip(parsed_x, expected_x, quick) or ""
+        shown = readable_counterexamples(claim, parsed, expected, domain, v.slip, results)
+        if shown:  # a point a person would try, in place of the random test's
+            v.evidence = [e for e in v.evidence if not e.startswith("counterexample: ")] + \
+                [f"counterexample: {x}" for x in shown]
     return v
+
+
+def readable_counterexamples(claim: Claim, claimed: sp.Basic, right: sp.Basic,
+                             domain: Domain, slip: str = "", results: Any = None) -> list[str]:
+    """Counterexamples a student can check by hand (:mod:`derive.grade.counterexamples`):
+    a run of the problem's recurrent model for signals, small integers in range for indexed
+    values, small valid sizes for a size formula. [] when none is found (the random point
+    of the identity test then stands)."""
+    if not isinstance(claimed, sp.Basic) or not isinstance(right, sp.Basic):
+        return []
+    try:
+        if claimed.atoms(AppliedUndef, sp.Indexed) or right.atoms(AppliedUndef, sp.Indexed):
+            model = model_for(claim.problem, grading(claim.problem).model)
+            if model is not None:
+                found = recurrent_counterexample(claimed, right, model, domain.time)
+                if found:
+                    return [found]
+            found = forward_counterexample(claimed, right, results, domain.time)
+            if found:
+                return [found]
+            found = indexed_counterexample(claimed, right, domain)
+            return [found] if found else []
+        # a value the slip says was put in for a variable is the point to show it at
+        prefer = {m.group(1): int(m.group(2)) for m in re.finditer(
+            r"at ([A-Za-z]\w*) = (\d+)(?:, halved|, doubled)?: a value put in", slip)}
+        return size_counterexamples(claimed, right, domain, prefer=prefer) or \
+            (size_counterexamples(claimed, right, domain) if prefer else [])
+    except Exception:  # noqa: BLE001 - an illustration that fails leaves the random point
+        return []
 
 
 def _has_matrices(e: sp.Basic) -> bool:

@@ -19,9 +19,12 @@ from derive.grade.render import latex_report
 from derive.grade.verdicts import (
     CORRECT,
     ILLEGIBLE,
+    JUDGED_PARTLY,
+    JUDGED_REASON,
     JUDGED_RIGHT,
     JUDGED_WRONG,
     NOT_CHECKABLE,
+    PARTLY,
     UNPARSEABLE,
     WRONG,
 )
@@ -82,7 +85,8 @@ def claims_for_sets(folder: Path, sets: list[str]) -> tuple[list[tuple[Path, str
 def _KEYS() -> dict[str, str]:  # noqa: N802 - a constant, built late (no import cycle)
     """Verdict -> the template's name for its count."""
     # an unparseable claim and an illegible passage are both unreadable to the reader
-    return {CORRECT: "right", WRONG: "wrong", JUDGED_RIGHT: "judged_right",
+    return {CORRECT: "right", PARTLY: "partly", WRONG: "wrong", JUDGED_RIGHT: "judged_right",
+            JUDGED_PARTLY: "judged_partly", JUDGED_REASON: "judged_reason",
             JUDGED_WRONG: "judged_wrong", UNPARSEABLE: "unreadable", ILLEGIBLE: "unreadable",
             NOT_CHECKABLE: "not_checked"}
 

@@ -100,7 +100,8 @@ def test_numbers_name_their_slips(fake, tmp_path):
         number = 5184
     ''')
     (s1, v1), (s2, v2), (s3, v3) = statuses(path)
-    assert s1 == "wrong" and "row 2 (conv 24)" in v1.evidence[0]
+    assert s1 == "partly correct" and "row 2 (conv 24)" in v1.evidence[0]
+    assert "wrong: rows 2 and 3" in v1.reason and v1.reason.startswith("1 of 3 values")
     assert "copied row" in v1.evidence[0] and "dropped bias" in v1.evidence[1]
     assert s2 == "wrong" and "off-by-one" in v2.slip
     assert s3 == "wrong" and "dropped bias" in v3.slip and "'filters'" in v3.slip
@@ -133,7 +134,7 @@ def test_shapes_choices_sets_and_orders(fake, tmp_path):
     assert [s for s, _ in got] == ["correct", "wrong", "wrong", "wrong", "correct", "wrong"]
     shape = got[1][1]
     assert "extra dimension: C" in shape.evidence[0]
-    assert "dimension 2" in shape.evidence[1] and "H =" in shape.evidence[1]
+    assert "dimension 2" in shape.evidence[1] and "H =" in shape.evidence[2]
     assert got[3][1].evidence == ["missing: 5"]
 
 

@@ -61,7 +61,7 @@ def test_the_errata_of_a_seed_solution_render(seed_errata, tmp_path):
     assert seed_errata.name == "errata-rnn-cnn-hw" and seed_errata.set_id == "rnn-cnn-hw"
     assert tex.startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
     assert r"Errata: a student's solution to rnn-cnn-hw" in tex
-    assert "transcribed from the OCR'd text" in tex
+    assert "transcribed from the text of the solution" in tex
     assert f"{seed_errata.claims} claims:" in tex and seed_errata.counts["wrong"] > 0
     assert "590080" in tex and "295168" in tex  # the copied Conv3-256 row and its correction
     assert r"\VAR{" not in tex and r"\BLOCK{" not in tex
