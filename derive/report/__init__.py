@@ -11,8 +11,11 @@ import select
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from derive.catalogue import SETS
@@ -165,8 +168,52 @@ def errata_to_build(claims: str | os.PathLike | None, sets: list[str]
     return claims_for_sets(folder, sets)
 
 
+class Compiler:
+    """Compiles the documents of a run in one background thread, while the next document is
+    derived in the main one (TeX and SymPy each keep a core busy). Documents are compiled in
+    the order they were handed in; a failure to write (a full disk) is raised at the next
+    hand-in or at ``finish``; an interrupt cancels what is compiling and what is waiting, so
+    each earlier PDF stays as it was."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latexmk")
+        self._pending: list[Future] = []
+
+    def submit(self, source: str, pdf: Path, want_pdf: bool, keep_tex: bool,
+               progress: object, failures: list[str]) -> None:
+        self._raise_failed()
+        if not want_pdf:  # nothing to compile: write the .tex now
+            _output(source, pdf, want_pdf, keep_tex, progress, failures)
+            return
+        self._pending.append(self._pool.submit(_output, source, pdf, want_pdf, keep_tex,
+                                               progress, failures, self.cancel))
+
+    # Waits are on the futures, never a join of the thread: a signal that interrupts
+    # Thread.join can leave the thread marked as ended while it still runs (CPython 3.11).
+    def finish(self) -> None:
+        """Wait for every document handed in; the first failure to write is raised."""
+        futures.wait(self._pending)
+        self._pool.shutdown(wait=False)
+        for future in self._pending:
+            future.result()
+
+    def abandon(self) -> None:
+        """Stop: end the running build, drop the waiting ones, wait until none runs (its
+        scratch folder removed, its TeX processes ended)."""
+        self.cancel.set()
+        for future in self._pending:
+            future.cancel()
+        futures.wait(self._pending)
+        self._pool.shutdown(wait=False)
+
+    def _raise_failed(self) -> None:
+        for future in [f for f in self._pending if f.done()]:
+            future.result()
+
+
 def _output(source: str, pdf: Path, want_pdf: bool, keep_tex: bool, progress: object,
-            failures: list[str]) -> Path | None:
+            failures: list[str], cancel: threading.Event | None = None) -> Path | None:
     """Write one document: its PDF (and its .tex when ``keep_tex``), or its .tex alone when
     no PDF is wanted. A LaTeX error goes to ``failures`` (the other documents are still built);
     a failure to write (a full disk) ends the run."""
@@ -178,7 +225,9 @@ def _output(source: str, pdf: Path, want_pdf: bool, keep_tex: bool, progress: ob
     _say(progress, f"  {'(pdf)':26s} compiling")
     started = time.perf_counter()
     try:
-        made = latexmk.build_pdf(source, pdf, keep_tex=keep_tex)
+        made = latexmk.build_pdf(source, pdf, keep_tex=keep_tex, cancel=cancel)
+    except latexmk.Cancelled:
+        return None
     except latexmk.LatexFailed as exc:
         failures.append(str(exc))
         _wrote(pdf.with_suffix(".tex"), " (no PDF: LaTeX failed)")
@@ -189,7 +238,8 @@ def _output(source: str, pdf: Path, want_pdf: bool, keep_tex: bool, progress: ob
 
 
 def _errata(path: Path, set_id: str, folder: Path, want_pdf: bool, keep_tex: bool,
-            progress: object, failures: list[str], broken: list[str]) -> Errata | None:
+            progress: object, failures: list[str], broken: list[str],
+            compiler: Compiler) -> Errata | None:
     """Grade one claims file and write its errata (and PDF); a malformed file or a LaTeX error
     goes to ``failures`` (exit status 2), a grading bug to ``broken`` (exit status 1)."""
     try:
@@ -204,7 +254,8 @@ def _errata(path: Path, set_id: str, folder: Path, want_pdf: bool, keep_tex: boo
     graded = f"graded, {errata.claims} claims"
     _say(progress, f"  {errata.name:26s} {graded:17s} {errata.seconds:6.2f} s")
     _stop_if_reader_gone()
-    _output(errata.tex, folder / f"{errata.name}.pdf", want_pdf, keep_tex, progress, failures)
+    compiler.submit(errata.tex, folder / f"{errata.name}.pdf", want_pdf, keep_tex, progress,
+                    failures)
     return errata
 
 
@@ -233,21 +284,27 @@ def build_reports(sets: list[str], out: str, pdf: bool = True,
     documents: list[Document] = []
     errata: list[Errata] = []
     errata_broken: list[str] = []
-    for set_id in sets:
-        _stop_if_reader_gone()
-        _say(progress, f"{set_id}:")
-        document = build(set_id, progress=progress)  # type: ignore[arg-type]
-        documents.append(document)
-        _stop_if_reader_gone()  # built for a reader who has left: write nothing more
-        _output(document.tex, folder / f"{set_id}.pdf", want_pdf, keep_tex, progress,
-                latex_errors)
-        if document.audit:  # the instructor's document: every check, beside the key
-            _output(document.audit, folder / f"{set_id}-audit.pdf", want_pdf, keep_tex,
-                    progress, latex_errors)
-        for path, _ in [f for f in errata_files if f[1] == set_id]:
-            built = _errata(path, set_id, folder, want_pdf, keep_tex, progress, latex_errors,
-                            errata_broken)
-            errata += [built] if built else []
+    compiler = Compiler()
+    try:
+        for set_id in sets:
+            _stop_if_reader_gone()
+            _say(progress, f"{set_id}:")
+            document = build(set_id, progress=progress)  # type: ignore[arg-type]
+            documents.append(document)
+            _stop_if_reader_gone()  # built for a reader who has left: write nothing more
+            compiler.submit(document.tex, folder / f"{set_id}.pdf", want_pdf, keep_tex,
+                            progress, latex_errors)
+            if document.audit:  # the instructor's document: every check, beside the key
+                compiler.submit(document.audit, folder / f"{set_id}-audit.pdf", want_pdf,
+                                keep_tex, progress, latex_errors)
+            for path, _ in [f for f in errata_files if f[1] == set_id]:
+                built = _errata(path, set_id, folder, want_pdf, keep_tex, progress,
+                                latex_errors, errata_broken, compiler)
+                errata += [built] if built else []
+        compiler.finish()
+    except BaseException:  # Ctrl-C, SIGTERM, a full disk, a reader gone: no build survives
+        compiler.abandon()
+        raise
     unanswered = sum(d.unanswered for d in documents)
     broken = sum(d.broken for d in documents)
     failed = sum(d.failed_checks for d in documents)

@@ -8,6 +8,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from derive.core.errors import DeriveError
@@ -26,6 +28,11 @@ TIMEOUT_SECONDS = 300
 SCRATCH_PREFIX = ".derive-build-"
 # Below this many free bytes a LaTeX failure is most likely the full disk.
 NEARLY_FULL_BYTES = 1 << 20
+CANCEL_POLL_SECONDS = 0.1
+
+
+class Cancelled(DeriveError):
+    """The run was interrupted while this document was compiling in the background."""
 
 
 class LatexFailed(DeriveError):
@@ -73,30 +80,34 @@ def compile_pdf(tex: Path, timeout: float = TIMEOUT_SECONDS) -> Path:
 
 
 def build_pdf(source: str, pdf: Path, timeout: float = TIMEOUT_SECONDS,
-              keep_tex: bool = False) -> Path:
+              keep_tex: bool = False, cancel: threading.Event | None = None) -> Path:
     """Compile the LaTeX ``source`` into ``pdf``, atomically: latexmk runs in a scratch folder
     beside ``pdf`` and only a finished PDF replaces the one there (an interrupt, a SIGTERM, a
     timeout, a full disk or a LaTeX error leaves an earlier PDF as it was). The .tex is written
     beside the PDF when ``keep_tex``, or on a LaTeX error (with its log, for inspection); after
     a success a .tex or log left there by an earlier failure is removed, so that the folder
-    holds only PDFs. A failure is a one-line ``DeriveError`` naming the log."""
-    return _build(source.encode("utf-8"), pdf, timeout, keep_tex=keep_tex, tex_on_disk=False)
+    holds only PDFs. A failure is a one-line ``DeriveError`` naming the log. ``cancel``, set
+    from another thread (the run was interrupted while this build runs in the background),
+    ends latexmk and leaves the earlier PDF as it was."""
+    return _build(source.encode("utf-8"), pdf, timeout, keep_tex=keep_tex, tex_on_disk=False,
+                  cancel=cancel)
 
 
-def _build(source: bytes, pdf: Path, timeout: float, keep_tex: bool, tex_on_disk: bool) -> Path:
+def _build(source: bytes, pdf: Path, timeout: float, keep_tex: bool, tex_on_disk: bool,
+           cancel: threading.Event | None = None) -> Path:
     pdf = pdf.resolve()
     try:
         scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=pdf.parent))
     except OSError as exc:
         raise DeriveError(f"cannot build {pdf.name} in {pdf.parent}: {exc.strerror}") from None
     try:
-        return _compile_in(source, pdf, scratch, timeout, keep_tex, tex_on_disk)
+        return _compile_in(source, pdf, scratch, timeout, keep_tex, tex_on_disk, cancel)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _compile_in(source: bytes, pdf: Path, scratch: Path, timeout: float, keep_tex: bool,
-                tex_on_disk: bool) -> Path:
+                tex_on_disk: bool, cancel: threading.Event | None = None) -> Path:
     tex = pdf.with_suffix(".tex")
     log = pdf.with_suffix(".log")
     job = scratch / f"{tex_name(pdf)}.tex"
@@ -104,7 +115,7 @@ def _compile_in(source: bytes, pdf: Path, scratch: Path, timeout: float, keep_te
         job.write_bytes(source)
     except OSError as exc:
         raise DeriveError(f"cannot build {pdf.name}: {_reason(exc, scratch)}") from None
-    status, stdout = _run_latexmk(job, tex, timeout)
+    status, stdout = _run_latexmk(job, tex, timeout, cancel)
     built = job.with_suffix(".pdf")
     if status != 0 or not built.exists():
         made = job.with_suffix(".log")
@@ -120,6 +131,8 @@ def _compile_in(source: bytes, pdf: Path, scratch: Path, timeout: float, keep_te
         full = _disk_nearly_full(pdf.parent)
         raise LatexFailed(f"LaTeX failed on {tex}: {full or summary(text, text_source)} "
                           f"(the .tex is kept; {where})")
+    if cancel is not None and cancel.is_set():  # finished as the run was interrupted
+        raise Cancelled(f"the build of {tex.name} was cancelled")
     if keep_tex and not tex_on_disk:
         write_atomically(tex, source.decode("utf-8"))
     try:
@@ -132,9 +145,10 @@ def _compile_in(source: bytes, pdf: Path, scratch: Path, timeout: float, keep_te
     return pdf
 
 
-def _run_latexmk(job: Path, tex: Path, timeout: float) -> tuple[int, str]:
-    """Run latexmk on ``job`` in its folder: its exit status and output. A timeout or an
-    interrupt ends latexmk and every process it started."""
+def _run_latexmk(job: Path, tex: Path, timeout: float,
+                 cancel: threading.Event | None = None) -> tuple[int, str]:
+    """Run latexmk on ``job`` in its folder: its exit status and output. A timeout, an
+    interrupt or ``cancel`` ends latexmk and every process it started."""
     env = dict(os.environ, openin_any="p", openout_any="p")
     try:
         # a session of its own, so that a timeout can end pdflatex too, not only latexmk
@@ -151,14 +165,22 @@ def _run_latexmk(job: Path, tex: Path, timeout: float) -> tuple[int, str]:
         )
     except OSError as exc:
         raise DeriveError(f"could not run latexmk for {tex}: {exc.strerror}") from None
+    deadline = time.monotonic() + timeout
     try:
-        stdout, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        raise LatexFailed(
-            f"latexmk did not finish {tex.name} within {timeout:g} s; the earlier PDF, if "
-            "any, is unchanged"
-        ) from None
+        while True:  # in short waits, so that a cancel from another thread is seen at once
+            try:
+                stdout, _ = process.communicate(timeout=min(CANCEL_POLL_SECONDS, timeout))
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    _kill_group(process)
+                    raise Cancelled(f"the build of {tex.name} was cancelled") from None
+                if time.monotonic() >= deadline:
+                    _kill_group(process)
+                    raise LatexFailed(
+                        f"latexmk did not finish {tex.name} within {timeout:g} s; the earlier "
+                        "PDF, if any, is unchanged"
+                    ) from None
     except BaseException:  # Ctrl-C, SIGTERM: no TeX process may outlive the build
         _kill_group(process)
         raise

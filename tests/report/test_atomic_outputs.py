@@ -30,7 +30,7 @@ def fake_tex(monkeypatch) -> list[str]:
     the error) under the name it is given; the names TeX was given, in order."""
     jobs: list[str] = []
 
-    def run(job: Path, tex: Path, timeout: float) -> tuple[int, str]:
+    def run(job: Path, tex: Path, timeout: float, cancel=None) -> tuple[int, str]:
         jobs.append(job.name)
         lines = job.read_text().splitlines()
         bad = [n for n, line in enumerate(lines, start=1) if "\\undefinedmacro" in line]
@@ -219,7 +219,7 @@ def test_a_full_disk_in_the_tex_build_is_one_line_and_keeps_the_old_pdf(fake_tex
 
 
 def test_a_latex_failure_on_a_full_disk_says_so(tmp_path, monkeypatch):
-    def fails(job, tex, timeout):
+    def fails(job, tex, timeout, cancel=None):
         job.with_suffix(".log").write_text("! I can't write on file `x.pdf'.\n")
         return 1, ""
 
