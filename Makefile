@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q -n 2  # the two cores of the machine
 
 test-slow: $(STAMP)
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -n 2 -m slow  # the long sweeps (.ci/run runs them after make test)
 
 lint: $(STAMP)
 	$(BIN)/ruff check derive tests bench

@@ -16,7 +16,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derive.core.cell import Cell, Equation, Signal, _name_and_time, _timed_atoms, t
 from derive.core.errors import DeriveError
-from derive.core.primitives import matrix_vjp
+from derive.core.primitives import VECTOR_VJP, matrix_vjp, rule_for, softmax_of
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class Term:
     via: str | None
     offset: int
     raw: sp.Basic | None = None  # the derivative before renaming (None: no renaming made)
+    # a term through several entries of one vector primitive (a softmax) reads the bars of
+    # all their equations; ``via`` is the first of them
+    group: frozenset[str] = frozenset()
 
     @property
     def unnamed(self) -> sp.Basic:
@@ -70,14 +73,35 @@ def _total(terms: list[Term], shape: tuple | None) -> sp.Basic:
     return sp.Add(*[term.expr for term in terms], evaluate=False)  # keep the textbook order
 
 
+def rebuilt(node: sp.Basic, mapping: dict, memo: dict) -> sp.Basic:
+    """``node.xreplace(mapping)``, each distinct subtree rebuilt once across calls sharing
+    ``memo`` (which holds results for this ``mapping`` only): a subtree shared by many
+    expressions (a softmax's normaliser, read by every score's bar) is not walked again."""
+    got = memo.get(node)
+    if got is None:
+        args = getattr(node, "args", ())
+        if node in mapping:
+            got = mapping[node]
+        elif not args:
+            got = node
+        else:
+            new = [rebuilt(a, mapping, memo) for a in args]
+            got = node.func(*new) if any(a is not b for a, b in zip(new, args, strict=True)) \
+                else node
+        memo[node] = got
+    return got
+
+
 # functions whose derivative SymPy writes through re/im unless the variable is known real
 _NON_ANALYTIC = (sp.Abs, sp.sign, sp.Max, sp.Min, sp.Heaviside, sp.Piecewise, sp.re, sp.im)
 
 
-def local_vjp(rhs: sp.Basic, wrt: sp.Basic, bar: sp.Basic) -> list[sp.Basic]:
-    """The terms ``bar . d rhs / d wrt`` (scalar: ``sympy.diff``; matrix: the VJP rules)."""
+def local_vjp(rhs: sp.Basic, wrt: sp.Basic, bar: sp.Basic,
+              symbols: dict | None = None) -> list[sp.Basic]:
+    """The terms ``bar . d rhs / d wrt`` (scalar: ``sympy.diff``; matrix: the VJP rules;
+    ``symbols`` memoises free symbols across calls)."""
     if isinstance(rhs, MatrixExpr):
-        return matrix_vjp(rhs, bar, wrt)
+        return matrix_vjp(rhs, bar, wrt, symbols)
     derivative = _real_diff(rhs, wrt) if rhs.has(*_NON_ANALYTIC) else sp.diff(rhs, wrt)
     return [] if derivative == 0 else [bar * derivative]
 
@@ -110,30 +134,66 @@ class Namer:
         # make (shifting every equation at every lag costs cubic time in AttentionRNN(k))
         self.anchors: dict[str, list[tuple[Equation, int]]] = {}
         self.constant: list[Equation] = []
+        # memoised per subtree and per atom: the k + 1 entries of a softmax share one node for
+        # their scores, walked once rather than once per entry and per term
+        self.atom_memo: dict[sp.Basic, frozenset] = {}
+        self.symbol_memo: dict[sp.Basic, frozenset] = {}
+        self.unevaluated_memo: dict[sp.Basic, bool] = {}
+        self.named: dict[sp.Basic, tuple] = {}
         for eq in cell.equations:
-            located = sorted(((name, time) for name, time in
-                              map(_name_and_time, _timed_atoms(eq.rhs)) if name is not None),
-                             key=lambda pair: (pair[0], str(pair[1])))
+            located = [self.name_time(atom) for atom in self.atoms(eq.rhs)]
             if not located:
                 self.constant.append(eq)
                 continue
-            name, time = located[0]
+            first = min(name for name, _ in located)  # then the first time, as text
+            name, time = min(((n, tm) for n, tm in located if n == first),
+                             key=lambda pair: str(pair[1]))
             self.anchors.setdefault(name, []).append((eq, int(time - t)))
         self.written = {eq.signal.name: i for i, eq in enumerate(cell.equations)}
-        self.weights = {eq.signal.name: eq.rhs.free_symbols & set(cell.parameters.values())
-                        for eq in cell.equations}
+        weights = set(cell.parameters.values())
+        self.weights = {eq.signal.name: self.symbols(eq.rhs) & weights for eq in cell.equations}
         self.tables: dict[int, dict[sp.Basic, tuple[int, sp.Basic]]] = {}
         self.plain: dict[int, dict[sp.Basic, sp.Basic]] = {}
         self.shifted: dict[int, set[str]] = {}
-        self.atom_memo: dict[sp.Basic, frozenset] = {}
         self.offsets: dict[sp.Basic, sp.Expr] = {}
+        self.settled: dict[int, set] = {}  # offset -> atoms whose equations are all shifted
+        self.renamed: dict[int, tuple[int, dict]] = {}  # offset -> (table version, memo)
+        self.versions: dict[int, int] = {}  # offset -> changes made to its table
+
+    def symbols(self, node: sp.Basic) -> frozenset:
+        """The symbols ``node`` holds (bound ones included: a superset of its free symbols,
+        enough to tell which weights it cannot hold), memoised per subtree."""
+        found = self.symbol_memo.get(node)
+        if found is None:
+            if isinstance(node, sp.Symbol | sp.MatrixSymbol):
+                found = frozenset([node])
+            else:
+                found = frozenset().union(*[self.symbols(a) for a in node.args])
+            self.symbol_memo[node] = found
+        return found
+
+    def name_time(self, atom: sp.Basic) -> tuple:
+        """``_name_and_time(atom)``, memoised."""
+        found = self.named.get(atom)
+        if found is None:
+            found = self.named[atom] = _name_and_time(atom)
+        return found
+
+    def unevaluated(self, node: sp.Basic) -> bool:
+        """Whether ``node`` holds a derivative SymPy left unevaluated, memoised per subtree."""
+        found = self.unevaluated_memo.get(node)
+        if found is None:
+            found = isinstance(node, sp.Derivative | sp.Subs) or \
+                any(self.unevaluated(a) for a in node.args)
+            self.unevaluated_memo[node] = found
+        return found
 
     def atoms(self, node: sp.Basic) -> frozenset:
         # memoised per subtree: the same large node (a softmax entry and its k + 1 scores)
         # recurs in many terms
         found = self.atom_memo.get(node)
         if found is None:
-            if _name_and_time(node)[0] is not None:
+            if self.name_time(node)[0] is not None:
                 found = frozenset([node])
             else:
                 found = frozenset().union(*[self.atoms(a) for a in node.args])
@@ -150,6 +210,7 @@ class Namer:
         if rhs not in table or table[rhs][0] > order:  # the first written names a value
             table[rhs] = (order, eq.signal.at(offset))
             self.plain.setdefault(offset, {})[rhs] = table[rhs][1]
+            self.versions[offset] = self.versions.get(offset, 0) + 1
 
     def mapping_for(self, expr: sp.Basic, offset: int) -> dict[sp.Basic, sp.Basic]:
         """Right-hand sides at ``t + offset`` -> their signals, for those ``expr`` may hold:
@@ -159,27 +220,41 @@ class Namer:
             for eq in self.constant:
                 self._add(eq, offset)
         symbols = None
+        settled = self.settled.setdefault(offset, set())
         for atom in self.atoms(expr):
-            name, time = _name_and_time(atom)
+            if atom in settled:  # every equation it anchors at this offset is shifted
+                continue
+            name, time = self.name_time(atom)
             at = self.offsets.get(atom)
             if at is None:
                 at = self.offsets[atom] = time - t
             if not at.is_Integer:
+                settled.add(atom)
                 continue
+            pending = False
             for eq, anchor in self.anchors.get(name, ()):
                 if int(at) - anchor != offset or eq.signal.name in self.shifted.get(offset, ()):
                     continue
                 if symbols is None:
-                    symbols = expr.free_symbols
+                    symbols = self.symbols(expr)
                 if self.weights[eq.signal.name] <= symbols:
                     self._add(eq, offset)
+                else:
+                    pending = True  # another expression, holding its weights, may shift it
+            if not pending:
+                settled.add(atom)
         return self.plain.get(offset, {})
 
     def __call__(self, expr: sp.Basic, offset: int = 0) -> sp.Basic:
         """``expr``, a quantity at time ``t + offset``, in the signals of that time."""
         # inner right-hand sides are renamed first, which exposes the outer ones
         for _ in range(2 * len(self.cell.equations) + 2):
-            renamed = expr.xreplace(self.mapping_for(expr, offset))
+            mapping = self.mapping_for(expr, offset)
+            version, memo = self.renamed.get(offset, (-1, {}))
+            if version != self.versions.get(offset, 0):  # the table changed: start afresh
+                version, memo = self.versions.get(offset, 0), {}
+                self.renamed[offset] = (version, memo)
+            renamed = rebuilt(expr, mapping, memo)
             if renamed == expr:
                 return expr
             expr = renamed
@@ -189,18 +264,21 @@ class Namer:
 _LAGS: dict[tuple[sp.Expr, int], sp.Expr] = {}
 
 
-def _check_term(cell: Cell, term: Term, target: str, atoms=None) -> None:
+def _check_term(cell: Cell, term: Term, target: str, namer: Namer | None = None,
+                max_lag: int | None = None) -> None:
     """Every value a term reads exists where the term is evaluated: the bar of its own
     equation at ``t + s``, signals at ``t + s``, and states at their read lags before it.
     A derivative SymPy left unevaluated is refused: it has no closed form to compile."""
-    if term.expr.has(sp.Derivative, sp.Subs):
+    if (namer.unevaluated(term.expr) if namer else term.expr.has(sp.Derivative, sp.Subs)):
         raise DeriveError(f"cell {cell.name!r}: the derivative of {term.via}'s equation with "
                           f"respect to {target} has no closed form here ({term.expr}); write "
                           "the cell with functions SymPy differentiates (sigma, tanh, exp, "
                           "log, Max, Abs, Piecewise, ...)")
     s = term.offset
-    for atom in (atoms or _timed_atoms)(term.expr):
-        name, time = _name_and_time(atom)
+    if max_lag is None:
+        max_lag = cell.max_lag  # asked once per derivation by the engine: it reads every rhs
+    for atom in (namer.atoms if namer else _timed_atoms)(term.expr):
+        name, time = (namer.name_time if namer else _name_and_time)(atom)
         if name is None:
             continue
         lag = _LAGS.get((time, s))
@@ -209,17 +287,45 @@ def _check_term(cell: Cell, term: Term, target: str, atoms=None) -> None:
         ok = lag.is_Integer
         if ok and name.startswith("bar_"):
             ok = (term.via is None and name[4:] == target and lag == 0) or \
-                (name[4:] == term.via and lag == 0)
+                ((name[4:] == term.via or name[4:] in term.group) and lag == 0)
         elif ok and name.startswith("dL_d"):
             ok = term.via is None and lag == 0
         elif ok:
             signal = cell.signals.get(name)
             ok = signal is not None and (lag == 0 or (
-                lag < 0 and signal.kind == "defined" and -lag <= cell.max_lag))
+                lag < 0 and signal.kind == "defined" and -lag <= max_lag))
         if not ok:
             raise DeriveError(f"cell {cell.name!r}: a term of bar {target} through "
                               f"{term.via or 'the loss'} reads {atom}, a value not proved to "
                               f"exist at time t + {s}; the derivation is refused")
+
+
+class _JointRules:
+    """The rule of a vector primitive (a softmax) applied once per primitive and step to all
+    of its entries the cell reads, and kept: every score's bar shares the one normaliser."""
+
+    def __init__(self, free: dict) -> None:
+        self.rules: dict[tuple, dict] = {}
+        self.free = free  # free symbols of nodes, shared with the engine's other VJP calls
+
+    def vjp(self, vector: sp.Basic, s: int, eqs: list[Equation], wrt: sp.Basic) -> list[sp.Basic]:
+        """The terms of ``bar wrt`` through the entries ``eqs`` (equations at ``t + s``)."""
+        key = (vector, s, tuple(eq.signal.name for eq in eqs))
+        by_child = self.rules.get(key)
+        if by_child is None:
+            entries = [eq.at(s) for eq in eqs]
+            rule = rule_for(VECTOR_VJP, entries[0])
+            by_child = {}
+            for child, bar in rule(entries, [eq.signal.bar(t + s) for eq in eqs]):
+                by_child.setdefault(child, []).append(bar)
+            self.rules[key] = by_child
+        terms = []
+        # a score that is a signal is reached only by its own bar; any other score is asked
+        for child in ([wrt] if wrt in by_child else []) + \
+                [c for c in by_child if not isinstance(c, sp.MatrixSymbol)]:
+            for bar in by_child[child]:
+                terms += matrix_vjp(child, bar, wrt, self.free)
+        return terms
 
 
 def derive_adjoints(cell: Cell) -> Adjoints:
@@ -227,6 +333,11 @@ def derive_adjoints(cell: Cell) -> Adjoints:
     cell.validate()
     name_back = Namer(cell)
     result = Adjoints(cell)
+    free: dict = {}  # free symbols of right-hand sides' nodes, asked for every signal read
+    joint = _JointRules(free)
+    max_lag = cell.max_lag
+    # the weights each equation reads, once: every weight asks every equation
+    reads = [(eq, eq.rhs.free_symbols) for eq in cell.equations]
 
     uses: dict[str, list[tuple[Equation, int]]] = {name: [] for name in cell.signals}
     for eq in cell.ordered:
@@ -237,22 +348,33 @@ def derive_adjoints(cell: Cell) -> Adjoints:
         terms: list[Term] = []
         if signal.name in cell.outputs:
             terms.append(Term(signal.direct(t), None, 0))
+        grouped: dict[tuple, list[Equation]] = {}
         for eq, s in uses[signal.name]:
             rhs = eq.at(s)
-            for expr in local_vjp(rhs, signal(t), eq.signal.bar(t + s)):
+            vector = softmax_of(rhs)
+            if vector is not None:  # entries of one softmax: one term, not one per entry
+                grouped.setdefault((vector, s), []).append(eq)
+                continue
+            for expr in local_vjp(rhs, signal(t), eq.signal.bar(t + s), free):
                 term = Term(name_back(expr, s), eq.signal.name, s, expr)
-                _check_term(cell, term, signal.name, name_back.atoms)
+                _check_term(cell, term, signal.name, name_back, max_lag)
+                terms.append(term)
+        for (vector, s), eqs in grouped.items():
+            names = frozenset(eq.signal.name for eq in eqs)
+            for expr in joint.vjp(vector, s, eqs, signal(t)):
+                term = Term(name_back(expr, s), eqs[0].signal.name, s, expr, names)
+                _check_term(cell, term, signal.name, name_back, max_lag)
                 terms.append(term)
         # textbook order: the direct term, then uses in the same step, then later steps
         result.bars[signal.name] = sorted(terms, key=lambda x: (x.via is not None, x.offset))
 
     for pname, weight in cell.parameters.items():
         terms = []
-        for eq in cell.equations:
-            if weight in eq.rhs.free_symbols:
-                for expr in local_vjp(eq.rhs, weight, eq.signal.bar(t)):
+        for eq, symbols in reads:
+            if weight in symbols:
+                for expr in local_vjp(eq.rhs, weight, eq.signal.bar(t), free):
                     term = Term(name_back(expr, 0), eq.signal.name, 0, expr)
-                    _check_term(cell, term, pname, name_back.atoms)
+                    _check_term(cell, term, pname, name_back, max_lag)
                     terms.append(term)
         result.grads[pname] = terms
     return result

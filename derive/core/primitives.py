@@ -8,7 +8,9 @@ sigmoid's ``fdiff``. Matrix expressions are differentiated by the registries bel
 per node type: a VJP rule maps ``(node, bar)`` to the bars of the node's children, a JVP rule
 maps ``(node, forward)`` to the node's Jacobian as terms ``coefficient * matrix``. SymPy's own
 ``MatrixSymbol.diff`` cannot serve: it raises on Hadamard products of matrix products and
-silently returns 0 for indexed entries.
+silently returns 0 for indexed entries. The entries of a vector primitive (the softmax) are
+differentiated together by a rule of ``VECTOR_VJP``, ``(entries, bars) -> [(child, bar)]``, so
+that their bars share what they have in common (the softmax's normaliser).
 
 A lowering ``(printer, node) -> code`` writes NumPy code for batched operands (a leading
 batch axis; a vector is ``(B, rows, 1)``); the helpers that code calls are registered with
@@ -522,19 +524,31 @@ def _lower_scalar_bar(printer, node):
 # --- softmax entries: softargmax(w_0, ..., w_k)_i -----------------------------------------------
 
 
+class Scores(sp.Tuple):
+    """The scores of one softmax as one node, shared by its entries; unlike SymPy's Tuple,
+    its hash is computed once (a dict keyed by it costs no walk over ``k + 1`` scores)."""
+
+    __hash__ = sp.Basic.__hash__
+
+
 class SoftmaxEntry(MatrixExpr):
     """``softargmax(w_0, ..., w_k)_i``: entry ``i`` of the softmax of ``k + 1`` scores.
 
     Each score is a 1x1 matrix expression (``q^T k``) and so is the entry, so that
-    ``a_i v_i`` is an ordinary matrix product. Its VJP is written through the node itself,
-    ``bar w_j += a_i (delta_ij - a_j) bar a_i``, so the engine's renaming turns it into
-    ``a_i(t) (1 - a_i(t))`` and ``a_i(t) a_j(t)``.
+    ``a_i v_i`` is an ordinary matrix product. The entries of one softmax are differentiated
+    together (:func:`softmax_vjp`), written through the entries themselves, so the engine's
+    renaming turns the bars into ``a_j(t) (bar a_j(t) - sum_i a_i(t) bar a_i(t))``.
     """
 
     def __new__(cls, index: int, *scores: MatrixExpr) -> SoftmaxEntry:
         # no validation here: the VJP rule and every xreplace rebuild nodes by the thousand
-        # for large k; softargmax() validates what a user writes
-        return sp.Basic.__new__(cls, sp.Integer(index), *scores)
+        # for large k; softargmax() validates what a user writes. The scores are held as one
+        # Tuple, shared by the k + 1 entries (its hash computed once): a rebuild passes it back
+        if len(scores) == 1 and isinstance(scores[0], Scores):
+            (held,) = scores
+        else:
+            held = Scores(*scores)
+        return sp.Basic.__new__(cls, sp.Integer(index), held)
 
     @property
     def index(self) -> int:
@@ -542,7 +556,12 @@ class SoftmaxEntry(MatrixExpr):
 
     @property
     def scores(self) -> tuple:
-        return self.args[1:]
+        return self.args[1].args
+
+    @property
+    def softmax(self) -> Scores:
+        """The scores as one node: the same for every entry of one softmax."""
+        return self.args[1]
 
     @property
     def shape(self) -> tuple:
@@ -568,6 +587,10 @@ class SoftmaxEntry(MatrixExpr):
     def _text(self, printer) -> str:
         return f"softargmax({', '.join(printer._print(w) for w in self.scores)})_{self.index}"
 
+    def _sympystr(self, printer) -> str:  # as it is built: SoftmaxEntry(i, w_0, ..., w_k)
+        scores = ", ".join(printer._print(w) for w in self.scores)
+        return f"SoftmaxEntry({self.index}, {scores})"
+
 
 def softargmax(*scores: MatrixExpr) -> list[SoftmaxEntry]:
     """The entries ``a_0, ..., a_k`` of ``softargmax(w_0, ..., w_k)``."""
@@ -576,23 +599,62 @@ def softargmax(*scores: MatrixExpr) -> list[SoftmaxEntry]:
     for w in scores:
         if not isinstance(w, MatrixExpr) or tuple(w.shape) != (1, 1):
             raise ValueError(f"softargmax scores must be 1x1 matrices, got {w}")
-    return [SoftmaxEntry(i, *scores) for i in range(len(scores))]
+    held = Scores(*scores)
+    return [SoftmaxEntry(i, held) for i in range(len(scores))]
+
+
+def softmax_vjp(entries: list[SoftmaxEntry], bars: list[MatrixExpr]
+                ) -> list[tuple[MatrixExpr, Callable[[], MatrixExpr]]]:
+    """Reverse mode through entries of one softmax ``a = softargmax(w_0, ..., w_k)``: the
+    entries ``a_i`` read (each once, with its bar ``bar a_i``), to ``[(w_j, bar w_j)]``.
+
+    ``bar w = a (.) (bar a - (a^T bar a) 1)``, entry by entry
+    ``bar w_j = a_j (bar a_j - sum_i a_i bar a_i)`` (an entry not read has ``bar a_j = 0``).
+    The normaliser ``a^T bar a`` is one node shared by every score, so a softmax of ``k + 1``
+    entries costs ``k + 1`` terms, not ``(k + 1)^2``. The rule is held against the
+    derivative of the definition ``exp(w_i) / sum_j exp(w_j)`` in the tests.
+
+    Bars are deferred (callables), built only for the score being differentiated, and built
+    directly, all operands being 1x1: subtraction and negation would call doit on the tree.
+    """
+    scores = entries[0].scores
+    held_scores = entries[0].softmax
+    given = {e.index: (e, b) for e, b in zip(entries, bars, strict=True)}
+    held: list[MatrixExpr] = []
+
+    def normaliser() -> MatrixExpr:  # a^T bar a over the entries read; built once
+        if not held:
+            parts = [sp.Basic.__new__(sp.HadamardProduct, e, b)
+                     for _, (e, b) in sorted(given.items())]
+            held.append(parts[0] if len(parts) == 1 else sp.Basic.__new__(sp.MatAdd, *parts))
+        return held[0]
+
+    def term(j: int) -> MatrixExpr:
+        if j in given:
+            entry, bar = given[j]
+            return sp.Basic.__new__(sp.HadamardProduct, entry,
+                                    sp.Basic.__new__(sp.MatAdd, bar, _negative(normaliser())))
+        return _negative(sp.Basic.__new__(sp.HadamardProduct, SoftmaxEntry(j, held_scores),
+                                          normaliser()))
+
+    return [(w, lambda j=j: term(j)) for j, w in enumerate(scores)]
+
+
+def softmax_of(node: sp.Basic) -> Scores | None:
+    """The softmax an entry belongs to (its scores), or None for any other node: the
+    entries of one softmax are differentiated together by :data:`VECTOR_VJP`."""
+    return node.softmax if isinstance(node, SoftmaxEntry) else None
+
+
+# entries of one vector primitive, differentiated together: (entries, bars) -> [(child, bar)]
+VECTOR_VJP: dict[type, Callable] = {SoftmaxEntry: softmax_vjp}
 
 
 @defvjp(SoftmaxEntry)
 def _vjp_softmax_entry(node, bar):
-    # a_i = softargmax(w)_i:  bar w_j += a_i (delta_ij - a_j) bar a_i
-    # Each bar is built only when its score is the one being differentiated (a callable is
-    # a deferred bar), and built directly, all operands being 1x1: subtraction and negation
-    # would call doit on the whole tree. Otherwise a cell with k + 1 entries costs k^3.
-    def term(j: int) -> MatrixExpr:
-        if j == node.index:
-            one_minus = sp.MatAdd(sp.OneMatrix(1, 1), _negative(node))
-            return sp.Basic.__new__(sp.HadamardProduct, bar, node, one_minus)
-        other = SoftmaxEntry(j, *node.scores)
-        return _negative(sp.Basic.__new__(sp.HadamardProduct, bar, node, other))
-
-    return [(w, lambda j=j: term(j)) for j, w in enumerate(node.scores)]
+    # one entry read alone (inside a larger expression): the softmax rule with one bar,
+    # bar w_j += a_i (delta_ij - a_j) bar a_i
+    return VECTOR_VJP[SoftmaxEntry]([node], [bar])
 
 
 def _negative(x: MatrixExpr) -> MatrixExpr:
@@ -605,33 +667,35 @@ def _jvp_softmax_entry(node, forward):
     a_i = forward.scalar(node)
     out = []
     for j, w in enumerate(node.scores):
-        a_j = forward.scalar(SoftmaxEntry(j, *node.scores))
+        a_j = forward.scalar(SoftmaxEntry(j, node.softmax))
         weight = a_i * (1 - a_i) if j == node.index else -a_i * a_j
         out += [(weight * c, m) for c, m in forward.jac(w)]
     return out
 
 
-_SOFTMAX_LAST: list = [(), None]  # the scores of the last softmax and its entries
-
-
 @runtime
-def softmax_entry(i, scores):
-    """Entry ``i`` of the softmax over the first axis of ``scores``; the entries of one
-    softmax are asked for one after another with the same score arrays, so the softmax is
-    computed once (the cache holds the arrays, so their ids cannot be reused)."""
-    last, entries = _SOFTMAX_LAST
-    if len(last) != len(scores) or any(a is not b for a, b in zip(last, scores, strict=True)):
-        stacked = np.stack(np.broadcast_arrays(*scores))
-        e = np.exp(stacked - stacked.real.max(axis=0))  # any shift cancels, complex included
-        entries = e / e.sum(axis=0)
-        _SOFTMAX_LAST[:] = [tuple(scores), entries]
-    return entries[i]
+def softmax(scores):
+    """The softmax over ``scores`` (a tuple of arrays of one shape), its entries stacked on a
+    new first axis; any shift of the scores cancels, complex ones included."""
+    stacked = np.stack(np.broadcast_arrays(*scores))
+    e = np.exp(stacked - stacked.real.max(axis=0))
+    return e / e.sum(axis=0)
 
 
 @deflower(SoftmaxEntry)
 def _lower_softmax_entry(printer, node):
-    scores = ", ".join(printer._print(w) for w in node.scores)
-    return f"softmax_entry({node.index}, ({scores},))"
+    # the entries of one softmax are read one after another: computed once, as a variable
+    # written before the line that first reads one (a printer holding ``pending`` lines)
+    held = getattr(printer, "softmaxes", None)
+    if held is None:
+        scores = ", ".join(printer._print(w) for w in node.scores)
+        return f"softmax(({scores},))[{node.index}]"
+    name = held.get(node.softmax)
+    if name is None:
+        scores = ", ".join(printer._print(w) for w in node.scores)
+        name = held[node.softmax] = f"_softmax{len(held)}"
+        printer.pending.append(f"    {name} = softmax(({scores},))")
+    return f"{name}[{node.index}]"
 
 
 # --- functions with a kink: |x|, max, min, step, sign, delta, comparisons ----------------------
@@ -727,12 +791,14 @@ def _reaches(node: sp.Basic, wrt: sp.Basic) -> bool:
     return node == wrt or node.has(wrt)  # a scalar signal value, e.g. g(t) in g(t) W x
 
 
-def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixExpr]:
+def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic,
+               symbols: dict | None = None) -> list[MatrixExpr]:
     """The terms of ``bar wrt`` contributed by ``expr`` whose bar is ``bar``.
 
     Reverse-mode over the expression tree: each node hands its bar to its children through
     its rule; the terms reaching ``wrt`` are returned (an empty list if ``expr`` does not
-    depend on ``wrt``).
+    depend on ``wrt``). ``symbols`` memoises nodes' free symbols across calls (a sum of
+    ``k + 1`` products is asked once for each of the ``k + 1`` values it reads).
     """
     terms: list[MatrixExpr] = []
 
@@ -740,7 +806,12 @@ def matrix_vjp(expr: MatrixExpr, bar: MatrixExpr, wrt: sp.Basic) -> list[MatrixE
 
     def visit(node: sp.Basic, node_bar: MatrixExpr) -> None:
         if fast:  # weights and vector values: a free-symbol test
-            if wrt not in node.free_symbols and (hash(node) != hash(wrt) or node != wrt):
+            found = symbols.get(node) if symbols is not None else None
+            if found is None:
+                found = node.free_symbols
+                if symbols is not None:
+                    symbols[node] = found
+            if wrt not in found and (hash(node) != hash(wrt) or node != wrt):
                 return
         elif not _reaches(node, wrt):
             return

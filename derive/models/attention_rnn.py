@@ -81,7 +81,7 @@ class AttentionRNN:
     def model(self, k: int) -> RecurrentModel:
         """The derived AttentionRNN(k)."""
         k = positive_int("k", k)
-        check_attention_size(k=k)  # before anything is built: the cost grows as k^2
+        check_attention_size(k=k)  # before anything is built: the reads grow as k^2
         return RecurrentModel(f"attention_rnn_{k}", f"AttentionRNN({k})",
                               functools.partial(attention_cell, k),
                               default_dims={"n": self.default_n}, default_T=6)

@@ -31,7 +31,15 @@ def _outer_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return u[..., 0].T @ v[..., 0]
 
 
-_NAMESPACE = {"numpy": np, "_outer_sum": _outer_sum, **RUNTIME}
+def _batch_dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``sum_b u_b v_b`` over the batch: one dot product for two batches of scalars (no
+    temporary array), the plain sum of the product otherwise."""
+    if np.ndim(u) == 1 and np.shape(u) == np.shape(v):
+        return np.dot(u, v)
+    return np.sum(u * v, axis=0)
+
+
+_NAMESPACE = {"numpy": np, "_outer_sum": _outer_sum, "_batch_dot": _batch_dot, **RUNTIME}
 
 
 class BatchedPrinter(NumPyPrinter):
@@ -41,6 +49,16 @@ class BatchedPrinter(NumPyPrinter):
     def __init__(self, settings: dict | None = None) -> None:
         super().__init__(settings)
         self.temps: dict[sp.Basic, str] = {}  # subexpressions already held in a variable
+        # subexpressions read more than once -> the variable to hold them: written, the first
+        # time one is printed, as a line in ``pending`` (before the line that reads it)
+        self.shared: dict[sp.Basic, str] = {}
+        self.pending: list[str] = []
+        self.softmaxes: dict[sp.Basic, str] = {}  # a softmax's scores -> its entries' variable
+        self.unevaluated = True  # whether UnevaluatedExpr may occur (SymPy's pass over it)
+
+    def _handle_UnevaluatedExpr(self, expr):  # noqa: N802 - SymPy's name
+        # a pass over the whole tree on every line: skipped when the step holds none
+        return super()._handle_UnevaluatedExpr(expr) if self.unevaluated else expr
 
     def _print(self, expr, **kwargs) -> str:
         temp = self.temps.get(expr)
@@ -50,7 +68,13 @@ class BatchedPrinter(NumPyPrinter):
         if expr in held:  # the variable of an elementwise function's body
             return held[expr]
         lower = rule_for(LOWER, expr) if isinstance(expr, sp.Basic) else None
-        return lower(self, expr) if lower is not None else super()._print(expr, **kwargs)
+        code = lower(self, expr) if lower is not None else super()._print(expr, **kwargs)
+        name = self.shared.get(expr) if not held else None
+        if name is None:
+            return code
+        self.pending.append(f"    {name} = {code}")
+        self.temps[expr] = name
+        return name
 
     def batch_sum(self, expr) -> str:
         """Code for ``expr`` summed over the batch axis: a weight's gradient."""
@@ -106,63 +130,86 @@ def compile_step(
     """Straight-line code for ``target = expr`` in order; later ones may read earlier ones.
     Targets in ``summed`` are summed over the batch axis (weight gradients)."""
     concrete = {sym: int(v) for sym, v in dims.items()}
-    exprs = [expr.xreplace(concrete) if concrete else expr for _, expr in assignments]
+    # one pass over the step's expressions as a graph: a subtree shared by many of them (a
+    # softmax's normaliser read by every score's bar) is visited once, not once per line
+    exprs = _replaced([expr for _, expr in assignments], concrete)
     targets = [target for target, _ in assignments]
 
     renames: dict[sp.Basic, sp.Basic] = {}
     inputs: set[str] = set()
-    for expr in exprs:
-        for atom in expr.atoms(sp.MatrixSymbol) | expr.atoms(sp.core.function.AppliedUndef) | \
-                expr.free_symbols:
-            var = variable_name(atom, cell)
-            if var is None:
-                continue
-            if isinstance(atom, sp.MatrixSymbol):
-                renames[atom] = sp.MatrixSymbol(var, *atom.shape)
-            else:
-                renames[atom] = sp.Symbol(var)
-            if var not in targets:
-                inputs.add(var)
-    exprs = [e.xreplace(renames) for e in exprs]
+    nodes = _nodes(exprs)
+    for atom in nodes:
+        if not isinstance(atom, sp.MatrixSymbol | sp.core.function.AppliedUndef | sp.Symbol) \
+                or isinstance(atom, sp.Dummy):  # a Dummy is bound (a function's variable)
+            continue
+        var = variable_name(atom, cell)
+        if var is None:
+            continue
+        if isinstance(atom, sp.MatrixSymbol):
+            renames[atom] = sp.MatrixSymbol(var, *atom.shape)
+        else:
+            renames[atom] = sp.Symbol(var)
+        if var not in targets:
+            inputs.add(var)
+    exprs = _replaced(exprs, renames)
 
     printer = BatchedPrinter({"fully_qualified_modules": True, "inline": True,
                               "allow_unknown_functions": False})
     printer.module_imports.clear()
+    printer.unevaluated = any(isinstance(node, sp.UnevaluatedExpr) for node in nodes)
     lines = [f"def {name}(env):"]
     lines += [f"    {v} = env[{v!r}]" for v in sorted(inputs)]
     counter = itertools.count()
     # sympy.cse cannot order matrix expressions, so repeated matrix subexpressions are
     # shared by hand: each becomes a temporary just before the first line that reads it
-    shared = _repeated_matrix_subexpressions([e for e in exprs if _has_matrix(e)])
+    matrix = [_has_matrix(e) for e in exprs]
+    printer.shared = _repeated_matrix_subexpressions(
+        [e for e, m in zip(exprs, matrix, strict=True) if m])
     emitted: set[sp.Basic] = set()
     # scalar steps: one CSE over the whole step (a gate's derivative feeds several bars)
-    scalar = [(tg, e) for tg, e in zip(targets, exprs, strict=True) if not _has_matrix(e)]
+    scalar = [(tg, e) for tg, e, m in zip(targets, exprs, matrix, strict=True) if not m]
     subs, reduced_all = sp.cse([e for _, e in scalar],
                                symbols=(sp.Symbol(f"_c{next(counter)}") for _ in itertools.count()))
     scalar_subs = dict(subs)
     scalar_reduced = {tg: r for (tg, _), r in zip(scalar, reduced_all, strict=True)}
-    for target, expr in zip(targets, exprs, strict=True):
-        if isinstance(expr, MatrixExpr) or _has_matrix(expr):
-            inside = set(sp.preorder_traversal(expr))
-            for sub, temp in shared.items():
-                if sub in inside and sub not in emitted:
-                    lines.append(f"    {temp} = {printer.doprint(sub)}")
-                    emitted.add(sub)
-                    printer.temps[sub] = temp
+    for target, expr, is_matrix in zip(targets, exprs, matrix, strict=True):
+        if is_matrix:
             code = printer.batch_sum(expr) if target in summed else printer.doprint(expr)
+            lines += printer.pending
+            printer.pending.clear()
             lines.append(f"    {target} = {code}")
             continue
         reduced = scalar_reduced[target]
         for sym in _needed(reduced, scalar_subs):
             if sym not in emitted:
-                lines.append(f"    {sym} = {printer.doprint(scalar_subs[sym])}")
+                code = printer.doprint(scalar_subs[sym])
+                lines += printer.pending
+                printer.pending.clear()
+                lines.append(f"    {sym} = {code}")
                 emitted.add(sym)
+        pair = _two_factors(reduced) if target in summed else None
+        if pair is not None:  # a weight's gradient sum_b u_b v_b: one dot product
+            u, v = (printer.doprint(f) for f in pair)
+            lines += printer.pending
+            printer.pending.clear()
+            lines.append(f"    {target} = _batch_dot({u}, {v})")
+            continue
         code = printer.doprint(reduced)
+        lines += printer.pending
+        printer.pending.clear()
         lines.append(f"    {target} = numpy.sum({code}, axis=0)" if target in summed
                      else f"    {target} = {code}")
     lines.append("    return {" + ", ".join(f"{v!r}: {v}" for v in targets) + "}")
     source = "\n".join(lines) + "\n"
     return StepFunction(name, source, sorted(inputs), targets)
+
+
+def _two_factors(expr: sp.Basic) -> tuple[sp.Basic, sp.Basic] | None:
+    """``(u, v)`` for a product ``u v`` of two non-numeric factors, else None."""
+    if isinstance(expr, sp.Mul) and len(expr.args) == 2 and \
+            not any(a.is_number for a in expr.args):
+        return expr.args
+    return None
 
 
 def _needed(expr: sp.Basic, subs: dict[sp.Symbol, sp.Basic]) -> list[sp.Symbol]:
@@ -179,16 +226,58 @@ def _needed(expr: sp.Basic, subs: dict[sp.Symbol, sp.Basic]) -> list[sp.Symbol]:
 
 
 def _repeated_matrix_subexpressions(exprs: list[sp.Basic]) -> dict[sp.Basic, str]:
-    """Compound matrix subexpressions met more than once, smallest first -> a temp name."""
+    """Compound matrix subexpressions read more than once -> a temp name. Each subtree is
+    entered once: one read inside a subtree that is itself shared is held by that subtree's
+    temporary, so it is no reason for a temporary of its own."""
     counts: dict[sp.Basic, int] = {}
-    for expr in exprs:
-        for sub in sp.preorder_traversal(expr):
-            if isinstance(sub, MatrixExpr) and not isinstance(
-                    sub, sp.MatrixSymbol | sp.OneMatrix | sp.ZeroMatrix | sp.Transpose):
-                counts[sub] = counts.get(sub, 0) + 1
-    repeated = sorted((s for s, k in counts.items() if k > 1),
-                      key=lambda s: sum(1 for _ in sp.preorder_traversal(s)))
+    entered: set[sp.Basic] = set()
+    stack = list(reversed(exprs))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MatrixExpr) and not isinstance(
+                node, sp.MatrixSymbol | sp.OneMatrix | sp.ZeroMatrix | sp.Transpose):
+            counts[node] = counts.get(node, 0) + 1
+        if node in entered:
+            continue
+        entered.add(node)
+        stack.extend(reversed(node.args))
+    repeated = [s for s, k in counts.items() if k > 1]
     return {sub: f"_m{i}" for i, sub in enumerate(repeated)}
+
+
+def _nodes(exprs: list[sp.Basic]) -> set[sp.Basic]:
+    """Every distinct node of ``exprs``, each entered once."""
+    seen: set[sp.Basic] = set()
+    stack = list(exprs)
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(node.args)
+    return seen
+
+
+def _replaced(exprs: list[sp.Basic], mapping: dict) -> list[sp.Basic]:
+    """``[e.xreplace(mapping) for e in exprs]``, each distinct subtree rebuilt once."""
+    if not mapping:
+        return list(exprs)
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def rebuilt(node: sp.Basic) -> sp.Basic:
+        got = memo.get(node)
+        if got is None:
+            if node in mapping:
+                got = mapping[node]
+            elif not node.args:
+                got = node
+            else:
+                args = [rebuilt(a) for a in node.args]
+                changed = any(a is not b for a, b in zip(args, node.args, strict=True))
+                got = node.func(*args) if changed else node
+            memo[node] = got
+        return got
+
+    return [rebuilt(e) for e in exprs]
 
 
 def _has_matrix(expr: sp.Basic) -> bool:

@@ -33,10 +33,11 @@ k, i, j, s = sp.symbols("k i j s", integer=True, nonnegative=True)
 GROUPS = ("Q", "K", "V")
 
 
-# The cost of deriving a cell grows with its terms, the signals its equations read (the
-# derivation, the kernels and the checks handle each): about 10 s at 10,000 terms, and the
-# softmax makes them grow as k^2 for AttentionRNN(k) and T^3 unrolled. They are counted from
-# the arguments, before a cell is built, and refused above the limit DERIVE_MAX_TERMS.
+# The cost of building and checking a cell grows with its terms, the signals its equations
+# read: each of the k + 1 softmax entries reads every score, so they grow as k^2 for
+# AttentionRNN(k) and T^3 unrolled (the derivation itself is linear in k: the entries of one
+# softmax are differentiated together). They are counted from the arguments, before a cell is
+# built, and refused above the limit DERIVE_MAX_TERMS.
 
 
 def derivation_terms(cell: Cell) -> int:

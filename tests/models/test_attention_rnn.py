@@ -4,11 +4,13 @@ catching planted errors, the grad contract and bad input."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
-import sys
+import types
 
 import numpy as np
 import pytest
@@ -16,8 +18,9 @@ import sympy as sp
 
 import derive
 from derive.checks.recurrent import elementwise_checks, perturbation_checks
+from derive.cli import main as cli_main
 from derive.core.errors import DeriveError
-from derive.core.primitives import VJP, SoftmaxEntry, matrix_vjp, softargmax
+from derive.core.primitives import VECTOR_VJP, SoftmaxEntry, matrix_vjp, softargmax
 from derive.models.attention_rnn import AttentionRNN
 from derive.printing.latex import latex
 from derive.printing.text import text
@@ -161,16 +164,19 @@ def test_inf_differs_from_padded_k():
 # --- the checkers catch a planted error ----------------------------------------------------
 
 def test_checkers_catch_flipped_softmax_term(monkeypatch):
-    rule = VJP[SoftmaxEntry]
+    rule = VECTOR_VJP[SoftmaxEntry]
 
-    def flipped(node, bar):
-        out = rule(node, bar)
-        # flip the sign of the off-diagonal terms: bar w_j += + a_i a_j bar a_i
-        return [(w, term if j == node.index else
-                 (lambda bar=term: sp.MatMul(sp.S.NegativeOne, bar())))  # bars are deferred
-                for j, (w, term) in enumerate(out)]
+    def flipped(entries, bars):
+        # the normaliser's sign flipped: bar w_j = a_j (bar a_j + sum_i a_i bar a_i)
+        def wrong(bar):
+            a_j, inner = bar().args
+            if not isinstance(inner, sp.MatAdd):
+                return sp.MatMul(sp.S.NegativeOne, bar())
+            own, minus_sum = inner.args
+            return sp.HadamardProduct(a_j, sp.MatAdd(own, minus_sum.args[1]))
+        return [(w, lambda bar=bar: wrong(bar)) for w, bar in rule(entries, bars)]
 
-    monkeypatch.setitem(VJP, SoftmaxEntry, flipped)
+    monkeypatch.setitem(VECTOR_VJP, SoftmaxEntry, flipped)
     model = RecurrentModel("planted", "planted", lambda: attention_cell(1),
                            default_dims={"n": 1})
     assert not any(c.passed for c in perturbation_checks(model, steps=3, dims={"n": 1})
@@ -208,8 +214,17 @@ def test_bad_input_api():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "derive.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+    """The command line run in this process (a fresh interpreter costs more than the
+    command; ``python -m derive.cli`` itself is tested in tests/cli): status, stdout, stderr.
+    An exception the command does not turn into ``derive: error:`` fails the test."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli_main(list(args))
+        except SystemExit as exc:  # argparse's own refusals
+            status = exc.code
+    return types.SimpleNamespace(returncode=status, stdout=out.getvalue(),
+                                 stderr=err.getvalue())
 
 
 def test_cli_grad_and_errors():

@@ -206,6 +206,7 @@ def test_mixed_network_against_all_references(input_shape):
             assert row.flops == 2 * row.macs
 
 
+@pytest.mark.slow  # full VGG size; the accounting is held against NumPy at small sizes above
 def test_vgg_parameter_total():
     table = account(VGG_NET, VGG_INPUT)
     # the weights of a NumPy implementation at full size, shaped from the activations it
