@@ -25,7 +25,8 @@ def add(sub) -> None:
     p.add_argument("--tex", action="store_true", help="keep each PDF's .tex beside it")
     p.add_argument("--claims", default=None, metavar="DIR",
                    help="claims files whose errata to build with their sets (errata-STEM.pdf; "
-                   f"default {DEFAULT_CLAIMS} when it exists)")
+                   f"default {DEFAULT_CLAIMS} when it exists, for catalogue sets; a problem "
+                   "file's errata only when given)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=run)
 
@@ -36,14 +37,11 @@ def run(args: argparse.Namespace) -> int:
         if len(files) != len(args.sets):
             raise DeriveError("give either problem files (*.toml) or catalogue set ids, not "
                               "both in one command")
-        if args.claims is not None:  # never a silent skip of what was asked for
-            raise DeriveError(f"--claims {args.claims!r}: errata are built for the catalogue's "
-                              "sets only, not yet for a problem file; run 'derive report "
-                              f"{files[0]}' without --claims")
         status = 0
-        for path in files:
+        for path in files:  # errata only when asked: no default claims folder for a file
             status = max(status, build_problemset(path, args.out, pdf=not args.no_pdf,
-                                                  keep_tex=args.tex, quiet=args.quiet))
+                                                  keep_tex=args.tex, quiet=args.quiet,
+                                                  claims=args.claims))
         return status
     missing = [n for n in args.sets or [] if n.endswith(".toml")]
     if missing:

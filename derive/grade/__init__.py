@@ -15,27 +15,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import sympy as sp
 
+from derive.answers import Grading
 from derive.core.errors import DeriveError
 from derive.grade import verdicts as verdicts_module
 from derive.grade.claims import Claim, ClaimsFile, load_claims
 from derive.grade.equivalence import DEADLINE_REACHED, as_basic, canonical, time_limit
 from derive.grade.kinds import grade_claim  # the basic kinds and the richer ones alike
 from derive.grade.render import Report, json_report, latex_report, text_report
-from derive.grade.results import resolve
+from derive.grade.results import CATALOGUE, AnswerSource, answers_from, resolve
 from derive.grade.verdicts import ILLEGIBLE, NOT_CHECKABLE, UNPARSEABLE, Verdict
 
 BUDGET_SECONDS = 120.0  # per claims file; each claim is bounded too (parse limits, timeouts)
 
-__all__ = ["Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade", "json_report",
-           "merge_repeats",
-           "latex_report", "text_report"]
+__all__ = ["AnswerSource", "Claim", "ClaimsFile", "Report", "Verdict", "errata_latex", "grade",
+           "json_report", "latex_report", "merge_repeats", "text_report"]
 
 
 def _claim_key(claim: Claim) -> str:
@@ -45,14 +45,45 @@ def _claim_key(claim: Claim) -> str:
 
 
 def grade(path: str | Path, budget: float | None = None,
-          progress: Callable[[str, list[Verdict], float], None] | None = None) -> Report:
+          progress: Callable[[str, list[Verdict], float], None] | None = None, *,
+          answers: Callable[[str], Any] | None = None,
+          problems: Collection[str] | None = None,
+          grading: Callable[[str], Any] | None = None) -> Report:
     """Grade every claim of the claims file at ``path`` (a ``DeriveError`` if it is malformed)
     within ``budget`` seconds for the whole file: a claim left undecided when the time is up is
     "not checkable", saying so. Identical claims reuse the first one's verdict. ``progress``,
     when given, is called after each problem's claims with its id, their verdicts and the
-    seconds they took (a file takes tens of seconds: the caller can show how far it is)."""
+    seconds they took (a file takes tens of seconds: the caller can show how far it is).
+
+    The claims are graded against the catalogue's derived answers, or, given ``answers`` (a
+    problem id -> an answer with ``.results``), against those: ``problems`` are then the ids
+    it answers (the only ones the file may name) and ``grading`` (an id -> an object with
+    ``model``, a model object or None, and ``verifier``) what else grading may use; without
+    it, no model and no verifier, and the claims that need them are not checkable."""
     budget = BUDGET_SECONDS if budget is None else budget
-    claims_file = load_claims(path)
+    source = _source(answers, problems, grading)
+    with answers_from(source):
+        return _grade(path, budget, progress,
+                      None if source is CATALOGUE else frozenset(source.problems()))
+
+
+def _source(answers: Callable[[str], Any] | None, problems: Collection[str] | None,
+            grading: Callable[[str], Any] | None) -> AnswerSource:
+    """The answer source ``grade`` was given: the catalogue's unless ``answers``."""
+    if answers is None:
+        if problems is not None or grading is not None:
+            raise ValueError("problems and grading describe an answer source: give answers too")
+        return CATALOGUE
+    if problems is None:
+        raise ValueError("an answer source needs the problem ids it answers (problems=...)")
+    ids = frozenset(problems)
+    return AnswerSource(answers, lambda: ids, grading or (lambda pid: Grading()))
+
+
+def _grade(path: str | Path, budget: float,
+           progress: Callable[[str, list[Verdict], float], None] | None,
+           problems: Collection[str] | None) -> Report:
+    claims_file = load_claims(path, problems)
     check_result_paths(claims_file)
     deadline = time.monotonic() + budget
     verdicts: list[Verdict] = []

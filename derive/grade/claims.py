@@ -1,7 +1,8 @@
 """The claims file: what a solution claims, per problem id, in TOML; and its validating loader.
 
 A claims file transcribes one solution. Top-level keys ``title``, ``source`` and ``student``
-describe it; every other top-level key is a problem id of the catalogue holding an array of
+describe it; every other top-level key is a problem id of the catalogue (or of the problems
+the file is loaded against: an instructor's problem set, ``SET/PART``) holding an array of
 claims (``[["set/id"]]`` headers, one per claim)::
 
     title = "rnn-cnn-hw: one student's solution"
@@ -58,9 +59,11 @@ is a ``DeriveError`` naming the file, the line and key, and the value.
 
 from __future__ import annotations
 
+import difflib
 import re
 import stat
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,13 +193,24 @@ def _read(path: Path, name: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as read_text's newlines
 
 
-def load_claims(path: str | Path) -> ClaimsFile:
-    """Read and validate a claims file; every defect is a ``DeriveError`` naming where it is."""
+def named_sets(path: str | Path) -> list[str]:
+    """The problem sets a claims file names (``SET`` of its ``[["SET/ID"]]`` tables), read
+    without knowing which problems they are: to tell a file about another set from one about
+    the set being graded. A file that is not readable TOML, or has a table that is not a
+    problem id (a problem file is not a claims file), is a ``DeriveError``."""
     path = Path(path)
-    name = str(path)
-    text = _read(path, name)
+    data = _parse(_read(path, str(path)), str(path))
+    ids = [str(top) for top in data if top not in META]
+    odd = [i for i in ids if not re.fullmatch(r"[^/\s]+/\S+", i)]
+    if odd:
+        raise DeriveError(f"{path}: {_short(odd[0])} is not a problem id; a claims file has "
+                          "[[\"SET/ID\"]] tables, one per claim")
+    return sorted({i.split("/")[0] for i in ids})
+
+
+def _parse(text: str, name: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"at line (\d+)", str(exc))
         lines = text.splitlines()
@@ -206,6 +220,16 @@ def load_claims(path: str | Path) -> ClaimsFile:
         raise DeriveError(f"{name}: not valid TOML: {exc}{shown}") from None
     except RecursionError:
         raise DeriveError(f"{name}: not valid TOML: nested too deeply") from None
+
+
+def load_claims(path: str | Path, problems: Collection[str] | None = None) -> ClaimsFile:
+    """Read and validate a claims file about ``problems`` (the ids it may name; the
+    catalogue's by default); every defect is a ``DeriveError`` naming where it is."""
+    known = PROBLEMS if problems is None else problems
+    path = Path(path)
+    name = str(path)
+    text = _read(path, name)
+    data = _parse(text, name)
     headers = _header_lines(text)
 
     def where(pid: str, index: int, key: str | None = None) -> str:
@@ -224,12 +248,11 @@ def load_claims(path: str | Path) -> ClaimsFile:
                 raise DeriveError(f"{name}: key {top!r} must be a string, got {_short(body)}")
             meta[top] = body
             continue
-        if top not in PROBLEMS:
-            import difflib
-
-            close = difflib.get_close_matches(top, list(PROBLEMS), n=2, cutoff=0.6)
+        if top not in known:
+            close = difflib.get_close_matches(top, list(known), n=2, cutoff=0.6)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise DeriveError(f"{name}: {top!r} is not a problem id of the catalogue{hint}")
+            of = "the catalogue" if problems is None else "the problem set"
+            raise DeriveError(f"{name}: {top!r} is not a problem id of {of}{hint}")
         entries = body if isinstance(body, list) else [body]
         for index, entry in enumerate(entries):
             if not isinstance(entry, dict):

@@ -278,11 +278,17 @@ class RunValues(Evaluator):
         return self.table[key]
 
 
-def model_for(pid: str, declared: str | None) -> object | None:
-    """The recurrent model behind ``pid``: the one its problem declares, else the registered
-    model whose summary names the problem (``"... (dsga1008-hw2/1.2.1)"``); None when none
-    does or it is not a recurrent cell."""
+def model_for(pid: str, declared: object | None, search: bool = True) -> object | None:
+    """The recurrent model behind ``pid``: the one its problem declares (a registered model's
+    name, or the model object itself), else, when ``search``, the registered model whose
+    summary names the problem (``"... (dsga1008-hw2/1.2.1)"``); None when none does or it is
+    not a recurrent cell. Only the catalogue's ids are searched for: another source's id that
+    happens to match a summary would be a guess."""
+    if declared is not None and not isinstance(declared, str):
+        return declared if hasattr(declared, "bptt") and hasattr(declared, "cell") else None
     name = declared
+    if name is None and not search:
+        return None
     if name is None:
         for candidate, summary in model_names().items():
             if any(f"({pid[:k]})" in summary for k in range(len(pid), pid.index("/"), -1)):

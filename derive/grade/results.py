@@ -3,11 +3,19 @@
 A claim names its result by a path (``key``, ``key.sub``, ``key[3]``, ``key[*].field``,
 ``key["text"]``); the helpers here resolve it, label the rows of a column, find the parts of a
 total, collect the answer's symbols for the parser, and the forward definitions of gates.
+
+The answers come from an :class:`AnswerSource`: the catalogue's registered problems unless
+:func:`derive.grade.grade` is given another one (an instructor's problem set), which it makes
+the source of every look-up while it grades (:func:`answers_from`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -15,9 +23,52 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from derive.answers import grading
+from derive.answers import answer, grading, registered_problems
 from derive.grade.parse import SymbolTable
 from derive.models import get as registered_model
+
+
+@dataclass(frozen=True)
+class AnswerSource:
+    """Where grading finds the derived answers.
+
+    ``answer``: problem id -> an answer with ``.results``; ``problems``: the ids it answers;
+    ``grading``: problem id -> what grading needs beyond the results, like
+    :class:`derive.answers.Grading`: its ``model`` is a registered model's name or the model
+    object itself (a problem set's cell), its ``verifier`` runs claimed weights.
+    ``catalogue`` says whether the registered models may be searched for a problem that
+    declares none (only for the catalogue's own ids)."""
+
+    answer: Callable[[str], Any]
+    problems: Callable[[], Collection[str]]
+    grading: Callable[[str], Any]
+    catalogue: bool = False
+
+
+CATALOGUE = AnswerSource(answer, registered_problems, grading, catalogue=True)
+_SOURCE: ContextVar[AnswerSource] = ContextVar("answer_source", default=CATALOGUE)
+
+
+def answer_source() -> AnswerSource:
+    """The source of the answers being graded against (the catalogue's by default)."""
+    return _SOURCE.get()
+
+
+@contextmanager
+def answers_from(source: AnswerSource) -> Iterator[AnswerSource]:
+    """Every look-up of an answer, a model or a verifier within the block uses ``source``."""
+    token = _SOURCE.set(source)
+    try:
+        yield source
+    finally:
+        _SOURCE.reset(token)
+
+
+def declared_model(pid: str) -> Any:
+    """The recurrent model behind ``pid``'s results as its source declares it: a registered
+    model's name, the model object itself, or None."""
+    return answer_source().grading(pid).model
+
 
 _PATH = re.compile(r'([A-Za-z0-9_]+)|\[(\*|\d+)\]|\["([^"\]]*)"\]|\.')
 
@@ -236,11 +287,11 @@ def expand_gates(expr: sp.Basic, defs: dict[str, sp.Eq]) -> sp.Basic:
 def model_definitions(pid: str, table: SymbolTable) -> dict[str, sp.Eq]:
     """The gate definitions of the model behind ``pid``, in the answer's weight names
     (``w_ix`` or the input-first ``w_xi``: whichever the answer uses)."""
-    name = grading(pid).model  # declared where the problem is registered
+    name = declared_model(pid)  # declared where the problem is registered
     if name is None:
         return {}
     try:
-        equations = registered_model(name).equations
+        equations = (registered_model(name) if isinstance(name, str) else name).equations
     except Exception:  # noqa: BLE001 - without the model the comparison is just less lenient
         return {}
     defs = gate_definitions(dict(equations))

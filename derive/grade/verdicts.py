@@ -18,7 +18,6 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from derive.answers import answer, grading, registered_problems
 from derive.core.errors import DeriveError
 from derive.grade.claims import Claim
 from derive.grade.counterexamples import (
@@ -39,8 +38,10 @@ from derive.grade.equivalence import (
 from derive.grade.parse import MAX_CHARS, ParseError, SymbolTable, parse_formula, parse_number
 from derive.grade.parse import SymbolTable as _Table
 from derive.grade.results import (
+    answer_source,
     as_fraction,
     biases_of,
+    declared_model,
     equation_key,
     expand_gates,
     gate_definitions,
@@ -150,7 +151,7 @@ class Verdict:
 def _registration(pid: str) -> str:
     """Why ``pid`` has no derived answer, or "" when it has one (without building it)."""
     try:
-        return "" if pid in registered_problems() else f"no derived answer for {pid} yet"
+        return "" if pid in answer_source().problems() else f"no derived answer for {pid} yet"
     except Exception as exc:  # noqa: BLE001 - a broken problem module must not stop grading
         return f"the derived answers could not be loaded ({type(exc).__name__}: {exc})"
 
@@ -158,18 +159,34 @@ def _registration(pid: str) -> str:
 def answer_or_reason(pid: str) -> tuple[Any, str]:
     """``(answer, "")`` or ``(None, why it is not available)``."""
 
+    source = answer_source()
     try:
-        registered = registered_problems()
+        registered = source.problems()
     except Exception as exc:  # noqa: BLE001 - a broken problem module must not stop grading
         return None, f"the derived answers could not be loaded ({type(exc).__name__}: {exc})"
     if pid not in registered:
         return None, f"no derived answer for {pid} yet"
     try:
-        return answer(pid), ""
+        return source.answer(pid), ""
     except DeriveError as exc:
         return None, f"the derived answer for {pid} is not available: {exc}"
     except Exception as exc:  # noqa: BLE001 - another module's failure must not stop grading
         return None, f"the derived answer for {pid} failed to build ({type(exc).__name__}: {exc})"
+
+
+def _run_weights(claim: Claim) -> tuple[bool | None, str, list[str]]:
+    """A weights claim run by the verifier its answer source declares (``ok`` None when there
+    is none): the catalogue's registered verifier, or the one another source gives."""
+    source = answer_source()
+    if source.catalogue:
+        return run_verifier(claim.problem, claim.value)
+    verifier = getattr(source.grading(claim.problem), "verifier", None)
+    if verifier is None:
+        return None, f"no verifier runs weights for {claim.problem}", []
+    try:
+        return verifier(claim.value)
+    except DeriveError as exc:  # malformed weights (shapes): a wrong claim, said why
+        return False, f"the weights cannot be run: {exc}", []
 
 
 def _domain(claim: Claim, table: SymbolTable, expected: Any, sizes: Any = None) -> Domain:
@@ -271,7 +288,7 @@ def _grade_claim(claim: Claim) -> Verdict:
                        explanation=_explanation(answer.results, claim) if answer is not None
                        else "")
     if claim.kind == "weights":
-        ok, reason, evidence = run_verifier(claim.problem, claim.value)
+        ok, reason, evidence = _run_weights(claim)
         status = NOT_CHECKABLE if ok is None else CORRECT if ok else WRONG
         verdict = Verdict(claim, status, reason, claimed=claim.value, evidence=evidence,
                           method="run by the problem's verifier" if ok is not None else "none")
@@ -793,7 +810,8 @@ def readable_counterexamples(claim: Claim, claimed: sp.Basic, right: sp.Basic,
         return []
     try:
         if claimed.atoms(AppliedUndef, sp.Indexed) or right.atoms(AppliedUndef, sp.Indexed):
-            model = model_for(claim.problem, grading(claim.problem).model)
+            model = model_for(claim.problem, declared_model(claim.problem),
+                              search=answer_source().catalogue)
             if model is not None:
                 found = recurrent_counterexample(claimed, right, model, domain.time)
                 if found:

@@ -5,8 +5,8 @@ conv, map, schedule), read safely, validated with file and line, and answered wi
     >>> answered = answer_set(load("problemsets/gru-homework.toml"))
 """
 
-from derive.problemset.answer import AnsweredPart, answer_part, answer_set
+from derive.problemset.answer import AnsweredPart, answer_part, answer_set, answer_source
 from derive.problemset.spec import KINDS, ProblemFileError, ProblemSet, load
 
 __all__ = ["KINDS", "AnsweredPart", "ProblemFileError", "ProblemSet", "answer_part",
-           "answer_set", "load"]
+           "answer_set", "answer_source", "load"]

@@ -1,15 +1,21 @@
 """The answer key of an instructor's problem file: its parts answered, typeset in the set's
-notation with the key's shared layout (``base.tex``), and compiled like the catalogue's keys."""
+notation with the key's shared layout (``base.tex``), and compiled like the catalogue's keys;
+with ``--claims DIR``, the errata of the students' claims files about the set beside it."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
-from derive.problemset import AnsweredPart, ProblemSet, answer_set, load
-from derive.report import audit, latexmk, output_folder
+from derive.core.errors import DeriveError
+from derive.grade import AnswerSource
+from derive.problemset import AnsweredPart, ProblemSet, answer_set, answer_source, load
+from derive.problemset.answer import part_id
+from derive.report import audit, latexmk, output_folder, shown
 from derive.report.document import Document, PartOutcome, _version, lead_lines
+from derive.report.errata import Errata, build_errata, claims_for_source
 from derive.report.render import render, write_atomically
 from derive.report.statements import inline
 
@@ -92,12 +98,44 @@ def key_tex(problem_set: ProblemSet, answered: list[AnsweredPart]) -> Document:
     return Document(problem_set.id, tex, outcomes, audit_tex)
 
 
+def claims_folder(claims: str | os.PathLike) -> Path:
+    """The folder of ``--claims`` (a ``DeriveError`` naming it when it is not one)."""
+    if not str(claims).strip():
+        raise DeriveError("--claims is empty (''); give a folder of claims files, e.g. "
+                          "--claims problemsets/claims")
+    folder = Path(claims)
+    try:
+        exists, is_dir = folder.exists(), folder.is_dir()
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        raise DeriveError(f"--claims {shown(claims)}: {exc.strerror}") from None
+    if exists and not is_dir:
+        raise DeriveError(f"--claims {shown(claims)} is not a folder")
+    if not exists:
+        raise DeriveError(f"--claims {shown(claims)} not found (a folder of claims files, "
+                          "*.toml)")
+    return folder
+
+
+def set_errata(problem_set: ProblemSet, paths: list[Path], source: AnswerSource
+               ) -> list[Errata]:
+    """The errata of the claims files ``paths`` about ``problem_set``, graded against its
+    answers (``source``), with its title and part titles."""
+    titles = {part_id(problem_set, p): p.title for p in problem_set.parts}
+    return [build_errata(p, problem_set.id, source=source, summary=problem_set.title,
+                         titles=titles) for p in paths]
+
+
 def build_problemset(path: str, out: str | Path, pdf: bool = True, keep_tex: bool = False,
-                     quiet: bool = False) -> int:
-    """Answer the problem file ``path`` and write ``OUT/SET.pdf`` (or its .tex). Nothing is
-    written when the file is malformed. Exit status 1 when a check failed."""
+                     quiet: bool = False, claims: str | os.PathLike | None = None) -> int:
+    """Answer the problem file ``path`` and write ``OUT/SET.pdf`` (or its .tex); with
+    ``claims``, a folder, also ``OUT/errata-STEM.pdf`` for each claims file there about the
+    set (files about other sets are skipped). Nothing is written when the problem file or one
+    of its claims files is malformed. Exit status 1 when a check failed."""
     started = time.perf_counter()
     problem_set = load(path)
+    answers = answer_source(problem_set)  # the parts' ids, before anything is answered
+    claims_files = [] if claims is None else \
+        claims_for_source(claims_folder(claims), problem_set.id, answers)
 
     def progress(part, ans, seconds) -> None:
         if not quiet:
@@ -109,6 +147,13 @@ def build_problemset(path: str, out: str | Path, pdf: bool = True, keep_tex: boo
     if not quiet:
         print(f"{problem_set.id} ({path}):", file=sys.stderr, flush=True)
     answered = answer_set(problem_set, progress)
+    # graded against the key's own answers, before anything is written: a claims file whose
+    # result path the answers do not have is malformed too
+    errata = set_errata(problem_set, claims_files, answer_source(problem_set, answered))
+    for one in errata if not quiet else []:
+        graded = f"graded, {one.claims} claims"
+        print(f"  {one.name:26s} {graded:17s} {one.seconds:6.2f} s", file=sys.stderr,
+              flush=True)
     document = key_tex(problem_set, answered)
     folder = output_folder(out)  # created only now: a malformed file writes nothing
     want_pdf = pdf and latexmk.available()
@@ -124,6 +169,17 @@ def build_problemset(path: str, out: str | Path, pdf: bool = True, keep_tex: boo
             made = target.with_suffix(".tex")
             write_atomically(made, source)
         print(f"wrote {made}", flush=True)
+    for one in errata:
+        target = folder / f"{one.name}.pdf"
+        if want_pdf:
+            made = latexmk.build_pdf(one.tex, target, keep_tex=keep_tex)
+        else:
+            made = target.with_suffix(".tex")
+            write_atomically(made, one.tex)
+        print(f"wrote {made}", flush=True)
+    if claims is not None and not claims_files and not quiet:
+        print(f"derive: no claims file in {shown(claims)} is about {problem_set.id}",
+              file=sys.stderr)
     failed = document.failed_checks
     if not quiet:
         checks = sum(len(a.answer.checks) for a in answered)

@@ -118,10 +118,12 @@ def test_new_set_writes_a_template_and_never_overwrites(tmp_path, capsys):
     assert [p.kind for p in load(path).parts] == ["bptt", "cnn", "map"]
 
 
-def test_claims_with_a_problem_file_are_refused_not_skipped(tmp_path, capsys):
+def test_a_problem_file_in_the_claims_folder_is_refused(tmp_path, capsys):
+    # the folder holds the problem file itself: not a claims file, refused by name
     path = tmp_path / "set.toml"
     path.write_text(GOOD_CNN, encoding="utf-8")
     assert main(["report", str(path), "--claims", str(tmp_path), "--out",
                  str(tmp_path / "out")]) == 2
-    assert "errata" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "set.toml" in err and "is not a problem id" in err
     assert not (tmp_path / "out").exists()
