@@ -34,7 +34,8 @@ argument is the symbol sigma squared (``\\sigma^2(x)`` is the sigmoid squared). 
 letters are their names, ``x²`` is ``x^2``, ``x₁`` is ``x_1``. Refused: ``O(..)``, ``\\Theta(..)``
 and ``\\Omega(..)`` inside a formula (an order of growth is a whole claim ``O(...)``, which the
 grader strips before parsing), and transposes (``W^T`` after a name or a call, ``W^\\top``,
-``W.T``) unless shapes are declared.
+``W.T``) unless shapes are declared, and a subscript of several indices (``x_{t,j}``, which
+would fuse into one name ``x_tj``: ``x[t, j]`` is read).
 
 Further forms. Piecewise formulas, ``{x if x > 0; 0 otherwise}`` and ``\\begin{cases} x & x > 0
 \\\\ 0 & \\text{otherwise} \\end{cases}``, are ``Piecewise`` (``if``/``otherwise`` anywhere else
@@ -804,7 +805,10 @@ class _Reader:
                 parts.append(t.text)
             elif t.kind == "cmd" and t.text[1:] in GREEK | {"sigma"}:
                 parts.append(t.text[1:])
-            elif not (t.kind == "cmd" and t.text[1:] in FONT or t.text in (",", "{", "}")):
+            elif t.text == ",":  # x_{t,j} fused into one name x_tj would drop the comma
+                raise ParseError(f"a subscript of several indices at position {t.pos} is not "
+                                 "read: write the indices in brackets, x[t, j]")
+            elif not (t.kind == "cmd" and t.text[1:] in FONT or t.text in ("{", "}")):
                 raise ParseError(f"unexpected {t.text or 'end'!r} in subscript at {t.pos}")
             p = q + 1
 

@@ -15,6 +15,7 @@ from derive.catalogue import PROBLEMS
 from derive.grade.claims import ClaimsFile
 from derive.grade.equivalence import as_basic
 from derive.grade.parse import FUNCTIONS, GREEK, ParseError, SymbolTable, parse_formula
+from derive.grade.quote import quote_latex, space_latex
 from derive.grade.verdicts import (
     CORRECT,
     ILLEGIBLE,
@@ -225,6 +226,10 @@ def _readable(expr: sp.Basic) -> sp.Basic:
     """Names as a student reads them: ``sigma2`` is ``sigma^2``."""
     subs = {x: sp.Symbol(f"{_SQUARED.match(x.name).group(1)}^2")
             for x in expr.atoms(sp.Symbol) if _SQUARED.match(x.name)}
+    # sigma2(t) is the variance at step t: (sigma^(t))^2, as the course writes it
+    subs |= {f: sp.Pow(sp.Function(_SQUARED.match(f.func.__name__).group(1))(*f.args), 2,
+                       evaluate=False)
+             for f in expr.atoms(AppliedUndef) if _SQUARED.match(f.func.__name__)}
     return expr.xreplace(subs) if subs else expr
 
 
@@ -288,17 +293,13 @@ def latex_report(report: Report) -> str:
                 out.append(r"\end{itemize}")
             current = v.claim.problem
             title = PROBLEMS.get(current, "")
-            out.append(rf"\subsection*{{\texttt{{{_esc(current)}}}: {_esc(title)}}}")
+            out.append(rf"\subsection*{{\texttt{{{_esc(current)}}}: "
+                       rf"{text_with_math(title, MAX_SHOWN)}}}")
             out.append(r"\begin{itemize}")
         out.append(_item(v))
     if current is not None:
         out.append(r"\end{itemize}")
     return "\n".join(out) + "\n"
-
-
-_ASCII_MATH = re.compile(
-    r"(?<![\w(])((?:[A-Za-z0-9_.]+(?:\([^()\n]*\))?|\([^()\n]*\))"
-    r"(?:\s*(?:\*\*|[*/+\-^])\s*(?:[A-Za-z0-9_.]+(?:\([^()\n]*\))?|\([^()\n]*\)))+)")
 
 
 _LETTER = "[cfgijklmnpqrstuv]"  # the letters of steps and indices (not x, y, z: variables)
@@ -375,7 +376,7 @@ def _faithful(source: str, expr: object) -> bool:
 def prose_latex(text: str) -> str:
     """A derived answer's text for the errata: prose escaped, its formulas typeset. A line that
     is a list of equations (``h(t) = sum_{i=0}^{k} a_i(t) v_i(t)  for i in ...``) becomes math;
-    inside prose, an arithmetic span with ``*`` (``3*H*W*d*k**2 - H*d*k**2``) does."""
+    inside prose, each formula as written (``3*H*W*d*k**2 - H*d*k**2``) does."""
     out_lines = []
     for line in str(text).split("\n"):
         body, sep, tail = line.partition("  for ")
@@ -386,42 +387,29 @@ def prose_latex(text: str) -> str:
             math_line = ", ".join(f"${r}$" for r in rendered)
             out_lines.append(math_line + (f" for {_esc(tail, 400)}" if sep else ""))
             continue
-        out, last = [], 0
-        for m in _ASCII_MATH.finditer(line):
-            span = m.group(1)
-            # our own texts write products with "*"; a bare power only as k^2
-            if "*" not in span:  # the rest (k^2, O(d k^2)) is left to text_with_math
-                continue
-            order = re.fullmatch(r"O\((.*)\)", span)
-            got = _formula_latex(order.group(1), textbook=True) if order else \
-                _formula_latex(span, textbook=True)
-            if got is not None and order:
-                got = r"O\left(" + got + r"\right)"
-            if got is None:
-                continue
-            out.append(text_with_math(line[last:m.start(1)]))
-            out.append(f"${got}$")
-            last = m.end(1)
-        out.append(text_with_math(line[last:]))
-        out_lines.append("".join(out))
+        out_lines.append(text_with_math(line))
     return r" \newline ".join(out_lines) if len(out_lines) > 1 else out_lines[0]
 
 
 _SEPARATOR = re.compile(r",\s+|;\s+|:\s+|\.\s+|\.$|\s+(?:and|or|with|for|is|are|when|where|against|"
                         r"at|of|from|as|not|but|so|then|while|to|in|by|than|has|because|"
                         r"which|that|if|else)(?=\s)")
-_MATHY = re.compile(r"[=_^*/<>]|[A-Za-z]\(|\\[A-Za-z]")
-_PROSE_WORD = re.compile(r"[a-z]{2,}")
+_MATHY = re.compile(r"[=_^*/<>]|[A-Za-z]\(|\\[A-Za-z]|\bsigma2\b|\b[a-z]hat\b|[A-Za-z]\[|"
+                    r"\w\s+[-+]\s+\w")
+_PROSE_WORD = re.compile(r"[A-Z]?[a-z]{2,}(?:'s)?")  # "Now", "answer's": words
 
 
 def _pieces(text: str) -> list[tuple[int, int]]:
     """Spans of ``text`` between separators outside brackets; a bracket opened after a space
     is prose's own (an aside) and separates too."""
     spans, start, depth, asides, i = [], 0, 0, [], 0
+    closed_aside = False  # the last bracket closed was an aside: "(a) (b)" are two
     while i < len(text):
         ch = text[i]
         if ch in "([{":
-            if ch == "(" and depth == 0 and (i == 0 or text[i - 1] == " "):
+            factor = re.search(r"[-+*/=^]\s*$", text[:i]) or \
+                re.search(r"\)\s*$", text[:i]) and not closed_aside  # "* (W h)", "f(z) (B h)"
+            if ch == "(" and depth == 0 and (i == 0 or text[i - 1] == " ") and not factor:
                 spans.append((start, i))
                 asides.append(True)
                 start = i + 1
@@ -429,7 +417,8 @@ def _pieces(text: str) -> list[tuple[int, int]]:
                 depth += 1
                 asides.append(False)
         elif ch in ")]}" and asides:
-            if asides.pop():
+            closed_aside = asides.pop()
+            if closed_aside:
                 spans.append((start, i))
                 start = i + 1
             else:
@@ -445,20 +434,25 @@ def _pieces(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if b > a]
 
 
-def _math_core(chunk: str) -> tuple[int, int] | None:
-    """Where the formula of a piece of prose is: the piece without its leading and trailing
-    plain words (``the derived answer ties Q_i = Q_1`` -> ``Q_i = Q_1``)."""
+def _math_cores(chunk: str) -> list[tuple[int, int]]:
+    """Where the formulas of a piece of prose are: the runs of the piece between its plain
+    words (``the derived answer ties Q_i = Q_1`` -> ``Q_i = Q_1``; ``with D_i the 0/1 masks``
+    -> ``D_i``, ``0/1``)."""
     words = list(re.finditer(r"\S+", chunk))
-    lo, hi = 0, len(words)
-    while lo < hi and _PROSE_WORD.fullmatch(words[lo].group(0)) and \
-            words[lo].group(0) not in FUNCTIONS and words[lo].group(0) not in GREEK:
-        lo += 1
-    while hi > lo and _PROSE_WORD.fullmatch(words[hi - 1].group(0).rstrip(".,")) and \
-            words[hi - 1].group(0) not in FUNCTIONS and words[hi - 1].group(0) not in GREEK:
-        hi -= 1
-    if lo >= hi:
-        return None
-    return words[lo].start(), words[hi - 1].end()
+
+    def prose(w: re.Match) -> bool:
+        word = w.group(0).strip("'\".,;:!?")
+        return bool(_PROSE_WORD.fullmatch(word)) and word not in FUNCTIONS and \
+            word not in GREEK
+
+    runs, run = [], []
+    for w in words + [None]:
+        if w is not None and not prose(w):
+            run.append(w)
+        elif run:
+            runs.append((run[0].start(), run[-1].end()))
+            run = []
+    return runs
 
 
 def text_with_math(text: str, limit: int = MAX_DERIVED) -> str:
@@ -468,25 +462,20 @@ def text_with_math(text: str, limit: int = MAX_DERIVED) -> str:
     text = _clip(str(text), limit)
     out: list[str] = []
     done = 0
-    for start, end in _pieces(text):
-        core = _math_core(text[start:end])
-        if core is None:
-            continue
-        a, b = start + core[0], start + core[1]
-        while b > a and text[b - 1] in ".,;:'\"":
+    cores = [(start + a, start + b) for start, end in _pieces(text)
+             for a, b in _math_cores(text[start:end])]
+    for a, b in cores:
+        while b > a and text[b - 1] in ".,;:!?'\"":
             b -= 1
         while a < b and text[a] in "'\"":
             a += 1
         formula = text[a:b]
-        if not _MATHY.search(formula) or len(formula) > 400 or \
-                re.search(r"\d\s*[x×]\s*\d|\d[x×]\b|\w\s+[x×]\s+\w", formula):
-            continue  # 2x2/2 and m x m x n are sizes, not products with a symbol x
-        order = re.fullmatch(r"O\((.+)\)", formula)  # O(d k^2 H W): an order of growth
-        got = _formula_latex(order.group(1) if order else formula, textbook=True)
+        got = space_latex(formula)  # R^(m x m x n): a space, its x a times sign
+        if got is None and (not _MATHY.search(formula) or len(formula) > 400):
+            continue
+        got = got or _quoted(formula)
         if got is None:
             continue
-        if order:
-            got = r"O\left(" + got + r"\right)"
         out.append(latex_escape(text[done:a]))
         out.append(f"${got}$")
         done = b
@@ -494,16 +483,25 @@ def text_with_math(text: str, limit: int = MAX_DERIVED) -> str:
     return "".join(out)
 
 
+def _quoted(formula: str) -> str | None:
+    """A formula of the student's as written (subscripts kept, the written order), else as
+    the safe parser reads it when that reading is faithful, else None."""
+    if re.search(r"\d\s*[x×]\s*\d|\d[x×]\b|\w\s+[x×]\s+\w", formula):
+        return None  # 2x2/2 and m x m x n are sizes, not products with a symbol x
+    got = quote_latex(formula)
+    return got if got is not None else _formula_latex(formula, textbook=True)
+
+
 def _where_latex(where: str) -> str:
     """Where a claim is in the source: the student's math typeset when it parses (the whole
     passage, or its formulas inside quoted prose), else the passage as text."""
-    whole = _formula_latex(where.strip().strip("'"), textbook=True) \
+    whole = _quoted(where.strip().strip("'")) \
         if len(where) <= MAX_SHOWN and "=" in where else None
     if whole is not None:
         return f"${whole}$"
     out, last = [], 0
     for m in re.finditer(r"'([^']{3,200})'", where):  # a quoted formula of the solution
-        got = _formula_latex(m.group(1), textbook=True) if "=" in m.group(1) else None
+        got = _quoted(m.group(1)) if "=" in m.group(1) else None
         if got is not None:
             out.append(text_with_math(where[last:m.start()]) + f"${got}$")
             last = m.end()
@@ -528,7 +526,8 @@ _WORD = r"(?!(?:floor|ceiling|ceil|sqrt|exp|log|tanh|sigma|max|min|mu|nu|pi|xi)\
 _NESTED = (rf"(?!{_WORD})(?:[^,;:()\s]|\s(?!{_WORD})"
            r"|\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))+")
 _EVIDENCE_MATH = re.compile(
-    r"(?P<assign>(?<![\w\\])[A-Za-z][A-Za-z0-9_]*(?:\([^()]*\))? = "
+    r"(?P<maps>(?<![\w\\])[A-Za-z] -> [A-Za-z0-9][A-Za-z0-9 +-]*?[A-Za-z0-9]?(?=[,;)]|$))"
+    r"|(?P<assign>(?<![\w\\])[A-Za-z][A-Za-z0-9_]*(?:\([^()]*\))? = "
     r"-?\d+(?:\.\d+)?(?:/\d+)?(?![\w.]))"
     r"|(?:(?<=claimed )|(?<=right )|(?<=gives )|(?<=formula )|(?<=has )|(?<=term )"
     r"|(?<=is )|(?<=shape )|(?<=dimension: )|(?<=dimensions: )|(?<=derived )|(?<=them )"
@@ -542,7 +541,9 @@ def evidence_latex(text: str) -> str:
     out, last = [], 0
     for m in _EVIDENCE_MATH.finditer(text):
         span = m.group(0).rstrip()
-        if m.group("assign"):
+        if m.group("maps"):  # i -> i - 1: a substitution
+            typeset = quote_latex(span)
+        elif m.group("assign"):
             name, _, value = span.partition(" = ")
             got = _formula_latex(name)
             typeset = f"{got} = {_number_latex(value)}" if got is not None else None
@@ -553,10 +554,10 @@ def evidence_latex(text: str) -> str:
                 else _shape_text_latex(span) if " x " in span else _formula_latex(span)
         if typeset is None:
             continue
-        out.append(_esc(text[last:m.start()], MAX_DERIVED))
+        out.append(text_with_math(text[last:m.start()]))
         out.append(f"${typeset}$")
         last = m.start() + len(span)
-    out.append(_esc(text[last:], MAX_DERIVED))
+    out.append(text_with_math(text[last:]))  # the rest: its formulas as written
     return "".join(out)
 
 
@@ -603,6 +604,16 @@ def _student_reason(v: Verdict) -> str:
     return reason
 
 
+def _claimed_latex(v: Verdict, claimed: Any) -> str:
+    """A claimed formula as the student wrote it (``O(d k^2 H W)`` in that order, ``x_{l+1}``
+    a subscript); any other claimed value through the printer."""
+    if v.claim.kind in ("formula", "equation") and isinstance(v.claim.value, str):
+        got = quote_latex(v.claim.value)
+        if got is not None:
+            return f"${got}$"
+    return math(claimed)
+
+
 def _item(v: Verdict) -> str:
     parts = [rf"\item {_MARK[v.status]} --- {text_with_math(v.claim.title, MAX_SHOWN)}."]
     if v.claim.where:
@@ -631,13 +642,14 @@ def _item(v: Verdict) -> str:
         if table:  # a long column: the wrong rows are in the evidence, each with its correction
             parts.append(f"Claimed: {len(claimed)} values.")
         else:
-            parts.append(f"Claimed: {math(claimed)}.")
+            parts.append(f"Claimed: {_claimed_latex(v, claimed)}.")
         if v.status in (WRONG, PARTLY) and not table and v.expected is not None:
             lead = "Weights that pass the same verification (the derived answer's)" if \
                 v.claim.kind == "weights" else "Correction"
             parts.append(f"{lead}: {math(v.expected)}.")
         if v.claim.convention:
-            parts.append(r"\emph{Stated convention:} " + _esc(v.claim.convention) + ".")
+            parts.append(r"\emph{Stated convention:} " + text_with_math(v.claim.convention,
+                                                                         MAX_SHOWN) + ".")
         reason = _student_reason(v)
         if v.status in (CORRECT, PARTLY) and (v.evidence or table or v.status == PARTLY) \
                 and reason:

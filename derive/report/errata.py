@@ -18,7 +18,7 @@ from derive.catalogue import PROBLEMS, SETS
 from derive.core.errors import DeriveError
 from derive.grade import AnswerSource, grade
 from derive.grade.claims import load_claims, named_sets
-from derive.grade.render import latex_report
+from derive.grade.render import MAX_SHOWN, latex_report, text_with_math
 from derive.grade.verdicts import (
     CORRECT,
     ILLEGIBLE,
@@ -127,7 +127,9 @@ def _problem_rows(report, titles: Mapping[str, str]) -> list[dict[str, object]]:
     keys = _KEYS()
     for verdict in report.verdicts:
         pid = verdict.claim.problem
-        row = rows.setdefault(pid, {"pid": pid, "title": titles.get(pid, ""),
+        title = titles.get(pid, "")
+        row = rows.setdefault(pid, {"pid": pid, "title": title,
+                                    "title_tex": text_with_math(title, MAX_SHOWN),
                                     **dict.fromkeys(keys.values(), 0)})
         row[keys[verdict.status]] += 1  # type: ignore[operator]
     return list(rows.values())

@@ -2,10 +2,14 @@
 in full or cut at a sentence end, their formulas through the LaTeX printer, and the
 solution's quoted math typeset only when the reading is faithful; never another formula."""
 
+from types import SimpleNamespace
+
 import pytest
 import sympy as sp
 
+from derive.grade.quote import quote_latex
 from derive.grade.render import (
+    _claimed_latex,
     _sentences,
     _where_latex,
     evidence_latex,
@@ -14,6 +18,7 @@ from derive.grade.render import (
     prose_latex,
     text_with_math,
 )
+from derive.report import latexmk
 
 T, d, k = sp.symbols("T d k")
 
@@ -84,3 +89,68 @@ def test_prose_formulas_are_typeset():
 def test_a_decimal_is_quoted_as_written():
     assert r"\frac" not in _where_latex("'h1 = x1 XOR x2 => b = -1.5'")
     assert "-1.5" in _where_latex("'b = -1.5'")
+
+
+# -- quotes of the student's formulas: as written, in the course's notation ------------------
+
+QUOTES = [
+    "delta_new = ReLU'(z_new) * (W_next[:, new]^T delta_next)",
+    "x_{l+1} = x_l + F(x_l)",
+    "O(d k^2 H W)",
+    "sigma2(t) + sigma2",
+    "mu_j = 1/T sum_{t=1}^T x_{t,j}",
+    "w_i(t) = q_i(t)^T k_j(t)",
+    "h(t)^2 + sigma2(t)^2",
+    r"\frac{1}{T} \sum_{t=1}^{T} (h^{(t)} - \mu)^2",
+    "xhat_{i,j} = (x_{i,j} - mu_j)/sqrt(sigma_j^2 + epsilon)",
+    "F(T) = floor(T/2) + F(ceiling(T/2))",
+]
+
+
+def test_the_derived_answer_of_the_growing_capacity_question_is_math():
+    got = prose_latex("with delta_new = ReLU'(z_new) * (W_next[:, new]^T delta_next) = 0 "
+                      "because every weight out of the new unit is 0")
+    assert r"$\delta_{\text{new}} = \operatorname{ReLU}' (z_{\text{new}})" in got
+    assert r"W_{\text{next}} [: , \text{new}]^{\top} \delta_{\text{next}}) = 0$" in got
+    assert "delta" not in got.replace(r"\delta", "")
+
+
+def test_a_residual_block_keeps_its_layer_subscripts():
+    got = prose_latex("Pre-activation (x_{l+1} = x_l + F(x_l), with BN and ReLU inside F) is "
+                      "easier to train")
+    assert r"$x_{l + 1} = x_{l} + F (x_{l})$" in got and "^{(l" not in got
+
+
+def test_a_claimed_formula_is_shown_in_the_order_written():
+    claimed = sp.Function("O")(d * k**2 * sp.Symbol("H") * sp.Symbol("W"))
+    verdict = SimpleNamespace(claim=SimpleNamespace(kind="formula", value="O(d k^2 H W)"))
+    assert _claimed_latex(verdict, claimed) == r"$O (d k^{2} H W)$"
+    assert "H W d" in math(claimed)  # the printer's own order, for derived answers
+    unread = SimpleNamespace(claim=SimpleNamespace(kind="formula", value=r"\input{x}"))
+    assert _claimed_latex(unread, claimed) == math(claimed)  # not quotable: the reading
+
+
+def test_the_variance_at_a_step_is_typeset():
+    out = math(sp.Function("sigma2")(sp.Symbol("t")) + sp.Symbol("epsilon"))
+    assert r"\left(\sigma^{(t)}\right)^{2}" in out and "sigma_{2}" not in out
+
+
+def test_a_substitution_in_a_reason_is_typeset():
+    got = evidence_latex("the derived formula with i -> i - 1, j -> j - 1")
+    assert r"$i \to i - 1$" in got and r"$j \to j - 1$" in got
+
+
+def test_a_shape_of_a_space_in_a_quote_is_typeset():
+    got = text_with_math("output in R^(F x C x floor((H-DK+P+S)/S))")
+    assert r"\mathbb{R}^{F \times C \times \lfloor" in got
+
+
+@pytest.mark.skipif(not latexmk.available(), reason="needs latexmk and pdflatex")
+def test_quoted_formulas_compile(tmp_path):
+    lines = [f"${quote_latex(q)}$\\par" for q in QUOTES]
+    assert all("None" not in line for line in lines)
+    hostile = text_with_math(r"see \input{/etc/passwd} $x$ 100% } and x_1 = 2 # ~ ^")
+    source = ("\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n" +
+              "\n".join(lines) + "\n" + hostile + "\n\\end{document}\n")
+    pdf = latexmk.build_pdf(source, tmp_path / "quotes.pdf")
+    assert pdf.exists() and pdf.stat().st_size > 0
