@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -277,9 +278,11 @@ def summary_sentence(c: dict[str, int], claims: int) -> str:
             f"({c[ILLEGIBLE]} illegible in the source); {c[NOT_CHECKABLE]} not checked")
 
 
-def latex_report(report: Report) -> str:
+def latex_report(report: Report, titles: Mapping[str, str] | None = None) -> str:
     """A LaTeX body (no preamble): per problem, what the solution got right, what is wrong and
-    the correction, with the evidence."""
+    the correction, with the evidence. Problems are headed as the course names them (``Problem
+    1c``), with their titles from ``titles`` (the catalogue's by default)."""
+    titles = PROBLEMS if titles is None else titles
     cf = report.claims_file
     c = report.counts()
     out = [rf"\section*{{Errata: {_esc(cf.title)}}}"]
@@ -292,9 +295,10 @@ def latex_report(report: Report) -> str:
             if current is not None:
                 out.append(r"\end{itemize}")
             current = v.claim.problem
-            title = PROBLEMS.get(current, "")
-            out.append(rf"\subsection*{{\texttt{{{_esc(current)}}}: "
-                       rf"{text_with_math(title, MAX_SHOWN)}}}")
+            title = titles.get(current, "")
+            number = current.split("/")[-1]
+            out.append(rf"\subsection*{{Problem {_esc(number)}"
+                       + (rf": {text_with_math(title, MAX_SHOWN)}}}" if title else "}"))
             out.append(r"\begin{itemize}")
         out.append(_item(v))
     if current is not None:

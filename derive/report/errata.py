@@ -167,7 +167,7 @@ def build_errata(path: str | Path, set_id: str | None = None, *,
         student=cf.student,
         totals={"claims": len(report.verdicts), **_totals(counts)},
         problems=_problem_rows(report, titles or {}),
-        body=latex_report(report),
+        body=latex_report(report, titles or None),
     )
     return Errata(f"errata-{path.stem}", set_id, path, tex, counts,
                   time.perf_counter() - started)
