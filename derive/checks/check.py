@@ -46,12 +46,14 @@ class Check:
         return line + (f"<br>\n{_markdown(self.detail)}" if self.detail else "") + "\n"
 
     def as_json(self) -> dict:
+        # plain floats and bools: a NumPy measure (np.float64) makes passed an np.bool_,
+        # which the json module refuses
         return {
             "name": self.name,
             "against": self.against,
-            "error": self.error,
-            "tolerance": self.tolerance,
-            "passed": self.passed,
+            "error": float(self.error),
+            "tolerance": float(self.tolerance),
+            "passed": bool(self.passed),
             "detail": self.detail,
         }
 

@@ -7,7 +7,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derive.checks.check import Check
-from derive.checks.recurrent import explicit_symbols, safe_name
+from derive.checks.recurrent import explicit_matrix, explicit_symbols, safe_name
 from derive.core.cell import Cell, _name_and_time, t, timed_matrix
 from derive.core.zero import exactly_zero
 
@@ -31,8 +31,7 @@ def explicit_jacobian_difference(cell: Cell, of: str, wrt: str, lag: int, closed
             name, time = _name_and_time(f)
             if name in cell.signals and cell.signals[name].shape is not None:
                 env[f] = ex(timed_matrix(name, time, cell.signals[name].shape))[0, 0]
-        out = expr.xreplace(env)
-        return sp.Matrix(out.as_explicit() if isinstance(out, MatrixExpr) else out)
+        return explicit_matrix(expr.xreplace(env))
 
     definitions: dict[sp.Symbol, sp.Basic] = {}
     for eq in cell.equations:

@@ -82,6 +82,14 @@ def _sizes(env: dict) -> dict[sp.Symbol, int]:
     return sizes
 
 
+def explicit_matrix(expr: sp.Basic) -> sp.Matrix:
+    """The entries of a matrix expression whose leaves are explicit matrices (a scalar
+    expression: a 1x1 matrix), by plain sums and products."""
+    if isinstance(expr, MatrixExpr):
+        return sp.Matrix(_explicit(expr, {}))
+    return sp.Matrix(expr)
+
+
 def _explicit_scalar(node: sp.Basic, env: dict) -> sp.Expr:
     if isinstance(node, ScalarBar):
         bar, matrix = _explicit(node.bar, env), _explicit(node.matrix, env)

@@ -17,6 +17,7 @@ way: ``bar_h(t + 1)``, ``dL_dh(t)``.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from dataclasses import dataclass, field
 
@@ -216,7 +217,7 @@ class Cell:
         name, time = _name_and_time(atom)
         if name is None or name not in self.signals:
             return None
-        offset = sp.simplify(time - t)
+        offset = _offset_from_t(time)
         if not offset.is_integer:
             raise DeriveError(f"{atom} is not at an integer offset from t")
         return self.signals[name], int(offset)
@@ -227,7 +228,7 @@ class Cell:
         if key in self._uses:
             return list(self._uses[key])
         found = []
-        for atom in sorted(_timed_atoms(rhs), key=str):  # the same order in every run
+        for atom in sorted(_timed_atoms(rhs), key=_label):  # the same order in every run
             where = self.locate(atom)
             if where is not None and where not in found:
                 found.append(where)
@@ -410,7 +411,20 @@ def _is_time(expr: sp.Basic) -> bool:
 
 
 def _timed_atoms(expr: sp.Basic) -> set[sp.Basic]:
-    return expr.atoms(sp.MatrixSymbol) | expr.atoms(sp.core.function.AppliedUndef)
+    return expr.atoms(sp.MatrixSymbol, sp.core.function.AppliedUndef)  # one walk for both
+
+
+def _label(atom: sp.Basic) -> str:
+    """``str(atom)``, read off a matrix symbol's name without printing it."""
+    return atom.name if isinstance(atom, sp.MatrixSymbol) else str(atom)
+
+
+@functools.lru_cache(maxsize=4096)
+def _offset_from_t(time: sp.Expr) -> sp.Expr:
+    """``time - t``, simplified only when it is not already a number: ``t - 2`` gives -2
+    directly, and the few times a cell reads are each worked out once."""
+    offset = time - t
+    return offset if offset.is_Number else sp.simplify(offset)
 
 
 def shift(expr: sp.Basic, offset: int) -> sp.Basic:
