@@ -156,8 +156,10 @@ def _key_line(text: str, start: int, key: str) -> int:
 
 
 def _short(value: Any) -> str:
+    """``value`` quoted, at most 80 characters: its start and its end (a long path keeps the
+    file's own name in view)."""
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 80 else text[:38] + "..." + text[-39:]
 
 
 def _read(path: Path, name: str) -> str:

@@ -8,7 +8,7 @@ upstream gradient; sigmoid's 1/4 bound), ``5a`` (its gradient error is against p
 ``5b`` (the binomial schedule's constant M/(M+1)), ``6e`` (the module is translation
 equivariant), ``rnn-cnn-hw/1`` (a design that counts the column's ones) and ``rnn-cnn-hw/4.3``
 (the PixelCNN's connections carry k^2), and one typeset field, ``rnn-cnn-hw/4.1``'s
-``connections_grouped_latex``, now in the course's term order (``d k^2 + d - 2``). Regenerate it
+``connections_grouped_latex``, now in the course's term order (``d + d k^2 - 2``). Regenerate it
 deliberately, with a reason in the commit, when an answer is meant to change."""
 
 import json

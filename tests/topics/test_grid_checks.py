@@ -86,7 +86,7 @@ def test_4_1_connections_grid_and_grouped_form():
     assert all(c.passed for c in checks)
     grouped, tex = grouped_connections(results["connections"])
     assert sp.expand(grouped - results["connections"]) == 0
-    assert tex == (r"\frac{16 HW \left(d k^{2} + d - 2\right) - 4 (H + W) d k \left(k^{2} - 1"
+    assert tex == (r"\frac{16 HW \left(d + d k^{2} - 2\right) - 4 (H + W) d k \left(k^{2} - 1"
                    r"\right) + d \left(k^{2} - 1\right)^{2}}{32}")
     planted = {**results, "connections_grouped": grouped + Hs * Ws / 32}
     assert not pixelcnn_mdrnn_answers.pixelcnn_checks(planted)[-1].passed
