@@ -17,6 +17,8 @@ import sysconfig
 import venv
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,6 +34,7 @@ def _tracked_copy(target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow  # a wheel build and a fresh environment: run by make test-slow (CI)
 def test_fresh_install_builds_a_report(tmp_path):
     source = _tracked_copy(tmp_path / "src")
     wheels = tmp_path / "wheels"
@@ -70,3 +73,12 @@ def test_fresh_install_builds_a_report(tmp_path):
         capture_output=True, text=True, check=True, cwd=tmp_path,
     ).stdout
     assert str(env_dir) in located.splitlines()[0] and "catalogue" in located
+    # the problem-set template and the claims grammar ship with the package too
+    made = subprocess.run([str(bin_dir / "derive"), "new-set", "hw.toml"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300)
+    assert made.returncode == 0, made.stderr
+    done = subprocess.run([str(bin_dir / "derive"), "report", "hw.toml", "--no-pdf", "--out",
+                           str(tmp_path / "keys")], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert r"\end{document}" in next((tmp_path / "keys").glob("*.tex")).read_text()
