@@ -667,9 +667,12 @@ def _jvp_softmax_entry(node, forward):
     a_i = forward.scalar(node)
     out = []
     for j, w in enumerate(node.scores):
+        terms = forward.jac(w)
+        if not terms:  # a score that does not move: most of them, for one source's Jacobian
+            continue
         a_j = forward.scalar(SoftmaxEntry(j, node.softmax))
         weight = a_i * (1 - a_i) if j == node.index else -a_i * a_j
-        out += [(weight * c, m) for c, m in forward.jac(w)]
+        out += [(weight * c, m) for c, m in terms]
     return out
 
 

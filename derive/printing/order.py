@@ -92,8 +92,18 @@ def _weights(expr: sp.Basic, order: WrittenOrder) -> list[int]:
     return [0] * len(names)  # without the cell's declarations: every such symbol
 
 
-def _is_negative(term: sp.Basic) -> bool:
+def extracts_minus(term: sp.Basic) -> bool:
+    """``term.could_extract_minus_sign()`` without, for a product, its test ``term == -term``
+    (against ``zoo``): negating a product of matrix expressions rebuilds and canonicalises it,
+    which made printing AttentionRNN(k)'s bars quadratic in k."""
+    if isinstance(term, sp.Mul) and not term.has(sp.zoo):
+        first = term.args[0]
+        return bool(first.is_Number and first.is_extended_negative)
     return bool(term.could_extract_minus_sign())
+
+
+def _is_negative(term: sp.Basic) -> bool:
+    return extracts_minus(term)
 
 
 def _lead_positive(terms: list) -> list:

@@ -12,11 +12,29 @@ import re
 
 import sympy as sp
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
-from sympy.printing.precedence import precedence
+from sympy.core.mul import _keep_coeff
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from derive.core.cell import Cell
-from derive.printing.order import WrittenOrder, as_order, ordered_factors, ordered_terms
+from derive.printing.order import (
+    WrittenOrder,
+    as_order,
+    extracts_minus,
+    ordered_factors,
+    ordered_terms,
+)
+
+
+def cheap_precedence(item: sp.Basic) -> int:
+    """SymPy's precedence, with :func:`extracts_minus` for a product (same result, without
+    negating a product of matrix expressions)."""
+    if isinstance(item, sp.Mul):
+        if any(isinstance(a, sp.Function) and getattr(a, "precedence", PRECEDENCE["Mul"])
+               < PRECEDENCE["Mul"] for a in item.args):
+            return PRECEDENCE["Mul"]
+        return PRECEDENCE["Add"] if extracts_minus(item) else PRECEDENCE["Mul"]
+    return precedence(item)
 
 
 class DeriveStrPrinter(StrPrinter):
@@ -36,6 +54,35 @@ class DeriveStrPrinter(StrPrinter):
             return ordered_terms(expr, self._written)
         return super()._as_ordered_terms(expr, order)
 
+    def parenthesize(self, item, level, strict=False):
+        if (cheap_precedence(item) < level) or ((not strict) and cheap_precedence(item) <= level):
+            return f"({self._print(item)})"
+        return self._print(item)
+
+    def _print_Add(self, expr, order=None):
+        # StrPrinter's, with cheap_precedence
+        prec = cheap_precedence(expr)
+        parts = []
+        for term in self._as_ordered_terms(expr, order=order):
+            printed = self._print(term)
+            sign = "+"
+            if printed.startswith("-") and not term.is_Add:
+                sign, printed = "-", printed[1:]
+            wrap = cheap_precedence(term) < prec or term.is_Add
+            parts += [sign, f"({printed})" if wrap else printed]
+        sign = parts.pop(0)
+        return ("" if sign == "+" else sign) + " ".join(parts)
+
+    def _print_MatMul(self, expr):
+        # StrPrinter's, with cheap_precedence (a MatMul is a Mul to SymPy's precedence rules)
+        coeff, factors = expr.as_coeff_mmul()
+        sign = ""
+        if coeff.is_number:
+            real, imag = coeff.as_real_imag()
+            if imag.is_zero and real.is_negative or real.is_zero and imag.is_negative:
+                expr, sign = _keep_coeff(-coeff, factors), "-"
+        return sign + "*".join(self.parenthesize(a, cheap_precedence(expr)) for a in expr.args)
+
     def _print_Mul(self, expr):
         if self._written is None or any(
                 f.is_Pow and f.exp.could_extract_minus_sign() or f.is_Rational and
@@ -45,7 +92,7 @@ class DeriveStrPrinter(StrPrinter):
         sign = ""
         if factors[0] == -1:
             sign, factors = "-", factors[1:]
-        return sign + "*".join(self.parenthesize(f, precedence(expr), strict=False)
+        return sign + "*".join(self.parenthesize(f, cheap_precedence(expr), strict=False)
                                for f in factors)
 
     def _print_HadamardProduct(self, expr):

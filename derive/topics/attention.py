@@ -41,21 +41,33 @@ GROUPS = ("Q", "K", "V")
 
 
 def derivation_terms(cell: Cell) -> int:
-    """The terms of ``cell``: over its equations, the signals each reads."""
-    return sum(len(cell.uses(eq.rhs)) for eq in cell.equations)
+    """The terms of ``cell``: over its equations, the signals each reads, where the scores of
+    one softmax count once for the softmax and each further entry as one term (its entries
+    are differentiated together through one shared sum, so the derivation grows with the
+    scores, not with their square)."""
+    shared: set[sp.Basic] = set()
+    total = 0
+    for eq in cell.equations:
+        if isinstance(eq.rhs, SoftmaxEntry):
+            scores = eq.rhs.args[1]
+            total += 1 if scores in shared else len(cell.uses(eq.rhs))
+            shared.add(scores)
+        else:
+            total += len(cell.uses(eq.rhs))
+    return total
 
 
 def attention_terms(k: int) -> int:
-    """:func:`derivation_terms` of ``attention_cell(k)``, in closed form: each of the ``k+1``
-    softmax entries reads every score, and per entry ``q, k, v`` read one source, ``w``
-    two, ``h`` two."""
-    return (k + 1) ** 2 + 7 * (k + 1)
+    """:func:`derivation_terms` of ``attention_cell(k)``, in closed form: the softmax reads its
+    ``k+1`` scores once and adds one term per further entry (``k``); per entry ``q, k, v``
+    read one source, ``w`` two, ``h`` two."""
+    return (k + 1) + k + 7 * (k + 1)
 
 
 def attention_inf_terms(steps: int) -> int:
-    """:func:`derivation_terms` of ``attention_inf_cell(steps)``: step ``s`` has ``s``
-    entries, so ``sum_s s^2 + 7 s``."""
-    return steps * (steps + 1) * (2 * steps + 1) // 6 + 7 * steps * (steps + 1) // 2
+    """:func:`derivation_terms` of ``attention_inf_cell(steps)``: step ``s`` has one softmax
+    of ``s`` entries, so ``sum_s (s + (s - 1) + 7 s)``."""
+    return 9 * steps * (steps + 1) // 2 - steps
 
 
 def check_attention_size(k: int | None = None, steps: int | None = None) -> None:
