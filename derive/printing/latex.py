@@ -15,7 +15,14 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence
 
 from derive.core.cell import Cell, _name_and_time
-from derive.printing.order import WrittenOrder, as_order, ordered_factors, ordered_terms
+from derive.printing.order import (
+    WrittenOrder,
+    as_order,
+    cheap_precedence_traditional,
+    extracts_minus,
+    ordered_factors,
+    ordered_terms,
+)
 from derive.printing.text import course_text
 
 
@@ -95,6 +102,31 @@ class DeriveLatexPrinter(LatexPrinter):
             return rf"\overline{{{self._base(expr.name[4:])}}}"
         return super()._print_Symbol(expr, style) if isinstance(expr, sp.Symbol) \
             else self._base(expr.name)
+
+    def parenthesize(self, item, level, is_neg=False, strict=False) -> str:
+        # LatexPrinter's, with cheap_precedence_traditional (no negation of matrix products)
+        if is_neg and strict:
+            return self._add_parens(self._print(item))
+        prec = cheap_precedence_traditional(item)
+        if prec < level or (not strict and prec <= level):
+            return self._add_parens(self._print(item))
+        return self._print(item)
+
+    def _print_MatMul(self, expr):
+        # LatexPrinter's, with extracts_minus and cheap_precedence_traditional
+        def parens(x):
+            if isinstance(x, sp.Mul) and not isinstance(x, sp.MatMul):
+                return self._print(x)
+            return self.parenthesize(x, cheap_precedence_traditional(expr), False)
+
+        args = list(expr.args)
+        if extracts_minus(expr):
+            if args[0] == -1:
+                args = args[1:]
+            else:
+                args[0] = -args[0]
+            return "- " + " ".join(map(parens, args))
+        return " ".join(map(parens, args))
 
     def _print_HadamardProduct(self, expr):
         return r" \odot ".join(self.parenthesize(a, 50, strict=True)

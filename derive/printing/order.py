@@ -27,6 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.precedence import (
+    PRECEDENCE,
+    PRECEDENCE_TRADITIONAL,
+    precedence,
+    precedence_traditional,
+)
 
 from derive.core.cell import Cell, _name_and_time, t
 
@@ -100,6 +106,25 @@ def extracts_minus(term: sp.Basic) -> bool:
         first = term.args[0]
         return bool(first.is_Number and first.is_extended_negative)
     return bool(term.could_extract_minus_sign())
+
+
+def cheap_precedence(item: sp.Basic) -> int:
+    """SymPy's precedence (of its string printer), with :func:`extracts_minus` for a product:
+    the same result, without negating a product of matrix expressions."""
+    if isinstance(item, sp.Mul):
+        if any(isinstance(a, sp.Function) and getattr(a, "precedence", PRECEDENCE["Mul"])
+               < PRECEDENCE["Mul"] for a in item.args):
+            return PRECEDENCE["Mul"]
+        return PRECEDENCE["Add"] if extracts_minus(item) else PRECEDENCE["Mul"]
+    return precedence(item)
+
+
+def cheap_precedence_traditional(item: sp.Basic) -> int:
+    """SymPy's ``precedence_traditional`` (of its LaTeX printer), cheap for products as
+    :func:`cheap_precedence`."""
+    if isinstance(item, sp.Mul) and type(item).__name__ not in PRECEDENCE_TRADITIONAL:
+        return cheap_precedence(item)
+    return precedence_traditional(item)
 
 
 def _is_negative(term: sp.Basic) -> bool:

@@ -13,28 +13,16 @@ import re
 import sympy as sp
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 from sympy.core.mul import _keep_coeff
-from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from derive.core.cell import Cell
 from derive.printing.order import (
     WrittenOrder,
     as_order,
-    extracts_minus,
+    cheap_precedence,
     ordered_factors,
     ordered_terms,
 )
-
-
-def cheap_precedence(item: sp.Basic) -> int:
-    """SymPy's precedence, with :func:`extracts_minus` for a product (same result, without
-    negating a product of matrix expressions)."""
-    if isinstance(item, sp.Mul):
-        if any(isinstance(a, sp.Function) and getattr(a, "precedence", PRECEDENCE["Mul"])
-               < PRECEDENCE["Mul"] for a in item.args):
-            return PRECEDENCE["Mul"]
-        return PRECEDENCE["Add"] if extracts_minus(item) else PRECEDENCE["Mul"]
-    return precedence(item)
 
 
 class DeriveStrPrinter(StrPrinter):
