@@ -218,3 +218,31 @@ def test_written_order_is_read_only_from_forward_equations():
         ("i", "f", "o", "g", "c", "h")
     assert WrittenOrder.of_equations(lstm.adjoints.values()) is None
     assert WrittenOrder.of_cell(lstm.cell).weights[:2] == ("w_ix", "w_ih")
+
+
+def test_cheap_sign_and_precedence_agree_with_sympys_on_every_derived_term():
+    import derive
+    from sympy.printing.precedence import precedence, precedence_traditional
+
+    from derive.printing.order import (
+        cheap_precedence,
+        cheap_precedence_traditional,
+        extracts_minus,
+    )
+
+    seen = 0
+    for name in ("lstm", "gated_rnn", "attention_rnn"):
+        model = derive.model(name)
+        model = model.model(2) if name == "attention_rnn" else model
+        for eqs in (model.equations, model.adjoints, model.weight_grads):
+            for eq in eqs.values():
+                for node in sp.preorder_traversal(eq.rhs):
+                    if isinstance(node, sp.Basic) and not isinstance(node, sp.Tuple):
+                        assert extracts_minus(node) == bool(node.could_extract_minus_sign())
+                        assert cheap_precedence(node) == precedence(node)
+                        assert cheap_precedence_traditional(node) == \
+                            precedence_traditional(node)
+                        seen += 1
+    assert seen > 500
+    x, y = sp.symbols("x y")
+    assert extracts_minus(-2 * x * y) and not extracts_minus(2 * x * y)
