@@ -221,9 +221,9 @@ def test_written_order_is_read_only_from_forward_equations():
 
 
 def test_cheap_sign_and_precedence_agree_with_sympys_on_every_derived_term():
-    import derive
     from sympy.printing.precedence import precedence, precedence_traditional
 
+    import derive
     from derive.printing.order import (
         cheap_precedence,
         cheap_precedence_traditional,
