@@ -13,6 +13,7 @@ import sympy as sp
 from derive.core.errors import DeriveError
 from derive.grade import errata_latex, grade, verdicts
 from derive.grade.claims import load_claims
+from derive.grade.render import latex_report
 
 t = sp.Symbol("t")
 bar_h, bar_c, o, f, c = (sp.Function(n) for n in ("bar_h", "bar_c", "o", "f", "c"))
@@ -275,11 +276,8 @@ SEEDS = ["rnn-cnn-hw", "cmsc25500-midterm", "dsga1008-hw2"]
 
 
 @pytest.mark.parametrize("name", SEEDS)
-def test_seed_claims_are_all_decided(name):
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "reports" / "claims" / f"{name}.toml"
-    report = grade(path)
+def test_seed_claims_are_all_decided(name, seed_reports):
+    report = seed_reports[name]
     assert report.verdicts
     for v in report.verdicts:
         assert v.status != "unparseable", (v.claim.title, v.reason)
@@ -318,11 +316,9 @@ def test_gates_written_out_from_their_forward_definitions(monkeypatch, tmp_path)
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-def test_seed_errata_compile(tmp_path):
-    from pathlib import Path
-
-    claims = Path(__file__).resolve().parents[2] / "reports" / "claims"
-    bodies = "\n".join(errata_latex(claims / f"{name}.toml") for name in SEEDS)
+def test_seed_errata_compile(tmp_path, seed_reports):
+    # errata_latex(path) is latex_report(grade(path)); the seeds are graded once per process
+    bodies = "\n".join(latex_report(seed_reports[name]) for name in SEEDS)
     (tmp_path / "errata.tex").write_text(
         "\\documentclass{article}\\usepackage{amsmath,amssymb}\\usepackage[T1]{fontenc}\n"
         "\\begin{document}\n" + bodies + "\\end{document}\n", encoding="utf-8")

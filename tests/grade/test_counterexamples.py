@@ -4,13 +4,10 @@ errata, no value shown outside its quantity's range."""
 
 import re
 from fractions import Fraction
-from pathlib import Path
 
-import pytest
 import sympy as sp
 
 from derive.answers import grading
-from derive.grade import grade
 from derive.grade.claims import Claim
 from derive.grade.counterexamples import (
     indexed_counterexample,
@@ -22,7 +19,6 @@ from derive.grade.equivalence import Domain
 from derive.grade.parse import SymbolTable, parse_formula
 from derive.grade.verdicts import Verdict
 
-CLAIMS = sorted(Path("reports/claims").glob("*.toml"))
 D, H, K, P, S, C, W = sp.symbols("D H K P S C W", integer=True, positive=True)
 ASSIGNMENT = re.compile(r"([A-Za-z][A-Za-z0-9_]*)(?:\(([^()]*)\))? = (-?\d+(?:\.\d+)?(?:/\d+)?)"
                         r"(?![\d.])")
@@ -76,11 +72,6 @@ def out_of_range(verdict: Verdict) -> list[str]:
             problems += [f"step {n} = {point[n]} outside 1..{point['T']}" for n in ("t", "s")
                          if n in point and not 1 <= point[n] <= point["T"]]
     return problems
-
-
-@pytest.fixture(scope="module")
-def seed_reports():
-    return {path.stem: grade(path) for path in CLAIMS}
 
 
 def test_no_counterexample_value_outside_its_range(seed_reports):

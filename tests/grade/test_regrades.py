@@ -1,20 +1,15 @@
 """The verdicts on the seed solutions that a reading of the solutions corrected: each regrade
 held against the graded claims files."""
 
-from pathlib import Path
 
 import pytest
 
-from derive.grade import grade
 from derive.grade.render import latex_report
-
-CLAIMS = Path("reports/claims")
 
 
 @pytest.fixture(scope="module")
-def reports():
-    return {name: grade(CLAIMS / f"{name}.toml")
-            for name in ("rnn-cnn-hw", "cmsc25500-midterm", "dsga1008-hw2")}
+def reports(seed_reports):
+    return seed_reports
 
 
 def _verdicts(report, pid, label=""):
