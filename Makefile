@@ -23,7 +23,7 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check derive tests bench
-	$(BIN)/pytest -q -n 2  # the two cores of the machine
+	$(BIN)/pytest -q -n 2 --dist worksteal  # the two cores; an idle one takes queued tests
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -n 2 -m slow  # the long sweeps (.ci/run runs them after make test)
