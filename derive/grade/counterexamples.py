@@ -29,6 +29,7 @@ from derive.grade.evaluate import (
     same_value,
     to_mpf,
 )
+from derive.grade.results import equations_in
 from derive.models import get, model_names
 
 MAX_POINTS = 60000  # points of a size search: enumerated exhaustively below this
@@ -414,21 +415,12 @@ def forward_definitions(results: object) -> dict[str, sp.Eq]:
     normalised value), the first one of each name; not adjoints (``bar_v``) and not
     recursions (a definition through ``v(t - 1)``)."""
     found: dict[str, sp.Eq] = {}
-
-    def walk(v: object) -> None:
-        if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list | tuple):
-            for x in v:
-                walk(x)
-        elif isinstance(v, sp.Eq) and isinstance(v.lhs, AppliedUndef) and \
-                len(v.lhs.args) == 1 and isinstance(v.lhs.args[0], sp.Symbol):
+    for v in equations_in(results):
+        if isinstance(v.lhs, AppliedUndef) and len(v.lhs.args) == 1 and \
+                isinstance(v.lhs.args[0], sp.Symbol):
             name = v.lhs.func.__name__
             if not name.startswith("bar_") and not v.rhs.has(v.lhs.func):
                 found.setdefault(name, v)
-
-    walk(results)
     return found
 
 

@@ -251,24 +251,26 @@ def equation_key(eq: Any, results: dict) -> str | None:
     return None
 
 
+def equations_in(results: Any) -> Iterator[sp.Eq]:
+    """Every equation held in ``results`` (nested dicts, lists and tuples), in order."""
+    if isinstance(results, dict):
+        for value in results.values():
+            yield from equations_in(value)
+    elif isinstance(results, list | tuple):
+        for value in results:
+            yield from equations_in(value)
+    elif isinstance(results, sp.Eq):
+        yield results
+
+
 def gate_definitions(results: Any) -> dict[str, sp.Eq]:
     """Forward definitions ``v(t) = act(...)`` found in the results (the gates of a cell)."""
     found: dict[str, sp.Eq] = {}
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list | tuple):
-            for x in v:
-                walk(x)
-        elif isinstance(v, sp.Eq) and isinstance(v.lhs, AppliedUndef) and \
-                len(v.lhs.args) == 1 and isinstance(v.rhs, sp.Function) and \
-                not isinstance(v.rhs, AppliedUndef) and \
+    for v in equations_in(results):
+        if isinstance(v.lhs, AppliedUndef) and len(v.lhs.args) == 1 and \
+                isinstance(v.rhs, sp.Function) and not isinstance(v.rhs, AppliedUndef) and \
                 not v.rhs.has(v.lhs.func) and not v.lhs.func.__name__.startswith("bar_"):
             found.setdefault(v.lhs.func.__name__, v)
-
-    walk(results)
     return found
 
 
