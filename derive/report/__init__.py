@@ -25,7 +25,7 @@ from derive.report.document import Document, PartOutcome, build, load_answer_mod
 from derive.report.errata import Errata, build_errata, claims_for_sets
 from derive.report.render import write_atomically
 
-__all__ = ["build_reports", "closest_sets", "resolve_sets", "write"]
+__all__ = ["build_reports", "claims_folder", "closest_sets", "resolve_sets", "write"]
 
 
 def resolve_sets(names: list[str]) -> list[str]:
@@ -145,16 +145,11 @@ def _wrote(path: Path, note: str = "") -> None:
     print(f"wrote {path}{note}", flush=True)
 
 
-def errata_to_build(claims: str | os.PathLike | None, sets: list[str]
-                    ) -> tuple[list[tuple[Path, str]], list[str]]:
-    """The claims files of the folder ``claims`` whose errata go with ``sets`` (none when
-    ``claims`` is None; a missing folder is a ``DeriveError`` naming it), and the messages of
-    the claims files that could not be read."""
-    if claims is None:
-        return [], []
+def claims_folder(claims: str | os.PathLike, example: str = "reports/claims") -> Path:
+    """The folder of ``--claims`` (a ``DeriveError`` naming it when it is not one)."""
     if not str(claims).strip():
         raise DeriveError("--claims is empty (''); give a folder of claims files, e.g. "
-                          "--claims reports/claims")
+                          f"--claims {example}")
     folder = Path(claims)
     try:
         exists, is_dir = folder.exists(), folder.is_dir()
@@ -165,7 +160,17 @@ def errata_to_build(claims: str | os.PathLike | None, sets: list[str]
     if not exists:
         raise DeriveError(f"--claims {shown(claims)} not found (a folder of claims files, "
                           "*.toml)")
-    return claims_for_sets(folder, sets)
+    return folder
+
+
+def errata_to_build(claims: str | os.PathLike | None, sets: list[str]
+                    ) -> tuple[list[tuple[Path, str]], list[str]]:
+    """The claims files of the folder ``claims`` whose errata go with ``sets`` (none when
+    ``claims`` is None; a missing folder is a ``DeriveError`` naming it), and the messages of
+    the claims files that could not be read."""
+    if claims is None:
+        return [], []
+    return claims_for_sets(claims_folder(claims), sets)
 
 
 class Compiler:

@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from derive.core.errors import DeriveError
 from derive.grade import AnswerSource
 from derive.problemset import AnsweredPart, ProblemSet, answer_set, answer_source, load
 from derive.problemset.answer import part_id
-from derive.report import audit, latexmk, output_folder, shown
+from derive.report import audit, claims_folder, latexmk, output_folder, shown
 from derive.report.document import Document, PartOutcome, _version, lead_lines
 from derive.report.errata import Errata, build_errata, claims_for_source
 from derive.report.render import render, write_atomically
@@ -98,24 +97,6 @@ def key_tex(problem_set: ProblemSet, answered: list[AnsweredPart]) -> Document:
     return Document(problem_set.id, tex, outcomes, audit_tex)
 
 
-def claims_folder(claims: str | os.PathLike) -> Path:
-    """The folder of ``--claims`` (a ``DeriveError`` naming it when it is not one)."""
-    if not str(claims).strip():
-        raise DeriveError("--claims is empty (''); give a folder of claims files, e.g. "
-                          "--claims problemsets/claims")
-    folder = Path(claims)
-    try:
-        exists, is_dir = folder.exists(), folder.is_dir()
-    except OSError as exc:  # a name too long for the file system, a loop of links
-        raise DeriveError(f"--claims {shown(claims)}: {exc.strerror}") from None
-    if exists and not is_dir:
-        raise DeriveError(f"--claims {shown(claims)} is not a folder")
-    if not exists:
-        raise DeriveError(f"--claims {shown(claims)} not found (a folder of claims files, "
-                          "*.toml)")
-    return folder
-
-
 def set_errata(problem_set: ProblemSet, paths: list[Path], source: AnswerSource
                ) -> list[Errata]:
     """The errata of the claims files ``paths`` about ``problem_set``, graded against its
@@ -135,7 +116,8 @@ def build_problemset(path: str, out: str | Path, pdf: bool = True, keep_tex: boo
     problem_set = load(path)
     answers = answer_source(problem_set)  # the parts' ids, before anything is answered
     claims_files = [] if claims is None else \
-        claims_for_source(claims_folder(claims), problem_set.id, answers)
+        claims_for_source(claims_folder(claims, "problemsets/claims"), problem_set.id,
+                          answers)
 
     def progress(part, ans, seconds) -> None:
         if not quiet:
