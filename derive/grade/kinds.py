@@ -38,7 +38,7 @@ from derive.grade.parse import (
     parse_formula,
     parse_matrix,
 )
-from derive.grade.results import as_fraction, equation_key, lhs_name, resolve, symbol_table
+from derive.grade.results import as_fraction, symbol_table
 from derive.grade.verdicts import (
     CORRECT,
     ILLEGIBLE,
@@ -89,23 +89,11 @@ def grade_claim(claim: Claim) -> Verdict:
         return Verdict(claim, NOT_CHECKABLE, why, claimed=claim.value)
     results = answer.results
     table = symbol_table(results)
-    path = claim.result
     try:
-        if claim.kind == "equation" and not path:
-            eq = parse_formula(claim.value, table)
-            path = equation_key(eq, results)
-            if path is None:
-                return Verdict(claim, NOT_CHECKABLE, f"no result of {claim.problem} matches "
-                               f"the left side {lhs_name(eq)!r}", claimed=claim.value)
-        if not path:
-            return Verdict(claim, NOT_CHECKABLE, "the claim names no result key (keys of "
-                           f"{claim.problem}: {', '.join(map(str, results))})",
-                           claimed=claim.value)
-        try:
-            expected = resolve(results, path)
-        except (KeyError, IndexError) as exc:
-            return Verdict(claim, NOT_CHECKABLE, f"answer {claim.problem} has no result "
-                           f"{path!r}: {str(exc).strip(chr(39))}", claimed=claim.value)
+        located = verdicts.locate_result(claim, results, table)
+        if isinstance(located, Verdict):
+            return located
+        path, expected = located
         verdict = grader(claim, expected, results, table, path)
     except ParseError as exc:
         return Verdict(claim, UNPARSEABLE, f"cannot parse the claim: {exc}",

@@ -227,6 +227,34 @@ def _domain(claim: Claim, table: SymbolTable, expected: Any, sizes: Any = None) 
 
 # -- grading -------------------------------------------------------------------------------
 
+def locate_result(claim: Claim, results: Any, table: SymbolTable
+                  ) -> tuple[str, Any] | Verdict:
+    """The derived result a claim is compared with, as its path and value; or, when there is
+    none (no key, an equation whose left side names no result), the verdict saying why."""
+    path = claim.result
+    if claim.kind == "equation" and not path:
+        try:
+            eq = parse_formula(claim.value, table)
+        except ParseError as exc:
+            return Verdict(claim, UNPARSEABLE, f"cannot parse the equation: {exc}",
+                           claimed=claim.value)
+        path = equation_key(eq, results)
+        if path is None:
+            return Verdict(claim, NOT_CHECKABLE, f"no result of {claim.problem} matches the "
+                           f"left side {lhs_name(eq)!r} (keys: {', '.join(map(str, results))})",
+                           claimed=claim.value)
+    if not path:
+        return Verdict(claim, NOT_CHECKABLE, "the claim names no result key "
+                       f"(keys of {claim.problem}: {', '.join(map(str, results))})",
+                       claimed=claim.value)
+    try:
+        return path, resolve(results, path)
+    except (KeyError, IndexError) as exc:
+        msg = str(exc).strip("'\"")
+        return Verdict(claim, NOT_CHECKABLE, f"answer {claim.problem} has no result {path!r}: "
+                       f"{msg}", claimed=claim.value)
+
+
 def grade_claim(claim: Claim) -> Verdict:
     """The verdict on ``claim`` against ``derive.answer(claim.problem)``."""
     if claim.illegible:
@@ -303,28 +331,10 @@ def _grade_claim(claim: Claim) -> Verdict:
         return Verdict(claim, NOT_CHECKABLE, why, claimed=claim.value)
     results = answer.results
     table = symbol_table(results)
-    path = claim.result
-    if claim.kind == "equation" and not path:
-        try:
-            eq = parse_formula(claim.value, table)
-        except ParseError as exc:
-            return Verdict(claim, UNPARSEABLE, f"cannot parse the equation: {exc}",
-                           claimed=claim.value)
-        path = equation_key(eq, results)
-        if path is None:
-            return Verdict(claim, NOT_CHECKABLE, f"no result of {claim.problem} matches the "
-                           f"left side {lhs_name(eq)!r} (keys: {', '.join(map(str, results))})",
-                           claimed=claim.value)
-    if not path:
-        return Verdict(claim, NOT_CHECKABLE, "the claim names no result key "
-                       f"(keys of {claim.problem}: {', '.join(map(str, results))})",
-                       claimed=claim.value)
-    try:
-        expected = resolve(results, path)
-    except (KeyError, IndexError) as exc:
-        msg = str(exc).strip("'\"")
-        return Verdict(claim, NOT_CHECKABLE, f"answer {claim.problem} has no result {path!r}: "
-                       f"{msg}", claimed=claim.value)
+    located = locate_result(claim, results, table)
+    if isinstance(located, Verdict):
+        return located
+    path, expected = located
     grader = {"number": _grade_number, "numbers": _grade_numbers, "shape": _grade_shape,
               "formula": _grade_formula, "equation": _grade_formula, "choice": _grade_choice,
               "set": _grade_set}.get(claim.kind)
